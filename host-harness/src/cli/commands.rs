@@ -1,0 +1,366 @@
+//! The commands that drive the component: open a session (config, policy, runtime,
+//! instance), call the adapter, print JSON.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{Cli, Command, GlobalArgs, Io, WriteArgs, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
+use crate::config::{HostConfig, DEFAULT_API_URL};
+use crate::emulator::{Emulator, EmulatorConfig, Library};
+use crate::engine::default_cache_dir;
+use crate::imports::log::{Level, LogSink};
+use crate::imports::progress::ProgressSink;
+use crate::items::{self, error_to_json, feature_name, index_to_json, report_to_json};
+use crate::policy::{Limits, Origin, Policy};
+use crate::runtime::{AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostSetup, Item, Runtime, Adapter};
+
+/// Why a command did not produce its normal output.
+pub enum Failure {
+    /// Bad flags, config or input: exit 2, message on stderr.
+    Usage(String),
+    /// The sandbox stopped the component or could not load it: exit 1.
+    Host(HostError),
+    /// The adapter reported an error: exit 1.
+    Adapter(AdapterError),
+}
+
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Self {
+        // A component that cannot be loaded is a usage problem (wrong --component file).
+        if e.kind == "host" {
+            Failure::Usage(e.message)
+        } else {
+            Failure::Host(e)
+        }
+    }
+}
+
+/// A configured adapter instance, as every command (and the demo) uses it.
+pub struct Session {
+    pub adapter: Adapter,
+    pub log: LogSink,
+}
+
+impl Session {
+    /// Load the config and component, apply the policy, instantiate and configure.
+    pub fn open(global: &GlobalArgs, stderr: Box<dyn Write + Send>, need_credentials: bool) -> Result<Session, Failure> {
+        let level = Level::parse(&global.log_level).ok_or_else(|| {
+            Failure::Usage(format!("invalid --log-level {:?}: use trace, debug, info, warn or error", global.log_level))
+        })?;
+        let log = LogSink::to_writer(stderr, level);
+        let config = HostConfig::load(&global.config).map_err(|e| Failure::Usage(e.0))?;
+        let credentials = if need_credentials {
+            config.require_credentials().map_err(|e| Failure::Usage(e.0))?
+        } else {
+            config.credentials().unwrap_or_default()
+        };
+        let api_text = match &global.api_url {
+            Some(u) => u.clone(),
+            None => config.url("api_url").map_err(|e| Failure::Usage(e.0))?.unwrap_or_else(|| DEFAULT_API_URL.into()),
+        };
+        let api = Origin::parse(&api_text).map_err(|e| Failure::Usage(format!("API URL: {e}")))?;
+        let oauth = match &global.auth_url {
+            Some(u) => Some(u.clone()),
+            None => config.url("auth_url").map_err(|e| Failure::Usage(e.0))?,
+        };
+        let oauth = match oauth {
+            Some(u) => Origin::parse(&u).map_err(|e| Failure::Usage(format!("OAuth URL: {e}")))?,
+            None => api.clone(),
+        };
+        if global.memory_limit_mib == 0 || global.cpu_fuel == 0 || global.call_timeout == 0 {
+            return Err(Failure::Usage("--memory-limit-mib, --cpu-fuel and --call-timeout must be above 0".into()));
+        }
+        let policy = Policy {
+            api: api.clone(),
+            oauth,
+            limits: Limits {
+                memory_bytes: global.memory_limit_mib << 20,
+                fuel_per_call: global.cpu_fuel,
+                call_timeout: Duration::from_secs(global.call_timeout),
+                ..Limits::default()
+            },
+        };
+        let state_dir = global.state_dir.clone().unwrap_or_else(|| default_state_dir(&global.config));
+
+        let cache_dir = if global.no_cache { None } else { global.cache_dir.clone().or_else(default_cache_dir) };
+        let runtime = match &global.component {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", path.display())))?;
+                Runtime::new(&bytes, cache_dir.as_deref())?
+            }
+            None => Runtime::embedded(cache_dir.as_deref())?,
+        };
+        log.event(Level::Debug, "module", "component_loaded", &[("source", &format!("{:?}", runtime.load_source))]);
+        let options = config.adapter_options(&api.base_url()).to_string();
+        let mut adapter = runtime.instantiate(HostSetup {
+            policy,
+            credentials,
+            config_path: if config.exists { Some(config.path.clone()) } else { None },
+            state_dir,
+            log: log.clone(),
+            progress: ProgressSink::auto(),
+        })?;
+        match adapter.configure(&options)? {
+            Ok(()) => {}
+            Err(AdapterError::Config(m)) => {
+                return Err(Failure::Usage(format!("config {}: {m}", global.config.display())))
+            }
+            Err(e) => return Err(Failure::Adapter(e)),
+        }
+        Ok(Session { adapter, log })
+    }
+
+    pub fn index(&mut self, feature: Feature) -> Result<Value, Failure> {
+        let entries = self.adapter.build_index(feature)?.map_err(Failure::Adapter)?;
+        Ok(index_to_json(&entries))
+    }
+
+    pub fn write(&mut self, remove: bool, feature: Feature, items: &[Item], dry_run: bool) -> Result<Value, Failure> {
+        let report = if remove {
+            self.adapter.remove(feature, items, dry_run)?
+        } else {
+            self.adapter.add(feature, items, dry_run)?
+        }
+        .map_err(Failure::Adapter)?;
+        Ok(report_to_json(&report, dry_run))
+    }
+}
+
+/// `.cw_state` beside the config file, as CrossWatch keeps it.
+pub fn default_state_dir(config: &Path) -> PathBuf {
+    match config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join(".cw_state"),
+        _ => PathBuf::from(".cw_state"),
+    }
+}
+
+pub fn manifest_to_json(m: &AdapterManifest) -> Value {
+    let features: serde_json::Map<String, Value> = m
+        .features
+        .iter()
+        .map(|f| {
+            (
+                feature_name(f.feature).to_string(),
+                json!({
+                    "supported": f.supported, "index": f.index, "add": f.add, "remove": f.remove,
+                    "media_types": f.media_types, "note": f.note,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "name": m.name, "label": m.label, "version": m.version, "api_version": m.api_version,
+        "features": features, "id_namespaces": m.id_namespaces, "index_semantics": m.index_semantics,
+        "key_scheme": m.key_scheme,
+    })
+}
+
+/// CrossWatch's health dict.
+pub fn health_to_json(h: &HealthReport) -> Value {
+    let ok = h.status == "ok" || h.status == "degraded";
+    let features: serde_json::Map<String, Value> =
+        h.features.iter().map(|f| (feature_name(f.feature).to_string(), Value::Bool(f.available))).collect();
+    let reasons: serde_json::Map<String, Value> = h
+        .features
+        .iter()
+        .filter(|f| !f.reason.is_empty())
+        .map(|f| (feature_name(f.feature).to_string(), Value::String(f.reason.clone())))
+        .collect();
+    let mut v = json!({
+        "ok": ok,
+        "status": h.status,
+        "latency_ms": h.latency_ms,
+        "features": features,
+        "details": if h.message.is_empty() && reasons.is_empty() { Value::Null }
+                   else { json!({"reason": h.message, "features": reasons, "retry_after_s": h.retry_after_secs}) },
+        "api": {"last_activities": {
+            "status": h.api_status, "retry_after": h.retry_after_secs,
+            "rate": {"remaining": h.rate_limit_remaining},
+        }},
+    });
+    if !ok {
+        let kind = if h.status == "auth_failed" { "auth" } else { "transport" };
+        v["error"] = json!({"kind": kind, "message": h.message});
+    }
+    v
+}
+
+fn print_json(out: &mut dyn Write, v: &Value) {
+    let text = serde_json::to_string_pretty(v).expect("JSON values serialise");
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Print a failure the contract's way and return the exit status.
+pub fn report_failure(f: Failure, io: &mut Io) -> i32 {
+    match f {
+        Failure::Usage(m) => {
+            let _ = writeln!(io.stderr, "cw-host: {m}");
+            EXIT_USAGE
+        }
+        Failure::Host(e) => {
+            print_json(&mut io.stdout, &json!({"ok": false, "error": {"kind": e.kind, "message": e.message}}));
+            let _ = writeln!(io.stderr, "cw-host: {}", e.message);
+            EXIT_ADAPTER_ERROR
+        }
+        Failure::Adapter(e) => {
+            let err = error_to_json(&e);
+            let _ = writeln!(io.stderr, "cw-host: {}: {}", err["kind"].as_str().unwrap_or(""), err["message"].as_str().unwrap_or(""));
+            print_json(&mut io.stdout, &json!({"ok": false, "error": err}));
+            EXIT_ADAPTER_ERROR
+        }
+    }
+}
+
+fn read_items(args: &WriteArgs, stdin: &mut dyn Read) -> Result<Vec<Item>, Failure> {
+    let (text, source) = match &args.file {
+        Some(p) if p.as_os_str() != "-" => (
+            std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("cannot read items file {}: {e}", p.display())))?,
+            p.display().to_string(),
+        ),
+        _ => {
+            let mut s = String::new();
+            stdin.read_to_string(&mut s).map_err(|e| Failure::Usage(format!("cannot read items from stdin: {e}")))?;
+            (s, "stdin".to_string())
+        }
+    };
+    items::items_from_json(&text).map_err(|e| Failure::Usage(format!("{source}: {e}")))
+}
+
+/// manifest, health, index, add, remove, imports.
+pub fn run(cli: Cli, mut io: Io) -> i32 {
+    match execute(&cli, &mut io) {
+        Ok(code) => code,
+        Err(f) => report_failure(f, &mut io),
+    }
+}
+
+fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
+    let stderr = take_stderr(io);
+    match &cli.command {
+        Command::Manifest => {
+            let mut s = Session::open(&cli.global, stderr, false)?;
+            let m = s.adapter.manifest()?;
+            print_json(&mut io.stdout, &manifest_to_json(&m));
+            Ok(EXIT_OK)
+        }
+        Command::Imports => {
+            let cache = if cli.global.no_cache { None } else { cli.global.cache_dir.clone().or_else(default_cache_dir) };
+            let runtime = match &cli.global.component {
+                Some(p) => Runtime::new(
+                    &std::fs::read(p).map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", p.display())))?,
+                    cache.as_deref(),
+                )?,
+                None => Runtime::embedded(cache.as_deref())?,
+            };
+            print_json(&mut io.stdout, &json!(runtime.component_imports()));
+            Ok(EXIT_OK)
+        }
+        Command::Health => {
+            let mut s = Session::open(&cli.global, stderr, true)?;
+            let h = s.adapter.health()?;
+            let v = health_to_json(&h);
+            print_json(&mut io.stdout, &v);
+            Ok(if v["ok"] == Value::Bool(true) { EXIT_OK } else { EXIT_ADAPTER_ERROR })
+        }
+        Command::Index { feature } => {
+            let feature = items::parse_feature(feature).map_err(Failure::Usage)?;
+            let mut s = Session::open(&cli.global, stderr, true)?;
+            let v = s.index(feature)?;
+            print_json(&mut io.stdout, &v);
+            Ok(EXIT_OK)
+        }
+        Command::Add(args) | Command::Remove(args) => {
+            let remove = matches!(cli.command, Command::Remove(_));
+            let feature = items::parse_feature(&args.feature).map_err(Failure::Usage)?;
+            let items = read_items(args, &mut io.stdin)?;
+            let mut s = Session::open(&cli.global, stderr, true)?;
+            let v = s.write(remove, feature, &items, args.dry_run)?;
+            print_json(&mut io.stdout, &v);
+            Ok(EXIT_OK)
+        }
+        Command::Emulator { .. } | Command::Demo => unreachable!("dispatched in cli::run"),
+    }
+}
+
+/// The log sink owns stderr for the session; failures printed later use a sink writer too.
+fn take_stderr(io: &mut Io) -> Box<dyn Write + Send> {
+    let shared = SharedWriter::new(std::mem::replace(&mut io.stderr, Box::new(std::io::sink())));
+    io.stderr = Box::new(shared.clone());
+    Box::new(shared)
+}
+
+/// One writer used from two places (the log sink and the CLI's own messages).
+#[derive(Clone)]
+pub struct SharedWriter(std::sync::Arc<std::sync::Mutex<Box<dyn Write + Send>>>);
+
+impl SharedWriter {
+    pub fn new(w: Box<dyn Write + Send>) -> SharedWriter {
+        SharedWriter(std::sync::Arc::new(std::sync::Mutex::new(w)))
+    }
+}
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+/// `cw-host emulator`: serve until killed; stdout gets one JSON object with the URL and the
+/// credentials to put in a config file.
+pub fn emulator(port: u16, seed: Option<PathBuf>, mut io: Io) -> i32 {
+    let library = match &seed {
+        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Library::from_json(&t)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = writeln!(io.stderr, "cw-host: seed {}: {e}", path.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => Library::sample(20, 5),
+    };
+    let emu = match Emulator::start(EmulatorConfig { port, seed: library, ..EmulatorConfig::default() }) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = writeln!(io.stderr, "cw-host: cannot start the emulator on 127.0.0.1:{port}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let c = emu.credentials();
+    print_json(
+        &mut io.stdout,
+        &json!({
+            "url": emu.url(),
+            "config": {"trakt": {
+                "client_id": c.client_id, "client_secret": c.client_secret,
+                "access_token": c.access_token, "refresh_token": c.refresh_token, "expires_at": c.expires_at,
+                "api_url": emu.url(), "auth_url": emu.url(),
+            }},
+            "control": {"state": format!("{}/_emulator/state", emu.url()), "requests": format!("{}/_emulator/requests", emu.url())},
+        }),
+    );
+    let _ = writeln!(io.stderr, "cw-host: Trakt emulator listening on {} (Ctrl-C to stop)", emu.url());
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Used by the demo to print an item briefly.
+pub fn describe(item: &Value) -> String {
+    let title = item["title"].as_str().or(item["series_title"].as_str()).unwrap_or("?");
+    match item["type"].as_str() {
+        Some("episode") => format!("{title} S{:02}E{:02}", item["season"].as_i64().unwrap_or(0), item["episode"].as_i64().unwrap_or(0)),
+        Some("season") => format!("{title} season {}", item["season"].as_i64().unwrap_or(0)),
+        _ => match item["year"].as_i64() {
+            Some(y) => format!("{title} ({y})"),
+            None => title.to_string(),
+        },
+    }
+}

@@ -1,0 +1,156 @@
+//! The `cw-host` command line. Its flags and commands are a public contract (scripts and
+//! tests outside this repository drive them): extend, never rename or reshape.
+//!
+//! stdout carries only JSON (except `demo`, which prints a summary for people); logs go to
+//! stderr. Exit status: 0 success, 1 the adapter (or the sandbox) reported an error, 2 usage
+//! or configuration error.
+
+mod commands;
+mod demo;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use commands::Session;
+
+/// Exit statuses of the contract.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ADAPTER_ERROR: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cw-host",
+    version,
+    about = "Run the CrossWatch Trakt adapter component in a sandbox",
+    long_about = "Run the CrossWatch Trakt adapter (a WebAssembly component) in a sandboxed host.\n\n\
+                  Credentials and options come from the \"trakt\" block of a CrossWatch config.json.\n\
+                  stdout carries JSON only; logs go to stderr as [TRAKT:<feature>] LEVEL event k=v.\n\
+                  Exit status: 0 ok, 1 adapter error, 2 usage or configuration error.",
+    after_help = "Try it without any setup: cw-host demo"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// CrossWatch config.json holding the "trakt" block.
+    #[arg(long, global = true, value_name = "FILE", default_value = "./config/config.json")]
+    pub config: PathBuf,
+    /// Directory for the adapter's state files [default: .cw_state beside the config file].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Trakt API origin [default: trakt.api_url from the config, else https://api.trakt.tv].
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Trakt OAuth origin [default: trakt.auth_url from the config, else the API origin].
+    #[arg(long, global = true, value_name = "URL")]
+    pub auth_url: Option<String>,
+    /// Adapter component to run [default: the one built into this cw-host].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub component: Option<PathBuf>,
+    /// Least severe log level printed on stderr: trace, debug, info, warn, error.
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info", env = "CW_TRAKT_LOG_LEVEL")]
+    pub log_level: String,
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/cw-host or ~/.cache/cw-host].
+    #[arg(long, global = true, value_name = "DIR", env = "CW_HOST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the component on every start instead of using the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Memory limit of the component instance, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 512)]
+    pub memory_limit_mib: usize,
+    /// CPU budget of each call, in wasm instructions (fuel).
+    #[arg(long, global = true, value_name = "N", default_value_t = 500_000_000_000)]
+    pub cpu_fuel: u64,
+    /// Wall-clock limit of each call, in seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 21_600)]
+    pub call_timeout: u64,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Print the adapter's manifest (name, version, features). Needs no config.
+    Manifest,
+    /// Probe Trakt and print a CrossWatch health report. Exit 1 when not ok.
+    Health,
+    /// Print the complete index of FEATURE as {canonical key: item}.
+    Index {
+        /// watchlist, ratings, history or playlists.
+        feature: String,
+    },
+    /// Add the items of FILE (a JSON array; stdin when absent or "-") to FEATURE.
+    Add(WriteArgs),
+    /// Remove the items of FILE (a JSON array; stdin when absent or "-") from FEATURE.
+    Remove(WriteArgs),
+    /// Run the built-in Trakt emulator on 127.0.0.1 until interrupted.
+    Emulator {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Library JSON to start from (default: a small sample library).
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
+    },
+    /// Show the whole path working: emulator, health, index, dry run, add and remove.
+    Demo,
+    /// List the interfaces the component imports (JSON array).
+    Imports,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WriteArgs {
+    /// watchlist, ratings, history or playlists.
+    pub feature: String,
+    /// Send no write; print the requests that would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// JSON array of items; "-" or absent reads stdin.
+    pub file: Option<PathBuf>,
+}
+
+/// The process's standard streams, replaceable so the CLI can run in-process (tests, demo).
+pub struct Io {
+    pub stdin: Box<dyn Read>,
+    pub stdout: Box<dyn Write>,
+    pub stderr: Box<dyn Write + Send>,
+}
+
+impl Io {
+    pub fn process() -> Io {
+        Io { stdin: Box::new(std::io::stdin()), stdout: Box::new(std::io::stdout()), stderr: Box::new(std::io::stderr()) }
+    }
+}
+
+/// Run the command line `args` (including the program name); returns the exit status.
+pub fn run<I, T>(args: I, mut io: Io) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                let _ = write!(io.stderr, "{text}");
+            } else {
+                let _ = write!(io.stdout, "{text}");
+            }
+            return code;
+        }
+    };
+    match cli.command.clone() {
+        Command::Emulator { port, seed } => commands::emulator(port, seed, io),
+        Command::Demo => demo::run(&cli.global, io),
+        _ => commands::run(cli, io),
+    }
+}

@@ -1,0 +1,277 @@
+//! A Trakt API (trakt.tv) emulator: a real HTTP/1.1 server on 127.0.0.1 for end-to-end tests
+//! and demos of the Trakt sync adapter. It serves the API and the OAuth endpoints on one origin
+//! and follows `shared/reference/trakt-api.md` (2026 behaviour).
+//!
+//! ```no_run
+//! use host_harness::emulator::{Emulator, EmulatorConfig, Library};
+//! let emu = Emulator::start(EmulatorConfig { seed: Library::sample(3, 2), ..Default::default() }).unwrap();
+//! let base = emu.url(); // http://127.0.0.1:PORT
+//! let token = emu.credentials().access_token;
+//! # let _ = (base, token);
+//! ```
+//!
+//! Served:
+//! * `POST /oauth/token` (refresh_token / authorization_code grants, rotating tokens),
+//!   `POST /oauth/revoke`, `GET /oauth/authorize`;
+//! * `GET /sync/last_activities`, `GET /users/settings`;
+//! * `GET /sync/watchlist[/{type}[/{sort_by}[/{sort_how}]]]`, `POST /sync/watchlist`,
+//!   `POST /sync/watchlist/remove`;
+//! * control endpoints (no auth, not logged): `GET /_emulator/state` (= [`Emulator::dump`]),
+//!   `GET /_emulator/requests` (= [`Emulator::requests`]), `DELETE /_emulator/requests`.
+//!
+//! Module map: `server` (routes, header checks, ETag, request log), `library` (data model,
+//! seed/dump, sample), `catalog` (id resolution, media objects), `paging`, `oauth`, `users`,
+//! `activities`, `sync_watchlist`, `ratelimit`, `timestamp`.
+
+mod activities;
+mod catalog;
+mod library;
+mod oauth;
+mod paging;
+mod ratelimit;
+mod server;
+mod sync_watchlist;
+mod timestamp;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use activities::LastActivities;
+pub use library::{
+    slugify, Auth, Catalog, Episode, EpisodeIds, ItemCount, Library, Limits, ListLimits, MediaRef, MediaType, Movie,
+    MovieIds, Season, SeasonIds, Show, ShowIds, User, WatchlistEntry, LIBRARY_KEYS,
+};
+pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use ratelimit::RateLimitConfig;
+pub use sync_watchlist::UPGRADE_URL;
+pub use timestamp::Timestamp;
+
+use server::{Shared, State};
+
+/// How to start an [`Emulator`].
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// TCP port on 127.0.0.1; `0` picks a free one.
+    pub port: u16,
+    /// Initial data (see [`Library`]).
+    pub seed: Library,
+    /// `true`: requests without a `User-Agent` get Cloudflare's HTML `403`.
+    pub require_user_agent: bool,
+    /// Lifetime of issued access tokens (`expires_in`), and of the seeded token when the seed
+    /// has no `auth.expires_at`.
+    pub access_token_ttl_secs: i64,
+    /// Trakt's rate limits (`429` + `Retry-After` + `X-Ratelimit`); `None` (default) = unlimited.
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> EmulatorConfig {
+        EmulatorConfig {
+            port: 0,
+            seed: Library::default(),
+            require_user_agent: false,
+            access_token_ttl_secs: 604_800,
+            rate_limit: None,
+        }
+    }
+}
+
+/// One request the emulator answered (control endpoints excluded).
+#[derive(Clone, Debug, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    /// Raw query string, `""` if none.
+    pub query: String,
+    /// Status code of the answer.
+    pub status: u16,
+    /// Request headers, names lowercased; `authorization` values are redacted to
+    /// `Bearer <redacted:LAST4>`.
+    pub headers: Vec<(String, String)>,
+    /// The request body parsed as JSON, if there was one and it parsed.
+    pub body: Option<serde_json::Value>,
+    /// Arrival time in milliseconds since the emulator started.
+    pub at_ms: u64,
+}
+
+impl LoggedRequest {
+    /// First value of a (lowercase) header name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The app credentials and the currently valid tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Unix seconds at which `access_token` expires.
+    pub expires_at: i64,
+}
+
+/// A running emulator; the server stops when this is dropped (or on [`shutdown`](Self::shutdown)).
+pub struct Emulator {
+    shared: Arc<Shared>,
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1:`port`, starts the server on its own tokio runtime in a background thread
+    /// and returns once the socket is listening. Fails on a bind error or an inconsistent seed
+    /// (`InvalidInput`, with the reason).
+    pub fn start(config: EmulatorConfig) -> io::Result<Emulator> {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let mut library = config.seed;
+        library.normalize(now).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if library.auth.expires_at.is_none() {
+            library.auth.expires_at = Some(now.secs() + config.access_token_ttl_secs);
+        }
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let state = State::new(
+            library,
+            config.access_token_ttl_secs,
+            ratelimit::RateLimiter::new(config.rate_limit),
+            nonce ^ u64::from(std::process::id()),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            log: Mutex::new(Vec::new()),
+            started,
+            clock_offset: Default::default(),
+            require_user_agent: config.require_user_agent,
+            routes: server::all_routes(),
+        });
+
+        let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
+        let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
+        let thread = std::thread::Builder::new().name(format!("trakt-emulator-{port}")).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                tokio::select! {
+                    _ = async { axum::serve(listener, app).await } => {}
+                    _ = stop_rx => {}
+                }
+            });
+            // Drops open connections instead of waiting for idle keep-alive clients.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("emulator thread exited during start")),
+        }
+        Ok(Emulator { shared, port, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT`: the API and OAuth base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The client credentials and the currently valid tokens.
+    pub fn credentials(&self) -> Credentials {
+        let st = self.shared.state();
+        let a = &st.library.auth;
+        Credentials {
+            client_id: a.client_id.clone(),
+            client_secret: a.client_secret.clone(),
+            access_token: a.access_token.clone(),
+            refresh_token: a.refresh_token.clone(),
+            expires_at: a.expires_at.unwrap_or(0),
+        }
+    }
+
+    /// Every logged request, oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log().clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.log().clear();
+    }
+
+    /// The whole state as seed JSON ([`Library::from_json`] reads it back).
+    pub fn dump(&self) -> serde_json::Value {
+        serde_json::to_value(&self.shared.state().library).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A copy of the current state.
+    pub fn library(&self) -> Library {
+        self.shared.state().library.clone()
+    }
+
+    /// Edits the state in place (e.g. to simulate a change made on trakt.tv, or to expire the
+    /// token via `auth.expires_at`). The library is normalized afterwards.
+    ///
+    /// # Panics
+    /// If the edit leaves the library inconsistent (message as in [`Library::normalize`]).
+    pub fn with_library<R>(&self, edit: impl FnOnce(&mut Library) -> R) -> R {
+        let now = self.shared.now();
+        let mut st = self.shared.state();
+        let out = edit(&mut st.library);
+        st.library.normalize(now).and_then(|_| st.reindex()).unwrap_or_else(|e| panic!("emulator library edit: {e}"));
+        out
+    }
+
+    /// Moves the emulator's clock forward (or back, with a negative value) by `secs`; affects
+    /// token expiry, timestamps it writes and rate-limit windows.
+    pub fn advance_clock(&self, secs: i64) {
+        self.shared.clock_offset.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// The emulator's current time.
+    pub fn now(&self) -> Timestamp {
+        self.shared.now()
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The wasmtime engine: fuel and epoch interruption enabled, one epoch ticker thread, and a
+//! cache of compiled components so a second start does not recompile.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+/// Epoch ticks drive the wall-clock bound of each call.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// An engine that meters fuel and can interrupt on epochs, with its ticker running.
+pub fn new_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("cw-host-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        })
+        .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch ticker: {e}")))?;
+    Ok(engine)
+}
+
+/// How a component was obtained, for logs and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadSource {
+    Compiled,
+    Cache,
+}
+
+/// Default cache directory: `$XDG_CACHE_HOME/cw-host` or `~/.cache/cw-host`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("cw-host"));
+    }
+    std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache").join("cw-host"))
+}
+
+/// Compile `wasm`, or load the compiled form from `cache_dir` when an entry for these exact
+/// bytes and this exact engine configuration exists. Cache problems never fail the load.
+pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> wasmtime::Result<(Component, LoadSource)> {
+    let Some(dir) = cache_dir else {
+        return Ok((Component::new(engine, wasm)?, LoadSource::Compiled));
+    };
+    let entry = dir.join(cache_file_name(engine, wasm));
+    if entry.exists() {
+        // SAFETY: the cache directory is private to this user and its entries are written only
+        // by `store_in_cache` below from `Component::serialize` of this engine configuration
+        // (the configuration hash is part of the file name); wasmtime still validates the
+        // header and refuses files from another version or configuration.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &entry) } {
+            return Ok((component, LoadSource::Cache));
+        }
+    }
+    let component = Component::new(engine, wasm)?;
+    store_in_cache(dir, &entry, &component);
+    Ok((component, LoadSource::Compiled))
+}
+
+fn cache_file_name(engine: &Engine, wasm: &[u8]) -> String {
+    let digest = Sha256::digest(wasm);
+    let mut h = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("component-{hex}-{:016x}.cwasm", h.finish())
+}
+
+fn store_in_cache(dir: &Path, entry: &Path, component: &Component) {
+    let Ok(bytes) = component.serialize() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let _ = crate::fsutil::write_atomic(entry, &bytes);
+}

@@ -1,0 +1,155 @@
+//! The `http` import: a real HTTP client (rustls for https) behind the sandbox policy. Only
+//! the configured Trakt origins are reachable, and requests to the API origin are signed here
+//! so the component never holds a token or the client secret.
+
+use std::time::Duration;
+
+use ureq::http::{Method, Request};
+
+use crate::imports::auth::SharedCredentials;
+use crate::policy::{Destination, Policy};
+
+/// One request as the component sends it.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout_ms: u32,
+}
+
+/// One response: any status, header names lowercased.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why no response came; mirrors the WIT `http-error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpFault {
+    Denied(String),
+    Timeout(String),
+    Connect(String),
+    ConnectionLost(String),
+    Tls(String),
+    InvalidRequest(String),
+}
+
+/// Largest response body accepted (a 250-row Trakt page is well under 1 MiB).
+const MAX_BODY_BYTES: u64 = 256 << 20;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Headers the host owns on signed requests: whatever the component put there is replaced.
+const SIGNED_HEADERS: &[&str] = &["authorization", "trakt-api-key"];
+
+pub struct HttpBroker {
+    agent: ureq::Agent,
+    policy: Policy,
+    creds: SharedCredentials,
+    user_agent: String,
+}
+
+impl HttpBroker {
+    pub fn new(policy: Policy, creds: SharedCredentials) -> HttpBroker {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .build()
+            .into();
+        HttpBroker { agent, policy, creds, user_agent: format!("cw-host/{}", env!("CARGO_PKG_VERSION")) }
+    }
+
+    pub fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpFault> {
+        let destination = self.policy.check(&req.url).map_err(HttpFault::Denied)?;
+        let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| HttpFault::InvalidRequest(format!("invalid HTTP method {:?}", req.method)))?;
+        let mut headers: Vec<(String, String)> = req.headers;
+        if destination == Destination::Api {
+            self.sign(&mut headers);
+        }
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+            headers.push(("User-Agent".into(), self.user_agent.clone()));
+        }
+        let timeout = match req.timeout_ms {
+            0 => DEFAULT_TIMEOUT,
+            ms => Duration::from_millis(ms as u64),
+        }
+        .min(self.policy.limits.http_timeout_cap);
+
+        let mut builder = Request::builder().method(method).uri(&req.url);
+        for (k, v) in &headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let result = if req.body.is_empty() {
+            let request = builder.body(()).map_err(|e| HttpFault::InvalidRequest(e.to_string()))?;
+            let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
+            self.agent.run(request)
+        } else {
+            let request = builder.body(req.body).map_err(|e| HttpFault::InvalidRequest(e.to_string()))?;
+            let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
+            self.agent.run(request)
+        };
+        let mut response = result.map_err(|e| fault_of(e, &req.url))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_vec()
+            .map_err(|e| fault_of(e, &req.url))?;
+        Ok(HttpResponse { status, headers, body })
+    }
+
+    /// Add the app key, API version and the current bearer token; note which token generation
+    /// was used so a refresh request can tell whether it is already stale.
+    fn sign(&self, headers: &mut Vec<(String, String)>) {
+        headers.retain(|(k, _)| !SIGNED_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)));
+        let mut state = self.creds.lock();
+        state.mark_used();
+        headers.push(("trakt-api-key".into(), state.creds.client_id.clone()));
+        headers.push(("Authorization".into(), format!("Bearer {}", state.creds.access_token)));
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("trakt-api-version")) {
+            headers.push(("trakt-api-version".into(), "2".into()));
+        }
+    }
+}
+
+fn fault_of(e: ureq::Error, url: &str) -> HttpFault {
+    let at = strip_query(url);
+    match e {
+        ureq::Error::Timeout(t) => HttpFault::Timeout(format!("{at}: timed out ({t})")),
+        ureq::Error::HostNotFound => HttpFault::Connect(format!("{at}: host not found")),
+        ureq::Error::ConnectionFailed => HttpFault::Connect(format!("{at}: connection failed")),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            HttpFault::Connect(format!("{at}: connection refused"))
+        }
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            HttpFault::Timeout(format!("{at}: timed out ({io})"))
+        }
+        ureq::Error::BadUri(s) => HttpFault::InvalidRequest(format!("{at}: bad URL: {s}")),
+        ureq::Error::Http(h) => HttpFault::InvalidRequest(format!("{at}: {h}")),
+        ureq::Error::Tls(s) => HttpFault::Tls(format!("{at}: {s}")),
+        other => {
+            let text = other.to_string();
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("tls") || lower.contains("certificate") || lower.contains("rustls") {
+                HttpFault::Tls(format!("{at}: {text}"))
+            } else {
+                HttpFault::ConnectionLost(format!("{at}: {text}"))
+            }
+        }
+    }
+}
+
+/// Query strings never reach error texts (they carry nothing secret today, but logs are shared).
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}

@@ -1,0 +1,171 @@
+//! The sandbox policy: which origins the component may reach, which requests the host signs,
+//! and the resource limits of every call.
+
+use std::fmt;
+use std::time::Duration;
+
+use ureq::http::Uri;
+
+/// `scheme://host:port` of an allowed service, plus the base path requests are built on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    /// Base path without a trailing slash ("" for none), e.g. "/trakt" for a proxy.
+    pub base_path: String,
+}
+
+impl Origin {
+    /// Parse an `http(s)://host[:port][/base]` URL. Anything else is a configuration error
+    /// that names the bad value.
+    pub fn parse(url: &str) -> Result<Origin, String> {
+        let uri: Uri = url
+            .trim()
+            .parse()
+            .map_err(|e| format!("{url:?} is not a URL ({e}); expected e.g. https://api.trakt.tv"))?;
+        let scheme = uri.scheme_str().map(str::to_ascii_lowercase).unwrap_or_default();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err(format!("{url:?} must start with http:// or https://")),
+        };
+        let authority = uri.authority().ok_or_else(|| format!("{url:?} has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(format!("{url:?} must not carry user info"));
+        }
+        if uri.query().is_some() {
+            return Err(format!("{url:?} must not carry a query string"));
+        }
+        let host = authority.host().trim_matches(['[', ']']).to_ascii_lowercase();
+        if host.is_empty() {
+            return Err(format!("{url:?} has no host"));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        Ok(Origin { scheme, host, port: authority.port_u16().unwrap_or(default_port), base_path })
+    }
+
+    /// The base URL handed to the component, e.g. `https://api.trakt.tv` or
+    /// `http://127.0.0.1:8080/prefix`.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self, self.base_path)
+    }
+
+    fn same_origin(&self, other: &Origin) -> bool {
+        self.scheme == other.scheme && self.host == other.host && self.port == other.port
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let default = (self.scheme == "https" && self.port == 443) || (self.scheme == "http" && self.port == 80);
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if default {
+            write!(f, "{}://{}", self.scheme, host)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, host, self.port)
+        }
+    }
+}
+
+/// Where an allowed request goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// The Trakt API origin: the host signs the request.
+    Api,
+    /// The OAuth origin (when different from the API): passed through unsigned.
+    OAuth,
+}
+
+/// Resource limits applied to every call into the component.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Linear memory cap of the instance.
+    pub memory_bytes: usize,
+    /// Guest instructions per call (wasmtime fuel), so a runaway loop stops.
+    pub fuel_per_call: u64,
+    /// Wall-clock bound per call, enforced by epoch interruption whenever guest code runs.
+    pub call_timeout: Duration,
+    /// Upper bound on any single HTTP request's deadline.
+    pub http_timeout_cap: Duration,
+    /// Total bytes the component may keep in its state directory.
+    pub state_quota_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            fuel_per_call: 500_000_000_000,
+            call_timeout: Duration::from_secs(6 * 3600),
+            http_timeout_cap: Duration::from_secs(120),
+            state_quota_bytes: 512 << 20,
+        }
+    }
+}
+
+/// Allowed origins and limits of one host.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub api: Origin,
+    pub oauth: Origin,
+    pub limits: Limits,
+}
+
+impl Policy {
+    /// Decide whether `url` may be fetched, and how. The error text is what the component
+    /// sees in `http-error::denied`.
+    pub fn check(&self, url: &str) -> Result<Destination, String> {
+        let target = Origin::parse(url).map_err(|e| format!("refused by host policy: {e}"))?;
+        if target.same_origin(&self.api) {
+            Ok(Destination::Api)
+        } else if target.same_origin(&self.oauth) {
+            Ok(Destination::OAuth)
+        } else {
+            Err(format!(
+                "refused by host policy: {} is not an allowed origin (allowed: {} and {})",
+                target, self.api, self.oauth
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            api: Origin::parse("https://api.trakt.tv").unwrap(),
+            oauth: Origin::parse("https://auth.trakt.tv").unwrap(),
+            limits: Limits::default(),
+        }
+    }
+
+    #[test]
+    fn origins_normalise_default_ports_and_case() {
+        let o = Origin::parse("HTTPS://API.Trakt.tv:443/").unwrap();
+        assert_eq!(o.to_string(), "https://api.trakt.tv");
+        assert_eq!(o.base_url(), "https://api.trakt.tv");
+        let o = Origin::parse("http://127.0.0.1:8080/prefix/").unwrap();
+        assert_eq!(o.base_url(), "http://127.0.0.1:8080/prefix");
+    }
+
+    #[test]
+    fn bad_origins_are_named() {
+        assert!(Origin::parse("ftp://x").unwrap_err().contains("http://"));
+        assert!(Origin::parse("https://u:p@x").unwrap_err().contains("user info"));
+        assert!(Origin::parse("not a url").unwrap_err().contains("not a URL"));
+    }
+
+    #[test]
+    fn only_the_two_origins_pass() {
+        let p = policy();
+        assert_eq!(p.check("https://api.trakt.tv/sync/watchlist?page=1").unwrap(), Destination::Api);
+        assert_eq!(p.check("https://auth.trakt.tv/oauth/token").unwrap(), Destination::OAuth);
+        assert!(p.check("https://api.trakt.tv:8443/x").is_err());
+        assert!(p.check("http://api.trakt.tv/x").is_err());
+        let e = p.check("https://evil.example/steal").unwrap_err();
+        assert!(e.contains("evil.example") && e.contains("not an allowed origin"), "{e}");
+    }
+}

@@ -1,0 +1,387 @@
+//! Loading the component and calling it: bindings, the store's host state, per-call limits
+//! (fuel, epoch deadline, memory) and the translation of traps into clear errors.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::config::Credentials;
+use crate::engine::{self, LoadSource};
+use crate::imports::auth::{AuthBroker, AuthFault, SharedCredentials};
+use crate::imports::http::{HttpBroker, HttpFault, HttpRequest};
+use crate::imports::log::{Level, LogSink};
+use crate::imports::progress::ProgressSink;
+use crate::imports::state::{StateFault, StateStore};
+use crate::policy::Policy;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "trakt-adapter",
+        path: "../wit",
+        with: {
+            "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+    });
+}
+
+pub use bindings::crosswatch::sync::types::{
+    AccountLimit, AdapterError, AdapterManifest, Feature, FeatureHealth, FeatureSupport, HealthReport, HttpFailure, Id,
+    IndexEntry, Item, PlannedRequest, RateLimited, Unresolved, WriteReport,
+};
+use bindings::crosswatch::sync as wit;
+
+/// The component this build of the host embeds (built by build.rs from `plugin/`).
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("TRAKT_ADAPTER_WASM"));
+/// Where build.rs left that component.
+pub const EMBEDDED_COMPONENT_PATH: &str = env!("TRAKT_ADAPTER_WASM");
+
+/// Guest stdout/stderr kept per instance; more is dropped by the pipe.
+const GUEST_OUTPUT_CAPACITY: usize = 1 << 20;
+
+/// A failure of the host or the sandbox, as opposed to an error the adapter reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    /// "limit" when a sandbox limit stopped the call, "trap" for another trap, "host" for
+    /// failures to load or instantiate.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+fn host_error(what: &str, e: wasmtime::Error) -> HostError {
+    HostError { kind: "host", message: format!("{what}: {e:#}") }
+}
+
+/// The store's data: WASI basics with nothing behind them, plus our imports.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    http: HttpBroker,
+    state: StateStore,
+    auth: AuthBroker,
+    log: LogSink,
+    progress: ProgressSink,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wit::types::Host for HostState {}
+
+impl wit::http::Host for HostState {
+    fn send(&mut self, req: wit::http::Request) -> Result<wit::http::Response, wit::http::HttpError> {
+        let request = HttpRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            timeout_ms: req.timeout_ms,
+        };
+        let method = request.method.clone();
+        let url_path = request.url.split('?').next().unwrap_or_default().to_string();
+        match self.http.send(request) {
+            Ok(r) => Ok(wit::http::Response { status: r.status, headers: r.headers, body: r.body }),
+            Err(fault) => {
+                use wit::http::HttpError as E;
+                let (name, text, err) = match fault {
+                    HttpFault::Denied(m) => ("denied", m.clone(), E::Denied(m)),
+                    HttpFault::Timeout(m) => ("timeout", m.clone(), E::Timeout(m)),
+                    HttpFault::Connect(m) => ("connect", m.clone(), E::Connect(m)),
+                    HttpFault::ConnectionLost(m) => ("connection_lost", m.clone(), E::ConnectionLost(m)),
+                    HttpFault::Tls(m) => ("tls", m.clone(), E::Tls(m)),
+                    HttpFault::InvalidRequest(m) => ("invalid_request", m.clone(), E::InvalidRequest(m)),
+                };
+                let level = if name == "denied" { Level::Warn } else { Level::Debug };
+                self.log.event(level, "http", "request_failed", &[("method", &method), ("url", &url_path), ("error", name), ("detail", &text)]);
+                Err(err)
+            }
+        }
+    }
+}
+
+impl wit::state::Host for HostState {
+    fn read(&mut self, name: String) -> Result<Option<Vec<u8>>, wit::state::StateError> {
+        self.state.read(&name).map_err(state_error)
+    }
+    fn write(&mut self, name: String, contents: Vec<u8>) -> Result<(), wit::state::StateError> {
+        self.state.write(&name, &contents).map_err(state_error)
+    }
+    fn delete(&mut self, name: String) -> Result<(), wit::state::StateError> {
+        self.state.delete(&name).map_err(state_error)
+    }
+    fn list_names(&mut self) -> Result<Vec<String>, wit::state::StateError> {
+        self.state.list().map_err(state_error)
+    }
+}
+
+fn state_error(f: StateFault) -> wit::state::StateError {
+    match f {
+        StateFault::InvalidName(m) => wit::state::StateError::InvalidName(m),
+        StateFault::QuotaExceeded(m) => wit::state::StateError::QuotaExceeded(m),
+        StateFault::Io(m) => wit::state::StateError::Io(m),
+    }
+}
+
+impl wit::auth::Host for HostState {
+    fn refresh(&mut self) -> Result<(), wit::auth::AuthError> {
+        self.auth.refresh().map_err(|f| match f {
+            AuthFault::NotConfigured(m) => wit::auth::AuthError::NotConfigured(m),
+            AuthFault::InvalidGrant(m) => wit::auth::AuthError::InvalidGrant(m),
+            AuthFault::Failed(m) => wit::auth::AuthError::Failed(m),
+        })
+    }
+}
+
+impl wit::log::Host for HostState {
+    fn event(&mut self, level: wit::log::Level, feature: String, event: String, fields: Vec<(String, String)>) {
+        let level = match level {
+            wit::log::Level::Trace => Level::Trace,
+            wit::log::Level::Debug => Level::Debug,
+            wit::log::Level::Info => Level::Info,
+            wit::log::Level::Warn => Level::Warn,
+            wit::log::Level::Error => Level::Error,
+        };
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.log.event(level, &feature, &event, &fields);
+    }
+}
+
+impl wit::progress::Host for HostState {
+    fn report(&mut self, feature: String, phase: String, done: u64, total: Option<u64>) {
+        self.progress.report(&feature, &phase, done, total);
+    }
+}
+
+/// A loaded, linked component, ready to instantiate. Create once per process.
+pub struct Runtime {
+    engine: Engine,
+    component: wasmtime::component::Component,
+    pre: bindings::TraktAdapterPre<HostState>,
+    pub load_source: LoadSource,
+}
+
+impl Runtime {
+    /// Load `wasm` (compiling it or taking it from `cache_dir`) and link the imports.
+    pub fn new(wasm: &[u8], cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
+        let engine = engine::new_engine().map_err(|e| host_error("cannot create the wasm engine", e))?;
+        let (component, load_source) = engine::load_component(&engine, wasm, cache_dir)
+            .map_err(|e| host_error("cannot load the component (is it a crosswatch:sync component?)", e))?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        // The WASI basics Rust's std imports. Whatever a component asks of them finds nothing:
+        // no environment, no arguments, no preopened directories, sockets denied.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| host_error("linking WASI", e))?;
+        wit::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking types", e))?;
+        wit::http::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking http", e))?;
+        wit::state::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking state", e))?;
+        wit::auth::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking auth", e))?;
+        wit::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking log", e))?;
+        wit::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking progress", e))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| host_error("the component's imports do not match what this host provides", e))?;
+        let pre = bindings::TraktAdapterPre::new(instance_pre)
+            .map_err(|e| host_error("the component does not export crosswatch:sync/sync-adapter@0.1.0", e))?;
+        Ok(Runtime { engine, component, pre, load_source })
+    }
+
+    /// The embedded component, with the compile cache in `cache_dir`.
+    pub fn embedded(cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
+        Runtime::new(EMBEDDED_COMPONENT, cache_dir)
+    }
+
+    /// Names of the interfaces the component imports, e.g. `crosswatch:sync/http@0.1.0`.
+    pub fn component_imports(&self) -> Vec<String> {
+        let ty = self.component.component_type();
+        let mut names: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// A fresh instance with its own store, limits and host state.
+    pub fn instantiate(&self, host: HostSetup) -> Result<Adapter, HostError> {
+        let creds = SharedCredentials::new(host.credentials);
+        let guest_output = MemoryOutputPipe::new(GUEST_OUTPUT_CAPACITY);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(guest_output.clone())
+            .stderr(guest_output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(host.policy.limits.memory_bytes)
+            .instances(8)
+            .tables(32)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            http: HttpBroker::new(host.policy.clone(), creds.clone()),
+            state: StateStore::new(host.state_dir, host.policy.limits.state_quota_bytes),
+            auth: AuthBroker::new(creds.clone(), host.config_path, host.policy.oauth.base_url(), host.log.clone()),
+            log: host.log.clone(),
+            progress: host.progress,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let mut adapter = Adapter {
+            store,
+            bindings: None,
+            policy: host.policy,
+            creds,
+            log: host.log,
+            guest_output,
+            guest_output_seen: 0,
+        };
+        adapter.arm();
+        let bindings = self
+            .pre
+            .instantiate(&mut adapter.store)
+            .map_err(|e| adapter.trap_error("instantiating the component", e))?;
+        adapter.bindings = Some(bindings);
+        Ok(adapter)
+    }
+}
+
+/// Everything an instance needs from its host.
+pub struct HostSetup {
+    pub policy: Policy,
+    pub credentials: Credentials,
+    /// config.json to persist rotated tokens into; None keeps them in memory only.
+    pub config_path: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub log: LogSink,
+    pub progress: ProgressSink,
+}
+
+/// One instance of the adapter. After a trap it is dead: every later call fails.
+pub struct Adapter {
+    store: Store<HostState>,
+    bindings: Option<bindings::TraktAdapter>,
+    policy: Policy,
+    creds: SharedCredentials,
+    log: LogSink,
+    guest_output: MemoryOutputPipe,
+    guest_output_seen: usize,
+}
+
+impl Adapter {
+    /// Fuel and the epoch deadline are budgets per call: re-arm them before each one.
+    fn arm(&mut self) {
+        let limits = &self.policy.limits;
+        let _ = self.store.set_fuel(limits.fuel_per_call);
+        let ticks = (limits.call_timeout.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64;
+        self.store.set_epoch_deadline(ticks);
+        self.store.epoch_deadline_trap();
+    }
+
+    /// Current credentials (after any refresh during the calls so far).
+    pub fn credentials(&self) -> Credentials {
+        self.creds.snapshot()
+    }
+
+    /// Progress reports received so far.
+    pub fn progress_reports(&self) -> u64 {
+        self.store.data().progress.reports
+    }
+
+    fn trap_error(&mut self, what: &str, e: wasmtime::Error) -> HostError {
+        self.bindings = None;
+        self.store.data_mut().progress.finish_all();
+        let limits = &self.policy.limits;
+        let text = format!("{e:#}");
+        let (kind, message) = match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => (
+                "limit",
+                format!("{what}: stopped after using its CPU budget of {} instructions (fuel)", limits.fuel_per_call),
+            ),
+            Some(Trap::Interrupt) => (
+                "limit",
+                format!("{what}: stopped after exceeding its wall-clock limit of {:?}", limits.call_timeout),
+            ),
+            _ if text.contains("forcing trap when growing memory") => (
+                "limit",
+                format!("{what}: stopped at its memory limit of {} MiB", limits.memory_bytes >> 20),
+            ),
+            _ => ("trap", format!("{what}: the component trapped: {text}")),
+        };
+        self.log.event(Level::Error, "module", "call_stopped", &[("kind", kind), ("reason", &message)]);
+        HostError { kind, message }
+    }
+
+    fn flush_guest_output(&mut self) {
+        let bytes = self.guest_output.contents();
+        if bytes.len() > self.guest_output_seen {
+            let text = String::from_utf8_lossy(&bytes[self.guest_output_seen..]).into_owned();
+            self.guest_output_seen = bytes.len();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                self.log.event(Level::Warn, "module", "guest_output", &[("line", line)]);
+            }
+        }
+    }
+
+    fn call<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&bindings::TraktAdapter, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, HostError> {
+        let Some(bindings) = self.bindings.take() else {
+            return Err(HostError {
+                kind: "host",
+                message: "the component instance was stopped by an earlier failure; start a new one".into(),
+            });
+        };
+        self.arm();
+        let result = f(&bindings, &mut self.store);
+        self.flush_guest_output();
+        match result {
+            Ok(r) => {
+                self.bindings = Some(bindings);
+                Ok(r)
+            }
+            Err(e) => Err(self.trap_error(what, e)),
+        }
+    }
+
+    pub fn manifest(&mut self) -> Result<AdapterManifest, HostError> {
+        self.call("manifest", |b, s| b.crosswatch_sync_sync_adapter().call_manifest(s))
+    }
+
+    pub fn configure(&mut self, options_json: &str) -> Result<Result<(), AdapterError>, HostError> {
+        self.call("configure", |b, s| b.crosswatch_sync_sync_adapter().call_configure(s, options_json))
+    }
+
+    pub fn health(&mut self) -> Result<HealthReport, HostError> {
+        self.call("health", |b, s| b.crosswatch_sync_sync_adapter().call_health(s))
+    }
+
+    pub fn build_index(&mut self, feature: Feature) -> Result<Result<Vec<IndexEntry>, AdapterError>, HostError> {
+        self.call("build-index", |b, s| b.crosswatch_sync_sync_adapter().call_build_index(s, feature))
+    }
+
+    pub fn add(&mut self, feature: Feature, items: &[Item], dry_run: bool) -> Result<Result<WriteReport, AdapterError>, HostError> {
+        self.call("add", |b, s| b.crosswatch_sync_sync_adapter().call_add(s, feature, items, dry_run))
+    }
+
+    pub fn remove(&mut self, feature: Feature, items: &[Item], dry_run: bool) -> Result<Result<WriteReport, AdapterError>, HostError> {
+        self.call("remove", |b, s| b.crosswatch_sync_sync_adapter().call_remove(s, feature, items, dry_run))
+    }
+}

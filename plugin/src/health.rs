@@ -1,0 +1,162 @@
+//! Health probe: one `GET /sync/last_activities`, never a failing call.
+//!
+//! One attempt with a short timeout (the configured one clamped to 3..15 s, as CrossWatch
+//! does): a health check that retries for a minute hides the problem it should report. A 401
+//! still gets the client's single refresh and replay, never a loop.
+
+use crate::client::{self, Call, Client};
+use crate::error::AdapterError;
+use crate::features::{Feature, SUPPORT};
+use crate::log::{self, Level};
+
+const PATH: &str = "/sync/last_activities";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureHealth {
+    pub feature: Feature,
+    pub available: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthReport {
+    /// "ok", "auth_failed" or "down".
+    pub status: String,
+    pub latency_ms: u32,
+    pub api_status: u16,
+    pub rate_limit_remaining: Option<u32>,
+    pub retry_after_secs: Option<u32>,
+    pub features: Vec<FeatureHealth>,
+    pub message: String,
+}
+
+pub fn probe(client: &mut Client) -> HealthReport {
+    let call = Call {
+        max_attempts: Some(1),
+        timeout_ms: Some(client.timeout_ms().clamp(3_000, 15_000)),
+        ..Call::get(PATH)
+    };
+    let start = client.now_ms();
+    let result = client.exchange(&call);
+    let latency_ms = client.now_ms().saturating_sub(start).min(u64::from(u32::MAX)) as u32;
+
+    let mut report = HealthReport {
+        status: "down".into(),
+        latency_ms,
+        api_status: 0,
+        rate_limit_remaining: None,
+        retry_after_secs: None,
+        features: Vec::new(),
+        message: String::new(),
+    };
+    match result {
+        Ok(resp) => {
+            report.api_status = resp.status;
+            report.rate_limit_remaining = client::rate_limit_remaining(&resp);
+            match resp.status {
+                200..=299 => report.status = "ok".into(),
+                401 | 403 => {
+                    report.status = "auth_failed".into();
+                    report.message = if resp.status == 401 {
+                        "Trakt rejected the access token even after a refresh: log in to Trakt again".into()
+                    } else {
+                        "Trakt answered 403: the API key (client id) is invalid or the app was deleted".into()
+                    };
+                }
+                429 => {
+                    report.retry_after_secs = resp
+                        .header_u64("retry-after")
+                        .map(|s| s.min(u64::from(u32::MAX)) as u32);
+                    report.message = "Trakt is rate limiting this client (429)".into();
+                }
+                s => report.message = format!("Trakt answered {s} for GET {PATH}"),
+            }
+        }
+        Err(AdapterError::Auth(m)) => {
+            report.status = "auth_failed".into();
+            report.api_status = 401;
+            report.message = m;
+        }
+        Err(e) => report.message = e.to_string(),
+    }
+
+    let ok = report.status == "ok";
+    report.features = SUPPORT
+        .iter()
+        .map(|s| {
+            let reason = if !s.supported {
+                if s.feature == Feature::Playlists { "unsupported" } else { "not implemented in this version" }.to_string()
+            } else if ok {
+                String::new()
+            } else {
+                report.status.clone()
+            };
+            FeatureHealth { feature: s.feature, available: s.supported && ok, reason }
+        })
+        .collect();
+    log::event(Level::Info, "health", "health", &[
+        ("status", report.status.clone()),
+        ("api_status", report.api_status.to_string()),
+        ("latency_ms", report.latency_ms.to_string()),
+    ]);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::transport::TransportError;
+    use crate::config::Options;
+    use crate::testkit::{resp, Fakes};
+
+    #[test]
+    fn ok_with_rate_limit_and_latency() {
+        let f = Fakes::new(|_| Ok(resp(200, &[("x-ratelimit", r#"{"remaining": 998, "limit": 1000}"#)], "{}")));
+        f.set_latency(42);
+        let mut c = f.client(&Options { timeout_ms: 60_000, ..Options::default() });
+        let r = probe(&mut c);
+        assert_eq!(r.status, "ok");
+        assert_eq!(r.api_status, 200);
+        assert_eq!(r.latency_ms, 42);
+        assert_eq!(r.rate_limit_remaining, Some(998));
+        assert_eq!(f.requests()[0].url, "https://api.trakt.tv/sync/last_activities");
+        assert_eq!(f.requests()[0].timeout_ms, 15_000);
+        let wl = &r.features[0];
+        assert!(wl.feature == Feature::Watchlist && wl.available && wl.reason.is_empty());
+        assert!(r.features[1..].iter().all(|f| !f.available));
+        assert_eq!(r.features[3].reason, "unsupported");
+    }
+
+    #[test]
+    fn auth_failed_after_one_refresh() {
+        let f = Fakes::new(|_| Ok(resp(401, &[], "")));
+        let mut c = f.client(&Options::default());
+        let r = probe(&mut c);
+        assert_eq!(r.status, "auth_failed");
+        assert_eq!(r.api_status, 401);
+        assert_eq!(f.refreshes(), 1);
+        assert_eq!(f.requests().len(), 2);
+        assert!(!r.features[0].available);
+    }
+
+    #[test]
+    fn down_without_retries() {
+        let f = Fakes::new(|_| Ok(resp(503, &[], "")));
+        let mut c = f.client(&Options::default());
+        let r = probe(&mut c);
+        assert_eq!((r.status.as_str(), r.api_status), ("down", 503));
+        assert_eq!(f.requests().len(), 1);
+
+        let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "30")], "")));
+        let mut c = f.client(&Options::default());
+        let r = probe(&mut c);
+        assert_eq!((r.status.as_str(), r.retry_after_secs), ("down", Some(30)));
+
+        let f = Fakes::new(|_| Err(TransportError::Connect("refused".into())));
+        let mut c = f.client(&Options::default());
+        let r = probe(&mut c);
+        assert_eq!((r.status.as_str(), r.api_status), ("down", 0));
+        assert_eq!(f.requests().len(), 1);
+        assert!(f.sleeps().is_empty());
+    }
+}

@@ -1,0 +1,330 @@
+//! The internal item (a mirror of the WIT `item`), media kinds and id normalisation.
+//!
+//! `Item` keeps what the caller gave, unchanged, so unresolved entries can hand it back as
+//! is; normalised views (`kind()`, `ids()`, `show_ids()`) are computed on demand with
+//! CrossWatch's rules (`cw_platform/id_map.py`, reference crosswatch.md 2.1).
+
+/// Id namespaces CrossWatch keeps, in its output order (`ID_KEYS`). Others are dropped.
+pub const ID_KEYS: [&str; 15] = [
+    "tmdb", "imdb", "tvdb", "trakt", "simkl", "mal", "anilist", "kitsu", "anidb", "plex", "jellyfin",
+    "mdblist", "emby", "guid", "slug",
+];
+
+/// Namespaces whose values are numbers: only their digits are kept.
+const NUMERIC: [&str; 11] =
+    ["tmdb", "tvdb", "trakt", "simkl", "mal", "anilist", "kitsu", "anidb", "plex", "jellyfin", "emby"];
+
+/// Values that mean "no id" in CrossWatch data.
+const SENTINELS: [&str; 7] = ["none", "null", "nan", "undefined", "unknown", "0", ""];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Item {
+    pub kind: String,
+    pub title: Option<String>,
+    pub year: Option<i32>,
+    /// (namespace, value) as given.
+    pub ids: Vec<(String, String)>,
+    pub show_ids: Vec<(String, String)>,
+    pub season: Option<i32>,
+    pub episode: Option<i32>,
+    pub series_title: Option<String>,
+    pub rating: Option<f64>,
+    pub rated_at: Option<String>,
+    pub watched_at: Option<String>,
+    pub listed_at: Option<String>,
+    pub history_id: Option<String>,
+    pub extra: Option<String>,
+}
+
+impl Item {
+    pub fn kind(&self) -> Kind {
+        Kind::parse(&self.kind)
+    }
+    pub fn ids(&self) -> Ids {
+        Ids::from_raw(&self.ids)
+    }
+    pub fn show_ids(&self) -> Ids {
+        Ids::from_raw(&self.show_ids)
+    }
+    /// The item as an index shows it: normalised kind and ids, everything else as given.
+    pub fn normalized(&self) -> Item {
+        Item {
+            kind: self.kind().as_str().to_string(),
+            ids: self.ids().to_raw(),
+            show_ids: self.show_ids().to_raw(),
+            ..self.clone()
+        }
+    }
+
+    /// `extra` must be the text of a JSON object (or absent).
+    pub fn extra_is_valid(&self) -> bool {
+        match &self.extra {
+            None => true,
+            Some(text) => matches!(
+                serde_json::from_str::<serde_json::Value>(text),
+                Ok(serde_json::Value::Object(_))
+            ),
+        }
+    }
+}
+
+/// A media kind after CrossWatch's type normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Movie,
+    Show,
+    Season,
+    Episode,
+    /// Anything else, lowercased (kept so it can be reported as "unsupported type").
+    Other(String),
+}
+
+impl Kind {
+    pub fn parse(raw: &str) -> Kind {
+        let x = raw.trim().to_lowercase();
+        match x.as_str() {
+            "" | "movie" | "movies" => Kind::Movie,
+            // anime maps to show, as CrossWatch's keys and Trakt payloads treat it
+            "show" | "shows" | "series" | "tv" | "anime" => Kind::Show,
+            "season" | "seasons" => Kind::Season,
+            "episode" | "episodes" => Kind::Episode,
+            _ => Kind::Other(x),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Kind::Movie => "movie",
+            Kind::Show => "show",
+            Kind::Season => "season",
+            Kind::Episode => "episode",
+            Kind::Other(s) => s,
+        }
+    }
+}
+
+/// Normalise one id value the CrossWatch way; `None` drops it.
+pub fn normalize_id(namespace: &str, value: &str) -> Option<String> {
+    let ns = namespace.trim().to_lowercase();
+    let s = value.trim();
+    if SENTINELS.contains(&s.to_lowercase().as_str()) {
+        return None;
+    }
+    if NUMERIC.contains(&ns.as_str()) {
+        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+        return (!digits.is_empty()).then_some(digits);
+    }
+    match ns.as_str() {
+        "imdb" => {
+            let lower = s.to_lowercase();
+            if let Some(tt) = find_tt(&lower) {
+                return Some(tt);
+            }
+            let digits: String = lower.chars().filter(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then(|| format!("tt{digits}"))
+        }
+        "slug" | "mdblist" => Some(s.to_lowercase()),
+        _ => Some(s.to_string()),
+    }
+}
+
+/// First `tt\d+` in `s` (already lowercased).
+fn find_tt(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(pos) = s[i..].find("tt") {
+        let start = i + pos;
+        let digits = b[start + 2..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            return Some(s[start..start + 2 + digits].to_string());
+        }
+        i = start + 1;
+    }
+    None
+}
+
+/// Ids parsed out of a guid (Plex agents and generic `imdb://`, `tmdb://`, `tvdb://` URIs).
+fn ids_from_guid(guid: &str) -> Vec<(&'static str, String)> {
+    let g = guid.trim().to_lowercase();
+    let mut out = Vec::new();
+    let imdb = after_any(&g, &["imdb://title/", "imdb://"], |rest| {
+        let d = rest.strip_prefix("tt")?;
+        let n = d.chars().take_while(char::is_ascii_digit).count();
+        (n > 0).then(|| format!("tt{}", &d[..n]))
+    });
+    let tmdb = after_any(&g, &["com.plexapp.agents.themoviedb://"], digits_prefix)
+        .or_else(|| after_any(&g, &["tmdb://movie/", "tmdb://show/", "tmdb://tv/", "tmdb://"], digits_prefix));
+    let tvdb = after_any(&g, &["com.plexapp.agents.thetvdb://"], digits_prefix)
+        .or_else(|| after_any(&g, &["tvdb://series/", "tvdb://show/", "tvdb://tv/", "tvdb://"], digits_prefix));
+    for (ns, v) in [("imdb", imdb), ("tmdb", tmdb), ("tvdb", tvdb)] {
+        if let Some(v) = v.and_then(|v| normalize_id(ns, &v)) {
+            out.push((ns, v));
+        }
+    }
+    out
+}
+
+fn digits_prefix(rest: &str) -> Option<String> {
+    let n = rest.chars().take_while(char::is_ascii_digit).count();
+    (n > 0).then(|| rest[..n].to_string())
+}
+
+/// Apply `f` after every occurrence of each prefix, first success wins.
+fn after_any(s: &str, prefixes: &[&str], f: impl Fn(&str) -> Option<String>) -> Option<String> {
+    for p in prefixes {
+        let mut from = 0;
+        while let Some(pos) = s[from..].find(p) {
+            let at = from + pos + p.len();
+            if let Some(v) = f(&s[at..]) {
+                return Some(v);
+            }
+            from = from + pos + 1;
+        }
+    }
+    None
+}
+
+/// Normalised ids: at most one value per namespace, in `ID_KEYS` order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ids(Vec<(&'static str, String)>);
+
+impl Ids {
+    /// Normalise a raw id list. Unknown namespaces and sentinel values are dropped; the first
+    /// usable value of a namespace wins, except that ids parsed from a `guid` override (as in
+    /// CrossWatch's `ids_from`, where guid-derived ids are merged last).
+    pub fn from_raw(raw: &[(String, String)]) -> Ids {
+        let mut found: Vec<(&'static str, String)> = Vec::new();
+        let mut from_guid = Vec::new();
+        for (ns, value) in raw {
+            let ns_l = ns.trim().to_lowercase();
+            let Some(&key) = ID_KEYS.iter().find(|k| **k == ns_l) else { continue };
+            let Some(v) = normalize_id(key, value) else { continue };
+            if key == "guid" {
+                from_guid.extend(ids_from_guid(&v));
+            }
+            if !found.iter().any(|(k, _)| *k == key) {
+                found.push((key, v));
+            }
+        }
+        for (k, v) in from_guid {
+            found.retain(|(fk, _)| *fk != k);
+            found.push((k, v));
+        }
+        let mut ordered = Vec::with_capacity(found.len());
+        for key in ID_KEYS {
+            if let Some((k, v)) = found.iter().find(|(k, _)| *k == key) {
+                ordered.push((*k, v.clone()));
+            }
+        }
+        Ids(ordered)
+    }
+
+    pub fn get(&self, namespace: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| *k == namespace).map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    pub fn to_raw(&self) -> Vec<(String, String)> {
+        self.0.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn id_normalisation_table() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("tmdb", " 603 ", Some("603")),
+            ("tmdb", "tmdb-603x", Some("603")),
+            ("tmdb", "0", None),
+            ("tmdb", "abc", None),
+            ("TVDB", "81189", Some("81189")),
+            ("imdb", "TT0133093", Some("tt0133093")),
+            ("imdb", "https://imdb.com/title/tt0133093/", Some("tt0133093")),
+            ("imdb", "0133093", Some("tt0133093")),
+            ("imdb", "none", None),
+            ("imdb", "NULL", None),
+            ("imdb", "abc", None),
+            ("trakt", "undefined", None),
+            ("trakt", "NaN", None),
+            ("slug", " Breaking-Bad ", Some("breaking-bad")),
+            ("mdblist", "ABC", Some("abc")),
+            ("guid", "plex://movie/ABC", Some("plex://movie/ABC")),
+            ("plex", "unknown", None),
+            ("tvdb", "", None),
+        ];
+        for (ns, v, want) in cases {
+            assert_eq!(normalize_id(ns, v).as_deref(), *want, "{ns}={v:?}");
+        }
+    }
+
+    #[test]
+    fn ids_keep_known_namespaces_in_order() {
+        let ids = Ids::from_raw(&raw(&[
+            ("slug", "The-Matrix"),
+            ("imdb", "tt0133093"),
+            ("foo", "1"),
+            ("tmdb", "603"),
+            ("tmdb", "999"),
+            ("trakt", "0"),
+        ]));
+        assert_eq!(ids.to_raw(), raw(&[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix")]));
+    }
+
+    #[test]
+    fn guid_ids_override() {
+        let ids = Ids::from_raw(&raw(&[
+            ("tmdb", "1"),
+            ("guid", "com.plexapp.agents.themoviedb://603?lang=en"),
+        ]));
+        assert_eq!(ids.get("tmdb"), Some("603"));
+        let ids = Ids::from_raw(&raw(&[("guid", "imdb://tt0133093")]));
+        assert_eq!(ids.get("imdb"), Some("tt0133093"));
+        let ids = Ids::from_raw(&raw(&[("guid", "tvdb://series/81189")]));
+        assert_eq!(ids.get("tvdb"), Some("81189"));
+        let ids = Ids::from_raw(&raw(&[("guid", "plex://show/5d9c")]));
+        assert_eq!(ids.to_raw(), raw(&[("guid", "plex://show/5d9c")]));
+    }
+
+    #[test]
+    fn kind_normalisation() {
+        let cases = [
+            ("", Kind::Movie),
+            ("Movies", Kind::Movie),
+            ("series", Kind::Show),
+            ("TV", Kind::Show),
+            ("anime", Kind::Show),
+            ("seasons", Kind::Season),
+            ("Episode", Kind::Episode),
+            ("Person", Kind::Other("person".into())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(Kind::parse(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn extra_must_be_object_text() {
+        let mut it = Item::default();
+        assert!(it.extra_is_valid());
+        it.extra = Some(r#"{"a":1}"#.into());
+        assert!(it.extra_is_valid());
+        it.extra = Some("[1]".into());
+        assert!(!it.extra_is_valid());
+        it.extra = Some("{".into());
+        assert!(!it.extra_is_valid());
+    }
+}

@@ -1,0 +1,133 @@
+//! CrossWatch canonical keys: the one place that turns an item into its key.
+//!
+//! Keys must match the orchestrator's byte for byte, so the algorithm follows CrossWatch's
+//! `canonical_key` (reference crosswatch.md 2.2) plus the newer upstream `#show` suffix.
+
+use super::item::{Ids, Item, Kind};
+
+/// Version label of the key scheme, reported in the manifest.
+pub const KEY_SCHEME: &str = "cw-keys/2: tmdb-first, #show for tmdb-keyed shows";
+
+/// Namespaces tried, in order, for the "best id" of an item.
+const KEY_PRIORITY: [&str; 12] =
+    ["tmdb", "imdb", "tvdb", "trakt", "mal", "anilist", "kitsu", "anidb", "simkl", "plex", "guid", "slug"];
+
+/// The key CrossWatch gives to an item with no usable id or title.
+pub const UNKNOWN_KEY: &str = "unknown:";
+
+/// `ns:value` of the first `KEY_PRIORITY` namespace present, lowercased.
+fn best_id(ids: &Ids) -> Option<String> {
+    KEY_PRIORITY
+        .iter()
+        .find_map(|ns| ids.get(ns).map(|v| format!("{ns}:{v}").to_lowercase()))
+}
+
+/// The canonical key of a (normalised) media description.
+///
+/// - season/episode with a season number: `<show best id>#season:N` or `<show best id>#sSSeEE`
+///   (show ids first, else the item's own ids; never with `#show`);
+/// - else the best own id, `#show` appended for a show keyed by tmdb (TMDB's movie and TV id
+///   spaces collide);
+/// - else `"{type}|title:{title}|year:{year}"`; else `"unknown:"`.
+pub fn canonical_key(
+    kind: &Kind,
+    ids: &Ids,
+    show_ids: &Ids,
+    season: Option<i32>,
+    episode: Option<i32>,
+    title: Option<&str>,
+    year: Option<i32>,
+) -> String {
+    if matches!(kind, Kind::Season | Kind::Episode) {
+        let show = best_id(show_ids).or_else(|| best_id(ids));
+        let fragment = match (kind, season, episode) {
+            (Kind::Season, Some(s), _) => Some(format!("#season:{s}")),
+            (Kind::Episode, Some(s), Some(e)) => Some(format!("#s{s:02}e{e:02}")),
+            _ => None,
+        };
+        if let (Some(show), Some(fragment)) = (show, fragment) {
+            return format!("{show}{fragment}").to_lowercase();
+        }
+    }
+    if let Some(key) = best_id(ids) {
+        if *kind == Kind::Show && key.starts_with("tmdb:") {
+            return format!("{key}#show");
+        }
+        return key;
+    }
+    match title.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let year = year.map(|y| y.to_string()).unwrap_or_default();
+            format!("{}|title:{}|year:{year}", kind.as_str(), t.to_lowercase())
+        }
+        None => UNKNOWN_KEY.to_string(),
+    }
+}
+
+/// Canonical key of an item as given (ids normalised first).
+pub fn item_key(item: &Item) -> String {
+    canonical_key(
+        &item.kind(),
+        &item.ids(),
+        &item.show_ids(),
+        item.season,
+        item.episode,
+        item.title.as_deref(),
+        item.year,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(kind: &str, ids: &[(&str, &str)], show_ids: &[(&str, &str)], s: Option<i32>, e: Option<i32>) -> Item {
+        let raw = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Item { kind: kind.into(), ids: raw(ids), show_ids: raw(show_ids), season: s, episode: e, ..Item::default() }
+    }
+
+    #[test]
+    fn key_table() {
+        let bb = [("tmdb", "1396"), ("tvdb", "81189"), ("imdb", "tt0903747")];
+        let cases: Vec<(&str, Item, &str)> = vec![
+            ("movie tmdb first", item("movie", &[("imdb", "tt0133093"), ("tmdb", "603")], &[], None, None), "tmdb:603"),
+            ("empty type is movie", item("", &[("tmdb", "603")], &[], None, None), "tmdb:603"),
+            ("movie imdb normalised", item("movies", &[("imdb", "TT0133093")], &[], None, None), "imdb:tt0133093"),
+            ("movie bare imdb digits", item("movie", &[("imdb", "0133093")], &[], None, None), "imdb:tt0133093"),
+            ("show tmdb gets #show", item("show", &bb, &[], None, None), "tmdb:1396#show"),
+            ("series alias", item("series", &[("tmdb", "1396")], &[], None, None), "tmdb:1396#show"),
+            ("anime is a show", item("anime", &[("tmdb", "1396")], &[], None, None), "tmdb:1396#show"),
+            ("show tvdb no #show", item("show", &[("tvdb", "81189")], &[], None, None), "tvdb:81189"),
+            ("movie sharing the tmdb id", item("movie", &[("tmdb", "1396")], &[], None, None), "tmdb:1396"),
+            ("season by show ids", item("season", &[("tmdb", "3626")], &[("tvdb", "81189")], Some(2), None), "tvdb:81189#season:2"),
+            ("season tmdb show no #show", item("season", &[], &bb, Some(2), None), "tmdb:1396#season:2"),
+            ("season 0", item("season", &[], &bb, Some(0), None), "tmdb:1396#season:0"),
+            ("episode", item("episode", &[("tmdb", "62085")], &bb, Some(1), Some(5)), "tmdb:1396#s01e05"),
+            ("episode specials", item("episode", &[], &bb, Some(0), Some(3)), "tmdb:1396#s00e03"),
+            ("episode 3 digits", item("episode", &[], &bb, Some(1), Some(123)), "tmdb:1396#s01e123"),
+            ("episode with show ids copied onto it", item("episode", &bb, &bb, Some(1), Some(5)), "tmdb:1396#s01e05"),
+            ("episode without show ids uses own ids", item("episode", &[("tmdb", "62085")], &[], Some(1), Some(1)), "tmdb:62085#s01e01"),
+            ("episode without numbers uses own id", item("episode", &[("tvdb", "349232")], &bb, None, None), "tvdb:349232"),
+            ("episode season but no episode number", item("episode", &[("trakt", "16")], &bb, Some(1), None), "trakt:16"),
+            ("sentinel ids skipped", item("movie", &[("tmdb", "0"), ("imdb", "none"), ("trakt", "12")], &[], None, None), "trakt:12"),
+            ("slug lowercased last resort", item("movie", &[("slug", "The-Matrix")], &[], None, None), "slug:the-matrix"),
+            ("show ids sentinel falls back to own", item("season", &[("tvdb", "171641")], &[("tmdb", "null")], Some(3), None), "tvdb:171641#season:3"),
+            ("nothing at all", item("movie", &[], &[], None, None), "unknown:"),
+            ("season with nothing", item("season", &[], &[], Some(1), None), "unknown:"),
+        ];
+        for (name, it, want) in cases {
+            assert_eq!(item_key(&it), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn title_year_fallback() {
+        let mut it = item("movie", &[], &[], None, None);
+        it.title = Some(" The Matrix ".into());
+        it.year = Some(1999);
+        assert_eq!(item_key(&it), "movie|title:the matrix|year:1999");
+        it.kind = "anime".into();
+        it.year = None;
+        assert_eq!(item_key(&it), "show|title:the matrix|year:");
+    }
+}

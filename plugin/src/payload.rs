@@ -1,0 +1,551 @@
+//! Trakt request bodies for sync writes, and the mapping of Trakt's `not_found` echo back to
+//! the input items that produced it.
+//!
+//! Shapes follow CrossWatch's `_common.py` helpers (reference crosswatch.md 3.1) and Trakt's
+//! body rules (trakt-api.md 3.3, 8.2, 8.3): flat `{ids}` entries where the item's own ids are
+//! usable, otherwise `shows -> seasons -> episodes` numbers under the show's ids.
+//!
+//! JSON objects are built with keys inserted in alphabetical order, so the body text is the
+//! same whether or not serde_json's `preserve_order` feature is on somewhere in the build.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use crate::model::{Ids, Item, Kind};
+
+/// The four top-level arrays of a sync body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Movies,
+    Shows,
+    Seasons,
+    Episodes,
+}
+
+impl Group {
+    pub const ALL: [Group; 4] = [Group::Movies, Group::Shows, Group::Seasons, Group::Episodes];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Movies => "movies",
+            Group::Shows => "shows",
+            Group::Seasons => "seasons",
+            Group::Episodes => "episodes",
+        }
+    }
+
+    /// The group Trakt counts an item of this kind under (nested seasons and episodes are
+    /// counted as seasons and episodes, not shows).
+    pub fn of(kind: &Kind) -> Option<Group> {
+        match kind {
+            Kind::Movie => Some(Group::Movies),
+            Kind::Show => Some(Group::Shows),
+            Kind::Season => Some(Group::Seasons),
+            Kind::Episode => Some(Group::Episodes),
+            Kind::Other(_) => None,
+        }
+    }
+}
+
+/// How one accepted item is addressed in the body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// `{"ids": {...}}` in `group`.
+    Flat { group: Group, ids: Map<String, Value> },
+    /// `shows[{ids, seasons: [{number}]}]`.
+    Season { show: Map<String, Value>, season: i32 },
+    /// `shows[{ids, seasons: [{number, episodes: [{number}]}]}]`.
+    Episode { show: Map<String, Value>, season: i32, episode: i32 },
+}
+
+/// The item's own ids as Trakt takes them: tmdb, imdb, tvdb, trakt only (tmdb/tvdb/trakt as
+/// integers, imdb as a string). For seasons and episodes, an id equal to the same namespace in
+/// `show_ids` is a copied show id and is dropped; an episode with season and episode numbers
+/// but no show ids gets no ids at all unless it carries a media-server id (plex, jellyfin,
+/// emby), because its "ids" are then most likely misfiled show ids.
+pub fn ids_for_trakt(kind: &Kind, ids: &Ids, show_ids: &Ids, has_numbers: bool) -> Map<String, Value> {
+    let mut out = Map::new();
+    let nested_kind = matches!(kind, Kind::Season | Kind::Episode);
+    if *kind == Kind::Episode
+        && has_numbers
+        && show_ids.is_empty()
+        && !["plex", "jellyfin", "emby"].iter().any(|ns| ids.get(ns).is_some())
+    {
+        return out;
+    }
+    for ns in ["imdb", "tmdb", "trakt", "tvdb"] {
+        let Some(v) = ids.get(ns) else { continue };
+        if nested_kind && show_ids.get(ns) == Some(v) {
+            continue;
+        }
+        if ns == "imdb" {
+            out.insert(ns.into(), Value::String(v.to_string()));
+        } else if let Ok(n) = v.parse::<u64>() {
+            out.insert(ns.into(), Value::from(n));
+        }
+    }
+    out
+}
+
+/// Show ids for nested entries: trakt, tmdb, imdb, tvdb and slug.
+pub fn show_scope_ids(show_ids: &Ids) -> Map<String, Value> {
+    let mut out = Map::new();
+    for ns in ["imdb", "slug", "tmdb", "trakt", "tvdb"] {
+        let Some(v) = show_ids.get(ns) else { continue };
+        if ns == "imdb" || ns == "slug" {
+            out.insert(ns.into(), Value::String(v.to_string()));
+        } else if let Ok(n) = v.parse::<u64>() {
+            out.insert(ns.into(), Value::from(n));
+        }
+    }
+    out
+}
+
+/// Decide how an item goes out, or why it cannot (the unresolved hint).
+///
+/// Movies and shows need ids. Seasons go flat with their own ids, else nested under show ids
+/// with a season number. Episodes go flat with a strong id (trakt or tvdb), else nested under
+/// show ids with season and episode numbers, else flat with weak ids. Otherwise the hint is
+/// "missing ids" without show ids and "missing scope" with them.
+pub fn target_for(item: &Item) -> Result<Target, &'static str> {
+    let kind = item.kind();
+    let Some(group) = Group::of(&kind) else { return Err("unsupported type") };
+    let season = item.season.filter(|s| *s >= 0);
+    let episode = item.episode.filter(|e| *e >= 0);
+    let ids = item.ids();
+    let show_ids = item.show_ids();
+    let own = ids_for_trakt(&kind, &ids, &show_ids, season.is_some() && episode.is_some());
+    let scope = show_scope_ids(&show_ids);
+    let missing = if scope.is_empty() { "missing ids" } else { "missing scope" };
+    match kind {
+        Kind::Movie | Kind::Show if own.is_empty() => Err("missing ids"),
+        Kind::Movie | Kind::Show => Ok(Target::Flat { group, ids: own }),
+        Kind::Season => match (own.is_empty(), scope.is_empty(), season) {
+            (false, _, _) => Ok(Target::Flat { group, ids: own }),
+            (true, false, Some(s)) => Ok(Target::Season { show: scope, season: s }),
+            _ => Err(missing),
+        },
+        Kind::Episode => {
+            let strong = own.contains_key("trakt") || own.contains_key("tvdb");
+            match (season, episode) {
+                _ if strong => Ok(Target::Flat { group, ids: own }),
+                (Some(s), Some(e)) if !scope.is_empty() => Ok(Target::Episode { show: scope, season: s, episode: e }),
+                _ if !own.is_empty() => Ok(Target::Flat { group, ids: own }),
+                _ => Err(missing),
+            }
+        }
+        Kind::Other(_) => Err("unsupported type"),
+    }
+}
+
+#[derive(Debug)]
+struct FlatSent {
+    group: Group,
+    ids: Map<String, Value>,
+    inputs: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct SeasonSent {
+    number: i32,
+    /// Inputs that are the whole season.
+    whole: Vec<usize>,
+    /// (episode number, inputs).
+    episodes: Vec<(i32, Vec<usize>)>,
+}
+
+#[derive(Debug)]
+struct ShowSent {
+    ids: Map<String, Value>,
+    seasons: Vec<SeasonSent>,
+}
+
+/// A built body: its exact JSON text and what was sent for which input index.
+#[derive(Debug)]
+pub struct Body {
+    pub json: String,
+    flat: Vec<FlatSent>,
+    nested: Vec<ShowSent>,
+}
+
+/// Build one body from `(input index, target)` pairs. Identical entries are sent once and
+/// remember every input that produced them; nested entries are grouped by show ids.
+pub fn build_body(targets: &[(usize, Target)]) -> Body {
+    let mut flat: Vec<FlatSent> = Vec::new();
+    let mut nested: Vec<ShowSent> = Vec::new();
+    for (input, target) in targets {
+        match target {
+            Target::Flat { group, ids } => {
+                match flat.iter_mut().find(|f| f.group == *group && f.ids == *ids) {
+                    Some(f) => f.inputs.push(*input),
+                    None => flat.push(FlatSent { group: *group, ids: ids.clone(), inputs: vec![*input] }),
+                }
+            }
+            Target::Season { show, season } | Target::Episode { show, season, .. } => {
+                let pos = match nested.iter().position(|s| s.ids == *show) {
+                    Some(p) => p,
+                    None => {
+                        nested.push(ShowSent { ids: show.clone(), seasons: Vec::new() });
+                        nested.len() - 1
+                    }
+                };
+                let show_sent = &mut nested[pos];
+                let spos = match show_sent.seasons.iter().position(|s| s.number == *season) {
+                    Some(p) => p,
+                    None => {
+                        show_sent.seasons.push(SeasonSent { number: *season, whole: Vec::new(), episodes: Vec::new() });
+                        show_sent.seasons.len() - 1
+                    }
+                };
+                let season_sent = &mut show_sent.seasons[spos];
+                match target {
+                    Target::Episode { episode, .. } => {
+                        match season_sent.episodes.iter_mut().find(|(n, _)| n == episode) {
+                            Some((_, inputs)) => inputs.push(*input),
+                            None => season_sent.episodes.push((*episode, vec![*input])),
+                        }
+                    }
+                    _ => season_sent.whole.push(*input),
+                }
+            }
+        }
+    }
+    let json = render(&flat, &nested);
+    Body { json, flat, nested }
+}
+
+fn render(flat: &[FlatSent], nested: &[ShowSent]) -> String {
+    let mut root = Map::new();
+    // alphabetical: episodes, movies, seasons, shows
+    for group in [Group::Episodes, Group::Movies, Group::Seasons, Group::Shows] {
+        let mut arr: Vec<Value> = flat
+            .iter()
+            .filter(|f| f.group == group)
+            .map(|f| ids_entry(f.ids.clone()))
+            .collect();
+        if group == Group::Shows {
+            for show in nested {
+                let mut seasons = Vec::new();
+                for s in &show.seasons {
+                    // A season entry without episodes means the whole season, one with
+                    // episodes means only those: both are sent when both were asked for.
+                    if !s.whole.is_empty() {
+                        let mut o = Map::new();
+                        o.insert("number".into(), Value::from(s.number));
+                        seasons.push(Value::Object(o));
+                    }
+                    if !s.episodes.is_empty() {
+                        let eps = s
+                            .episodes
+                            .iter()
+                            .map(|(n, _)| {
+                                let mut o = Map::new();
+                                o.insert("number".into(), Value::from(*n));
+                                Value::Object(o)
+                            })
+                            .collect();
+                        let mut o = Map::new();
+                        o.insert("episodes".into(), Value::Array(eps));
+                        o.insert("number".into(), Value::from(s.number));
+                        seasons.push(Value::Object(o));
+                    }
+                }
+                let mut o = Map::new();
+                o.insert("ids".into(), Value::Object(show.ids.clone()));
+                o.insert("seasons".into(), Value::Array(seasons));
+                arr.push(Value::Object(o));
+            }
+        }
+        if !arr.is_empty() {
+            root.insert(group.name().into(), Value::Array(arr));
+        }
+    }
+    Value::Object(root).to_string()
+}
+
+fn ids_entry(ids: Map<String, Value>) -> Value {
+    let mut o = Map::new();
+    o.insert("ids".into(), Value::Object(ids));
+    Value::Object(o)
+}
+
+/// Result of matching a `not_found` object.
+#[derive(Debug, Default, PartialEq)]
+pub struct NotFound {
+    /// Input indexes Trakt could not resolve.
+    pub inputs: BTreeSet<usize>,
+    /// Echoed entries that matched nothing that was sent.
+    pub unmatched: usize,
+}
+
+impl Body {
+    /// Map Trakt's `not_found` (the sent objects echoed back, grouped by top-level key) to the
+    /// input indexes that produced them. A show echoed without seasons means everything sent
+    /// under it; a season echoed without episodes means the whole season, or every episode
+    /// sent under it when only episodes were sent.
+    pub fn match_not_found(&self, not_found: &Value) -> NotFound {
+        let mut out = NotFound::default();
+        let Some(nf) = not_found.as_object() else { return out };
+        for group in [Group::Movies, Group::Seasons, Group::Episodes] {
+            for echo in array(nf.get(group.name())) {
+                let ids = echo_ids(echo);
+                let mut hit = false;
+                for f in self.flat.iter().filter(|f| f.group == group && ids_agree(&f.ids, ids)) {
+                    out.inputs.extend(&f.inputs);
+                    hit = true;
+                }
+                out.unmatched += usize::from(!hit);
+            }
+        }
+        for echo in array(nf.get("shows")) {
+            let ids = echo_ids(echo);
+            let seasons = array(echo.get("seasons"));
+            let mut hit = false;
+            if seasons.is_empty() {
+                for f in self.flat.iter().filter(|f| f.group == Group::Shows && ids_agree(&f.ids, ids)) {
+                    out.inputs.extend(&f.inputs);
+                    hit = true;
+                }
+                if !hit {
+                    for show in self.nested.iter().filter(|s| ids_agree(&s.ids, ids)) {
+                        for s in &show.seasons {
+                            out.inputs.extend(&s.whole);
+                            s.episodes.iter().for_each(|(_, i)| out.inputs.extend(i));
+                        }
+                        hit = true;
+                    }
+                }
+            } else {
+                for show in self.nested.iter().filter(|s| ids_agree(&s.ids, ids)) {
+                    for es in seasons {
+                        let Some(number) = number_of(es) else { continue };
+                        let episodes = array(es.get("episodes"));
+                        for s in show.seasons.iter().filter(|s| i64::from(s.number) == number) {
+                            if episodes.is_empty() {
+                                if s.whole.is_empty() {
+                                    s.episodes.iter().for_each(|(_, i)| out.inputs.extend(i));
+                                } else {
+                                    out.inputs.extend(&s.whole);
+                                }
+                                hit = true;
+                            }
+                            for ee in episodes {
+                                let Some(en) = number_of(ee) else { continue };
+                                for (_, inputs) in s.episodes.iter().filter(|(n, _)| i64::from(*n) == en) {
+                                    out.inputs.extend(inputs);
+                                    hit = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            out.unmatched += usize::from(!hit);
+        }
+        out
+    }
+}
+
+fn array(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn echo_ids(echo: &Value) -> Option<&Map<String, Value>> {
+    echo.get("ids").and_then(Value::as_object)
+}
+
+fn number_of(v: &Value) -> Option<i64> {
+    match v.get("number")? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Every non-null id echoed back equals what was sent (numbers and numeric strings compare
+/// equal), and at least one was echoed.
+fn ids_agree(sent: &Map<String, Value>, echoed: Option<&Map<String, Value>>) -> bool {
+    let Some(echoed) = echoed else { return false };
+    let mut any = false;
+    for (k, v) in echoed {
+        let Some(e) = scalar_text(v) else { continue };
+        match sent.get(k).and_then(scalar_text) {
+            Some(s) if s == e => any = true,
+            _ => return false,
+        }
+    }
+    any
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_lowercase()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Per-group counters from a write response object (`added`, `existing`, `deleted`, ...).
+pub fn counts(resp: &Value, field: &str) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    if let Some(obj) = resp.get(field).and_then(Value::as_object) {
+        for (i, g) in Group::ALL.iter().enumerate() {
+            out[i] = obj.get(g.name()).and_then(Value::as_u64).unwrap_or(0);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(kind: &str, ids: &[(&str, &str)], show_ids: &[(&str, &str)], s: Option<i32>, e: Option<i32>) -> Item {
+        let raw = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Item { kind: kind.into(), ids: raw(ids), show_ids: raw(show_ids), season: s, episode: e, ..Item::default() }
+    }
+
+    const BB: [(&str, &str); 4] = [("tmdb", "1396"), ("tvdb", "81189"), ("imdb", "tt0903747"), ("slug", "breaking-bad")];
+
+    fn body_of(items: &[Item]) -> Body {
+        let targets: Vec<(usize, Target)> =
+            items.iter().enumerate().map(|(i, it)| (i, target_for(it).unwrap())).collect();
+        build_body(&targets)
+    }
+
+    #[test]
+    fn ids_for_trakt_keeps_four_namespaces_typed() {
+        let it = item("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix"), ("plex", "5")], &[], None, None);
+        let ids = ids_for_trakt(&it.kind(), &it.ids(), &it.show_ids(), false);
+        assert_eq!(Value::Object(ids), json!({"imdb": "tt0133093", "tmdb": 603}));
+    }
+
+    #[test]
+    fn copied_show_ids_are_dropped() {
+        let it = item("episode", &[("tmdb", "1396"), ("tvdb", "349232"), ("imdb", "tt0903747")], &BB, Some(1), Some(1));
+        let ids = ids_for_trakt(&it.kind(), &it.ids(), &it.show_ids(), true);
+        assert_eq!(Value::Object(ids), json!({"tvdb": 349232}));
+    }
+
+    #[test]
+    fn episode_numbers_without_show_ids_get_no_ids() {
+        let it = item("episode", &[("tmdb", "1396")], &[], Some(1), Some(1));
+        assert_eq!(target_for(&it), Err("missing ids"));
+        let it = item("episode", &[("tmdb", "62085"), ("plex", "77")], &[], Some(1), Some(1));
+        assert!(matches!(target_for(&it), Ok(Target::Flat { group: Group::Episodes, .. })));
+    }
+
+    #[test]
+    fn acceptance_hints() {
+        let cases = [
+            (item("movie", &[("slug", "x")], &[], None, None), "missing ids"),
+            (item("show", &[], &[], None, None), "missing ids"),
+            (item("season", &[], &[], Some(1), None), "missing ids"),
+            (item("season", &[], &BB, None, None), "missing scope"),
+            (item("episode", &[], &BB, Some(1), None), "missing scope"),
+            (item("episode", &[], &[], Some(1), Some(2)), "missing ids"),
+            (item("person", &[("tmdb", "1")], &[], None, None), "unsupported type"),
+        ];
+        for (it, hint) in cases {
+            assert_eq!(target_for(&it), Err(hint), "{it:?}");
+        }
+    }
+
+    #[test]
+    fn flat_body() {
+        let items = [
+            item("movie", &[("tmdb", "603"), ("imdb", "tt0133093")], &[], None, None),
+            item("show", &BB, &[], None, None),
+            item("season", &[("tvdb", "171641"), ("tmdb", "1402")], &[("tmdb", "1402")], Some(3), None),
+            item("episode", &[("trakt", "49"), ("tmdb", "62118")], &BB, Some(4), Some(1)),
+            item("movies", &[("tmdb", "603")], &[], None, None),
+        ];
+        let body = body_of(&items);
+        assert_eq!(
+            body.json,
+            r#"{"episodes":[{"ids":{"tmdb":62118,"trakt":49}}],"movies":[{"ids":{"imdb":"tt0133093","tmdb":603}},{"ids":{"tmdb":603}}],"seasons":[{"ids":{"tvdb":171641}}],"shows":[{"ids":{"imdb":"tt0903747","tmdb":1396,"tvdb":81189}}]}"#
+        );
+    }
+
+    #[test]
+    fn nested_body_groups_by_show_and_dedupes() {
+        let items = [
+            item("episode", &[("tmdb", "1396")], &BB, Some(1), Some(1)), // copied show id only -> nested
+            item("episode", &[], &BB, Some(1), Some(2)),
+            item("season", &[], &BB, Some(2), None),
+            item("episode", &[], &[("tvdb", "153021")], Some(0), Some(3)),
+            item("episode", &[], &BB, Some(1), Some(2)), // duplicate of #1
+            item("episode", &[], &BB, Some(2), Some(1)), // same season as the whole-season item
+        ];
+        let body = body_of(&items);
+        let v: Value = serde_json::from_str(&body.json).unwrap();
+        assert_eq!(
+            v,
+            json!({"shows": [
+                {"ids": {"imdb": "tt0903747", "slug": "breaking-bad", "tmdb": 1396, "tvdb": 81189},
+                 "seasons": [
+                    {"number": 1, "episodes": [{"number": 1}, {"number": 2}]},
+                    {"number": 2},
+                    {"number": 2, "episodes": [{"number": 1}]}
+                 ]},
+                {"ids": {"tvdb": 153021}, "seasons": [{"number": 0, "episodes": [{"number": 3}]}]}
+            ]})
+        );
+        assert!(body.json.starts_with(r#"{"shows":[{"ids":{"imdb":"tt0903747","slug":"breaking-bad","tmdb":1396,"tvdb":81189},"seasons":[{"episodes":[{"number":1},{"number":2}],"number":1}"#));
+    }
+
+    #[test]
+    fn not_found_flat() {
+        let items = [
+            item("movie", &[("tmdb", "603")], &[], None, None),
+            item("movie", &[("imdb", "tt0000111")], &[], None, None),
+            item("episode", &[("trakt", "1061")], &BB, Some(1), Some(1)),
+            item("movie", &[("imdb", "TT0000111")], &[], None, None), // same entry as #1
+        ];
+        let body = body_of(&items);
+        let nf = json!({"movies": [{"ids": {"imdb": "tt0000111"}}], "shows": [], "seasons": [],
+                        "episodes": [{"ids": {"trakt": 1061}}]});
+        let m = body.match_not_found(&nf);
+        assert_eq!(m.inputs.into_iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(m.unmatched, 0);
+    }
+
+    #[test]
+    fn not_found_nested() {
+        let items = [
+            item("episode", &[], &BB, Some(1), Some(1)),
+            item("episode", &[], &BB, Some(1), Some(2)),
+            item("season", &[], &BB, Some(3), None),
+            item("episode", &[], &[("tvdb", "153021")], Some(2), Some(5)),
+            item("show", &[("trakt", "4")], &[], None, None),
+        ];
+        let body = body_of(&items);
+        let bb_ids = json!({"imdb": "tt0903747", "slug": "breaking-bad", "tmdb": 1396, "tvdb": 81189});
+        // One episode of a show, a whole season, a whole nested show, the flat show, a stranger.
+        let nf = json!({"shows": [
+            {"ids": bb_ids, "seasons": [{"number": 1, "episodes": [{"number": 2}]}, {"number": 3}]},
+            {"ids": {"tvdb": 153021}, "seasons": [{"number": 2, "episodes": [{"number": 5}]}]},
+            {"ids": {"trakt": 4}},
+            {"ids": {"trakt": 999}}
+        ]});
+        let m = body.match_not_found(&nf);
+        assert_eq!(m.inputs.into_iter().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(m.unmatched, 1);
+
+        // A whole show echoed without seasons covers everything nested under it.
+        let nf = json!({"shows": [{"ids": {"tvdb": "153021"}}]});
+        assert_eq!(body.match_not_found(&nf).inputs.into_iter().collect::<Vec<_>>(), vec![3]);
+        let nf = json!({"shows": [{"ids": bb_ids, "seasons": [{"number": 1}]}]});
+        assert_eq!(body.match_not_found(&nf).inputs.into_iter().collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn counters() {
+        let r = json!({"added": {"movies": 1, "episodes": 3}, "existing": {"shows": 2}});
+        assert_eq!(counts(&r, "added"), [1, 0, 0, 3]);
+        assert_eq!(counts(&r, "existing"), [0, 2, 0, 0]);
+        assert_eq!(counts(&r, "deleted"), [0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,185 @@
+//! The sandbox policy holds with the real component: origins, signing, no ambient
+//! capabilities, memory, CPU and wall-clock limits, and the compile cache.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2e_tests::{cache_dir, Harness};
+use host_harness::config::Credentials;
+use host_harness::emulator::Library;
+use host_harness::engine::LoadSource;
+use host_harness::imports::log::{Level, LogSink};
+use host_harness::imports::progress::ProgressSink;
+use host_harness::policy::{Limits, Origin, Policy};
+use host_harness::runtime::{Adapter, AdapterError, Feature, HostSetup, Item, Runtime, EMBEDDED_COMPONENT};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+fn credentials(h: &Harness) -> Credentials {
+    let c = h.emulator.credentials();
+    Credentials {
+        client_id: c.client_id,
+        client_secret: c.client_secret,
+        access_token: c.access_token,
+        refresh_token: c.refresh_token,
+        expires_at: c.expires_at,
+    }
+}
+
+/// An instance whose policy allows `h`'s emulator, configured with `options` (which may point
+/// the adapter somewhere else).
+fn adapter(h: &Harness, limits: Limits, options: serde_json::Value, log: Capture) -> Adapter {
+    let runtime = Runtime::new(EMBEDDED_COMPONENT, Some(&cache_dir())).expect("load component");
+    let origin = Origin::parse(&h.emulator.url()).unwrap();
+    let mut adapter = runtime
+        .instantiate(HostSetup {
+            policy: Policy { api: origin.clone(), oauth: origin, limits },
+            credentials: credentials(h),
+            config_path: None,
+            state_dir: h.state_dir(),
+            log: LogSink::to_writer(Box::new(log), Level::Trace),
+            progress: ProgressSink::disabled(),
+        })
+        .expect("instantiate");
+    let mut opts = json!({"api_url": h.emulator.url()});
+    if let serde_json::Value::Object(m) = options {
+        for (k, v) in m {
+            opts[k] = v;
+        }
+    }
+    adapter.configure(&opts.to_string()).expect("no trap").expect("options accepted");
+    adapter
+}
+
+#[test]
+fn requests_to_any_other_origin_are_refused() {
+    let allowed = Harness::new(Library::sample(5, 1));
+    let other = Harness::new(Library::sample(5, 1));
+    let log = Capture::default();
+    // The adapter is told to use `other`, but the host only allows `allowed`.
+    let mut a = adapter(&allowed, Limits::default(), json!({"api_url": other.emulator.url()}), log.clone());
+    let err = a.build_index(Feature::Watchlist).expect("no trap").expect_err("must be refused");
+    match err {
+        AdapterError::Transport(m) => {
+            assert!(m.contains("refused by host policy"), "{m}");
+            assert!(m.contains(&format!("127.0.0.1:{}", other.emulator.port())), "{m}");
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    assert!(other.requests().is_empty(), "nothing reached the other origin");
+    assert!(allowed.requests().is_empty());
+    assert!(log.text().contains("[TRAKT:http] WARN request_failed"), "{}", log.text());
+}
+
+#[test]
+fn the_host_signs_requests_and_the_component_never_sees_secrets() {
+    let h = Harness::new(Library::sample(30, 3));
+    let log = Capture::default();
+    let mut a = adapter(&h, Limits::default(), json!({}), log.clone());
+    let index = a.build_index(Feature::Watchlist).unwrap().unwrap();
+    assert!(!index.is_empty());
+    let c = credentials(&h);
+    let requests = h.requests();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert_eq!(r.header("trakt-api-key"), Some(c.client_id.as_str()), "{r:?}");
+        let last4 = &c.access_token[c.access_token.len() - 4..];
+        assert_eq!(r.header("authorization"), Some(format!("Bearer <redacted:{last4}>").as_str()), "{r:?}");
+        assert_eq!(r.header("trakt-api-version"), Some("2"));
+        assert!(r.header("user-agent").unwrap_or("").starts_with("crosswatch-trakt-adapter/"), "{r:?}");
+    }
+    // Everything the component produced: its log (at trace level) and its index.
+    let logged = log.text();
+    let produced = format!("{logged}{index:?}");
+    for secret in [&c.access_token, &c.refresh_token, &c.client_secret] {
+        assert!(!produced.contains(secret.as_str()), "a secret leaked into the component's output");
+    }
+}
+
+#[test]
+fn the_component_gets_no_filesystem_sockets_or_environment() {
+    let runtime = Runtime::new(EMBEDDED_COMPONENT, Some(&cache_dir())).unwrap();
+    let imports = runtime.component_imports();
+    for name in &imports {
+        assert!(!name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets") && !name.starts_with("wasi:http"), "{name}");
+    }
+    for needed in [
+        "crosswatch:sync/http@0.1.0",
+        "crosswatch:sync/state@0.1.0",
+        "crosswatch:sync/auth@0.1.0",
+        "crosswatch:sync/log@0.1.0",
+        "crosswatch:sync/progress@0.1.0",
+        "wasi:clocks/monotonic-clock@0.2.12",
+        "wasi:clocks/wall-clock@0.2.12",
+    ] {
+        assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
+    }
+}
+
+#[test]
+fn a_memory_cap_stops_the_call_with_a_clear_error() {
+    let h = Harness::new(Library::sample(3000, 100));
+    let limits = Limits { memory_bytes: 3 << 20, ..Limits::default() };
+    let mut a = adapter(&h, limits, json!({}), Capture::default());
+    let err = a.build_index(Feature::Watchlist).expect_err("the memory cap must stop this index");
+    assert_eq!(err.kind, "limit", "{err}");
+    assert!(err.message.contains("memory limit of 3 MiB"), "{err}");
+    let again = a.manifest().expect_err("a stopped instance stays stopped");
+    assert!(again.message.contains("stopped by an earlier failure"), "{again}");
+}
+
+#[test]
+fn a_cpu_budget_stops_a_runaway_call() {
+    let h = Harness::new(Library::sample(300, 20));
+    let limits = Limits { fuel_per_call: 3_000_000, ..Limits::default() };
+    let mut a = adapter(&h, limits, json!({}), Capture::default());
+    let err = a.build_index(Feature::Watchlist).expect_err("fuel must run out");
+    assert_eq!(err.kind, "limit", "{err}");
+    assert!(err.message.contains("CPU budget of 3000000 instructions"), "{err}");
+}
+
+#[test]
+fn a_wall_clock_limit_stops_a_call_that_runs_too_long() {
+    let h = Harness::new(Library::sample(10, 2));
+    let limits = Limits { call_timeout: Duration::from_millis(400), ..Limits::default() };
+    // One item per POST: writes are spaced a second apart, so the call outlives its limit.
+    let mut a = adapter(&h, limits, json!({"watchlist_batch_size": 1}), Capture::default());
+    let items: Vec<Item> = (0..4)
+        .map(|i| {
+            host_harness::items::item_from_json(i, &json!({"type": "movie", "ids": {"tmdb": 900000 + i}})).unwrap()
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let err = a.add(Feature::Watchlist, &items, false).expect_err("the wall-clock limit must stop this call");
+    assert_eq!(err.kind, "limit", "{err}");
+    assert!(err.message.contains("wall-clock limit"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3), "stopped promptly, not after every write");
+    assert!(h.requests_to("POST", "/sync/watchlist").len() < 4);
+}
+
+#[test]
+fn compiled_components_are_cached_between_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Runtime::new(EMBEDDED_COMPONENT, Some(dir.path())).unwrap();
+    assert_eq!(first.load_source, LoadSource::Compiled);
+    let second = Runtime::new(EMBEDDED_COMPONENT, Some(dir.path())).unwrap();
+    assert_eq!(second.load_source, LoadSource::Cache);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
