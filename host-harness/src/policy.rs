@@ -17,9 +17,18 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// Parse an `http(s)://host[:port][/base]` URL. Anything else is a configuration error
-    /// that names the bad value.
+    /// Parse an `http(s)://host[:port][/base]` URL given in configuration. Anything else is
+    /// a configuration error that names the bad value.
     pub fn parse(url: &str) -> Result<Origin, String> {
+        let (origin, has_query) = Origin::of_url(url)?;
+        if has_query {
+            return Err(format!("{url:?} must not carry a query string"));
+        }
+        Ok(origin)
+    }
+
+    /// The origin (and path) of any request URL; also reports whether it has a query.
+    fn of_url(url: &str) -> Result<(Origin, bool), String> {
         let uri: Uri = url
             .trim()
             .parse()
@@ -34,15 +43,13 @@ impl Origin {
         if authority.as_str().contains('@') {
             return Err(format!("{url:?} must not carry user info"));
         }
-        if uri.query().is_some() {
-            return Err(format!("{url:?} must not carry a query string"));
-        }
         let host = authority.host().trim_matches(['[', ']']).to_ascii_lowercase();
         if host.is_empty() {
             return Err(format!("{url:?} has no host"));
         }
         let base_path = uri.path().trim_end_matches('/').to_string();
-        Ok(Origin { scheme, host, port: authority.port_u16().unwrap_or(default_port), base_path })
+        let origin = Origin { scheme, host, port: authority.port_u16().unwrap_or(default_port), base_path };
+        Ok((origin, uri.query().is_some()))
     }
 
     /// The base URL handed to the component, e.g. `https://api.trakt.tv` or
@@ -116,7 +123,7 @@ impl Policy {
     /// Decide whether `url` may be fetched, and how. The error text is what the component
     /// sees in `http-error::denied`.
     pub fn check(&self, url: &str) -> Result<Destination, String> {
-        let target = Origin::parse(url).map_err(|e| format!("refused by host policy: {e}"))?;
+        let (target, _) = Origin::of_url(url).map_err(|e| format!("refused by host policy: {e}"))?;
         if target.same_origin(&self.api) {
             Ok(Destination::Api)
         } else if target.same_origin(&self.oauth) {
@@ -156,6 +163,7 @@ mod tests {
         assert!(Origin::parse("ftp://x").unwrap_err().contains("http://"));
         assert!(Origin::parse("https://u:p@x").unwrap_err().contains("user info"));
         assert!(Origin::parse("not a url").unwrap_err().contains("not a URL"));
+        assert!(Origin::parse("https://x/?a=1").unwrap_err().contains("query"));
     }
 
     #[test]

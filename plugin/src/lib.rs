@@ -35,12 +35,14 @@ use error::AdapterError;
 use exports::crosswatch::sync::sync_adapter::Guest;
 use features::{Feature, Features, Op};
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Session {
     opts: Options,
     client: Client,
     features: Features,
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 impl Session {
     fn new() -> Session {
         let opts = Options::default();
@@ -53,6 +55,7 @@ thread_local! {
     static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn with_session<R>(f: impl FnOnce(&mut Session) -> R) -> R {
     SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
@@ -60,6 +63,9 @@ fn with_session<R>(f: impl FnOnce(&mut Session) -> R) -> R {
     })
 }
 
+// Natively (unit tests) the export glue is type-checked but not exported: the export
+// symbol names (`crosswatch:sync/...#add`) are not valid in a native linker script.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Component;
 
 impl Guest for Component {
@@ -128,6 +134,7 @@ impl Guest for Component {
     }
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {
     let items: Vec<model::Item> = items.into_iter().map(item_from_wit).collect();
     let r = with_session(|s| s.features.write(feature_from_wit(feature), op, &items, dry_run, &mut s.client, &s.opts))
@@ -148,6 +155,7 @@ fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) ->
     })
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn feature_from_wit(f: wit::Feature) -> Feature {
     match f {
         wit::Feature::Watchlist => Feature::Watchlist,
@@ -157,6 +165,7 @@ fn feature_from_wit(f: wit::Feature) -> Feature {
     }
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn feature_to_wit(f: Feature) -> wit::Feature {
     match f {
         Feature::Watchlist => wit::Feature::Watchlist,
@@ -166,14 +175,17 @@ fn feature_to_wit(f: Feature) -> wit::Feature {
     }
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn ids_from_wit(ids: Vec<wit::Id>) -> Vec<(String, String)> {
     ids.into_iter().map(|i| (i.namespace, i.value)).collect()
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn ids_to_wit(ids: Vec<(String, String)>) -> Vec<wit::Id> {
     ids.into_iter().map(|(namespace, value)| wit::Id { namespace, value }).collect()
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn item_from_wit(i: wit::Item) -> model::Item {
     model::Item {
         kind: i.kind,
@@ -193,6 +205,7 @@ fn item_from_wit(i: wit::Item) -> model::Item {
     }
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn item_to_wit(i: model::Item) -> wit::Item {
     wit::Item {
         kind: i.kind,
@@ -212,6 +225,7 @@ fn item_to_wit(i: model::Item) -> wit::Item {
     }
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn error_to_wit(e: AdapterError) -> wit::AdapterError {
     use wit::AdapterError as W;
     match e {
@@ -236,4 +250,5 @@ fn error_to_wit(e: AdapterError) -> wit::AdapterError {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
 export!(Component);

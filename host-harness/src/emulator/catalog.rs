@@ -75,7 +75,12 @@ impl CatalogIndex {
             }
             let mut numbers = HashMap::new();
             for (ni, season) in s.seasons.iter().enumerate() {
-                unique(&mut numbers, season.number, (), &format!("show {t}: season number"))?;
+                unique(
+                    &mut numbers,
+                    season.number,
+                    (),
+                    &format!("show {t}: season number"),
+                )?;
                 let st = season.ids.trakt;
                 unique(&mut ix.season_pos, st, (si, ni), "season trakt id")?;
                 if let Some(tvdb) = season.ids.tvdb {
@@ -86,8 +91,18 @@ impl CatalogIndex {
                 }
                 let mut ep_numbers = HashMap::new();
                 for (ei, ep) in season.episodes.iter().enumerate() {
-                    unique(&mut ep_numbers, ep.number, (), &format!("season {st}: episode number"))?;
-                    unique(&mut ix.episode_pos, ep.ids.trakt, (si, ni, ei), "episode trakt id")?;
+                    unique(
+                        &mut ep_numbers,
+                        ep.number,
+                        (),
+                        &format!("season {st}: episode number"),
+                    )?;
+                    unique(
+                        &mut ix.episode_pos,
+                        ep.ids.trakt,
+                        (si, ni, ei),
+                        "episode trakt id",
+                    )?;
                     if let Some(tvdb) = ep.ids.tvdb {
                         unique(&mut ix.episode_tvdb, tvdb, ep.ids.trakt, "episode tvdb id")?;
                     }
@@ -126,6 +141,10 @@ fn id_str(v: &Value) -> Option<String> {
 
 /// A resolved request object.
 #[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "show/season context is for ratings and history (inherited rating/watched_at)"
+)]
 pub(crate) struct Found<'b> {
     pub media: MediaRef,
     /// The innermost request object (movie, show, season or episode object as sent).
@@ -199,75 +218,136 @@ impl<'a> Lookup<'a> {
     pub(crate) fn find_movie(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.movie_pos.contains_key(t)) {
+        if let Some(t) = by("trakt")
+            .and_then(id_u64)
+            .filter(|t| self.ix.movie_pos.contains_key(t))
+        {
             return Some(t);
         }
-        if let Some(t) = by("imdb").and_then(id_str).and_then(|v| self.ix.movie_imdb.get(&v)) {
+        if let Some(t) = by("imdb")
+            .and_then(id_str)
+            .and_then(|v| self.ix.movie_imdb.get(&v))
+        {
             return Some(*t);
         }
-        if let Some(t) = by("tmdb").and_then(id_u64).and_then(|v| self.ix.movie_tmdb.get(&v)) {
+        if let Some(t) = by("tmdb")
+            .and_then(id_u64)
+            .and_then(|v| self.ix.movie_tmdb.get(&v))
+        {
             return Some(*t);
         }
-        if let Some(t) = by("slug").and_then(id_str).and_then(|v| self.ix.movie_slug.get(&v)) {
+        if let Some(t) = by("slug")
+            .and_then(id_str)
+            .and_then(|v| self.ix.movie_slug.get(&v))
+        {
             return Some(*t);
         }
-        title_match(obj, self.cat.movies.iter().map(|m| (m.title.as_str(), m.year, m.ids.trakt)))
+        title_match(
+            obj,
+            self.cat
+                .movies
+                .iter()
+                .map(|m| (m.title.as_str(), m.year, m.ids.trakt)),
+        )
     }
 
     /// Finds a show from a request object (`ids`, else `title`/`year`).
     pub(crate) fn find_show(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.show_pos.contains_key(t)) {
+        if let Some(t) = by("trakt")
+            .and_then(id_u64)
+            .filter(|t| self.ix.show_pos.contains_key(t))
+        {
             return Some(t);
         }
-        if let Some(t) = by("imdb").and_then(id_str).and_then(|v| self.ix.show_imdb.get(&v)) {
+        if let Some(t) = by("imdb")
+            .and_then(id_str)
+            .and_then(|v| self.ix.show_imdb.get(&v))
+        {
             return Some(*t);
         }
-        if let Some(t) = by("tmdb").and_then(id_u64).and_then(|v| self.ix.show_tmdb.get(&v)) {
+        if let Some(t) = by("tmdb")
+            .and_then(id_u64)
+            .and_then(|v| self.ix.show_tmdb.get(&v))
+        {
             return Some(*t);
         }
-        if let Some(t) = by("tvdb").and_then(id_u64).and_then(|v| self.ix.show_tvdb.get(&v)) {
+        if let Some(t) = by("tvdb")
+            .and_then(id_u64)
+            .and_then(|v| self.ix.show_tvdb.get(&v))
+        {
             return Some(*t);
         }
-        if let Some(t) = by("slug").and_then(id_str).and_then(|v| self.ix.show_slug.get(&v)) {
+        if let Some(t) = by("slug")
+            .and_then(id_str)
+            .and_then(|v| self.ix.show_slug.get(&v))
+        {
             return Some(*t);
         }
-        title_match(obj, self.cat.shows.iter().map(|s| (s.title.as_str(), s.year, s.ids.trakt)))
+        title_match(
+            obj,
+            self.cat
+                .shows
+                .iter()
+                .map(|s| (s.title.as_str(), s.year, s.ids.trakt)),
+        )
     }
 
     /// Finds a season by its own ids (`trakt`, `tmdb`, `tvdb`).
     pub(crate) fn find_season(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.season_pos.contains_key(t)) {
+        if let Some(t) = by("trakt")
+            .and_then(id_u64)
+            .filter(|t| self.ix.season_pos.contains_key(t))
+        {
             return Some(t);
         }
-        if let Some(t) = by("tmdb").and_then(id_u64).and_then(|v| self.ix.season_tmdb.get(&v)) {
+        if let Some(t) = by("tmdb")
+            .and_then(id_u64)
+            .and_then(|v| self.ix.season_tmdb.get(&v))
+        {
             return Some(*t);
         }
-        by("tvdb").and_then(id_u64).and_then(|v| self.ix.season_tvdb.get(&v)).copied()
+        by("tvdb")
+            .and_then(id_u64)
+            .and_then(|v| self.ix.season_tvdb.get(&v))
+            .copied()
     }
 
     /// Finds an episode by its own ids (`trakt`, `tvdb`).
     pub(crate) fn find_episode(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.episode_pos.contains_key(t)) {
+        if let Some(t) = by("trakt")
+            .and_then(id_u64)
+            .filter(|t| self.ix.episode_pos.contains_key(t))
+        {
             return Some(t);
         }
-        by("tvdb").and_then(id_u64).and_then(|v| self.ix.episode_tvdb.get(&v)).copied()
+        by("tvdb")
+            .and_then(id_u64)
+            .and_then(|v| self.ix.episode_tvdb.get(&v))
+            .copied()
     }
 
     /// Season `number` of a show (trakt id of the season).
     pub(crate) fn season_by_number(&self, show: u64, number: u64) -> Option<u64> {
-        self.show(show)?.seasons.iter().find(|s| u64::from(s.number) == number).map(|s| s.ids.trakt)
+        self.show(show)?
+            .seasons
+            .iter()
+            .find(|s| u64::from(s.number) == number)
+            .map(|s| s.ids.trakt)
     }
 
     /// Episode `number` of a season (trakt id of the episode).
     pub(crate) fn episode_by_number(&self, season: u64, number: u64) -> Option<u64> {
         let (_, s) = self.season(season)?;
-        s.episodes.iter().find(|e| u64::from(e.number) == number).map(|e| e.ids.trakt)
+        s.episodes
+            .iter()
+            .find(|e| u64::from(e.number) == number)
+            .map(|e| e.ids.trakt)
     }
 
     /// Resolves a sync body (`movies`, `shows`, `seasons`, `episodes` arrays; other keys are
@@ -281,7 +361,9 @@ impl<'a> Lookup<'a> {
     /// with `seasons` cut down to the unresolved seasons, and each such season's `episodes` cut
     /// down to the unresolved episodes (an unresolved season is echoed whole).
     pub(crate) fn resolve_body<'b>(&self, body: &'b Value) -> Result<Resolution<'b>, String> {
-        let obj = body.as_object().ok_or("request body must be a JSON object")?;
+        if !body.is_object() {
+            return Err("request body must be a JSON object".into());
+        }
         let list = |key: &str| -> Result<&'b [Value], String> {
             match body.get(key) {
                 None | Some(Value::Null) => Ok(&[]),
@@ -289,11 +371,18 @@ impl<'a> Lookup<'a> {
                 Some(_) => Err(format!("`{key}` must be an array")),
             }
         };
-        let _ = obj;
         let mut out = Resolution::default();
         for m in list("movies")? {
             match self.find_movie(m) {
-                Some(t) => out.found.push(Found { media: MediaRef { kind: MediaType::Movie, trakt: t }, item: m, show: None, season: None }),
+                Some(t) => out.found.push(Found {
+                    media: MediaRef {
+                        kind: MediaType::Movie,
+                        trakt: t,
+                    },
+                    item: m,
+                    show: None,
+                    season: None,
+                }),
                 None => out.not_found.movies.push(m.clone()),
             }
         }
@@ -305,13 +394,24 @@ impl<'a> Lookup<'a> {
             let seasons = match s.get("seasons") {
                 Some(Value::Array(a)) if !a.is_empty() => a,
                 _ => {
-                    out.found.push(Found { media: MediaRef { kind: MediaType::Show, trakt: show }, item: s, show: None, season: None });
+                    out.found.push(Found {
+                        media: MediaRef {
+                            kind: MediaType::Show,
+                            trakt: show,
+                        },
+                        item: s,
+                        show: None,
+                        season: None,
+                    });
                     continue;
                 }
             };
             let mut missing_seasons = Vec::new();
             for season_obj in seasons {
-                let season = season_obj.get("number").and_then(id_u64).and_then(|n| self.season_by_number(show, n));
+                let season = season_obj
+                    .get("number")
+                    .and_then(id_u64)
+                    .and_then(|n| self.season_by_number(show, n));
                 let Some(season) = season else {
                     missing_seasons.push(season_obj.clone());
                     continue;
@@ -320,9 +420,16 @@ impl<'a> Lookup<'a> {
                     Some(Value::Array(eps)) if !eps.is_empty() => {
                         let mut missing_eps = Vec::new();
                         for ep_obj in eps {
-                            match ep_obj.get("number").and_then(id_u64).and_then(|n| self.episode_by_number(season, n)) {
+                            match ep_obj
+                                .get("number")
+                                .and_then(id_u64)
+                                .and_then(|n| self.episode_by_number(season, n))
+                            {
                                 Some(ep) => out.found.push(Found {
-                                    media: MediaRef { kind: MediaType::Episode, trakt: ep },
+                                    media: MediaRef {
+                                        kind: MediaType::Episode,
+                                        trakt: ep,
+                                    },
                                     item: ep_obj,
                                     show: Some(s),
                                     season: Some(season_obj),
@@ -337,7 +444,10 @@ impl<'a> Lookup<'a> {
                         }
                     }
                     _ => out.found.push(Found {
-                        media: MediaRef { kind: MediaType::Season, trakt: season },
+                        media: MediaRef {
+                            kind: MediaType::Season,
+                            trakt: season,
+                        },
                         item: season_obj,
                         show: Some(s),
                         season: None,
@@ -359,9 +469,16 @@ impl<'a> Lookup<'a> {
                 Some(Value::Array(eps)) if !eps.is_empty() => {
                     let mut missing_eps = Vec::new();
                     for ep_obj in eps {
-                        match ep_obj.get("number").and_then(id_u64).and_then(|n| self.episode_by_number(season, n)) {
+                        match ep_obj
+                            .get("number")
+                            .and_then(id_u64)
+                            .and_then(|n| self.episode_by_number(season, n))
+                        {
                             Some(ep) => out.found.push(Found {
-                                media: MediaRef { kind: MediaType::Episode, trakt: ep },
+                                media: MediaRef {
+                                    kind: MediaType::Episode,
+                                    trakt: ep,
+                                },
                                 item: ep_obj,
                                 show: None,
                                 season: Some(season_obj),
@@ -376,7 +493,10 @@ impl<'a> Lookup<'a> {
                     }
                 }
                 _ => out.found.push(Found {
-                    media: MediaRef { kind: MediaType::Season, trakt: season },
+                    media: MediaRef {
+                        kind: MediaType::Season,
+                        trakt: season,
+                    },
                     item: season_obj,
                     show: None,
                     season: None,
@@ -385,7 +505,15 @@ impl<'a> Lookup<'a> {
         }
         for e in list("episodes")? {
             match self.find_episode(e) {
-                Some(t) => out.found.push(Found { media: MediaRef { kind: MediaType::Episode, trakt: t }, item: e, show: None, season: None }),
+                Some(t) => out.found.push(Found {
+                    media: MediaRef {
+                        kind: MediaType::Episode,
+                        trakt: t,
+                    },
+                    item: e,
+                    show: None,
+                    season: None,
+                }),
                 None => out.not_found.episodes.push(e.clone()),
             }
         }
@@ -446,8 +574,15 @@ impl<'a> Lookup<'a> {
     }
 }
 
-fn title_match<'x>(obj: &Value, items: impl Iterator<Item = (&'x str, Option<i32>, u64)>) -> Option<u64> {
-    let title = obj.get("title").and_then(Value::as_str)?.trim().to_lowercase();
+fn title_match<'x>(
+    obj: &Value,
+    items: impl Iterator<Item = (&'x str, Option<i32>, u64)>,
+) -> Option<u64> {
+    let title = obj
+        .get("title")
+        .and_then(Value::as_str)?
+        .trim()
+        .to_lowercase();
     if title.is_empty() {
         return None;
     }

@@ -85,7 +85,14 @@ pub struct Library {
 }
 
 /// Top-level keys of the seed JSON.
-pub const LIBRARY_KEYS: &[&str] = &["auth", "user", "limits", "catalog", "watchlist", "last_activities"];
+pub const LIBRARY_KEYS: &[&str] = &[
+    "auth",
+    "user",
+    "limits",
+    "catalog",
+    "watchlist",
+    "last_activities",
+];
 
 /// The app's OAuth client and the user's tokens.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,14 +177,20 @@ impl Limits {
     pub fn for_vip(vip: bool) -> Limits {
         if vip {
             Limits {
-                list: ListLimits { count: 100, item_count: 5000 },
+                list: ListLimits {
+                    count: 100,
+                    item_count: 5000,
+                },
                 watchlist: ItemCount { item_count: 5000 },
                 favorites: ItemCount { item_count: 50 },
                 recommendations: ItemCount { item_count: 50 },
             }
         } else {
             Limits {
-                list: ListLimits { count: 5, item_count: 250 },
+                list: ListLimits {
+                    count: 5,
+                    item_count: 250,
+                },
                 watchlist: ItemCount { item_count: 250 },
                 favorites: ItemCount { item_count: 50 },
                 recommendations: ItemCount { item_count: 50 },
@@ -293,7 +306,12 @@ pub enum MediaType {
 }
 
 impl MediaType {
-    pub const ALL: [MediaType; 4] = [MediaType::Movie, MediaType::Show, MediaType::Season, MediaType::Episode];
+    pub const ALL: [MediaType; 4] = [
+        MediaType::Movie,
+        MediaType::Show,
+        MediaType::Season,
+        MediaType::Episode,
+    ];
 
     /// `movie`, `show`, `season`, `episode`.
     pub fn singular(self) -> &'static str {
@@ -345,7 +363,10 @@ pub struct WatchlistEntry {
 
 impl WatchlistEntry {
     pub fn media(&self) -> MediaRef {
-        MediaRef { kind: self.kind, trakt: self.trakt }
+        MediaRef {
+            kind: self.kind,
+            trakt: self.trakt,
+        }
     }
 }
 
@@ -365,6 +386,9 @@ pub fn slugify(text: &str) -> String {
     out
 }
 
+/// Checks one element of a nested array and names it by path in its error.
+type ChildCheck<'f> = &'f dyn Fn(&Value, &str) -> Result<(), String>;
+
 fn parse_at<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, String> {
     serde_json::from_value(value.clone()).map_err(|e| format!("{path}: {e}"))
 }
@@ -374,7 +398,7 @@ fn parse_at<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, String>
 fn parse_media<T: DeserializeOwned, I: DeserializeOwned>(
     value: &Value,
     path: &str,
-    children: Option<(&str, &dyn Fn(&Value, &str) -> Result<(), String>)>,
+    children: Option<(&str, ChildCheck<'_>)>,
 ) -> Result<T, String> {
     match serde_json::from_value::<T>(value.clone()) {
         Ok(v) => Ok(v),
@@ -398,7 +422,10 @@ fn array_at<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a [Value], Str
     match value {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(format!("{path}: expected an array, found {}", json_kind(other))),
+        Some(other) => Err(format!(
+            "{path}: expected an array, found {}",
+            json_kind(other)
+        )),
     }
 }
 
@@ -429,7 +456,8 @@ impl Library {
     /// Parses a seed (or a dump) and normalizes it (see the module docs). Errors name the bad
     /// field, e.g. `catalog.shows[0].seasons[1].episodes[2].ids: missing field `trakt``.
     pub fn from_json(text: &str) -> Result<Library, String> {
-        let root: Value = serde_json::from_str(text).map_err(|e| format!("seed is not valid JSON: {e}"))?;
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| format!("seed is not valid JSON: {e}"))?;
         let obj = root
             .as_object()
             .ok_or_else(|| format!("seed: expected a JSON object, found {}", json_kind(&root)))?;
@@ -449,10 +477,14 @@ impl Library {
         if let Some(v) = present("user") {
             lib.user = parse_at(v, "user")?;
         }
-        let mut limits = serde_json::to_value(Limits::for_vip(lib.user.vip)).expect("limits serialize");
+        let mut limits =
+            serde_json::to_value(Limits::for_vip(lib.user.vip)).expect("limits serialize");
         if let Some(v) = present("limits") {
             if !v.is_object() {
-                return Err(format!("limits: expected an object, found {}", json_kind(v)));
+                return Err(format!(
+                    "limits: expected an object, found {}",
+                    json_kind(v)
+                ));
             }
             merge_json(&mut limits, v);
         }
@@ -460,31 +492,61 @@ impl Library {
 
         if let Some(cat) = present("catalog") {
             if !cat.is_object() {
-                return Err(format!("catalog: expected an object, found {}", json_kind(cat)));
+                return Err(format!(
+                    "catalog: expected an object, found {}",
+                    json_kind(cat)
+                ));
             }
-            for (i, m) in array_at(cat.get("movies"), "catalog.movies")?.iter().enumerate() {
-                lib.catalog.movies.push(parse_media::<Movie, MovieIds>(m, &format!("catalog.movies[{i}]"), None)?);
+            for (i, m) in array_at(cat.get("movies"), "catalog.movies")?
+                .iter()
+                .enumerate()
+            {
+                lib.catalog.movies.push(parse_media::<Movie, MovieIds>(
+                    m,
+                    &format!("catalog.movies[{i}]"),
+                    None,
+                )?);
             }
-            let check_episode = |v: &Value, path: &str| parse_media::<Episode, EpisodeIds>(v, path, None).map(|_| ());
-            let check_season = |v: &Value, path: &str| {
-                parse_media::<Season, SeasonIds>(v, path, Some(("episodes", &check_episode))).map(|_| ())
+            let check_episode = |v: &Value, path: &str| {
+                parse_media::<Episode, EpisodeIds>(v, path, None).map(|_| ())
             };
-            for (i, s) in array_at(cat.get("shows"), "catalog.shows")?.iter().enumerate() {
+            let check_season = |v: &Value, path: &str| {
+                parse_media::<Season, SeasonIds>(v, path, Some(("episodes", &check_episode)))
+                    .map(|_| ())
+            };
+            for (i, s) in array_at(cat.get("shows"), "catalog.shows")?
+                .iter()
+                .enumerate()
+            {
                 let path = format!("catalog.shows[{i}]");
-                lib.catalog.shows.push(parse_media::<Show, ShowIds>(s, &path, Some(("seasons", &check_season)))?);
+                lib.catalog.shows.push(parse_media::<Show, ShowIds>(
+                    s,
+                    &path,
+                    Some(("seasons", &check_season)),
+                )?);
             }
         }
 
         // Watchlist: fill optional fields in JSON, then parse strictly.
         let entries = array_at(obj.get("watchlist"), "watchlist")?;
         let now = Timestamp::now();
-        let mut max_id = entries.iter().filter_map(|e| e.get("id").and_then(Value::as_u64)).max().unwrap_or(0);
-        let mut max_rank = entries.iter().filter_map(|e| e.get("rank").and_then(Value::as_u64)).max().unwrap_or(0);
+        let mut max_id = entries
+            .iter()
+            .filter_map(|e| e.get("id").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0);
+        let mut max_rank = entries
+            .iter()
+            .filter_map(|e| e.get("rank").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0);
         for (i, e) in entries.iter().enumerate() {
             let path = format!("watchlist[{i}]");
             let kind = json_kind(e);
             let mut e = e.clone();
-            let map = e.as_object_mut().ok_or_else(|| format!("{path}: expected an object, found {kind}"))?;
+            let map = e
+                .as_object_mut()
+                .ok_or_else(|| format!("{path}: expected an object, found {kind}"))?;
             if map.get("rank").is_none_or(Value::is_null) {
                 max_rank += 1;
                 map.insert("rank".into(), max_rank.into());
@@ -548,7 +610,11 @@ impl Library {
                 ));
             }
             if !seen_media.insert(e.media()) {
-                return Err(format!("watchlist: {} with trakt id {} is listed twice", e.kind.singular(), e.trakt));
+                return Err(format!(
+                    "watchlist: {} with trakt id {} is listed twice",
+                    e.kind.singular(),
+                    e.trakt
+                ));
             }
         }
         self.last_activities.fill_missing(now);
@@ -603,7 +669,11 @@ impl Library {
                                 let k = 100 * j + 10 * s + e;
                                 Episode {
                                     number: e as u32,
-                                    title: Some(if s == 0 { "Special".into() } else { format!("Episode {e}") }),
+                                    title: Some(if s == 0 {
+                                        "Special".into()
+                                    } else {
+                                        format!("Episode {e}")
+                                    }),
                                     ids: EpisodeIds {
                                         trakt: 100_000 + k,
                                         tvdb: Some(500_000 + k),
@@ -630,12 +700,24 @@ impl Library {
             });
         }
         let mut refs: Vec<MediaRef> = Vec::new();
-        refs.extend((1..=movies as u64).map(|t| MediaRef { kind: MediaType::Movie, trakt: t }));
-        refs.extend((1..=shows as u64).map(|t| MediaRef { kind: MediaType::Show, trakt: t }));
+        refs.extend((1..=movies as u64).map(|t| MediaRef {
+            kind: MediaType::Movie,
+            trakt: t,
+        }));
+        refs.extend((1..=shows as u64).map(|t| MediaRef {
+            kind: MediaType::Show,
+            trakt: t,
+        }));
         if shows > 0 {
             let last = shows as u64;
-            let season = |j: u64, s: u64| MediaRef { kind: MediaType::Season, trakt: 10_000 + 10 * j + s };
-            let episode = |j: u64, s: u64, e: u64| MediaRef { kind: MediaType::Episode, trakt: 100_000 + 100 * j + 10 * s + e };
+            let season = |j: u64, s: u64| MediaRef {
+                kind: MediaType::Season,
+                trakt: 10_000 + 10 * j + s,
+            };
+            let episode = |j: u64, s: u64, e: u64| MediaRef {
+                kind: MediaType::Episode,
+                trakt: 100_000 + 100 * j + 10 * s + e,
+            };
             refs.push(season(1, 1));
             refs.push(season(last, 2));
             refs.push(episode(1, 1, 1));
@@ -655,9 +737,11 @@ impl Library {
         lib.last_activities.fill_missing(base);
         let last_listed = Timestamp(base.0 + 60 * refs.len() as i64);
         for t in MediaType::ALL {
-            lib.last_activities.set(t.plural(), "watchlisted_at", last_listed);
+            lib.last_activities
+                .set(t.plural(), "watchlisted_at", last_listed);
         }
-        lib.last_activities.set("watchlist", "updated_at", last_listed);
+        lib.last_activities
+            .set("watchlist", "updated_at", last_listed);
         lib.normalize(base).expect("sample library is consistent");
         lib
     }

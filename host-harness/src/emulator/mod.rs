@@ -47,8 +47,9 @@ use serde::{Deserialize, Serialize};
 
 pub use activities::LastActivities;
 pub use library::{
-    slugify, Auth, Catalog, Episode, EpisodeIds, ItemCount, Library, Limits, ListLimits, MediaRef, MediaType, Movie,
-    MovieIds, Season, SeasonIds, Show, ShowIds, User, WatchlistEntry, LIBRARY_KEYS,
+    slugify, Auth, Catalog, Episode, EpisodeIds, ItemCount, Library, Limits, ListLimits, MediaRef,
+    MediaType, Movie, MovieIds, Season, SeasonIds, Show, ShowIds, User, WatchlistEntry,
+    LIBRARY_KEYS,
 };
 pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use ratelimit::RateLimitConfig;
@@ -86,7 +87,7 @@ impl Default for EmulatorConfig {
 }
 
 /// One request the emulator answered (control endpoints excluded).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoggedRequest {
     pub method: String,
     /// Path without the query string.
@@ -107,7 +108,10 @@ pub struct LoggedRequest {
 impl LoggedRequest {
     /// First value of a (lowercase) header name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -138,7 +142,9 @@ impl Emulator {
         let started = Instant::now();
         let now = Timestamp::now();
         let mut library = config.seed;
-        library.normalize(now).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        library
+            .normalize(now)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if library.auth.expires_at.is_none() {
             library.auth.expires_at = Some(now.secs() + config.access_token_ttl_secs);
         }
@@ -164,34 +170,45 @@ impl Emulator {
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
-        let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
-        let thread = std::thread::Builder::new().name(format!("trakt-emulator-{port}")).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("trakt-emulator-{port}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    tokio::select! {
+                        _ = async { axum::serve(listener, app).await } => {}
+                        _ = stop_rx => {}
                     }
-                };
-                let _ = ready_tx.send(Ok(()));
-                tokio::select! {
-                    _ = async { axum::serve(listener, app).await } => {}
-                    _ = stop_rx => {}
-                }
-            });
-            // Drops open connections instead of waiting for idle keep-alive clients.
-            runtime.shutdown_timeout(Duration::from_millis(100));
-        })?;
+                });
+                // Drops open connections instead of waiting for idle keep-alive clients.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(io::Error::other("emulator thread exited during start")),
         }
-        Ok(Emulator { shared, port, stop: Some(stop_tx), thread: Some(thread) })
+        Ok(Emulator {
+            shared,
+            port,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT`: the API and OAuth base URL.
@@ -244,7 +261,10 @@ impl Emulator {
         let now = self.shared.now();
         let mut st = self.shared.state();
         let out = edit(&mut st.library);
-        st.library.normalize(now).and_then(|_| st.reindex()).unwrap_or_else(|e| panic!("emulator library edit: {e}"));
+        st.library
+            .normalize(now)
+            .and_then(|_| st.reindex())
+            .unwrap_or_else(|e| panic!("emulator library edit: {e}"));
         out
     }
 

@@ -28,17 +28,27 @@ const INVALID_GRANT: &str = "The provided authorization grant is invalid, expire
 const INVALID_CLIENT: &str = "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.";
 
 fn field<'v>(body: Option<&'v Value>, key: &str) -> Option<&'v str> {
-    body?.get(key)?.as_str().map(str::trim).filter(|s| !s.is_empty())
+    body?
+        .get(key)?
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn missing(param: &str) -> Reply {
-    Reply::error(400, "invalid_request", format!("missing required parameter: {param}"))
+    Reply::error(
+        400,
+        "invalid_request",
+        format!("missing required parameter: {param}"),
+    )
 }
 
 /// `POST /oauth/token`.
 fn token(ctx: &mut Ctx<'_>) -> Reply {
     let body = ctx.body;
-    let Some(grant) = field(body, "grant_type") else { return missing("grant_type") };
+    let Some(grant) = field(body, "grant_type") else {
+        return missing("grant_type");
+    };
     if grant != "refresh_token" && grant != "authorization_code" {
         return Reply::error(
             400,
@@ -53,7 +63,9 @@ fn token(ctx: &mut Ctx<'_>) -> Reply {
         return Reply::error(401, "invalid_client", INVALID_CLIENT);
     }
     if grant == "refresh_token" {
-        let Some(refresh) = field(body, "refresh_token") else { return missing("refresh_token") };
+        let Some(refresh) = field(body, "refresh_token") else {
+            return missing("refresh_token");
+        };
         if auth.revoked || refresh != auth.refresh_token {
             return Reply::error(400, "invalid_grant", INVALID_GRANT);
         }
@@ -107,9 +119,15 @@ fn authorize(ctx: &mut Ctx<'_>) -> Reply {
         return Reply::error(401, "invalid_client", INVALID_CLIENT);
     }
     if ctx.query("response_type") != Some("code") {
-        return Reply::error(400, "unsupported_response_type", "The authorization server does not support this response type.");
+        return Reply::error(
+            400,
+            "unsupported_response_type",
+            "The authorization server does not support this response type.",
+        );
     }
-    let Some(redirect) = ctx.query("redirect_uri").map(str::to_string) else { return missing("redirect_uri") };
+    let Some(redirect) = ctx.query("redirect_uri").map(str::to_string) else {
+        return missing("redirect_uri");
+    };
     let state = ctx.query("state").map(str::to_string);
     let code = ctx.state.new_token("code");
     if redirect == "urn:ietf:wg:oauth:2.0:oob" {

@@ -23,7 +23,12 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> RateLimitConfig {
-        RateLimitConfig { get_limit: 1000, get_period_secs: 300, post_limit: 1, post_period_secs: 1 }
+        RateLimitConfig {
+            get_limit: 1000,
+            get_period_secs: 300,
+            post_limit: 1,
+            post_period_secs: 1,
+        }
     }
 }
 
@@ -41,21 +46,56 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     pub(crate) fn new(config: Option<RateLimitConfig>) -> RateLimiter {
-        RateLimiter { config, windows: HashMap::new() }
+        RateLimiter {
+            config,
+            windows: HashMap::new(),
+        }
     }
 
     /// Counts one request; `Err` is the `429` reply when the bucket is exhausted.
-    pub(crate) fn check(&mut self, is_get: bool, user: Option<&str>, client_id: &str, now_ms: i64) -> Result<(), Reply> {
-        let Some(cfg) = &self.config else { return Ok(()) };
+    pub(crate) fn check(
+        &mut self,
+        is_get: bool,
+        user: Option<&str>,
+        client_id: &str,
+        now_ms: i64,
+    ) -> Result<(), Reply> {
+        let Some(cfg) = &self.config else {
+            return Ok(());
+        };
         let (name, key, limit, period) = match (is_get, user) {
-            (true, Some(u)) => ("AUTHED_API_GET_LIMIT", u, cfg.get_limit, cfg.get_period_secs),
-            (true, None) => ("UNAUTHED_API_GET_LIMIT", client_id, cfg.get_limit, cfg.get_period_secs),
-            (false, u) => ("AUTHED_API_POST_LIMIT", u.unwrap_or(client_id), cfg.post_limit, cfg.post_period_secs),
+            (true, Some(u)) => (
+                "AUTHED_API_GET_LIMIT",
+                u,
+                cfg.get_limit,
+                cfg.get_period_secs,
+            ),
+            (true, None) => (
+                "UNAUTHED_API_GET_LIMIT",
+                client_id,
+                cfg.get_limit,
+                cfg.get_period_secs,
+            ),
+            (false, u) => (
+                "AUTHED_API_POST_LIMIT",
+                u.unwrap_or(client_id),
+                cfg.post_limit,
+                cfg.post_period_secs,
+            ),
         };
         let period_ms = i64::from(period) * 1000;
-        let w = self.windows.entry((name, key.to_string())).or_insert(Window { start_ms: now_ms, count: 0 });
+        let w = self
+            .windows
+            .entry((name, key.to_string()))
+            .or_insert(Window {
+                start_ms: now_ms,
+                count: 0,
+            });
         if now_ms >= w.start_ms + period_ms {
-            *w = Window { start_ms: now_ms, count: 0 };
+            *w = Window {
+                start_ms: now_ms,
+                count: 0,
+            };
         }
         if w.count < limit {
             w.count += 1;

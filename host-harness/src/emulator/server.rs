@@ -45,8 +45,18 @@ pub(crate) struct RouteDef {
 }
 
 impl RouteDef {
-    pub(crate) fn new(method: &'static str, pattern: &'static str, access: Access, handler: Handler) -> RouteDef {
-        RouteDef { method, pattern, access, handler }
+    pub(crate) fn new(
+        method: &'static str,
+        pattern: &'static str,
+        access: Access,
+        handler: Handler,
+    ) -> RouteDef {
+        RouteDef {
+            method,
+            pattern,
+            access,
+            handler,
+        }
     }
 }
 
@@ -95,16 +105,35 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(library: Library, ttl: i64, rate: RateLimiter, nonce: u64) -> Result<State, String> {
+    pub(crate) fn new(
+        library: Library,
+        ttl: i64,
+        rate: RateLimiter,
+        nonce: u64,
+    ) -> Result<State, String> {
         let index = CatalogIndex::build(&library.catalog)?;
         let next_list_item_id = library.watchlist.iter().map(|e| e.id).max().unwrap_or(0) + 1;
-        Ok(State { library, index, next_list_item_id, token_serial: 0, token_nonce: nonce, access_token_ttl_secs: ttl, rate })
+        Ok(State {
+            library,
+            index,
+            next_list_item_id,
+            token_serial: 0,
+            token_nonce: nonce,
+            access_token_ttl_secs: ttl,
+            rate,
+        })
     }
 
     /// Re-derives the catalogue index (after the library was replaced or edited).
     pub(crate) fn reindex(&mut self) -> Result<(), String> {
         self.index = CatalogIndex::build(&self.library.catalog)?;
-        let max = self.library.watchlist.iter().map(|e| e.id).max().unwrap_or(0);
+        let max = self
+            .library
+            .watchlist
+            .iter()
+            .map(|e| e.id)
+            .max()
+            .unwrap_or(0);
         self.next_list_item_id = self.next_list_item_id.max(max + 1);
         Ok(())
     }
@@ -137,12 +166,18 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// First value of a query parameter.
     pub(crate) fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -163,20 +198,35 @@ pub(crate) enum ReplyBody {
 
 impl Reply {
     pub(crate) fn json(status: u16, body: Value) -> Reply {
-        Reply { status, headers: Vec::new(), body: ReplyBody::Json(body) }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: ReplyBody::Json(body),
+        }
     }
 
     /// `{"error": .., "error_description": ..}` (section 6.3).
     pub(crate) fn error(status: u16, error: &str, description: impl Into<String>) -> Reply {
-        Reply::json(status, json!({ "error": error, "error_description": description.into() }))
+        Reply::json(
+            status,
+            json!({ "error": error, "error_description": description.into() }),
+        )
     }
 
     pub(crate) fn empty(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: ReplyBody::Empty }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: ReplyBody::Empty,
+        }
     }
 
     pub(crate) fn html(status: u16, text: impl Into<String>) -> Reply {
-        Reply { status, headers: Vec::new(), body: ReplyBody::Html(text.into()) }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: ReplyBody::Html(text.into()),
+        }
     }
 
     pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -187,7 +237,10 @@ impl Reply {
     pub(crate) fn into_response(self) -> Response {
         let (bytes, content_type) = match self.body {
             ReplyBody::Empty => (Vec::new(), None),
-            ReplyBody::Json(v) => (serde_json::to_vec(&v).unwrap_or_default(), Some("application/json; charset=utf-8")),
+            ReplyBody::Json(v) => (
+                serde_json::to_vec(&v).unwrap_or_default(),
+                Some("application/json; charset=utf-8"),
+            ),
             ReplyBody::Html(s) => (s.into_bytes(), Some("text/html; charset=UTF-8")),
         };
         let mut b = Response::builder().status(self.status);
@@ -265,11 +318,19 @@ impl Shared {
             .map(|(k, v)| {
                 let name = k.as_str().to_ascii_lowercase();
                 let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                let value = if name == "authorization" { redact_authorization(&value) } else { value };
+                let value = if name == "authorization" {
+                    redact_authorization(&value)
+                } else {
+                    value
+                };
                 (name, value)
             })
             .collect();
-        let body = if req.body.is_empty() { None } else { serde_json::from_slice(&req.body).ok() };
+        let body = if req.body.is_empty() {
+            None
+        } else {
+            serde_json::from_slice(&req.body).ok()
+        };
         self.log().push(LoggedRequest {
             method: req.method.clone(),
             path: req.path.clone(),
@@ -287,7 +348,10 @@ impl Shared {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/_emulator/state") => {
                 let st = self.state();
-                Reply::json(200, serde_json::to_value(&st.library).unwrap_or(Value::Null))
+                Reply::json(
+                    200,
+                    serde_json::to_value(&st.library).unwrap_or(Value::Null),
+                )
             }
             ("GET", "/_emulator/requests") => {
                 let log = self.log();
@@ -297,12 +361,18 @@ impl Shared {
                 self.log().clear();
                 Reply::empty(204)
             }
-            _ => Reply::error(404, "not_found", format!("unknown control endpoint {} {}", req.method, req.path)),
+            _ => Reply::error(
+                404,
+                "not_found",
+                format!("unknown control endpoint {} {}", req.method, req.path),
+            ),
         }
     }
 
     fn dispatch(&self, req: &Incoming) -> Reply {
-        if self.require_user_agent && header(&req.headers, "user-agent").is_none_or(|v| v.trim().is_empty()) {
+        if self.require_user_agent
+            && header(&req.headers, "user-agent").is_none_or(|v| v.trim().is_empty())
+        {
             return cloudflare_block();
         }
 
@@ -321,10 +391,18 @@ impl Shared {
         }
         let Some((route, params)) = hit else {
             if allowed.is_empty() {
-                return Reply::error(404, "not_found", format!("No route matches {} {}", req.method, req.path));
+                return Reply::error(
+                    404,
+                    "not_found",
+                    format!("No route matches {} {}", req.method, req.path),
+                );
             }
-            return Reply::error(405, "method_not_allowed", format!("{} is not allowed on {}", req.method, req.path))
-                .header("allow", allowed.join(", "));
+            return Reply::error(
+                405,
+                "method_not_allowed",
+                format!("{} is not allowed on {}", req.method, req.path),
+            )
+            .header("allow", allowed.join(", "));
         };
 
         let now = self.now();
@@ -337,13 +415,20 @@ impl Shared {
             } else if media_type(content_type) == "application/x-www-form-urlencoded" {
                 let text = String::from_utf8_lossy(&req.body);
                 Some(Value::Object(
-                    parse_urlencoded(&text).into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+                    parse_urlencoded(&text)
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
                 ))
             } else {
                 match serde_json::from_slice(&req.body) {
                     Ok(v) => Some(v),
                     Err(e) => {
-                        return Reply::error(400, "invalid_request", format!("The request body could not be parsed as JSON: {e}"));
+                        return Reply::error(
+                            400,
+                            "invalid_request",
+                            format!("The request body could not be parsed as JSON: {e}"),
+                        );
                     }
                 }
             }
@@ -351,7 +436,11 @@ impl Shared {
             // App headers.
             match header(&req.headers, "trakt-api-key").map(str::trim) {
                 None | Some("") => {
-                    return Reply::error(403, "forbidden", "Missing trakt-api-key header (your app's client_id)");
+                    return Reply::error(
+                        403,
+                        "forbidden",
+                        "Missing trakt-api-key header (your app's client_id)",
+                    );
                 }
                 Some(key) if key != state.library.auth.client_id => {
                     return Reply::error(403, "forbidden", "Invalid API key or unapproved app");
@@ -364,12 +453,19 @@ impl Shared {
                     return Reply::error(
                         400,
                         "invalid_api_version",
-                        format!("trakt-api-version header must be 2 (got {})", other.map_or("nothing".into(), |v| format!("{v:?}"))),
+                        format!(
+                            "trakt-api-version header must be 2 (got {})",
+                            other.map_or("nothing".into(), |v| format!("{v:?}"))
+                        ),
                     );
                 }
             }
             if !req.body.is_empty() && media_type(content_type) != "application/json" {
-                return Reply::error(412, "precondition_failed", "Use application/json content type");
+                return Reply::error(
+                    412,
+                    "precondition_failed",
+                    "Use application/json content type",
+                );
             }
             // Token.
             let auth = &state.library.auth;
@@ -381,7 +477,10 @@ impl Shared {
                 }
             });
             let token_error = match token {
-                None => Some(("unauthorized", "Missing Authorization: Bearer <access_token> header")),
+                None => Some((
+                    "unauthorized",
+                    "Missing Authorization: Bearer <access_token> header",
+                )),
                 Some(t) if t.is_empty() || t != auth.access_token || auth.revoked => {
                     Some(("invalid_token", "The access token is invalid"))
                 }
@@ -396,9 +495,18 @@ impl Shared {
                     format!("Bearer realm=\"Doorkeeper\", error=\"invalid_token\", error_description=\"{description}\""),
                 );
             }
-            let user = if token_error.is_none() { Some(state.library.user.username.clone()) } else { None };
+            let user = if token_error.is_none() {
+                Some(state.library.user.username.clone())
+            } else {
+                None
+            };
             let client_id = state.library.auth.client_id.clone();
-            if let Err(reply) = state.rate.check(req.method == "GET", user.as_deref(), &client_id, self.now_ms()) {
+            if let Err(reply) = state.rate.check(
+                req.method == "GET",
+                user.as_deref(),
+                &client_id,
+                self.now_ms(),
+            ) {
                 return reply;
             }
             if req.body.is_empty() {
@@ -406,12 +514,25 @@ impl Shared {
             } else {
                 match serde_json::from_slice(&req.body) {
                     Ok(v) => Some(v),
-                    Err(e) => return Reply::error(400, "bad_request", format!("The request body could not be parsed as JSON: {e}")),
+                    Err(e) => {
+                        return Reply::error(
+                            400,
+                            "bad_request",
+                            format!("The request body could not be parsed as JSON: {e}"),
+                        )
+                    }
                 }
             }
         };
 
-        let mut ctx = Ctx { state: &mut state, params, query, headers: &req.headers, body: body.as_ref(), now };
+        let mut ctx = Ctx {
+            state: &mut state,
+            params,
+            query,
+            headers: &req.headers,
+            body: body.as_ref(),
+            now,
+        };
         let mut reply = (route.handler)(&mut ctx);
         if req.method == "GET" && reply.status == 200 && route.access != Access::OAuth {
             apply_etag(&mut reply, &req.headers);
@@ -423,7 +544,9 @@ impl Shared {
 /// Adds a strong `ETag` (hash of the body and the pagination headers) and `Cache-Control`; turns
 /// the reply into an empty `304` when `If-None-Match` names that ETag (or `*`).
 fn apply_etag(reply: &mut Reply, headers: &HeaderMap) {
-    let ReplyBody::Json(body) = &reply.body else { return };
+    let ReplyBody::Json(body) = &reply.body else {
+        return;
+    };
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(body).unwrap_or_default());
     for (k, v) in &reply.headers {
@@ -432,11 +555,20 @@ fn apply_etag(reply: &mut Reply, headers: &HeaderMap) {
         }
     }
     let etag = format!("\"{}\"", &hex(&h.finalize())[..32]);
-    let matches = headers.get_all("if-none-match").iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
-    });
+    let matches = headers
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+        });
     reply.headers.push(("etag".into(), etag));
-    reply.headers.push(("cache-control".into(), "private, max-age=0, must-revalidate".into()));
+    reply.headers.push((
+        "cache-control".into(),
+        "private, max-age=0, must-revalidate".into(),
+    ));
     if matches {
         reply.status = 304;
         reply.body = ReplyBody::Empty;
@@ -472,7 +604,12 @@ pub(crate) fn redact_authorization(value: &str) -> String {
 
 /// `application/json; charset=utf-8` -> `application/json`.
 fn media_type(content_type: &str) -> String {
-    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -485,7 +622,10 @@ pub(crate) fn parse_urlencoded(text: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
 }
@@ -529,7 +669,14 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, 64 << 20).await {
         Ok(b) => b.to_vec(),
-        Err(e) => return Reply::error(400, "bad_request", format!("could not read the request body: {e}")).into_response(),
+        Err(e) => {
+            return Reply::error(
+                400,
+                "bad_request",
+                format!("could not read the request body: {e}"),
+            )
+            .into_response()
+        }
     };
     let incoming = Incoming {
         method: parts.method.as_str().to_string(),
@@ -547,17 +694,32 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(redact_authorization("Bearer abcdef123456"), "Bearer <redacted:3456>");
+        assert_eq!(
+            redact_authorization("Bearer abcdef123456"),
+            "Bearer <redacted:3456>"
+        );
         assert_eq!(redact_authorization("xy"), "<redacted:xy>");
-        assert_eq!(parse_urlencoded("a=1&b=x%20y+z&c"), vec![
-            ("a".to_string(), "1".to_string()),
-            ("b".to_string(), "x y z".to_string()),
-            ("c".to_string(), String::new()),
-        ]);
+        assert_eq!(
+            parse_urlencoded("a=1&b=x%20y+z&c"),
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), "x y z".to_string()),
+                ("c".to_string(), String::new()),
+            ]
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_encode("a b/c"), "a%20b%2Fc");
-        assert_eq!(match_pattern("/sync/watchlist/:type", "/sync/watchlist/movies"), Some(vec![("type", "movies".to_string())]));
-        assert_eq!(match_pattern("/sync/watchlist/:type", "/sync/watchlist/"), None);
-        assert_eq!(media_type("Application/JSON; charset=utf-8"), "application/json");
+        assert_eq!(
+            match_pattern("/sync/watchlist/:type", "/sync/watchlist/movies"),
+            Some(vec![("type", "movies".to_string())])
+        );
+        assert_eq!(
+            match_pattern("/sync/watchlist/:type", "/sync/watchlist/"),
+            None
+        );
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The watchlist (sections 3.2 and 3.3): `GET /sync/watchlist[/{type}[/{sort_by}[/{sort_how}]]]`,
 //! `POST /sync/watchlist` and `POST /sync/watchlist/remove`.
 
-use std::collections::HashSet;
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
@@ -15,7 +15,12 @@ pub(crate) fn routes() -> Vec<RouteDef> {
         RouteDef::new("GET", "/sync/watchlist", Access::User, get),
         RouteDef::new("GET", "/sync/watchlist/:type", Access::User, get),
         RouteDef::new("GET", "/sync/watchlist/:type/:sort_by", Access::User, get),
-        RouteDef::new("GET", "/sync/watchlist/:type/:sort_by/:sort_how", Access::User, get),
+        RouteDef::new(
+            "GET",
+            "/sync/watchlist/:type/:sort_by/:sort_how",
+            Access::User,
+            get,
+        ),
         RouteDef::new("POST", "/sync/watchlist", Access::User, add),
         RouteDef::new("POST", "/sync/watchlist/remove", Access::User, remove),
     ]
@@ -34,7 +39,11 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
         Some(t) => match MediaType::from_plural(t) {
             Some(k) => Some(k),
             None => {
-                return Reply::error(404, "not_found", format!("unknown watchlist type {t:?} (movies, shows, seasons or episodes)"));
+                return Reply::error(
+                    404,
+                    "not_found",
+                    format!("unknown watchlist type {t:?} (movies, shows, seasons or episodes)"),
+                );
             }
         },
     };
@@ -42,7 +51,11 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     let (by, how) = match sort_by.as_deref() {
         None => ("rank", "asc"),
         Some(requested) => {
-            let by = SORTS.iter().copied().find(|s| *s == requested).unwrap_or("rank");
+            let by = SORTS
+                .iter()
+                .copied()
+                .find(|s| *s == requested)
+                .unwrap_or("rank");
             let how = match ctx.param("sort_how") {
                 Some("desc") => "desc",
                 Some(_) => "asc",
@@ -55,13 +68,22 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     };
     let paging = Paging::from_query(ctx, DEFAULT_LIMIT);
     let lookup = ctx.state.lookup();
-    let mut entries: Vec<&WatchlistEntry> =
-        ctx.state.library.watchlist.iter().filter(|e| kind.is_none_or(|k| e.kind == k)).collect();
+    let mut entries: Vec<&WatchlistEntry> = ctx
+        .state
+        .library
+        .watchlist
+        .iter()
+        .filter(|e| kind.is_none_or(|k| e.kind == k))
+        .collect();
     let key_cmp = |a: &&WatchlistEntry, b: &&WatchlistEntry| -> Ordering {
         match by {
             "added" => a.listed_at.cmp(&b.listed_at),
-            "title" => lookup.sort_title(a.media()).cmp(&lookup.sort_title(b.media())),
-            "released" => lookup.sort_year(a.media()).cmp(&lookup.sort_year(b.media())),
+            "title" => lookup
+                .sort_title(a.media())
+                .cmp(&lookup.sort_title(b.media())),
+            "released" => lookup
+                .sort_year(a.media())
+                .cmp(&lookup.sort_year(b.media())),
             _ => a.rank.cmp(&b.rank),
         }
     };
@@ -136,13 +158,21 @@ fn touch(state: &mut State, now: super::timestamp::Timestamp, types: &HashSet<Me
 
 /// `POST /sync/watchlist`.
 fn add(ctx: &mut Ctx<'_>) -> Reply {
-    let Some(body) = ctx.body else { return bad_body("request body must be a JSON object") };
+    let Some(body) = ctx.body else {
+        return bad_body("request body must be a JSON object");
+    };
     let resolution = match ctx.state.lookup().resolve_body(body) {
         Ok(r) => r,
         Err(e) => return bad_body(e),
     };
     let vip = ctx.state.library.user.vip;
-    let mut present: HashSet<MediaRef> = ctx.state.library.watchlist.iter().map(WatchlistEntry::media).collect();
+    let mut present: HashSet<MediaRef> = ctx
+        .state
+        .library
+        .watchlist
+        .iter()
+        .map(WatchlistEntry::media)
+        .collect();
     let (mut added, mut existing) = (Counts::default(), Counts::default());
     let mut new_items: Vec<(MediaRef, Option<String>)> = Vec::new();
     for f in &resolution.found {
@@ -150,7 +180,10 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
             added.bump(f.media.kind);
             // Notes are a VIP feature; free accounts' notes are dropped.
             let notes = if vip {
-                f.item.get("notes").and_then(Value::as_str).map(|n| n.chars().take(500).collect())
+                f.item
+                    .get("notes")
+                    .and_then(Value::as_str)
+                    .map(|n| n.chars().take(500).collect())
             } else {
                 None
             };
@@ -207,7 +240,9 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
 /// `POST /sync/watchlist/remove`. Catalogue media that are not on the watchlist are neither
 /// counted nor reported in `not_found`.
 fn remove(ctx: &mut Ctx<'_>) -> Reply {
-    let Some(body) = ctx.body else { return bad_body("request body must be a JSON object") };
+    let Some(body) = ctx.body else {
+        return bad_body("request body must be a JSON object");
+    };
     let resolution = match ctx.state.lookup().resolve_body(body) {
         Ok(r) => r,
         Err(e) => return bad_body(e),

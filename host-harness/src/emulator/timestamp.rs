@@ -33,7 +33,9 @@ impl Timestamp {
     pub fn parse(text: &str) -> Result<Timestamp, String> {
         DateTime::parse_from_rfc3339(text.trim())
             .map(|t| Timestamp(t.timestamp()))
-            .map_err(|e| format!("invalid timestamp {text:?} ({e}); expected e.g. 2026-05-02T18:41:00.000Z"))
+            .map_err(|e| {
+                format!("invalid timestamp {text:?} ({e}); expected e.g. 2026-05-02T18:41:00.000Z")
+            })
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.000Z`.

@@ -143,6 +143,12 @@ impl Client {
             let backoff_ms = (1000u64 << (attempt - 1).min(16)).min(MAX_BACKOFF_MS);
             match result {
                 Ok(resp) => {
+                    log::event(Level::Debug, "http", "http_response", &[
+                        ("method", call.method.as_str().into()),
+                        ("path", call.path.clone()),
+                        ("status", resp.status.to_string()),
+                        ("attempt", attempt.to_string()),
+                    ]);
                     self.note_rate_limit(&resp);
                     if resp.status == 401 && !refreshed {
                         refreshed = true;
@@ -251,19 +257,21 @@ impl Client {
                 Ok(())
             }
             Err(e) => {
-                let msg = match e {
-                    AuthFailure::NotConfigured(m) => {
-                        format!("Trakt answered 401 and no token refresh is possible ({m}): log in to Trakt again")
-                    }
-                    AuthFailure::InvalidGrant(m) => {
-                        format!("Trakt answered 401 and the refresh token was rejected ({m}): log in to Trakt again")
-                    }
-                    AuthFailure::Failed(m) => {
-                        format!("Trakt answered 401 and the token refresh failed ({m}): try again later or log in again")
-                    }
+                // A refused or impossible refresh means "log in again" (auth); a refresh that
+                // could not be performed right now (network, server) is a transport problem.
+                let err = match e {
+                    AuthFailure::NotConfigured(m) => AdapterError::Auth(format!(
+                        "Trakt answered 401 and no token refresh is possible ({m}): log in to Trakt again"
+                    )),
+                    AuthFailure::InvalidGrant(m) => AdapterError::Auth(format!(
+                        "Trakt answered 401 and the refresh token was rejected ({m}): log in to Trakt again"
+                    )),
+                    AuthFailure::Failed(m) => AdapterError::Transport(format!(
+                        "Trakt answered 401 and the token refresh could not be performed ({m}): try again later"
+                    )),
                 };
-                log::event(Level::Error, "auth", "token_refresh_failed", &[("reason", msg.clone())]);
-                Err(AdapterError::Auth(msg))
+                log::event(Level::Error, "auth", "token_refresh_failed", &[("reason", err.to_string())]);
+                Err(err)
             }
         }
     }
@@ -429,6 +437,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(f.requests().len(), 1);
+
+        let f = Fakes::new(|_| Ok(resp(401, &[], "")));
+        f.fail_refresh(AuthFailure::Failed("auth server unreachable".into()));
+        let mut c = f.client(&Options::default());
+        assert!(matches!(c.execute(&Call::get("/x")), Err(AdapterError::Transport(_))));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! whole walk (reference crosswatch.md 3.5 and 10.4; trakt-api.md 4).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
@@ -34,7 +34,8 @@ pub struct Listing {
 pub fn fetch_all(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
     let limit = limit.max(1);
     let mut rows: Vec<Value> = Vec::new();
-    let mut seen_pages: HashSet<u64> = HashSet::new();
+    // BTreeSet, not HashSet: std's random hasher seed would add a wasi:random import.
+    let mut seen_pages: BTreeSet<u64> = BTreeSet::new();
     let mut item_count: Option<u64> = None;
     let mut page: u32 = 1;
     loop {

@@ -8,8 +8,6 @@
 pub enum Method {
     Get,
     Post,
-    Put,
-    Delete,
 }
 
 impl Method {
@@ -17,8 +15,6 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
         }
     }
 
@@ -99,7 +95,8 @@ pub trait Clock {
     /// Monotonic milliseconds (arbitrary origin).
     fn now_ms(&self) -> u64;
     fn sleep_ms(&mut self, ms: u64);
-    /// Wall-clock Unix seconds.
+    /// Wall-clock Unix seconds (for state-file timestamps and history dates, issues 3-5).
+    #[allow(dead_code)]
     fn wall_unix_secs(&self) -> i64;
 }
 

@@ -16,8 +16,6 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 4] = [Feature::Watchlist, Feature::Ratings, Feature::History, Feature::Playlists];
-
     pub fn name(self) -> &'static str {
         match self {
             Feature::Watchlist => "watchlist",

@@ -227,10 +227,6 @@ impl Ids {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.0.iter().map(|(k, v)| (*k, v.as_str()))
-    }
-
     pub fn to_raw(&self) -> Vec<(String, String)> {
         self.0.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
     }
