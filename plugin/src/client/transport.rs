@@ -77,6 +77,8 @@ pub enum TransportError {
 impl TransportError {
     pub fn describe(&self) -> String {
         match self {
+            // Hosts already say who refused and why; repeating it only adds noise.
+            TransportError::Denied(m) if m.contains("refused") => m.clone(),
             TransportError::Denied(m) => format!("refused by the host policy: {m}"),
             TransportError::Timeout(m) => format!("timed out: {m}"),
             TransportError::Connect(m) => format!("could not connect: {m}"),
