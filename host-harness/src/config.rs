@@ -19,6 +19,8 @@ const HOST_ONLY_KEYS: &[&str] = &[
     "access_token",
     "refresh_token",
     "expires_at",
+    "token_created_at",
+    "refresh_margin_minutes",
     "token_type",
     "scope",
     "token",
@@ -50,6 +52,9 @@ pub struct Credentials {
     pub refresh_token: String,
     /// Unix seconds; 0 when unknown.
     pub expires_at: i64,
+    /// When the access token was issued (Unix seconds; 0 when unknown), so refreshes can
+    /// happen at a fraction of the token's lifetime.
+    pub created_at: i64,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -61,6 +66,7 @@ impl std::fmt::Debug for Credentials {
             .field("access_token", &redact(&self.access_token))
             .field("refresh_token", &redact(&self.refresh_token))
             .field("expires_at", &self.expires_at)
+            .field("created_at", &self.created_at)
             .finish()
     }
 }
@@ -79,6 +85,8 @@ pub struct TokenUpdate {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_at: i64,
+    /// Issue time (Unix seconds), 0 when unknown.
+    pub created_at: i64,
     pub token_type: Option<String>,
     pub scope: Option<String>,
 }
@@ -131,19 +139,36 @@ impl HostConfig {
 
     /// The credentials of the `trakt` block (empty strings where absent).
     pub fn credentials(&self) -> Result<Credentials, ConfigError> {
-        let expires_at = match self.trakt.get("expires_at") {
-            None | Some(Value::Null) => 0,
-            Some(v) => v.as_f64().map(|f| f as i64).ok_or_else(|| {
-                ConfigError(format!("config {}: trakt.expires_at must be a number (unix seconds)", self.path.display()))
-            })?,
-        };
+        let expires_at = self.seconds("expires_at")?;
+        let created_at = self.seconds("token_created_at")?;
         Ok(Credentials {
             client_id: self.string("client_id")?,
             client_secret: self.string("client_secret")?,
             access_token: self.string("access_token")?,
             refresh_token: self.string("refresh_token")?,
             expires_at,
+            created_at,
         })
+    }
+
+    fn seconds(&self, key: &str) -> Result<i64, ConfigError> {
+        match self.trakt.get(key) {
+            None | Some(Value::Null) => Ok(0),
+            Some(v) => v.as_f64().map(|f| f as i64).ok_or_else(|| {
+                ConfigError(format!("config {}: trakt.{key} must be a number (unix seconds)", self.path.display()))
+            }),
+        }
+    }
+
+    /// `trakt.refresh_margin_minutes`: refresh ahead when fewer minutes than this remain
+    /// (default 60).
+    pub fn refresh_margin_secs(&self) -> Result<i64, ConfigError> {
+        match self.trakt.get("refresh_margin_minutes") {
+            None | Some(Value::Null) => Ok(3600),
+            Some(v) => v.as_f64().filter(|m| *m >= 0.0).map(|m| (m * 60.0) as i64).ok_or_else(|| {
+                ConfigError(format!("config {}: trakt.refresh_margin_minutes must be a number >= 0", self.path.display()))
+            }),
+        }
     }
 
     /// Credentials for commands that talk to Trakt: a client id and an access token are
@@ -211,6 +236,9 @@ pub fn persist_tokens(path: &Path, update: &TokenUpdate) -> Result<(), ConfigErr
     trakt.insert("access_token".into(), update.access_token.clone().into());
     trakt.insert("refresh_token".into(), update.refresh_token.clone().into());
     trakt.insert("expires_at".into(), update.expires_at.into());
+    if update.created_at > 0 {
+        trakt.insert("token_created_at".into(), update.created_at.into());
+    }
     if let Some(t) = &update.token_type {
         trakt.insert("token_type".into(), t.clone().into());
     }
@@ -264,6 +292,7 @@ mod tests {
             access_token: "new".into(),
             refresh_token: "r2".into(),
             expires_at: 99,
+            created_at: 0,
             token_type: Some("bearer".into()),
             scope: None,
         };

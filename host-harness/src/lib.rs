@@ -9,5 +9,6 @@ pub mod engine;
 pub mod fsutil;
 pub mod imports;
 pub mod items;
+pub mod oauth;
 pub mod policy;
 pub mod runtime;

@@ -2,6 +2,7 @@
 //! (fuel, epoch deadline, memory) and the translation of traps into clear errors.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
@@ -10,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config::Credentials;
 use crate::engine::{self, LoadSource};
-use crate::imports::auth::{AuthBroker, AuthFault, SharedCredentials};
+use crate::imports::auth::{AuthFault, RefreshReason, SharedCredentials, TokenService};
 use crate::imports::http::{HttpBroker, HttpFault, HttpRequest};
 use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
@@ -30,7 +31,7 @@ mod bindings {
 
 pub use bindings::crosswatch::sync::types::{
     AccountLimit, AdapterError, AdapterManifest, Feature, FeatureHealth, FeatureSupport, HealthReport, HttpFailure, Id,
-    IndexEntry, Item, PlannedRequest, RateLimited, Unresolved, WriteReport,
+    IndexEntry, Item, LedgerEntry, PlannedRequest, RateLimited, Unresolved, WriteReport,
 };
 use bindings::crosswatch::sync as wit;
 
@@ -70,9 +71,12 @@ pub struct HostState {
     limits: StoreLimits,
     http: HttpBroker,
     state: StateStore,
-    auth: AuthBroker,
+    auth: TokenService,
     log: LogSink,
     progress: ProgressSink,
+    /// Time spent inside host imports (HTTP, state, auth) during calls, so benchmarks can
+    /// tell the component's own share of a call.
+    import_time: Duration,
 }
 
 impl WasiView for HostState {
@@ -94,7 +98,10 @@ impl wit::http::Host for HostState {
         };
         let method = request.method.clone();
         let url_path = request.url.split('?').next().unwrap_or_default().to_string();
-        match self.http.send(request) {
+        let started = Instant::now();
+        let result = self.http.send(request);
+        self.import_time += started.elapsed();
+        match result {
             Ok(r) => Ok(wit::http::Response { status: r.status, headers: r.headers, body: r.body }),
             Err(fault) => {
                 use wit::http::HttpError as E;
@@ -139,7 +146,10 @@ fn state_error(f: StateFault) -> wit::state::StateError {
 
 impl wit::auth::Host for HostState {
     fn refresh(&mut self) -> Result<(), wit::auth::AuthError> {
-        self.auth.refresh().map_err(|f| match f {
+        let started = Instant::now();
+        let result = self.auth.refresh(RefreshReason::Rejected);
+        self.import_time += started.elapsed();
+        result.map_err(|f| match f {
             AuthFault::NotConfigured(m) => wit::auth::AuthError::NotConfigured(m),
             AuthFault::InvalidGrant(m) => wit::auth::AuthError::InvalidGrant(m),
             AuthFault::Failed(m) => wit::auth::AuthError::Failed(m),
@@ -236,9 +246,10 @@ impl Runtime {
             limits,
             http: HttpBroker::new(host.policy.clone(), creds.clone()),
             state: StateStore::new(host.state_dir, host.policy.limits.state_quota_bytes),
-            auth: AuthBroker::new(creds.clone(), host.config_path, host.policy.oauth.base_url(), host.log.clone()),
+            auth: TokenService::new(creds.clone(), host.config_path, host.policy.oauth.base_url(), host.log.clone()),
             log: host.log.clone(),
             progress: host.progress,
+            import_time: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -296,6 +307,22 @@ impl Adapter {
     /// Current credentials (after any refresh during the calls so far).
     pub fn credentials(&self) -> Credentials {
         self.creds.snapshot()
+    }
+
+    /// Refresh the access token now if fewer than `margin_secs` (or a tenth of its lifetime)
+    /// remain; true when a refresh happened.
+    pub fn refresh_if_expiring(&self, margin_secs: i64) -> Result<bool, AuthFault> {
+        self.store.data().auth.refresh_if_expiring(margin_secs)
+    }
+
+    /// Time spent in host imports (HTTP, auth) since the instance started.
+    pub fn import_time(&self) -> Duration {
+        self.store.data().import_time
+    }
+
+    /// Fuel (wasm instructions, roughly) left of the current call's budget.
+    pub fn fuel_left(&self) -> u64 {
+        self.store.get_fuel().unwrap_or(0)
     }
 
     /// Progress reports received so far.
@@ -383,5 +410,10 @@ impl Adapter {
 
     pub fn remove(&mut self, feature: Feature, items: &[Item], dry_run: bool) -> Result<Result<WriteReport, AdapterError>, HostError> {
         self.call("remove", |b, s| b.crosswatch_sync_sync_adapter().call_remove(s, feature, items, dry_run))
+    }
+
+    /// The requests made by the most recent health, build-index, add or remove call.
+    pub fn last_ledger(&mut self) -> Result<Vec<LedgerEntry>, HostError> {
+        self.call("last-ledger", |b, s| b.crosswatch_sync_sync_adapter().call_last_ledger(s))
     }
 }

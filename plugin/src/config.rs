@@ -31,6 +31,43 @@ pub struct Options {
     pub history_number_fallback: bool,
     pub history_collection: bool,
     pub history_collection_types: Vec<String>,
+    /// Client-side pacing (`rate_limit` object).
+    pub rate_limit: RateLimit,
+    /// Longest `Retry-After` the client sleeps through; a longer one fails the call with
+    /// `rate-limited {retry-after}` so the host can reschedule.
+    pub retry_after_cap_secs: u32,
+    /// First backoff step; attempt n sleeps a random time in [0, min(max, base * 2^(n-1))].
+    pub backoff_base_ms: u32,
+    /// Upper bound of one backoff sleep.
+    pub backoff_max_ms: u32,
+}
+
+/// The `rate_limit` option object: two token buckets shared by every feature of the run.
+///
+/// Keys (all optional; `null` = default):
+///   `enabled` (bool, default true): false disables both buckets (benchmarks, emulators);
+///   `read_limit` (integer 1..100000, default 1000) GETs per `read_window_secs`;
+///   `read_window_secs` (integer 1..86400, default 300);
+///   `write_per_sec` (number, 0 or 0.01..1000, default 1.0): writes per second, 0 disables;
+///   CrossWatch's `get_per_sec` (number >= 0): 0 disables the read bucket, a positive value is
+///     ignored in favour of the window bucket above;
+///   CrossWatch's `post_per_sec` (number >= 0): 0 disables the write bucket, a positive value
+///     sets `write_per_sec` unless `write_per_sec` is given too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    pub enabled: bool,
+    /// false when `get_per_sec` is 0.
+    pub read_enabled: bool,
+    pub read_limit: u32,
+    pub read_window_secs: u32,
+    /// 0 disables write pacing.
+    pub write_per_sec: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { enabled: true, read_enabled: true, read_limit: 1000, read_window_secs: 300, write_per_sec: 1.0 }
+    }
 }
 
 impl Default for Options {
@@ -49,6 +86,10 @@ impl Default for Options {
             history_number_fallback: false,
             history_collection: false,
             history_collection_types: Vec::new(),
+            rate_limit: RateLimit::default(),
+            retry_after_cap_secs: 120,
+            backoff_base_ms: 1000,
+            backoff_max_ms: 60_000,
         }
     }
 }
@@ -100,6 +141,18 @@ impl Options {
         if let Some(v) = get(&map, "history_collection_types") {
             o.history_collection_types = string_list(v, "history_collection_types")?;
         }
+        if let Some(v) = get(&map, "rate_limit") {
+            o.rate_limit = rate_limit(v)?;
+        }
+        if let Some(v) = get(&map, "retry_after_cap_secs") {
+            o.retry_after_cap_secs = int_in(v, "retry_after_cap_secs", 0, 86_400)?;
+        }
+        if let Some(v) = get(&map, "backoff_base_ms") {
+            o.backoff_base_ms = int_in(v, "backoff_base_ms", 1, 60_000)?;
+        }
+        if let Some(v) = get(&map, "backoff_max_ms") {
+            o.backoff_max_ms = int_in(v, "backoff_max_ms", 1, 3_600_000)?;
+        }
         Ok(o)
     }
 }
@@ -124,6 +177,49 @@ fn int_in(v: &Value, key: &str, min: u32, max: u32) -> Result<u32, AdapterError>
         return Err(AdapterError::Config(format!("{key} must be between {min} and {max}, got {n}")));
     }
     Ok(n as u32)
+}
+
+fn rate_limit(v: &Value) -> Result<RateLimit, AdapterError> {
+    let Value::Object(map) = v else {
+        return Err(AdapterError::Config(format!("rate_limit must be an object, got {v}")));
+    };
+    let mut r = RateLimit::default();
+    if let Some(v) = get(map, "enabled") {
+        r.enabled = boolean(v, "rate_limit.enabled")?;
+    }
+    if let Some(v) = get(map, "read_limit") {
+        r.read_limit = int_in(v, "rate_limit.read_limit", 1, 100_000)?;
+    }
+    if let Some(v) = get(map, "read_window_secs") {
+        r.read_window_secs = int_in(v, "rate_limit.read_window_secs", 1, 86_400)?;
+    }
+    if let Some(v) = get(map, "get_per_sec") {
+        // CrossWatch's per-second GET pacing: only "0 = off" carries over.
+        r.read_enabled = non_negative(v, "rate_limit.get_per_sec")? > 0.0;
+    }
+    if let Some(v) = get(map, "post_per_sec") {
+        r.write_per_sec = per_sec(v, "rate_limit.post_per_sec")?;
+    }
+    if let Some(v) = get(map, "write_per_sec") {
+        r.write_per_sec = per_sec(v, "rate_limit.write_per_sec")?;
+    }
+    Ok(r)
+}
+
+fn non_negative(v: &Value, key: &str) -> Result<f64, AdapterError> {
+    match v.as_f64() {
+        Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
+        _ => Err(AdapterError::Config(format!("{key} must be a number >= 0, got {v}"))),
+    }
+}
+
+/// 0 (off) or 0.01..=1000 per second.
+fn per_sec(v: &Value, key: &str) -> Result<f64, AdapterError> {
+    let n = non_negative(v, key)?;
+    if n != 0.0 && !(0.01..=1000.0).contains(&n) {
+        return Err(AdapterError::Config(format!("{key} must be 0 (off) or between 0.01 and 1000, got {v}")));
+    }
+    Ok(n)
 }
 
 fn boolean(v: &Value, key: &str) -> Result<bool, AdapterError> {
@@ -206,6 +302,18 @@ mod tests {
             (r#"{"watchlist_use_etag": 1}"#, "watchlist_use_etag"),
             (r#"{"api_url": "ftp://x"}"#, "api_url"),
             (r#"{"history_collection_types": [1]}"#, "history_collection_types"),
+            (r#"{"rate_limit": 5}"#, "rate_limit"),
+            (r#"{"rate_limit": {"read_limit": 0}}"#, "rate_limit.read_limit"),
+            (r#"{"rate_limit": {"read_limit": 100001}}"#, "rate_limit.read_limit"),
+            (r#"{"rate_limit": {"read_window_secs": "300"}}"#, "rate_limit.read_window_secs"),
+            (r#"{"rate_limit": {"write_per_sec": -1}}"#, "rate_limit.write_per_sec"),
+            (r#"{"rate_limit": {"write_per_sec": 0.001}}"#, "rate_limit.write_per_sec"),
+            (r#"{"rate_limit": {"enabled": "no"}}"#, "rate_limit.enabled"),
+            (r#"{"rate_limit": {"get_per_sec": -2}}"#, "rate_limit.get_per_sec"),
+            (r#"{"rate_limit": {"post_per_sec": true}}"#, "rate_limit.post_per_sec"),
+            (r#"{"retry_after_cap_secs": 86401}"#, "retry_after_cap_secs"),
+            (r#"{"backoff_base_ms": 0}"#, "backoff_base_ms"),
+            (r#"{"backoff_max_ms": 0}"#, "backoff_max_ms"),
         ];
         for (text, key) in cases {
             match Options::parse(text) {
@@ -215,5 +323,35 @@ mod tests {
         }
         assert!(matches!(Options::parse("[]"), Err(AdapterError::Config(_))));
         assert!(matches!(Options::parse("{"), Err(AdapterError::Config(_))));
+    }
+
+    #[test]
+    fn pacing_and_retry_options() {
+        let o = Options::default();
+        assert_eq!(o.rate_limit, RateLimit { enabled: true, read_enabled: true, read_limit: 1000, read_window_secs: 300, write_per_sec: 1.0 });
+        assert_eq!((o.retry_after_cap_secs, o.backoff_base_ms, o.backoff_max_ms, o.max_retries), (120, 1000, 60_000, 5));
+
+        let o = Options::parse(
+            r#"{"rate_limit": {"read_limit": 500, "read_window_secs": 300, "write_per_sec": 0.5, "enabled": true},
+                "retry_after_cap_secs": 0, "backoff_base_ms": 5, "backoff_max_ms": 50}"#,
+        )
+        .unwrap();
+        assert_eq!(o.rate_limit, RateLimit { enabled: true, read_enabled: true, read_limit: 500, read_window_secs: 300, write_per_sec: 0.5 });
+        assert_eq!((o.retry_after_cap_secs, o.backoff_base_ms, o.backoff_max_ms), (0, 5, 50));
+
+        // CrossWatch's keys: 0 disables a bucket; a positive post_per_sec sets the write rate.
+        let o = Options::parse(r#"{"rate_limit": {"get_per_sec": 0, "post_per_sec": 2}}"#).unwrap();
+        assert!(!o.rate_limit.read_enabled);
+        assert_eq!(o.rate_limit.write_per_sec, 2.0);
+        let o = Options::parse(r#"{"rate_limit": {"get_per_sec": 3.3, "post_per_sec": 0}}"#).unwrap();
+        assert!(o.rate_limit.read_enabled);
+        assert_eq!((o.rate_limit.read_limit, o.rate_limit.write_per_sec), (1000, 0.0));
+        // write_per_sec wins over post_per_sec.
+        let o = Options::parse(r#"{"rate_limit": {"post_per_sec": 0, "write_per_sec": 1.5}}"#).unwrap();
+        assert_eq!(o.rate_limit.write_per_sec, 1.5);
+        let o = Options::parse(r#"{"rate_limit": {"enabled": false}}"#).unwrap();
+        assert!(!o.rate_limit.enabled);
+        let o = Options::parse(r#"{"rate_limit": null}"#).unwrap();
+        assert_eq!(o.rate_limit, RateLimit::default());
     }
 }

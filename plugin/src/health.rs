@@ -36,9 +36,9 @@ pub fn probe(client: &mut Client) -> HealthReport {
         timeout_ms: Some(client.timeout_ms().clamp(3_000, 15_000)),
         ..Call::get(PATH)
     };
-    let start = client.now_ms();
     let result = client.exchange(&call);
-    let latency_ms = client.now_ms().saturating_sub(start).min(u64::from(u32::MAX)) as u32;
+    // Time on the wire, not counting a pacing wait before the probe.
+    let latency_ms = client.last_entry().map_or(0, |e| e.elapsed_ms).min(u64::from(u32::MAX)) as u32;
 
     let mut report = HealthReport {
         status: "down".into(),
@@ -71,6 +71,11 @@ pub fn probe(client: &mut Client) -> HealthReport {
                 }
                 s => report.message = format!("Trakt answered {s} for GET {PATH}"),
             }
+        }
+        Err(AdapterError::RateLimited { retry_after_secs, message }) => {
+            report.api_status = client.last_entry().map_or(0, |e| e.status);
+            report.retry_after_secs = Some(retry_after_secs);
+            report.message = message;
         }
         Err(AdapterError::Auth(m)) => {
             report.status = "auth_failed".into();
@@ -151,6 +156,14 @@ mod tests {
         let mut c = f.client(&Options::default());
         let r = probe(&mut c);
         assert_eq!((r.status.as_str(), r.retry_after_secs), ("down", Some(30)));
+
+        // Beyond the Retry-After cap: still a report, with the wait.
+        let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "300")], "")));
+        let mut c = f.client(&Options::default());
+        let r = probe(&mut c);
+        assert_eq!((r.status.as_str(), r.api_status, r.retry_after_secs), ("down", 429, Some(300)));
+        assert!(r.message.contains("wait 300 s"), "{}", r.message);
+        assert_eq!(f.requests().len(), 1);
 
         let f = Fakes::new(|_| Err(TransportError::Connect("refused".into())));
         let mut c = f.client(&Options::default());

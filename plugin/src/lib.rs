@@ -103,7 +103,10 @@ impl Guest for Component {
     }
 
     fn health() -> wit::HealthReport {
-        let r = with_session(|s| health::probe(&mut s.client));
+        let r = with_session(|s| {
+            s.client.reset_ledger();
+            health::probe(&mut s.client)
+        });
         wit::HealthReport {
             status: r.status,
             latency_ms: r.latency_ms,
@@ -120,8 +123,11 @@ impl Guest for Component {
     }
 
     fn build_index(feature: wit::Feature) -> Result<Vec<wit::IndexEntry>, wit::AdapterError> {
-        let entries = with_session(|s| s.features.build_index(feature_from_wit(feature), &mut s.client, &s.opts))
-            .map_err(error_to_wit)?;
+        let entries = with_session(|s| {
+            s.client.reset_ledger();
+            s.features.build_index(feature_from_wit(feature), &mut s.client, &s.opts)
+        })
+        .map_err(error_to_wit)?;
         Ok(entries.into_iter().map(|(key, item)| wit::IndexEntry { key, item: item_to_wit(item) }).collect())
     }
 
@@ -132,13 +138,34 @@ impl Guest for Component {
     fn remove(feature: wit::Feature, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {
         write(feature, Op::Remove, items, dry_run)
     }
+
+    fn last_ledger() -> Vec<wit::LedgerEntry> {
+        with_session(|s| s.client.ledger_entries())
+            .into_iter()
+            .map(|e| wit::LedgerEntry {
+                method: e.method,
+                path: e.path,
+                status: e.status,
+                attempts: e.attempts,
+                waited_ms: e.waited_ms,
+                elapsed_ms: e.elapsed_ms,
+                bytes_sent: e.bytes_sent,
+                bytes_received: e.bytes_received,
+                rate_limit: e.rate_limit,
+                error: e.error,
+            })
+            .collect()
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {
     let items: Vec<model::Item> = items.into_iter().map(item_from_wit).collect();
-    let r = with_session(|s| s.features.write(feature_from_wit(feature), op, &items, dry_run, &mut s.client, &s.opts))
-        .map_err(error_to_wit)?;
+    let r = with_session(|s| {
+        s.client.reset_ledger();
+        s.features.write(feature_from_wit(feature), op, &items, dry_run, &mut s.client, &s.opts)
+    })
+    .map_err(error_to_wit)?;
     Ok(wit::WriteReport {
         confirmed: r.confirmed,
         skipped: r.skipped,

@@ -40,6 +40,7 @@ fn credentials(h: &Harness) -> Credentials {
         access_token: c.access_token,
         refresh_token: c.refresh_token,
         expires_at: c.expires_at,
+        created_at: 0,
     }
 }
 

@@ -262,8 +262,11 @@ fn health_reports_ok_and_auth_failures() {
 #[test]
 fn an_expired_token_is_refreshed_once_and_the_rotated_pair_saved() {
     let mut library = small_library();
-    library.auth.expires_at = Some(1_000); // long expired
+    library.auth.expires_at = Some(1_000); // long expired on Trakt's side
     let h = Harness::new(library);
+    // The config believes the token is good for days, so only Trakt's 401 reveals it.
+    let in_a_week = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 7 * 86_400;
+    h.write_config(json!({"expires_at": in_a_week}));
     let before = std::fs::read_to_string(h.config_path()).unwrap();
     let run = h.cw_host(&["index", "watchlist"], "");
     assert_eq!(run.code, 0, "{run:#?}");
@@ -280,5 +283,5 @@ fn an_expired_token_is_refreshed_once_and_the_rotated_pair_saved() {
     assert_ne!(saved["trakt"]["refresh_token"], old["trakt"]["refresh_token"]);
     assert_eq!(saved["version"], 1, "other keys kept");
     assert_eq!(saved["trakt"]["client_secret"], old["trakt"]["client_secret"]);
-    assert!(run.stderr.contains("[TRAKT:auth] INFO token_refreshed"), "{}", run.stderr);
+    assert!(run.stderr.contains("[TRAKT:auth] INFO token_refreshed reason=rejected"), "{}", run.stderr);
 }

@@ -15,7 +15,8 @@ use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
 use crate::items::{self, error_to_json, feature_name, index_to_json, report_to_json};
 use crate::policy::{Limits, Origin, Policy};
-use crate::runtime::{AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostSetup, Item, Runtime, Adapter};
+use crate::imports::auth::AuthFault;
+use crate::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostSetup, Item, LedgerEntry, Runtime};
 
 /// Why a command did not produce its normal output.
 pub enum Failure {
@@ -42,6 +43,8 @@ impl From<HostError> for Failure {
 pub struct Session {
     pub adapter: Adapter,
     pub log: LogSink,
+    /// `--ledger FILE`.
+    ledger: Option<PathBuf>,
 }
 
 impl Session {
@@ -57,19 +60,8 @@ impl Session {
         } else {
             config.credentials().unwrap_or_default()
         };
-        let api_text = match &global.api_url {
-            Some(u) => u.clone(),
-            None => config.url("api_url").map_err(|e| Failure::Usage(e.0))?.unwrap_or_else(|| DEFAULT_API_URL.into()),
-        };
-        let api = Origin::parse(&api_text).map_err(|e| Failure::Usage(format!("API URL: {e}")))?;
-        let oauth = match &global.auth_url {
-            Some(u) => Some(u.clone()),
-            None => config.url("auth_url").map_err(|e| Failure::Usage(e.0))?,
-        };
-        let oauth = match oauth {
-            Some(u) => Origin::parse(&u).map_err(|e| Failure::Usage(format!("OAuth URL: {e}")))?,
-            None => api.clone(),
-        };
+        let api = api_origin(global, &config)?;
+        let oauth = oauth_origin(global, &config, &api)?;
         if global.memory_limit_mib == 0 || global.cpu_fuel == 0 || global.call_timeout == 0 {
             return Err(Failure::Usage("--memory-limit-mib, --cpu-fuel and --call-timeout must be above 0".into()));
         }
@@ -111,23 +103,89 @@ impl Session {
             }
             Err(e) => return Err(Failure::Adapter(e)),
         }
-        Ok(Session { adapter, log })
+        if need_credentials {
+            let margin = config.refresh_margin_secs().map_err(|e| Failure::Usage(e.0))?;
+            match adapter.refresh_if_expiring(margin) {
+                Ok(_) => {}
+                // The token may still work; a 401 will tell, and the message then says what to do.
+                Err(AuthFault::NotConfigured(m)) | Err(AuthFault::Failed(m)) => {
+                    log.event(Level::Warn, "auth", "token_refresh_ahead_failed", &[("error", &m)])
+                }
+                Err(AuthFault::InvalidGrant(m)) => return Err(Failure::Adapter(AdapterError::Auth(m))),
+            }
+        }
+        Ok(Session { adapter, log, ledger: global.ledger.clone() })
+    }
+
+    /// Write the ledger of the last call to the `--ledger` file, when one was asked for.
+    pub fn save_ledger(&mut self) -> Result<(), Failure> {
+        let Some(path) = self.ledger.clone() else { return Ok(()) };
+        let entries = self.adapter.last_ledger()?;
+        let v = Value::Array(entries.iter().map(ledger_entry_to_json).collect());
+        let mut text = serde_json::to_vec_pretty(&v).expect("JSON serialises");
+        text.push(b'\n');
+        crate::fsutil::write_atomic(&path, &text)
+            .map_err(|e| Failure::Usage(format!("cannot write the ledger to {}: {e}", path.display())))
     }
 
     pub fn index(&mut self, feature: Feature) -> Result<Value, Failure> {
-        let entries = self.adapter.build_index(feature)?.map_err(Failure::Adapter)?;
-        Ok(index_to_json(&entries))
+        let result = self.adapter.build_index(feature)?;
+        self.save_ledger()?;
+        Ok(index_to_json(&result.map_err(Failure::Adapter)?))
     }
 
     pub fn write(&mut self, remove: bool, feature: Feature, items: &[Item], dry_run: bool) -> Result<Value, Failure> {
-        let report = if remove {
+        let result = if remove {
             self.adapter.remove(feature, items, dry_run)?
         } else {
             self.adapter.add(feature, items, dry_run)?
-        }
-        .map_err(Failure::Adapter)?;
-        Ok(report_to_json(&report, dry_run))
+        };
+        self.save_ledger()?;
+        Ok(report_to_json(&result.map_err(Failure::Adapter)?, dry_run))
     }
+
+    pub fn health(&mut self) -> Result<Value, Failure> {
+        let report = self.adapter.health()?;
+        self.save_ledger()?;
+        Ok(health_to_json(&report))
+    }
+}
+
+/// Trakt's OAuth origin since 2026 (trakt-api.md 1.1).
+pub const DEFAULT_AUTH_URL: &str = "https://auth.trakt.tv";
+
+/// `--auth-url` > `trakt.auth_url` > auth.trakt.tv for Trakt's own API, else the API origin
+/// (an emulator or proxy serves both; sending its users' OAuth to trakt.tv would be wrong).
+pub fn oauth_origin(global: &GlobalArgs, config: &HostConfig, api: &Origin) -> Result<Origin, Failure> {
+    let given = match &global.auth_url {
+        Some(u) => Some(u.clone()),
+        None => config.url("auth_url").map_err(|e| Failure::Usage(e.0))?,
+    };
+    match given {
+        Some(u) => Origin::parse(&u).map_err(|e| Failure::Usage(format!("OAuth URL: {e}"))),
+        None if *api == Origin::parse(DEFAULT_API_URL).expect("valid default") => {
+            Ok(Origin::parse(DEFAULT_AUTH_URL).expect("valid default"))
+        }
+        None => Ok(api.clone()),
+    }
+}
+
+/// The origin given by `--api-url`, `trakt.api_url` or Trakt's default.
+pub fn api_origin(global: &GlobalArgs, config: &HostConfig) -> Result<Origin, Failure> {
+    let text = match &global.api_url {
+        Some(u) => u.clone(),
+        None => config.url("api_url").map_err(|e| Failure::Usage(e.0))?.unwrap_or_else(|| DEFAULT_API_URL.into()),
+    };
+    Origin::parse(&text).map_err(|e| Failure::Usage(format!("API URL: {e}")))
+}
+
+pub fn ledger_entry_to_json(e: &LedgerEntry) -> Value {
+    let rate = e.rate_limit.as_deref().map(|t| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.into())));
+    json!({
+        "method": e.method, "path": e.path, "status": e.status, "attempts": e.attempts,
+        "waited_ms": e.waited_ms, "elapsed_ms": e.elapsed_ms, "bytes_sent": e.bytes_sent,
+        "bytes_received": e.bytes_received, "rate_limit": rate, "error": e.error,
+    })
 }
 
 /// `.cw_state` beside the config file, as CrossWatch keeps it.
@@ -189,7 +247,7 @@ pub fn health_to_json(h: &HealthReport) -> Value {
     v
 }
 
-fn print_json(out: &mut dyn Write, v: &Value) {
+pub fn print_json(out: &mut dyn Write, v: &Value) {
     let text = serde_json::to_string_pretty(v).expect("JSON values serialise");
     let _ = writeln!(out, "{text}");
     let _ = out.flush();
@@ -262,8 +320,7 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
         }
         Command::Health => {
             let mut s = Session::open(&cli.global, stderr, true)?;
-            let h = s.adapter.health()?;
-            let v = health_to_json(&h);
+            let v = s.health()?;
             print_json(&mut io.stdout, &v);
             Ok(if v["ok"] == Value::Bool(true) { EXIT_OK } else { EXIT_ADAPTER_ERROR })
         }
@@ -283,7 +340,7 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             print_json(&mut io.stdout, &v);
             Ok(EXIT_OK)
         }
-        Command::Emulator { .. } | Command::Demo => unreachable!("dispatched in cli::run"),
+        Command::Emulator { .. } | Command::Demo | Command::Auth { .. } => unreachable!("dispatched in cli::run"),
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use super::commands::{describe, health_to_json, report_failure, Failure, Session};
+use super::commands::{describe, report_failure, Failure, Session};
 use super::{GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
 use crate::emulator::{Emulator, EmulatorConfig, Library};
 use crate::items::item_from_json;
@@ -42,7 +42,7 @@ fn demo(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
     let out = &mut io.stdout;
     let _ = writeln!(out, "Trakt emulator on {} (sample library; nothing leaves this machine)", emulator.url());
 
-    let health = health_to_json(&session.adapter.health()?);
+    let health = session.health()?;
     let _ = writeln!(out, "1. health: {} in {} ms", health["status"].as_str().unwrap_or("?"), health["latency_ms"]);
     if health["ok"] != Value::Bool(true) {
         return Ok(EXIT_ADAPTER_ERROR);

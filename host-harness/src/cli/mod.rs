@@ -5,6 +5,7 @@
 //! stderr. Exit status: 0 success, 1 the adapter (or the sandbox) reported an error, 2 usage
 //! or configuration error.
 
+mod auth;
 mod commands;
 mod demo;
 
@@ -49,7 +50,8 @@ pub struct GlobalArgs {
     /// Trakt API origin [default: trakt.api_url from the config, else https://api.trakt.tv].
     #[arg(long, global = true, value_name = "URL")]
     pub api_url: Option<String>,
-    /// Trakt OAuth origin [default: trakt.auth_url from the config, else the API origin].
+    /// Trakt OAuth origin [default: trakt.auth_url from the config; else https://auth.trakt.tv
+    /// when the API is Trakt's own, the API origin otherwise].
     #[arg(long, global = true, value_name = "URL")]
     pub auth_url: Option<String>,
     /// Adapter component to run [default: the one built into this cw-host].
@@ -73,6 +75,10 @@ pub struct GlobalArgs {
     /// Wall-clock limit of each call, in seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 21_600)]
     pub call_timeout: u64,
+    /// Write the adapter's request ledger of the command (JSON array: method, path, status,
+    /// attempts, waits, bytes, X-Ratelimit) to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -103,6 +109,20 @@ pub enum Command {
     Demo,
     /// List the interfaces the component imports (JSON array).
     Imports,
+    /// Log in to Trakt or show the state of the saved tokens.
+    Auth {
+        #[command(subcommand)]
+        action: AuthCommand,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AuthCommand {
+    /// Log in with Trakt's device code: prints a code and a URL on stderr, waits for approval,
+    /// then saves the tokens into the config file.
+    Login,
+    /// Show whether tokens are configured and when they expire (never prints secrets).
+    Status,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -151,6 +171,7 @@ where
     match cli.command.clone() {
         Command::Emulator { port, seed } => commands::emulator(port, seed, io),
         Command::Demo => demo::run(&cli.global, io),
+        Command::Auth { action } => auth::run(&cli.global, action, io),
         _ => commands::run(cli, io),
     }
 }

@@ -12,19 +12,32 @@
 //!
 //! Served:
 //! * `POST /oauth/token` (refresh_token / authorization_code grants, rotating tokens),
-//!   `POST /oauth/revoke`, `GET /oauth/authorize`;
+//!   `POST /oauth/revoke`, `GET /oauth/authorize`, the device flow `POST /oauth/device/code` and
+//!   `POST /oauth/device/token` (approve or deny with [`Emulator::approve_device`] /
+//!   [`Emulator::deny_device`]);
 //! * `GET /sync/last_activities`, `GET /users/settings`;
 //! * `GET /sync/watchlist[/{type}[/{sort_by}[/{sort_how}]]]`, `POST /sync/watchlist`,
 //!   `POST /sync/watchlist/remove`;
-//! * control endpoints (no auth, not logged): `GET /_emulator/state` (= [`Emulator::dump`]),
-//!   `GET /_emulator/requests` (= [`Emulator::requests`]), `DELETE /_emulator/requests`.
+//! * control endpoints (no auth, not logged, never faulted): `GET /_emulator/state`
+//!   (= [`Emulator::dump`]), `GET /_emulator/requests` (= [`Emulator::requests`]),
+//!   `DELETE /_emulator/requests`, `GET|POST|DELETE /_emulator/faults` (list / inject one fault
+//!   or an array, answers `{"injected": n}` / clear; see [`faults`](Fault)),
+//!   `GET /_emulator/device` (`{"pending": [user codes]}`),
+//!   `POST /_emulator/device/{user_code}/approve` and `.../deny` (`200`, or `404` when no such
+//!   pending code).
 //!
-//! Module map: `server` (routes, header checks, ETag, request log), `library` (data model,
-//! seed/dump, sample), `catalog` (id resolution, media objects), `paging`, `oauth`, `users`,
-//! `activities`, `sync_watchlist`, `ratelimit`, `timestamp`.
+//! Time: the emulator clock is the wall clock at start plus monotonic elapsed time (millisecond
+//! precision) plus [`Emulator::advance_clock`]; token expiry, device-code expiry and polling
+//! interval, and rate-limit windows all use it, so tests can jump instead of sleeping.
+//!
+//! Module map: `server` (routes, header checks, ETag, faults, request log), `faults` (fault
+//! model, connection cutting), `library` (data model, seed/dump, sample), `catalog` (id
+//! resolution, media objects), `paging`, `oauth` (incl. device flow), `users`, `activities`,
+//! `sync_watchlist`, `ratelimit`, `timestamp`.
 
 mod activities;
 mod catalog;
+mod faults;
 mod library;
 mod oauth;
 mod paging;
@@ -46,6 +59,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use activities::LastActivities;
+pub use faults::{Fault, FaultAction, FaultWhen};
 pub use library::{
     slugify, Auth, Catalog, Episode, EpisodeIds, ItemCount, Library, Limits, ListLimits, MediaRef,
     MediaType, Movie, MovieIds, Season, SeasonIds, Show, ShowIds, User, WatchlistEntry,
@@ -72,6 +86,11 @@ pub struct EmulatorConfig {
     pub access_token_ttl_secs: i64,
     /// Trakt's rate limits (`429` + `Retry-After` + `X-Ratelimit`); `None` (default) = unlimited.
     pub rate_limit: Option<RateLimitConfig>,
+    /// Device flow: the `interval` handed out (default 5); polling a code again sooner answers
+    /// `429`.
+    pub device_interval_secs: u64,
+    /// Device flow: the `expires_in` handed out (default 600); later polls answer `410`.
+    pub device_expires_in_secs: u64,
 }
 
 impl Default for EmulatorConfig {
@@ -82,6 +101,8 @@ impl Default for EmulatorConfig {
             require_user_agent: false,
             access_token_ttl_secs: 604_800,
             rate_limit: None,
+            device_interval_secs: 5,
+            device_expires_in_secs: 600,
         }
     }
 }
@@ -101,8 +122,12 @@ pub struct LoggedRequest {
     pub headers: Vec<(String, String)>,
     /// The request body parsed as JSON, if there was one and it parsed.
     pub body: Option<serde_json::Value>,
-    /// Arrival time in milliseconds since the emulator started.
+    /// Arrival time in milliseconds since the emulator started (monotonic).
     pub at_ms: u64,
+    /// The injected fault that hit this request ([`FaultAction::label`], e.g. `"status:503"`,
+    /// `"drop_connection"`), `None` if none. Dropped connections are logged with `status` 0.
+    #[serde(default)]
+    pub fault: Option<String>,
 }
 
 impl LoggedRequest {
@@ -151,18 +176,22 @@ impl Emulator {
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let state = State::new(
+        let mut state = State::new(
             library,
             config.access_token_ttl_secs,
             ratelimit::RateLimiter::new(config.rate_limit),
             nonce ^ u64::from(std::process::id()),
         )
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        state.device_interval_secs = config.device_interval_secs;
+        state.device_expires_in_secs = config.device_expires_in_secs;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             log: Mutex::new(Vec::new()),
             started,
+            started_wall_ms: chrono::Utc::now().timestamp_millis(),
             clock_offset: Default::default(),
+            faults: Default::default(),
             require_user_agent: config.require_user_agent,
             routes: server::all_routes(),
         });
@@ -190,6 +219,8 @@ impl Emulator {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
+                    let listener = faults::FaultListener(listener);
+                    let app = app.into_make_service_with_connect_info::<faults::ConnHandle>();
                     tokio::select! {
                         _ = async { axum::serve(listener, app).await } => {}
                         _ = stop_rx => {}
@@ -277,6 +308,34 @@ impl Emulator {
     /// The emulator's current time.
     pub fn now(&self) -> Timestamp {
         self.shared.now()
+    }
+
+    /// Adds a fault after those already injected (see [`Fault`]).
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults().inject(fault);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// Device flow: the user approves the pending code `user_code` (case-insensitive); its next
+    /// poll (respecting the interval) gets the tokens. `false` if no such pending, unexpired code.
+    pub fn approve_device(&self, user_code: &str) -> bool {
+        self.shared
+            .decide_device(user_code, oauth::DeviceStatus::Approved)
+    }
+
+    /// Device flow: the user denies `user_code`; polls answer `418`. `false` as for approve.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        self.shared
+            .decide_device(user_code, oauth::DeviceStatus::Denied)
+    }
+
+    /// User codes of the device codes that are pending and not expired, oldest first.
+    pub fn pending_device_codes(&self) -> Vec<String> {
+        self.shared.pending_device_codes()
     }
 
     /// Stops the server and waits for its thread.

@@ -6,10 +6,20 @@
 //! and the previous refresh token `400 invalid_grant`. Bodies may be JSON or form-encoded; no
 //! `trakt-api-key` is needed.
 //!
-//! Device flow (section 2.4, `POST /oauth/device/code` and `POST /oauth/device/token` with its
-//! pending/approved/denied/expired/slow-down state machine and a test hook to approve a
-//! `user_code`) is not implemented yet: its routes go in [`routes`] and its state next to the
-//! tokens in `server::State`.
+//! Device flow (section 2.4):
+//! * `POST /oauth/device/code` `{"client_id"}` -> `200 {device_code (64 hex), user_code (8 chars
+//!   A-Z0-9), verification_url "https://trakt.tv/activate", expires_in, interval}` (both from
+//!   `EmulatorConfig`); no `client_id` -> `400 invalid_request`; an unknown `client_id` ->
+//!   `403 invalid_client` (section 6.1: "invalid API key or unapproved app").
+//! * `POST /oauth/device/token` `{"code", "client_id", "client_secret"}`: missing `code` -> `400
+//!   invalid_request` (JSON); wrong client credentials -> `401 invalid_client` (JSON); otherwise,
+//!   with empty bodies as on Trakt: unknown code `404`; already used `409`; expired (emulator
+//!   clock) `410`; denied `418`; polled again less than `interval` seconds (ms precision) after
+//!   the previous accepted poll of that code `429` (not counted as a poll; the first poll may come
+//!   at once); pending `400`; approved `200` + token object, rotating both tokens exactly like a
+//!   refresh (the previous ones die), and the code becomes used (`409` from then on).
+//! * Test hooks: `Emulator::approve_device` / `deny_device` / `pending_device_codes` and the
+//!   control endpoints `POST /_emulator/device/{user_code}/approve|deny`.
 
 use serde_json::{json, Value};
 
@@ -20,8 +30,120 @@ pub(crate) fn routes() -> Vec<RouteDef> {
         RouteDef::new("POST", "/oauth/token", Access::OAuth, token),
         RouteDef::new("POST", "/oauth/revoke", Access::OAuth, revoke),
         RouteDef::new("GET", "/oauth/authorize", Access::OAuth, authorize),
-        // Device flow goes here: "/oauth/device/code", "/oauth/device/token".
+        RouteDef::new("POST", "/oauth/device/code", Access::OAuth, device_code),
+        RouteDef::new("POST", "/oauth/device/token", Access::OAuth, device_token),
     ]
+}
+
+/// Where a device code stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeviceStatus {
+    Pending,
+    Approved,
+    Denied,
+    /// Approved and its tokens handed out.
+    Used,
+}
+
+/// One issued device code.
+#[derive(Clone, Debug)]
+pub(crate) struct DeviceCode {
+    pub device_code: String,
+    pub user_code: String,
+    /// Emulator clock, Unix ms.
+    pub expires_at_ms: i64,
+    /// The last poll that was not answered `429`.
+    pub last_poll_ms: Option<i64>,
+    pub status: DeviceStatus,
+}
+
+const USER_CODE_ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// `POST /oauth/device/code`.
+fn device_code(ctx: &mut Ctx<'_>) -> Reply {
+    let Some(client_id) = field(ctx.body, "client_id") else {
+        return missing("client_id");
+    };
+    if client_id != ctx.state.library.auth.client_id {
+        return Reply::error(403, "invalid_client", INVALID_CLIENT);
+    }
+    let device_code = ctx.state.new_token("device");
+    let user_code = loop {
+        let h = ctx.state.new_token("user-code");
+        let code: String = h
+            .as_bytes()
+            .chunks(2)
+            .take(8)
+            .map(|pair| {
+                let v =
+                    u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("0"), 16).unwrap_or(0);
+                USER_CODE_ALPHABET[usize::from(v) % 36] as char
+            })
+            .collect();
+        if !ctx.state.devices.iter().any(|d| d.user_code == code) {
+            break code;
+        }
+    };
+    let expires_in = ctx.state.device_expires_in_secs;
+    let interval = ctx.state.device_interval_secs;
+    ctx.state.devices.push(DeviceCode {
+        device_code: device_code.clone(),
+        user_code: user_code.clone(),
+        expires_at_ms: ctx
+            .now_ms
+            .saturating_add((expires_in as i64).saturating_mul(1000)),
+        last_poll_ms: None,
+        status: DeviceStatus::Pending,
+    });
+    Reply::json(
+        200,
+        json!({
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_url": "https://trakt.tv/activate",
+            "expires_in": expires_in,
+            "interval": interval,
+        }),
+    )
+}
+
+/// `POST /oauth/device/token`.
+fn device_token(ctx: &mut Ctx<'_>) -> Reply {
+    let body = ctx.body;
+    let Some(code) = field(body, "code") else {
+        return missing("code");
+    };
+    let auth = &ctx.state.library.auth;
+    if field(body, "client_id") != Some(auth.client_id.as_str())
+        || field(body, "client_secret") != Some(auth.client_secret.as_str())
+    {
+        return Reply::error(401, "invalid_client", INVALID_CLIENT);
+    }
+    let now_ms = ctx.now_ms;
+    let interval_ms = (ctx.state.device_interval_secs as i64).saturating_mul(1000);
+    let Some(d) = ctx.state.devices.iter_mut().find(|d| d.device_code == code) else {
+        return Reply::empty(404);
+    };
+    if d.status == DeviceStatus::Used {
+        return Reply::empty(409);
+    }
+    if now_ms >= d.expires_at_ms {
+        return Reply::empty(410);
+    }
+    if d.status == DeviceStatus::Denied {
+        return Reply::empty(418);
+    }
+    if d.last_poll_ms
+        .is_some_and(|last| now_ms - last < interval_ms)
+    {
+        return Reply::empty(429);
+    }
+    d.last_poll_ms = Some(now_ms);
+    if d.status == DeviceStatus::Pending {
+        return Reply::empty(400);
+    }
+    d.status = DeviceStatus::Used;
+    issue_tokens(ctx)
 }
 
 const INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";

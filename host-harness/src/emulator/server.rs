@@ -1,6 +1,6 @@
 //! The HTTP front: route table, header checks (Cloudflare User-Agent block, `trakt-api-key`,
-//! `trakt-api-version`, `Content-Type`, `Authorization: Bearer`), rate limits, ETag/304, the
-//! request log and the `/_emulator/*` control endpoints.
+//! `trakt-api-version`, `Content-Type`, `Authorization: Bearer`), rate limits, ETag/304, fault
+//! injection, the request log and the `/_emulator/*` control endpoints.
 //!
 //! Handlers are plain synchronous functions `fn(&mut Ctx) -> Reply` that run while the state
 //! lock is held, so every request sees and leaves a consistent state. A feature module exposes
@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{CatalogIndex, Lookup};
+use super::faults::{ConnHandle, FaultAction, FaultSet, OneOrMany};
 use super::library::Library;
+use super::oauth::{DeviceCode, DeviceStatus};
 use super::ratelimit::RateLimiter;
 use super::timestamp::Timestamp;
 use super::LoggedRequest;
@@ -102,6 +104,10 @@ pub(crate) struct State {
     pub token_nonce: u64,
     pub access_token_ttl_secs: i64,
     pub rate: RateLimiter,
+    /// Device-flow codes issued by `POST /oauth/device/code`.
+    pub devices: Vec<DeviceCode>,
+    pub device_interval_secs: u64,
+    pub device_expires_in_secs: u64,
 }
 
 impl State {
@@ -121,6 +127,9 @@ impl State {
             token_nonce: nonce,
             access_token_ttl_secs: ttl,
             rate,
+            devices: Vec::new(),
+            device_interval_secs: 5,
+            device_expires_in_secs: 600,
         })
     }
 
@@ -162,6 +171,8 @@ pub(crate) struct Ctx<'a> {
     pub body: Option<&'a Value>,
     /// The emulator clock (wall clock plus the test offset).
     pub now: Timestamp,
+    /// The same instant in Unix milliseconds.
+    pub now_ms: i64,
 }
 
 impl Ctx<'_> {
@@ -194,6 +205,11 @@ pub(crate) enum ReplyBody {
     Empty,
     Json(Value),
     Html(String),
+    /// Bytes with an optional `Content-Type`.
+    Raw {
+        content_type: Option<String>,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Reply {
@@ -239,9 +255,13 @@ impl Reply {
             ReplyBody::Empty => (Vec::new(), None),
             ReplyBody::Json(v) => (
                 serde_json::to_vec(&v).unwrap_or_default(),
-                Some("application/json; charset=utf-8"),
+                Some("application/json; charset=utf-8".to_string()),
             ),
-            ReplyBody::Html(s) => (s.into_bytes(), Some("text/html; charset=UTF-8")),
+            ReplyBody::Html(s) => (s.into_bytes(), Some("text/html; charset=UTF-8".to_string())),
+            ReplyBody::Raw {
+                content_type,
+                bytes,
+            } => (bytes, content_type),
         };
         let mut b = Response::builder().status(self.status);
         if let Some(ct) = content_type {
@@ -259,6 +279,7 @@ impl Reply {
 }
 
 /// A request as received.
+#[derive(Clone)]
 pub(crate) struct Incoming {
     pub method: String,
     pub path: String,
@@ -272,8 +293,11 @@ pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub log: Mutex<Vec<LoggedRequest>>,
     pub started: Instant,
-    /// Seconds added to the wall clock (`Emulator::advance_clock`).
+    /// Wall clock (Unix ms) at `started`; the emulator clock runs on from it monotonically.
+    pub started_wall_ms: i64,
+    /// Seconds added to the clock (`Emulator::advance_clock`).
     pub clock_offset: AtomicI64,
+    pub faults: Mutex<FaultSet>,
     pub require_user_agent: bool,
     pub routes: Vec<RouteDef>,
 }
@@ -295,23 +319,71 @@ impl Shared {
         lock(&self.log)
     }
 
-    /// Emulator time in Unix milliseconds.
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultSet> {
+        lock(&self.faults)
+    }
+
+    /// Emulator time in Unix milliseconds: the wall clock at start plus the monotonic time
+    /// elapsed since, plus the test offset.
     pub(crate) fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis() + self.clock_offset.load(Ordering::SeqCst) * 1000
+        self.started_wall_ms
+            + self.started.elapsed().as_millis() as i64
+            + self.clock_offset.load(Ordering::SeqCst) * 1000
     }
 
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp(self.now_ms().div_euclid(1000))
     }
 
-    /// Handles one request: control endpoints directly, everything else through
+    /// Handles one request: control endpoints directly, everything else through the faults and
     /// [`dispatch`](Self::dispatch) and into the request log.
-    pub(crate) fn process(&self, req: Incoming) -> Reply {
+    pub(crate) fn process(&self, req: Incoming) -> Outcome {
         if req.path == "/_emulator" || req.path.starts_with("/_emulator/") {
-            return self.control(&req);
+            return Outcome::normal(self.control(&req));
         }
         let at_ms = self.started.elapsed().as_millis() as u64;
-        let reply = self.dispatch(&req);
+        let action = self.faults().fire(&req.method, &req.path, &req.query);
+        let mut transport = Transport::Normal;
+        let mut logged_status = None;
+        let reply = match &action {
+            None => self.respond(&req, |_| {}),
+            Some(FaultAction::Status {
+                status,
+                headers,
+                body,
+            }) => status_reply(*status, headers, body),
+            Some(FaultAction::Delay { ms }) => {
+                transport = Transport::Delay(*ms);
+                self.respond(&req, |_| {})
+            }
+            Some(FaultAction::DropConnection) => {
+                transport = Transport::Drop;
+                logged_status = Some(0);
+                Reply::empty(200)
+            }
+            Some(FaultAction::ApplyThenDrop) => {
+                transport = Transport::Drop;
+                logged_status = Some(0);
+                self.respond(&req, |_| {})
+            }
+            Some(FaultAction::TruncatedBody) => {
+                transport = Transport::Truncate;
+                self.respond(&req, |_| {})
+            }
+            Some(FaultAction::NonJsonBody) => non_json_page(),
+            Some(FaultAction::CloudflareRateLimit { retry_after_secs }) => {
+                cloudflare_rate_limit(*retry_after_secs)
+            }
+            Some(FaultAction::RepeatPreviousPage) => self.repeat_previous_page(&req),
+            Some(FaultAction::ItemCountOffBy { delta }) => self.respond(&req, |r| {
+                for (k, v) in &mut r.headers {
+                    if k.eq_ignore_ascii_case("x-pagination-item-count") {
+                        let n = v.parse::<i64>().unwrap_or(0);
+                        *v = (n + delta).max(0).to_string();
+                    }
+                }
+            }),
+        };
         let headers = req
             .headers
             .iter()
@@ -335,12 +407,56 @@ impl Shared {
             method: req.method.clone(),
             path: req.path.clone(),
             query: req.query.clone(),
-            status: reply.status,
+            status: logged_status.unwrap_or(reply.status),
             headers,
             body,
             at_ms,
+            fault: action.map(|a| a.label()),
         });
+        Outcome { reply, transport }
+    }
+
+    /// [`dispatch`](Self::dispatch), then `edit` on the reply, then the ETag.
+    fn respond(&self, req: &Incoming, edit: impl FnOnce(&mut Reply)) -> Reply {
+        let (mut reply, etag) = self.dispatch(req);
+        edit(&mut reply);
+        if etag && reply.status == 200 {
+            apply_etag(&mut reply, &req.headers);
+        }
         reply
+    }
+
+    /// The `repeat_previous_page` fault: page N-1's rows with page N's headers.
+    fn repeat_previous_page(&self, req: &Incoming) -> Reply {
+        let page = parse_urlencoded(&req.query)
+            .into_iter()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .unwrap_or(1);
+        if req.method != "GET" || page < 2 {
+            return self.respond(req, |_| {});
+        }
+        let mut prev = req.clone();
+        prev.query = req
+            .query
+            .split('&')
+            .map(|part| {
+                let key = part.split_once('=').map_or(part, |(k, _)| k);
+                if percent_decode(key) == "page" {
+                    format!("page={}", page - 1)
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        self.respond(&prev, |r| {
+            for (k, v) in &mut r.headers {
+                if k.eq_ignore_ascii_case("x-pagination-page") {
+                    *v = page.to_string();
+                }
+            }
+        })
     }
 
     /// `/_emulator/*`: test control, no auth, not logged.
@@ -361,6 +477,62 @@ impl Shared {
                 self.log().clear();
                 Reply::empty(204)
             }
+            ("GET", "/_emulator/faults") => Reply::json(
+                200,
+                serde_json::to_value(self.faults().list()).unwrap_or(Value::Null),
+            ),
+            ("POST", "/_emulator/faults") => match serde_json::from_slice::<OneOrMany>(&req.body) {
+                Ok(f) => {
+                    let faults = f.into_vec();
+                    let n = faults.len();
+                    let mut set = self.faults();
+                    for f in faults {
+                        set.inject(f);
+                    }
+                    Reply::json(200, json!({ "injected": n }))
+                }
+                Err(e) => Reply::error(
+                    400,
+                    "bad_request",
+                    format!("expected a fault or an array of faults: {e}"),
+                ),
+            },
+            ("DELETE", "/_emulator/faults") => {
+                self.faults().clear();
+                Reply::empty(204)
+            }
+            ("GET", "/_emulator/device") => {
+                Reply::json(200, json!({ "pending": self.pending_device_codes() }))
+            }
+            ("POST", path) if path.starts_with("/_emulator/device/") => {
+                let rest = &path["/_emulator/device/".len()..];
+                let decided = match rest.rsplit_once('/') {
+                    Some((code, "approve")) => Some((code, DeviceStatus::Approved)),
+                    Some((code, "deny")) => Some((code, DeviceStatus::Denied)),
+                    _ => None,
+                };
+                match decided {
+                    Some((code, to)) if self.decide_device(&percent_decode(code), to) => {
+                        Reply::json(
+                            200,
+                            json!({ "user_code": percent_decode(code), "status": if to == DeviceStatus::Approved { "approved" } else { "denied" } }),
+                        )
+                    }
+                    Some((code, _)) => Reply::error(
+                        404,
+                        "not_found",
+                        format!(
+                            "no pending device code with user_code {:?}",
+                            percent_decode(code)
+                        ),
+                    ),
+                    None => Reply::error(
+                        404,
+                        "not_found",
+                        format!("unknown control endpoint {} {}", req.method, req.path),
+                    ),
+                }
+            }
             _ => Reply::error(
                 404,
                 "not_found",
@@ -369,7 +541,47 @@ impl Shared {
         }
     }
 
-    fn dispatch(&self, req: &Incoming) -> Reply {
+    /// User codes of the device codes that are pending and not expired.
+    pub(crate) fn pending_device_codes(&self) -> Vec<String> {
+        let now_ms = self.now_ms();
+        self.state()
+            .devices
+            .iter()
+            .filter(|d| d.status == DeviceStatus::Pending && now_ms < d.expires_at_ms)
+            .map(|d| d.user_code.clone())
+            .collect()
+    }
+
+    /// Approves or denies the pending, unexpired device code with this user code
+    /// (case-insensitive, `-` ignored); `false` if there is none.
+    pub(crate) fn decide_device(&self, user_code: &str, to: DeviceStatus) -> bool {
+        let now_ms = self.now_ms();
+        let wanted: String = user_code
+            .chars()
+            .filter(|c| *c != '-' && !c.is_whitespace())
+            .collect();
+        let mut st = self.state();
+        match st.devices.iter_mut().find(|d| {
+            d.status == DeviceStatus::Pending
+                && now_ms < d.expires_at_ms
+                && d.user_code.eq_ignore_ascii_case(&wanted)
+        }) {
+            Some(d) => {
+                d.status = to;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Handles an API/OAuth request. The flag says whether a `200` gets an ETag (API GETs).
+    fn dispatch(&self, req: &Incoming) -> (Reply, bool) {
+        let mut etag = false;
+        let reply = self.dispatch_inner(req, &mut etag);
+        (reply, etag)
+    }
+
+    fn dispatch_inner(&self, req: &Incoming, etag: &mut bool) -> Reply {
         if self.require_user_agent
             && header(&req.headers, "user-agent").is_none_or(|v| v.trim().is_empty())
         {
@@ -405,10 +617,12 @@ impl Shared {
             .header("allow", allowed.join(", "));
         };
 
-        let now = self.now();
+        let now_ms = self.now_ms();
+        let now = Timestamp(now_ms.div_euclid(1000));
         let query = parse_urlencoded(&req.query);
         let content_type = header(&req.headers, "content-type").unwrap_or("");
         let mut state = self.state();
+        let mut rate_header = None;
         let body: Option<Value> = if route.access == Access::OAuth {
             if req.body.is_empty() {
                 None
@@ -501,13 +715,12 @@ impl Shared {
                 None
             };
             let client_id = state.library.auth.client_id.clone();
-            if let Err(reply) = state.rate.check(
-                req.method == "GET",
-                user.as_deref(),
-                &client_id,
-                self.now_ms(),
-            ) {
-                return reply;
+            match state
+                .rate
+                .check(req.method == "GET", user.as_deref(), &client_id, now_ms)
+            {
+                Ok(h) => rate_header = h,
+                Err(reply) => return reply,
             }
             if req.body.is_empty() {
                 None
@@ -532,11 +745,13 @@ impl Shared {
             headers: &req.headers,
             body: body.as_ref(),
             now,
+            now_ms,
         };
         let mut reply = (route.handler)(&mut ctx);
-        if req.method == "GET" && reply.status == 200 && route.access != Access::OAuth {
-            apply_etag(&mut reply, &req.headers);
+        if let Some(h) = rate_header {
+            reply.headers.push(("x-ratelimit".into(), h));
         }
+        *etag = req.method == "GET" && route.access != Access::OAuth;
         reply
     }
 }
@@ -572,6 +787,83 @@ fn apply_etag(reply: &mut Reply, headers: &HeaderMap) {
     if matches {
         reply.status = 304;
         reply.body = ReplyBody::Empty;
+    }
+}
+
+/// How the answer leaves the server (see [`FaultAction`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Normal,
+    /// Send after this many milliseconds.
+    Delay(u64),
+    /// Close the connection without sending anything.
+    Drop,
+    /// Send the head and half the body, then close.
+    Truncate,
+}
+
+/// A reply and how to send it.
+pub(crate) struct Outcome {
+    pub reply: Reply,
+    pub transport: Transport,
+}
+
+impl Outcome {
+    fn normal(reply: Reply) -> Outcome {
+        Outcome {
+            reply,
+            transport: Transport::Normal,
+        }
+    }
+}
+
+/// The `status` fault's reply.
+fn status_reply(status: u16, headers: &[(String, String)], body: &str) -> Reply {
+    let has_type = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let content_type = if has_type || body.is_empty() {
+        None
+    } else if serde_json::from_str::<Value>(body).is_ok() {
+        Some("application/json; charset=utf-8")
+    } else if body.trim_start().starts_with('<') {
+        Some("text/html; charset=UTF-8")
+    } else {
+        Some("text/plain; charset=utf-8")
+    };
+    Reply {
+        status,
+        headers: headers.to_vec(),
+        body: ReplyBody::Raw {
+            content_type: content_type.map(str::to_string),
+            bytes: body.as_bytes().to_vec(),
+        },
+    }
+}
+
+/// The `non_json_body` fault: a `200` HTML page.
+fn non_json_page() -> Reply {
+    Reply::html(
+        200,
+        "<!DOCTYPE html>\n<html><head><title>Network login</title></head>\
+         <body><h1>Please sign in to continue</h1><p>emulator: non-JSON body fault</p></body></html>\n",
+    )
+}
+
+/// The `cloudflare_rate_limit` fault: Cloudflare's HTML `429` (error 1015), no `X-Ratelimit`.
+fn cloudflare_rate_limit(retry_after_secs: Option<u64>) -> Reply {
+    let reply = Reply::html(
+        429,
+        "<!DOCTYPE html>\n<html lang=\"en-US\"><head><title>Access denied | api.trakt.tv used Cloudflare to restrict access</title></head>\
+         <body><h1>Error 1015</h1><h2>You are being rate limited</h2>\
+         <p>The owner of this website (api.trakt.tv) has banned you temporarily from accessing this website.</p>\
+         <p>Cloudflare Ray ID: 0000000000000000 &bull; error 1015 &bull; emulator</p></body></html>\n",
+    )
+    .header("server", "cloudflare")
+    .header("cf-ray", "0000000000000000-EMU");
+    match retry_after_secs {
+        Some(s) => reply.header("retry-after", s.to_string()),
+        None => reply,
     }
 }
 
@@ -661,9 +953,11 @@ pub(crate) fn percent_encode(s: &str) -> String {
     out
 }
 
-/// The axum entry point: every request goes through [`Shared::process`].
+/// The axum entry point: every request goes through [`Shared::process`]; connection-level faults
+/// act through the connection's [`ConnHandle`].
 pub(crate) async fn handle(
     axum::extract::State(shared): axum::extract::State<std::sync::Arc<Shared>>,
+    axum::extract::ConnectInfo(conn): axum::extract::ConnectInfo<ConnHandle>,
     req: axum::extract::Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
@@ -685,7 +979,21 @@ pub(crate) async fn handle(
         headers: parts.headers,
         body,
     };
-    shared.process(incoming).into_response()
+    let Outcome { reply, transport } = shared.process(incoming);
+    match transport {
+        Transport::Normal => {}
+        Transport::Delay(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        Transport::Drop => conn.drop_response(),
+        Transport::Truncate => {
+            let response = reply.into_response();
+            let len = axum::body::HttpBody::size_hint(response.body())
+                .exact()
+                .unwrap_or(0);
+            conn.truncate_response((len / 2) as usize);
+            return response;
+        }
+    }
+    reply.into_response()
 }
 
 #[cfg(test)]

@@ -1234,6 +1234,7 @@ fn rate_limits() {
             get_period_secs: 300,
             post_limit: 1,
             post_period_secs: 1,
+            send_header_always: false,
         }),
         ..Default::default()
     })
@@ -1269,4 +1270,767 @@ fn rate_limits() {
     assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
     emu.advance_clock(300);
     assert_eq!(api.get("/sync/last_activities").status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection, rate limits, device flow.
+
+impl Api {
+    /// Like [`call`](Self::call) but hands back the transport result and the unread response.
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let auth = format!("Bearer {}", self.token);
+        let mut b = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("trakt-api-key", self.client_id.as_str())
+            .header("trakt-api-version", "2")
+            .header("authorization", auth.as_str())
+            .header("user-agent", "emulator-tests/1.0");
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let req = b
+            .body(body.map(|v| v.to_string()).unwrap_or_default().into_bytes())
+            .unwrap();
+        self.agent.run(req)
+    }
+}
+
+fn last_logged(emu: &Emulator) -> LoggedRequest {
+    emu.requests().pop().expect("a logged request")
+}
+
+fn control(emu: &Emulator, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    let text = body.map(|b| b.to_string());
+    send(
+        &agent_with(true, 0),
+        method,
+        &format!("{}{path}", emu.url()),
+        &[("content-type", "application/json")],
+        text.as_deref(),
+    )
+}
+
+fn ranks(r: &Resp) -> Vec<u64> {
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["rank"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn fault_status_nth_times_and_query() {
+    let emu = start(Library::sample(5, 0));
+    let api = Api::new(&emu);
+    emu.inject(Fault::new(
+        FaultWhen {
+            method: Some("GET".into()),
+            path: Some("/sync/watchlist".into()),
+            query_contains: Some("page=2".into()),
+            nth: 2,
+            times: 2,
+        },
+        FaultAction::Status {
+            status: 503,
+            headers: vec![("retry-after".into(), "7".into())],
+            body: r#"{"error":"unavailable"}"#.into(),
+        },
+    ));
+    let statuses: Vec<u16> = [
+        "page=2&limit=2", // 1st match: before nth
+        "page=1&limit=2", // no match
+        "page=2&limit=2", // 2nd: fires
+        "page=2&limit=2", // 3rd: fires (times 2)
+        "page=2&limit=2", // 4th: past the window
+    ]
+    .iter()
+    .map(|q| api.get(&format!("/sync/watchlist?{q}")).status)
+    .collect();
+    assert_eq!(statuses, vec![200, 200, 503, 503, 200]);
+    let log = emu.requests();
+    assert_eq!(
+        log.iter().map(|l| l.fault.clone()).collect::<Vec<_>>(),
+        vec![
+            None,
+            None,
+            Some("status:503".to_string()),
+            Some("status:503".to_string()),
+            None
+        ]
+    );
+    assert_eq!(log[2].status, 503);
+
+    emu.inject(Fault::new(
+        FaultWhen::path("/sync/last_activities"),
+        FaultAction::Status {
+            status: 429,
+            headers: vec![("Retry-After".into(), "3".into())],
+            body: String::new(),
+        },
+    ));
+    let r = api.get("/sync/last_activities");
+    assert_eq!(
+        (r.status, r.h("retry-after"), r.text.as_str()),
+        (429, "3", "")
+    );
+    assert!(!r.has("x-ratelimit"));
+    assert!(!r.has("content-type"));
+    assert_eq!(api.get("/sync/last_activities").status, 200);
+
+    // A JSON body is served as JSON, and a faulted POST is not applied.
+    emu.inject(Fault::new(
+        FaultWhen::request("POST", "/sync/watchlist/remove"),
+        FaultAction::Status {
+            status: 500,
+            headers: vec![],
+            body: r#"{"error":"server_error"}"#.into(),
+        },
+    ));
+    let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
+    let r = api.post("/sync/watchlist/remove", &body);
+    assert_eq!(r.status, 500);
+    assert_eq!(r.h("content-type"), "application/json; charset=utf-8");
+    assert_eq!(r.json(), json!({"error": "server_error"}));
+    assert_eq!(emu.library().watchlist.len(), 5);
+    assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
+    assert_eq!(emu.library().watchlist.len(), 4);
+
+    // times 0 = forever; the earlier injected fault wins while both match; clear_faults.
+    emu.inject(Fault::new(
+        FaultWhen {
+            times: 0,
+            ..FaultWhen::path("/users/settings")
+        },
+        FaultAction::Status {
+            status: 502,
+            headers: vec![],
+            body: "<html>bad gateway</html>".into(),
+        },
+    ));
+    emu.inject(Fault::new(
+        FaultWhen::path("/users/settings"),
+        FaultAction::Status {
+            status: 504,
+            headers: vec![],
+            body: String::new(),
+        },
+    ));
+    for _ in 0..4 {
+        let r = api.get("/users/settings");
+        assert_eq!(r.status, 502);
+        assert_eq!(r.h("content-type"), "text/html; charset=UTF-8");
+    }
+    emu.clear_faults();
+    assert_eq!(api.get("/users/settings").status, 200);
+}
+
+#[test]
+fn fault_drop_connection() {
+    let emu = start(Library::sample(2, 0));
+    let api = Api::new(&emu);
+    assert_eq!(api.get("/sync/last_activities").status, 200); // a pooled connection
+    emu.inject(Fault::new(
+        FaultWhen::request("POST", "/sync/watchlist/remove"),
+        FaultAction::DropConnection,
+    ));
+    let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
+    let r = api.try_call("POST", "/sync/watchlist/remove", Some(&body));
+    assert!(
+        r.is_err(),
+        "expected a transport error, got {:?}",
+        r.map(|r| r.status())
+    );
+    let l = last_logged(&emu);
+    assert_eq!(
+        (
+            l.method.as_str(),
+            l.path.as_str(),
+            l.status,
+            l.fault.as_deref()
+        ),
+        ("POST", "/sync/watchlist/remove", 0, Some("drop_connection"))
+    );
+    assert_eq!(l.body, Some(body.clone()));
+    assert_eq!(
+        emu.library().watchlist.len(),
+        2,
+        "a dropped request is not applied"
+    );
+    assert_eq!(emu.requests().len(), 2);
+
+    // Apply, then drop: the effect happens.
+    emu.inject(Fault::new(
+        FaultWhen::request("POST", "/sync/watchlist/remove"),
+        FaultAction::ApplyThenDrop,
+    ));
+    assert!(api
+        .try_call("POST", "/sync/watchlist/remove", Some(&body))
+        .is_err());
+    let l = last_logged(&emu);
+    assert_eq!((l.status, l.fault.as_deref()), (0, Some("apply_then_drop")));
+    assert_eq!(emu.library().watchlist.len(), 1);
+    // The server keeps serving.
+    let r = api.post("/sync/watchlist/remove", &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["deleted"]["movies"], 0);
+}
+
+#[test]
+fn fault_truncated_body() {
+    let emu = start(Library::sample(3, 0));
+    let api = Api::new(&emu);
+    let full = api.get("/sync/watchlist?page=1&limit=10");
+    emu.inject(Fault::new(
+        FaultWhen::path("/sync/watchlist"),
+        FaultAction::TruncatedBody,
+    ));
+    let resp = api
+        .try_call("GET", "/sync/watchlist?page=1&limit=10", None)
+        .expect("the head arrives");
+    assert_eq!(resp.status().as_u16(), 200);
+    let len: usize = resp.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(len, full.text.len());
+    assert_eq!(resp.headers()["x-pagination-item-count"], "3");
+    let read = resp.into_body().read_to_string();
+    assert!(
+        read.is_err(),
+        "reading a truncated body must fail, got {read:?}"
+    );
+    let l = last_logged(&emu);
+    assert_eq!(
+        (l.status, l.fault.as_deref()),
+        (200, Some("truncated_body"))
+    );
+    // What a raw socket sees: exactly the head and half the body, then EOF.
+    emu.inject(Fault::new(FaultWhen::default(), FaultAction::TruncatedBody));
+    let raw = raw_get(&emu, "/sync/watchlist?page=1&limit=10");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK"));
+    assert_eq!(body, &full.text[..full.text.len() / 2]);
+    assert_eq!(api.get("/sync/watchlist?page=1&limit=10").text, full.text);
+}
+
+/// One GET over a fresh socket with `Connection: close`; everything the server sent.
+fn raw_get(emu: &Emulator, path: &str) -> String {
+    use std::io::{Read, Write};
+    let c = emu.credentials();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", emu.port())).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ntrakt-api-key: {}\r\ntrakt-api-version: 2\r\n\
+         authorization: Bearer {}\r\nuser-agent: raw\r\nconnection: close\r\n\r\n",
+        c.client_id, c.access_token
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn fault_delay() {
+    let emu = start(Library::sample(1, 0));
+    let api = Api::new(&emu);
+    emu.inject(Fault::new(
+        FaultWhen::path("/sync/last_activities"),
+        FaultAction::Delay { ms: 300 },
+    ));
+    let t = std::time::Instant::now();
+    let r = api.get("/sync/last_activities");
+    let elapsed = t.elapsed().as_millis();
+    assert_eq!(r.status, 200);
+    assert!(elapsed >= 300, "{elapsed} ms");
+    let l = last_logged(&emu);
+    assert_eq!((l.status, l.fault.as_deref()), (200, Some("delay:300")));
+
+    // Beyond a client timeout: the client gives up, the request was still handled.
+    emu.inject(Fault::new(
+        FaultWhen::request("POST", "/sync/watchlist/remove"),
+        FaultAction::Delay { ms: 1500 },
+    ));
+    let quick = Api {
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_millis(200)))
+            .build()
+            .into(),
+        ..Api::new(&emu)
+    };
+    let t = std::time::Instant::now();
+    let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
+    assert!(quick
+        .try_call("POST", "/sync/watchlist/remove", Some(&body))
+        .is_err());
+    assert!(t.elapsed().as_millis() < 1000);
+    assert_eq!(emu.library().watchlist.len(), 0);
+    assert_eq!(last_logged(&emu).fault.as_deref(), Some("delay:1500"));
+}
+
+#[test]
+fn fault_html_bodies() {
+    let emu = start(Library::sample(1, 0));
+    let api = Api::new(&emu);
+    emu.inject(Fault::new(FaultWhen::default(), FaultAction::NonJsonBody));
+    let r = api.get("/sync/watchlist");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.h("content-type"), "text/html; charset=UTF-8");
+    assert!(r.text.starts_with("<!DOCTYPE html>"));
+    assert!(serde_json::from_str::<Value>(&r.text).is_err());
+    assert!(!r.has("x-pagination-page"));
+    assert_eq!(last_logged(&emu).fault.as_deref(), Some("non_json_body"));
+
+    emu.inject(Fault::new(
+        FaultWhen::default(),
+        FaultAction::CloudflareRateLimit {
+            retry_after_secs: Some(300),
+        },
+    ));
+    emu.inject(Fault::new(
+        FaultWhen {
+            nth: 2,
+            ..FaultWhen::default()
+        },
+        FaultAction::CloudflareRateLimit {
+            retry_after_secs: None,
+        },
+    ));
+    let r = api.get("/sync/watchlist");
+    assert_eq!(r.status, 429);
+    assert_eq!(r.h("server"), "cloudflare");
+    assert_eq!(r.h("retry-after"), "300");
+    assert_eq!(r.h("content-type"), "text/html; charset=UTF-8");
+    assert!(!r.has("x-ratelimit"));
+    assert!(r.text.contains("1015"));
+    let r = api.get("/sync/watchlist");
+    assert_eq!((r.status, r.h("server")), (429, "cloudflare"));
+    assert!(!r.has("retry-after"));
+    assert!(!r.has("x-ratelimit"));
+    assert_eq!(
+        last_logged(&emu).fault.as_deref(),
+        Some("cloudflare_rate_limit")
+    );
+    assert_eq!(last_logged(&emu).status, 429);
+    assert_eq!(api.get("/sync/watchlist").status, 200);
+}
+
+#[test]
+fn fault_repeated_page_and_item_count() {
+    let emu = start(Library::sample(5, 0));
+    let api = Api::new(&emu);
+    let p1 = api.get("/sync/watchlist?page=1&limit=2");
+    let p2 = api.get("/sync/watchlist?page=2&limit=2");
+    assert_eq!((ranks(&p1), ranks(&p2)), (vec![1, 2], vec![3, 4]));
+    emu.inject(Fault::new(
+        FaultWhen {
+            query_contains: Some("page=2".into()),
+            ..FaultWhen::path("/sync/watchlist")
+        },
+        FaultAction::RepeatPreviousPage,
+    ));
+    let r = api.get("/sync/watchlist?page=2&limit=2");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), p1.json());
+    for (h, v) in [
+        ("x-pagination-page", "2"),
+        ("x-pagination-limit", "2"),
+        ("x-pagination-page-count", "3"),
+        ("x-pagination-item-count", "5"),
+    ] {
+        assert_eq!(r.h(h), v, "{h}");
+    }
+    assert_ne!(r.h("etag"), p1.h("etag"));
+    let l = last_logged(&emu);
+    assert_eq!(
+        (l.query.as_str(), l.fault.as_deref()),
+        ("page=2&limit=2", Some("repeat_previous_page"))
+    );
+    assert_eq!(
+        ranks(&api.get("/sync/watchlist?page=2&limit=2")),
+        vec![3, 4]
+    );
+
+    emu.inject(Fault::new(
+        FaultWhen::path("/sync/watchlist"),
+        FaultAction::ItemCountOffBy { delta: -1 },
+    ));
+    let r = api.get("/sync/watchlist?page=3&limit=2");
+    assert_eq!(r.h("x-pagination-item-count"), "4");
+    assert_eq!(r.h("x-pagination-page-count"), "3");
+    assert_eq!(ranks(&r), vec![5]);
+    emu.inject(Fault::new(
+        FaultWhen::path("/sync/watchlist"),
+        FaultAction::ItemCountOffBy { delta: 2 },
+    ));
+    let r = api.get("/sync/watchlist?page=1&limit=2");
+    assert_eq!(r.h("x-pagination-item-count"), "7");
+    assert_eq!(ranks(&r), vec![1, 2]);
+    assert_eq!(
+        last_logged(&emu).fault.as_deref(),
+        Some("item_count_off_by:2")
+    );
+}
+
+#[test]
+fn fault_control_endpoints() {
+    let emu = start(Library::sample(3, 0));
+    let api = Api::new(&emu);
+    let r = control(
+        &emu,
+        "POST",
+        "/_emulator/faults",
+        Some(&json!([
+            { "when": { "path": "/sync/watchlist", "query_contains": "page=2", "nth": 1, "times": 2 },
+              "action": { "kind": "status", "status": 503, "headers": [["retry-after", "1"]] } },
+            { "action": { "kind": "item_count_off_by", "delta": 1 } }
+        ])),
+    );
+    assert_eq!((r.status, r.json()), (200, json!({ "injected": 2 })));
+    let r = control(
+        &emu,
+        "POST",
+        "/_emulator/faults",
+        Some(&json!({ "when": { "method": "POST" }, "action": { "kind": "drop_connection" } })),
+    );
+    assert_eq!(r.json(), json!({ "injected": 1 }));
+    let listed = control(&emu, "GET", "/_emulator/faults", None).json();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed[0]["action"]["kind"], "status");
+    assert_eq!(listed[0]["when"]["times"], 2);
+    assert_eq!(listed[1]["when"]["nth"], 1);
+    assert_eq!(listed[0]["seen"], 0);
+    // Control requests are neither faulted nor counted.
+    assert_eq!(control(&emu, "GET", "/_emulator/state", None).status, 200);
+    let r = api.get("/sync/watchlist?page=2&limit=1");
+    assert_eq!((r.status, r.h("retry-after")), (503, "1"));
+    // The catch-all item_count fault also counted that request (shadowed by the earlier fault),
+    // so its window (the 1st match) is spent.
+    let r = api.get("/sync/watchlist?page=1&limit=1");
+    assert_eq!((r.status, r.h("x-pagination-item-count")), (200, "3"));
+    let r = control(
+        &emu,
+        "POST",
+        "/_emulator/faults",
+        Some(
+            &json!({ "when": { "method": "get" }, "action": { "kind": "item_count_off_by", "delta": 1 } }),
+        ),
+    );
+    assert_eq!(r.status, 200);
+    let r = api.get("/sync/watchlist?page=1&limit=1");
+    assert_eq!((r.status, r.h("x-pagination-item-count")), (200, "4"));
+    let r = control(
+        &emu,
+        "POST",
+        "/_emulator/faults",
+        Some(&json!({ "action": { "kind": "nope" } })),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        control(&emu, "DELETE", "/_emulator/faults", None).status,
+        204
+    );
+    assert_eq!(
+        control(&emu, "GET", "/_emulator/faults", None).json(),
+        json!([])
+    );
+    assert_eq!(api.get("/sync/watchlist?page=2&limit=1").status, 200);
+    let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
+    assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
+    let log = control(&emu, "GET", "/_emulator/requests", None).json();
+    assert_eq!(log[0]["fault"], "status:503");
+    assert_eq!(log[1]["fault"], Value::Null);
+    assert_eq!(log[2]["fault"], "item_count_off_by:1");
+}
+
+fn rate_limited(cfg: RateLimitConfig) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        seed: Library::sample(3, 0),
+        rate_limit: Some(cfg),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn rate_limit_write_spacing_uses_real_time() {
+    let emu = rate_limited(RateLimitConfig::default());
+    let api = Api::new(&emu);
+    let body = json!({ "movies": [ { "ids": { "trakt": 99 } } ] });
+    let sent = std::time::Instant::now();
+    assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
+    let answered = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(900).saturating_sub(sent.elapsed()));
+    let r = api.post("/sync/watchlist/remove", &body);
+    assert_eq!(r.status, 429, "900 ms after the first write");
+    assert_eq!(r.h("retry-after"), "1");
+    let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
+    assert_eq!(
+        x,
+        json!({ "name": "AUTHED_API_POST_LIMIT", "period": 1, "limit": 1, "remaining": 0, "until": x["until"] })
+    );
+    let until = x["until"].as_str().unwrap();
+    assert_eq!(until.len(), 20);
+    assert!(Timestamp::parse(until).unwrap().secs() - emu.now().secs() <= 1);
+    assert_eq!(r.json()["error"], "rate_limit_exceeded");
+    // The 429 did not count: 1000 ms after the first one, a write passes.
+    std::thread::sleep(std::time::Duration::from_millis(1000).saturating_sub(answered.elapsed()));
+    assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
+    // advance_clock moves the window too.
+    assert_eq!(api.post("/sync/watchlist/remove", &body).status, 429);
+    emu.advance_clock(1);
+    assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
+    // Writes and reads are separate buckets.
+    assert_eq!(api.get("/sync/last_activities").status, 200);
+    let statuses: Vec<u16> = emu.requests().iter().map(|l| l.status).collect();
+    assert_eq!(statuses, vec![200, 429, 200, 429, 200, 200]);
+}
+
+#[test]
+fn rate_limit_headers_always() {
+    let emu = rate_limited(RateLimitConfig {
+        get_limit: 3,
+        get_period_secs: 60,
+        send_header_always: true,
+        ..RateLimitConfig::default()
+    });
+    let api = Api::new(&emu);
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let r = api.get("/sync/watchlist");
+        assert_eq!(r.status, 200);
+        let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
+        assert_eq!(
+            (x["name"].clone(), x["period"].clone(), x["limit"].clone()),
+            (json!("AUTHED_API_GET_LIMIT"), json!(60), json!(3))
+        );
+        remaining.push(x["remaining"].as_u64().unwrap());
+    }
+    assert_eq!(remaining, vec![2, 1, 0]);
+    let r = api.get("/sync/watchlist");
+    assert_eq!(r.status, 429);
+    let retry: i64 = r.h("retry-after").parse().unwrap();
+    assert!((59..=60).contains(&retry), "{retry}");
+    let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
+    assert_eq!(x["remaining"], 0);
+    let r = api.post(
+        "/sync/watchlist/remove",
+        &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }),
+    );
+    assert_eq!(r.status, 200);
+    let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
+    assert_eq!(
+        (x["name"].clone(), x["remaining"].clone()),
+        (json!("AUTHED_API_POST_LIMIT"), json!(0))
+    );
+    // OAuth routes are not rate-limited and carry no header.
+    let r = api.oauth("/oauth/revoke", &json!({ "token": "nothing" }));
+    assert_eq!(r.status, 200);
+    assert!(!r.has("x-ratelimit"));
+    emu.advance_clock(60);
+    let r = api.get("/sync/watchlist");
+    assert_eq!(r.status, 200);
+    let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
+    assert_eq!(x["remaining"], 2);
+
+    // Off by default: no headers, no 429.
+    let emu = start(Library::sample(1, 0));
+    let api = Api::new(&emu);
+    for _ in 0..3 {
+        let r = api.post("/sync/watchlist/remove", &json!({ "movies": [] }));
+        assert_eq!(r.status, 200);
+        assert!(!r.has("x-ratelimit"));
+    }
+}
+
+fn device_emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        seed: Library::sample(1, 0),
+        device_interval_secs: 1,
+        device_expires_in_secs: 600,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+impl Api {
+    fn device_code(&self) -> (String, String) {
+        let r = self.oauth(
+            "/oauth/device/code",
+            &json!({ "client_id": self.client_id }),
+        );
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        (
+            v["device_code"].as_str().unwrap().to_string(),
+            v["user_code"].as_str().unwrap().to_string(),
+        )
+    }
+
+    fn poll(&self, code: &str, secret: &str) -> Resp {
+        self.oauth(
+            "/oauth/device/token",
+            &json!({ "code": code, "client_id": self.client_id, "client_secret": secret }),
+        )
+    }
+}
+
+#[test]
+fn device_flow_approve() {
+    let emu = device_emulator();
+    let old = emu.credentials();
+    let api = Api::new(&emu);
+    let secret = old.client_secret.as_str();
+    let r = api.oauth("/oauth/device/code", &json!({ "client_id": old.client_id }));
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["verification_url"], "https://trakt.tv/activate");
+    assert_eq!(
+        (v["expires_in"].clone(), v["interval"].clone()),
+        (json!(600), json!(1))
+    );
+    let code = v["device_code"].as_str().unwrap().to_string();
+    let user_code = v["user_code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 64);
+    assert_eq!(user_code.len(), 8);
+    assert!(user_code
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    assert_eq!(emu.pending_device_codes(), vec![user_code.clone()]);
+
+    let r = api.poll(&code, secret);
+    assert_eq!((r.status, r.text.as_str()), (400, ""), "pending");
+    assert_eq!(api.poll(&code, secret).status, 429, "polled too fast");
+    emu.advance_clock(1);
+    assert_eq!(api.poll(&code, secret).status, 400);
+    assert_eq!(api.poll(&code, "wrong").status, 401);
+    assert_eq!(api.poll("no-such-code", secret).status, 404);
+
+    assert!(emu.approve_device(&user_code.to_lowercase()));
+    assert!(emu.pending_device_codes().is_empty());
+    assert!(!emu.approve_device(&user_code), "no longer pending");
+    emu.advance_clock(1);
+    let r = api.poll(&code, secret);
+    assert_eq!(r.status, 200);
+    let t = r.json();
+    assert_eq!(
+        (t["token_type"].clone(), t["scope"].clone()),
+        (json!("bearer"), json!("public"))
+    );
+    let now = emu.credentials();
+    assert_eq!(t["access_token"].as_str(), Some(now.access_token.as_str()));
+    assert_eq!(
+        t["refresh_token"].as_str(),
+        Some(now.refresh_token.as_str())
+    );
+    assert_ne!(now.access_token, old.access_token);
+    assert_eq!(
+        api.get("/sync/last_activities").status,
+        401,
+        "old token dead"
+    );
+    assert_eq!(Api::new(&emu).get("/sync/last_activities").status, 200);
+    emu.advance_clock(1);
+    assert_eq!(api.poll(&code, secret).status, 409, "already used");
+    emu.advance_clock(1);
+    assert_eq!(api.poll(&code, secret).status, 409);
+
+    // Bad requests for a code.
+    let r = api.oauth(
+        "/oauth/device/code",
+        &json!({ "client_id": "someone-else" }),
+    );
+    assert_eq!((r.status, err(&r).as_str()), (403, "invalid_client"));
+    let r = api.oauth("/oauth/device/code", &json!({}));
+    assert_eq!((r.status, err(&r).as_str()), (400, "invalid_request"));
+    let log: Vec<(String, u16)> = emu
+        .requests()
+        .iter()
+        .filter(|l| l.path == "/oauth/device/token")
+        .map(|l| (l.path.clone(), l.status))
+        .collect();
+    assert_eq!(
+        log.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        vec![400, 429, 400, 401, 404, 200, 409, 409]
+    );
+}
+
+#[test]
+fn device_flow_deny_expire_and_control() {
+    let emu = device_emulator();
+    let api = Api::new(&emu);
+    let secret = emu.credentials().client_secret;
+    let (denied, denied_user) = api.device_code();
+    let (expiring, expiring_user) = api.device_code();
+    let (by_control, control_user) = api.device_code();
+    assert_ne!(denied_user, expiring_user);
+    assert_eq!(
+        emu.pending_device_codes(),
+        vec![
+            denied_user.clone(),
+            expiring_user.clone(),
+            control_user.clone()
+        ]
+    );
+
+    assert!(emu.deny_device(&denied_user));
+    assert_eq!(api.poll(&denied, &secret).status, 418);
+    assert!(!emu.approve_device(&denied_user));
+
+    // Control endpoints.
+    let r = control(&emu, "GET", "/_emulator/device", None);
+    assert_eq!(
+        r.json(),
+        json!({ "pending": [expiring_user.clone(), control_user.clone()] })
+    );
+    let r = control(
+        &emu,
+        "POST",
+        &format!("/_emulator/device/{control_user}/approve"),
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            200,
+            json!({ "user_code": control_user, "status": "approved" })
+        )
+    );
+    let r = control(
+        &emu,
+        "POST",
+        &format!("/_emulator/device/{control_user}/deny"),
+        None,
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(api.poll(&by_control, &secret).status, 200);
+
+    // Expiry on the emulator clock.
+    assert_eq!(api.poll(&expiring, &secret).status, 400);
+    emu.advance_clock(601);
+    assert_eq!(api.poll(&expiring, &secret).status, 410);
+    assert!(emu.pending_device_codes().is_empty());
+    assert!(!emu.deny_device(&expiring_user));
+    let (fresh, fresh_user) = api.device_code();
+    let r = control(
+        &emu,
+        "POST",
+        &format!("/_emulator/device/{fresh_user}/deny"),
+        None,
+    );
+    assert_eq!(r.json()["status"], "denied");
+    assert_eq!(api.poll(&fresh, &secret).status, 418);
+    assert_eq!(
+        control(&emu, "POST", "/_emulator/device/NOPE0000/approve", None).status,
+        404
+    );
 }

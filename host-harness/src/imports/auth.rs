@@ -1,14 +1,15 @@
-//! Credentials held by the host and the `auth` import: the refresh-token grant, with the
-//! rotated pair persisted to config.json before it is used.
+//! Credentials held by the host and their lifecycle: refresh ahead of expiry and on the
+//! component's request (the `auth` import), one refresher at a time (in this process by a
+//! mutex, across processes by a lock file beside config.json), and the rotated pair
+//! persisted atomically before it is used.
 
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use serde_json::json;
-
-use crate::config::{persist_tokens, Credentials, TokenUpdate};
+use crate::config::{persist_tokens, Credentials, HostConfig, TokenUpdate};
 use crate::imports::log::{Level, LogSink};
+use crate::oauth::{self, OAuthError};
 
 /// Credentials plus a generation counter, so a refresh request can tell whether the token
 /// that failed has already been replaced.
@@ -20,12 +21,21 @@ pub struct CredState {
 }
 
 impl CredState {
+    /// The HTTP import signs with the current token: remember which generation that was.
     pub fn mark_used(&mut self) {
         self.used_generation = self.generation;
     }
+
+    fn install(&mut self, update: &TokenUpdate) {
+        self.creds.access_token = update.access_token.clone();
+        self.creds.refresh_token = update.refresh_token.clone();
+        self.creds.expires_at = update.expires_at;
+        self.creds.created_at = update.created_at;
+        self.generation += 1;
+    }
 }
 
-/// Shared between the `http` import (which signs) and the `auth` import (which refreshes).
+/// Shared between the `http` import (which signs) and the token service (which refreshes).
 #[derive(Clone, Debug)]
 pub struct SharedCredentials(Arc<Mutex<CredState>>);
 
@@ -35,8 +45,7 @@ impl SharedCredentials {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, CredState> {
-        // A panic while holding the lock cannot leave the credentials half-updated (they are
-        // replaced whole), so a poisoned lock is still usable.
+        // Credentials are replaced whole, so a poisoned lock still holds a consistent value.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -53,7 +62,32 @@ pub enum AuthFault {
     Failed(String),
 }
 
-pub struct AuthBroker {
+impl From<OAuthError> for AuthFault {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::NotConfigured(m) => AuthFault::NotConfigured(m),
+            OAuthError::Rejected(m) => AuthFault::InvalidGrant(m),
+            OAuthError::Failed(m) => AuthFault::Failed(m),
+        }
+    }
+}
+
+/// True when a token expiring at `expires_at` should be refreshed now: fewer than
+/// `margin_secs` left, or less than a tenth of its lifetime when the issue time is known.
+pub fn needs_refresh(creds: &Credentials, now: i64, margin_secs: i64) -> bool {
+    if creds.expires_at <= 0 {
+        return false; // unknown expiry: wait for a 401
+    }
+    let remaining = creds.expires_at - now;
+    let tenth = if creds.created_at > 0 && creds.expires_at > creds.created_at {
+        (creds.expires_at - creds.created_at) / 10
+    } else {
+        0
+    };
+    remaining < margin_secs.max(tenth)
+}
+
+pub struct TokenService {
     creds: SharedCredentials,
     /// Where rotated tokens are saved; None for in-memory credentials (embedders, tests).
     config_path: Option<PathBuf>,
@@ -63,103 +97,142 @@ pub struct AuthBroker {
     agent: ureq::Agent,
 }
 
-impl AuthBroker {
-    pub fn new(creds: SharedCredentials, config_path: Option<PathBuf>, oauth_base: String, log: LogSink) -> AuthBroker {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        AuthBroker { creds, config_path, oauth_base, log, agent }
+/// Why the refresh is happening, for the logs and for the "already refreshed" shortcut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshReason {
+    /// Trakt answered 401 to the token last used for signing.
+    Rejected,
+    /// The token is close to its expiry.
+    Expiring,
+}
+
+impl TokenService {
+    pub fn new(creds: SharedCredentials, config_path: Option<PathBuf>, oauth_base: String, log: LogSink) -> TokenService {
+        TokenService { creds, config_path, oauth_base, log, agent: oauth::agent() }
     }
 
-    /// The refresh-token grant. The lock is held throughout: one refresher at a time, and a
-    /// caller whose token was already replaced returns at once.
-    pub fn refresh(&self) -> Result<(), AuthFault> {
+    /// Refresh when the token is close to expiry (`needs_refresh`); a no-op otherwise.
+    pub fn refresh_if_expiring(&self, margin_secs: i64) -> Result<bool, AuthFault> {
+        let now = chrono::Utc::now().timestamp();
+        if !needs_refresh(&self.creds.snapshot(), now, margin_secs) {
+            return Ok(false);
+        }
+        self.refresh(RefreshReason::Expiring).map(|_| true)
+    }
+
+    /// The refresh-token grant, one refresher at a time. A caller whose token was already
+    /// replaced (in this process, or on disk by another process) gets the new token without
+    /// another grant, since refresh tokens are single-use.
+    pub fn refresh(&self, reason: RefreshReason) -> Result<(), AuthFault> {
         let mut state = self.creds.lock();
-        if state.generation > state.used_generation {
+        if reason == RefreshReason::Rejected && state.generation > state.used_generation {
             self.log.event(Level::Debug, "auth", "token_refresh_skipped", &[("reason", "already_refreshed")]);
             return Ok(());
         }
-        let c = &state.creds;
-        if c.refresh_token.is_empty() || c.client_secret.is_empty() {
-            return Err(AuthFault::NotConfigured(
-                "cannot refresh the Trakt token: trakt.refresh_token or trakt.client_secret is missing from the config; \
-                 log in again"
-                    .into(),
-            ));
-        }
-        let url = format!("{}/oauth/token", self.oauth_base.trim_end_matches('/'));
-        let body = json!({
-            "refresh_token": c.refresh_token,
-            "client_id": c.client_id,
-            "client_secret": c.client_secret,
-            "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
-            "grant_type": "refresh_token",
-        });
-        let response = self
-            .agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("User-Agent", format!("cw-host/{}", env!("CARGO_PKG_VERSION")))
-            .send(body.to_string());
-        let mut response = response.map_err(|e| {
-            self.log.event(Level::Error, "auth", "token_refresh_error", &[("error", &e.to_string())]);
-            AuthFault::Failed(format!("token refresh could not reach {url}: {e}"))
-        })?;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        if status == 400 || status == 401 {
-            let grant = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_default();
-            self.log.event(Level::Error, "auth", "token_refresh_failed", &[("status", &status.to_string()), ("error", &grant)]);
-            return Err(AuthFault::InvalidGrant(format!(
-                "Trakt rejected the refresh token (HTTP {status} {}): log in to Trakt again to get new tokens",
-                if grant.is_empty() { "invalid_grant".to_string() } else { grant }
-            )));
-        }
-        if !(200..300).contains(&status) {
-            self.log.event(Level::Error, "auth", "token_refresh_failed", &[("status", &status.to_string())]);
-            return Err(AuthFault::Failed(format!(
-                "token refresh failed with HTTP {status}: {}",
-                text.chars().take(200).collect::<String>()
-            )));
-        }
-        let update = parse_token(&text).map_err(AuthFault::Failed)?;
-        // Trakt rotates refresh tokens: the old one is dead now, so the new pair must reach
-        // disk before anything uses it.
+        let _file_lock = match &self.config_path {
+            Some(p) => Some(lock_beside(p).map_err(AuthFault::Failed)?),
+            None => None,
+        };
         if let Some(path) = &self.config_path {
-            if let Err(e) = persist_tokens(path, &update) {
-                self.log.event(Level::Error, "auth", "token_save_failed", &[("error", &e.0)]);
-                // Keep the new pair in memory anyway: the old refresh token no longer works.
+            if let Some(disk) = HostConfig::load(path).ok().and_then(|c| c.credentials().ok()) {
+                let adopt = !disk.access_token.is_empty() && disk.access_token != state.creds.access_token;
+                if adopt {
+                    // Another process refreshed since we read the config: use its pair.
+                    let update = TokenUpdate {
+                        access_token: disk.access_token,
+                        refresh_token: disk.refresh_token,
+                        expires_at: disk.expires_at,
+                        created_at: disk.created_at,
+                        token_type: None,
+                        scope: None,
+                    };
+                    state.install(&update);
+                    self.log.event(Level::Info, "auth", "token_adopted", &[("source", "config"), ("expires_at", &update.expires_at.to_string())]);
+                    return Ok(());
+                }
             }
         }
-        state.creds.access_token = update.access_token;
-        state.creds.refresh_token = update.refresh_token;
-        state.creds.expires_at = update.expires_at;
-        state.generation += 1;
-        let expires = update.expires_at.to_string();
-        self.log.event(Level::Info, "auth", "token_refreshed", &[("expires_at", &expires)]);
+        let update = oauth::refresh_grant(&self.agent, &self.oauth_base, &state.creds).map_err(|e| {
+            let status = match &e {
+                OAuthError::Rejected(_) => "rejected",
+                OAuthError::NotConfigured(_) => "not_configured",
+                OAuthError::Failed(_) => "failed",
+            };
+            self.log.event(Level::Error, "auth", "token_refresh_failed", &[("result", status), ("error", &e.to_string())]);
+            AuthFault::from(e)
+        })?;
+        // The old refresh token is dead now: the new pair reaches disk before anything uses it.
+        if let Some(path) = &self.config_path {
+            if let Err(e) = persist_tokens(path, &update) {
+                // Keep the pair in memory anyway; without it this run could not continue.
+                self.log.event(Level::Error, "auth", "token_save_failed", &[("error", &e.0)]);
+            }
+        }
+        state.install(&update);
+        let why = match reason {
+            RefreshReason::Rejected => "rejected",
+            RefreshReason::Expiring => "expiring",
+        };
+        self.log.event(Level::Info, "auth", "token_refreshed", &[("reason", why), ("expires_at", &update.expires_at.to_string())]);
         Ok(())
     }
 }
 
-/// Trakt's token object (`access_token`, `refresh_token`, `expires_in`, `created_at`, ...).
-pub fn parse_token(text: &str) -> Result<TokenUpdate, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("the token endpoint answered invalid JSON: {e}"))?;
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    let access_token = s("access_token").filter(|t| !t.is_empty()).ok_or("the token answer has no access_token")?;
-    let refresh_token = s("refresh_token").filter(|t| !t.is_empty()).ok_or("the token answer has no refresh_token")?;
-    let expires_in = v.get("expires_in").and_then(|x| x.as_i64()).unwrap_or(0);
-    let created_at = v.get("created_at").and_then(|x| x.as_i64()).unwrap_or_else(|| chrono::Utc::now().timestamp());
-    Ok(TokenUpdate {
-        access_token,
-        refresh_token,
-        expires_at: if expires_in > 0 { created_at + expires_in } else { 0 },
-        token_type: s("token_type"),
-        scope: s("scope"),
-    })
+/// An exclusive lock on `<config>.lock`, released when the file is dropped.
+fn lock_beside(config: &Path) -> Result<File, String> {
+    let mut name = config.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    let path = config.with_file_name(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the token lock {}: {e}", path.display()))?;
+    file.lock().map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(expires_at: i64, created_at: i64) -> Credentials {
+        Credentials { expires_at, created_at, ..Credentials::default() }
+    }
+
+    #[test]
+    fn refresh_ahead_at_a_margin_or_a_tenth_of_the_lifetime() {
+        let now = 1_000_000;
+        assert!(!needs_refresh(&creds(0, 0), now, 3600), "unknown expiry waits for a 401");
+        assert!(needs_refresh(&creds(now + 3599, 0), now, 3600));
+        assert!(!needs_refresh(&creds(now + 3601, 0), now, 3600));
+        // A 7-day token: a tenth is 16.8 h, which beats the 1 h margin.
+        let week = 604_800;
+        let issued = now - week + 60_000;
+        assert!(needs_refresh(&creds(issued + week, issued), now, 3600));
+        assert!(!needs_refresh(&creds(now + week - 10, now - 10), now, 3600));
+        assert!(needs_refresh(&creds(now - 5, 0), now, 0), "expired");
+    }
+
+    #[test]
+    fn a_second_refresher_adopts_the_pair_another_process_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, r#"{"trakt":{"client_id":"c","client_secret":"s","access_token":"new","refresh_token":"r2","expires_at":99}}"#).unwrap();
+        let stale = Credentials {
+            client_id: "c".into(),
+            client_secret: "s".into(),
+            access_token: "old".into(),
+            refresh_token: "r1".into(),
+            expires_at: 1,
+            created_at: 0,
+        };
+        let shared = SharedCredentials::new(stale);
+        // The OAuth origin is unreachable: adopting must not need it.
+        let svc = TokenService::new(shared.clone(), Some(path), "http://127.0.0.1:9".into(), LogSink::to_writer(Box::new(std::io::sink()), Level::Error));
+        svc.refresh(RefreshReason::Rejected).unwrap();
+        let now = shared.snapshot();
+        assert_eq!((now.access_token.as_str(), now.refresh_token.as_str(), now.expires_at), ("new", "r2", 99));
+    }
 }

@@ -1,24 +1,25 @@
-//! The one Trakt client: request building, write pacing, retries, auth replay, and the
-//! mapping of Trakt's statuses onto typed errors.
+//! The one Trakt client: request building, pacing, retries, auth replay, the request ledger
+//! and the mapping of Trakt's statuses onto typed errors.
 //!
-//! One client lives for the whole component instance, so write pacing holds across calls and
-//! chunks (CrossWatch rebuilt its limiter per call, reference crosswatch.md 10.1).
+//! One client lives for the whole component instance, so the pacing buckets hold across
+//! calls, chunks and features (CrossWatch rebuilt its limiter per call, reference
+//! crosswatch.md 10.1).
 
+pub mod ledger;
+pub mod pacing;
 pub mod paging;
 pub mod transport;
 
 use crate::config::Options;
 use crate::error::AdapterError;
 use crate::log::{self, Level};
+use ledger::{Ledger, LedgerEntry};
+use pacing::{Bucket, Pacer};
 use transport::{Auth, AuthFailure, Clock, Method, Request, Response, Transport, TransportError};
 
 pub const USER_AGENT: &str = concat!("crosswatch-trakt-adapter/", env!("CARGO_PKG_VERSION"));
-/// Trakt allows one write per second per user.
-const WRITE_SPACING_MS: u64 = 1_000;
-/// Longest `Retry-After` the client sleeps through; beyond it the call fails as rate-limited.
-pub const RETRY_AFTER_CAP_SECS: u64 = 120;
-/// Longest single backoff sleep.
-const MAX_BACKOFF_MS: u64 = 60_000;
+/// Wait of a 429 without a usable `Retry-After` (e.g. a Cloudflare HTML page).
+const RETRY_AFTER_FALLBACK_SECS: u64 = 10;
 
 /// One request to make, relative to the API origin.
 #[derive(Debug, Clone)]
@@ -29,7 +30,9 @@ pub struct Call {
     pub query: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// Safe to repeat when an earlier attempt may have reached the server (timeout,
-    /// connection lost). GETs and watchlist writes are; history adds will not be.
+    /// connection lost, 5xx). GETs and watchlist/ratings writes and history removes are; a
+    /// history add is not (Trakt records a new play each time): it is resent only when it
+    /// provably never reached Trakt (connect error, 429).
     pub idempotent: bool,
     /// Overrides `max_retries` (total attempts) for this call.
     pub max_attempts: Option<u32>,
@@ -58,6 +61,22 @@ impl Call {
         self.query.push((key.to_string(), value.to_string()));
         self
     }
+
+    /// Path and encoded query, e.g. "/sync/watchlist?page=2&limit=250".
+    pub fn path_and_query(&self) -> String {
+        let mut s = self.path.clone();
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            s.push(if i == 0 { '?' } else { '&' });
+            s.push_str(&encode(k));
+            s.push('=');
+            s.push_str(&encode(v));
+        }
+        s
+    }
+
+    fn what(&self) -> String {
+        format!("{} {}", self.method.as_str(), self.path)
+    }
 }
 
 /// Settings the client takes from the options.
@@ -66,6 +85,27 @@ struct Settings {
     api_url: String,
     timeout_ms: u32,
     max_attempts: u32,
+    retry_after_cap_secs: u64,
+    backoff_base_ms: u64,
+    backoff_max_ms: u64,
+}
+
+/// SplitMix64: backoff jitter without a `wasi:random` import.
+struct Jitter(u64);
+
+impl Jitter {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, max].
+    fn upto(&mut self, max: u64) -> u64 {
+        if max == u64::MAX { self.next() } else { self.next() % (max + 1) }
+    }
 }
 
 pub struct Client {
@@ -73,118 +113,143 @@ pub struct Client {
     clock: Box<dyn Clock>,
     auth: Box<dyn Auth>,
     settings: Settings,
-    /// Monotonic time the last write finished, for the 1/s spacing.
-    last_write_ms: Option<u64>,
+    pacer: Pacer,
+    jitter: Jitter,
+    ledger: Ledger,
     /// `remaining` of the last `X-Ratelimit` header seen.
     pub rate_limit_remaining: Option<u32>,
 }
 
 impl Client {
     pub fn new(transport: Box<dyn Transport>, clock: Box<dyn Clock>, auth: Box<dyn Auth>, opts: &Options) -> Client {
+        let now = clock.now_ms();
+        let seed = now.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (clock.wall_unix_secs() as u64).rotate_left(29);
         let mut c = Client {
             transport,
             clock,
             auth,
-            settings: Settings { api_url: String::new(), timeout_ms: 0, max_attempts: 1 },
-            last_write_ms: None,
+            settings: Settings {
+                api_url: String::new(),
+                timeout_ms: 0,
+                max_attempts: 1,
+                retry_after_cap_secs: 0,
+                backoff_base_ms: 1,
+                backoff_max_ms: 1,
+            },
+            pacer: Pacer::new(&opts.rate_limit),
+            jitter: Jitter(seed),
+            ledger: Ledger::new(),
             rate_limit_remaining: None,
         };
         c.apply_options(opts);
         c
     }
 
-    /// Take new options; pacing state is kept.
+    /// Take new options; pacing state is kept where the bucket settings did not change.
     pub fn apply_options(&mut self, opts: &Options) {
         self.settings = Settings {
             api_url: opts.api_url.trim_end_matches('/').to_string(),
             timeout_ms: opts.timeout_ms,
             max_attempts: opts.max_retries.max(1),
+            retry_after_cap_secs: u64::from(opts.retry_after_cap_secs),
+            backoff_base_ms: u64::from(opts.backoff_base_ms.max(1)),
+            backoff_max_ms: u64::from(opts.backoff_max_ms.max(1)),
         };
-    }
-
-    pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        self.pacer.configure(&opts.rate_limit);
     }
 
     pub fn timeout_ms(&self) -> u32 {
         self.settings.timeout_ms
     }
 
-    /// Send a call with retries and auth replay, and map non-success statuses to typed
-    /// errors. Ok carries a 2xx (or 304) response.
-    pub fn execute(&mut self, call: &Call) -> Result<Response, AdapterError> {
-        let resp = self.exchange(call)?;
-        classify(call, resp)
+    /// Start a new ledger (a new host call begins).
+    pub fn reset_ledger(&mut self) {
+        self.ledger.reset();
     }
 
-    /// Send a call with retries and auth replay; return whatever final response came back.
-    ///
-    /// - 401: ask the host to refresh, replay once (not counted as an attempt); a failed
-    ///   refresh is `Auth`;
-    /// - 429 / 5xx: retried up to the attempt budget with backoff 1 s, 2 s, 4 s...; a 429
-    ///   waits at least its `Retry-After`, and one beyond `RETRY_AFTER_CAP_SECS` fails at
-    ///   once as `RateLimited`;
-    /// - connect errors are retried; timeouts and lost connections only for idempotent
-    ///   calls (the request may have reached Trakt); denied, TLS and invalid requests never.
+    /// The ledger of the current (or most recent) host call.
+    pub fn ledger_entries(&self) -> Vec<LedgerEntry> {
+        self.ledger.entries()
+    }
+
+    /// The most recent ledger entry.
+    pub fn last_entry(&self) -> Option<&LedgerEntry> {
+        self.ledger.last()
+    }
+
+    /// Record on the last ledger entry a failure found in its (successful) response.
+    pub fn note_failure(&mut self, e: &AdapterError) {
+        self.ledger.annotate_last(e.to_string());
+    }
+
+    /// Send a call with pacing, retries and auth replay, and map non-success statuses to
+    /// typed errors. Ok carries a 2xx (or 304) response.
+    pub fn execute(&mut self, call: &Call) -> Result<Response, AdapterError> {
+        let mut entry = self.entry_for(call);
+        let result = self.send_with_retries(call, &mut entry).and_then(|resp| classify(call, resp));
+        if let Err(e) = &result {
+            entry.error = e.to_string();
+        }
+        self.ledger.push(entry);
+        result
+    }
+
+    /// Send a call with pacing, retries and auth replay; return whatever final response came
+    /// back (health reads the status itself).
     pub fn exchange(&mut self, call: &Call) -> Result<Response, AdapterError> {
+        let mut entry = self.entry_for(call);
+        let result = self.send_with_retries(call, &mut entry);
+        match &result {
+            Err(e) => entry.error = e.to_string(),
+            Ok(r) if !matches!(r.status, 200..=299 | 304) => entry.error = format!("HTTP {}", r.status),
+            Ok(_) => {}
+        }
+        self.ledger.push(entry);
+        result
+    }
+
+    fn entry_for(&self, call: &Call) -> LedgerEntry {
+        LedgerEntry { method: call.method.as_str().into(), path: call.path_and_query(), ..LedgerEntry::default() }
+    }
+
+    /// The retry loop.
+    ///
+    /// - every attempt first takes a token of the read or write bucket;
+    /// - 401: ask the host to refresh, replay once (not counted against the attempt budget);
+    ///   a failed refresh is `Auth` (or `Transport` when the refresh itself could not run);
+    /// - 429, 500, 502, 503, 504, 520, 521, 522: retried up to the attempt budget with full
+    ///   jitter backoff; a 429 waits at least its `Retry-After` (10 s when missing), and one
+    ///   beyond `retry_after_cap_secs` fails at once as `RateLimited`;
+    /// - connect errors are retried; timeouts and lost connections only for idempotent calls;
+    ///   denied, TLS and invalid requests never;
+    /// - a non-idempotent call is resent only after a connect error or a 429 (it provably
+    ///   did not reach Trakt / was not applied); a timeout, lost connection or 5xx fails at
+    ///   once with a message saying the write may or may not have been applied.
+    fn send_with_retries(&mut self, call: &Call, entry: &mut LedgerEntry) -> Result<Response, AdapterError> {
         let req = self.build_request(call);
+        let bucket = if call.method.is_write() { Bucket::Write } else { Bucket::Read };
         let attempts = call.max_attempts.unwrap_or(self.settings.max_attempts).max(1);
+        let cap_secs = self.settings.retry_after_cap_secs;
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
-            if call.method.is_write() {
-                self.pace_write();
+            match self.pacer.acquire(bucket, &mut *self.clock, cap_secs * 1000) {
+                Ok(w) => entry.waited_ms += w,
+                Err(w) => return Err(self.over_cap(call, w.div_ceil(1000))),
             }
+            entry.attempts += 1;
+            entry.bytes_sent += req.body.len() as u64;
+            let t0 = self.clock.now_ms();
             let result = self.transport.send(&req);
-            if call.method.is_write() {
-                self.last_write_ms = Some(self.clock.now_ms());
-            }
-            let backoff_ms = (1000u64 << (attempt - 1).min(16)).min(MAX_BACKOFF_MS);
-            match result {
-                Ok(resp) => {
-                    log::event(Level::Debug, "http", "http_response", &[
-                        ("method", call.method.as_str().into()),
-                        ("path", call.path.clone()),
-                        ("status", resp.status.to_string()),
-                        ("attempt", attempt.to_string()),
-                    ]);
-                    self.note_rate_limit(&resp);
-                    if resp.status == 401 && !refreshed {
-                        refreshed = true;
-                        attempt -= 1;
-                        self.refresh_token()?;
-                        continue;
-                    }
-                    let retryable = resp.status == 429 || (500..=599).contains(&resp.status);
-                    if !retryable || attempt >= attempts {
-                        return Ok(resp);
-                    }
-                    let mut wait_ms = backoff_ms;
-                    if resp.status == 429 {
-                        if let Some(secs) = resp.header_u64("retry-after") {
-                            if secs > RETRY_AFTER_CAP_SECS {
-                                return Err(rate_limited(secs, call));
-                            }
-                            wait_ms = wait_ms.max(secs * 1000);
-                        }
-                        log::event(Level::Warn, "ratelimit", "rate_limit_retry", &[
-                            ("path", call.path.clone()),
-                            ("attempt", attempt.to_string()),
-                            ("wait_ms", wait_ms.to_string()),
-                        ]);
-                    } else {
-                        log::event(Level::Warn, "http", "http_retry", &[
-                            ("method", call.method.as_str().into()),
-                            ("path", call.path.clone()),
-                            ("status", resp.status.to_string()),
-                            ("attempt", attempt.to_string()),
-                            ("wait_ms", wait_ms.to_string()),
-                        ]);
-                    }
-                    self.clock.sleep_ms(wait_ms);
-                }
+            let t1 = self.clock.now_ms();
+            self.pacer.complete(bucket, t1);
+            entry.elapsed_ms += t1.saturating_sub(t0);
+            let resp = match result {
+                Ok(resp) => resp,
                 Err(err) => {
+                    entry.status = 0;
+                    entry.bytes_received = 0;
                     let retryable = match err {
                         TransportError::Connect(_) => true,
                         TransportError::Timeout(_) | TransportError::ConnectionLost(_) => call.idempotent,
@@ -197,37 +262,145 @@ impl Client {
                             ("attempt", attempt.to_string()),
                             ("error", err.describe()),
                         ]);
-                        return Err(AdapterError::Transport(format!(
-                            "{} {}: {}",
-                            call.method.as_str(),
-                            call.path,
-                            err.describe()
-                        )));
+                        let unsure = !call.idempotent
+                            && matches!(err, TransportError::Timeout(_) | TransportError::ConnectionLost(_));
+                        return Err(AdapterError::Transport(if unsure {
+                            format!(
+                                "{}: {}; the write may or may not have been applied: check Trakt before sending it again",
+                                call.what(),
+                                err.describe()
+                            )
+                        } else {
+                            format!("{}: {}", call.what(), err.describe())
+                        }));
                     }
-                    log::event(Level::Warn, "http", "http_exception_retry", &[
+                    let wait = self.backoff_ms(attempt);
+                    log::event(Level::Warn, "http", "http_retry", &[
                         ("method", call.method.as_str().into()),
                         ("path", call.path.clone()),
+                        ("status", "0".into()),
                         ("attempt", attempt.to_string()),
-                        ("wait_ms", backoff_ms.to_string()),
+                        ("wait_ms", wait.to_string()),
                         ("error", err.describe()),
                     ]);
-                    self.clock.sleep_ms(backoff_ms);
+                    self.clock.sleep_ms(wait);
+                    entry.waited_ms += wait;
+                    continue;
+                }
+            };
+            entry.status = resp.status;
+            entry.bytes_received = resp.body.len() as u64;
+            if let Some(h) = resp.header("x-ratelimit") {
+                entry.rate_limit = Some(h.to_string());
+                let (now, wall) = (self.clock.now_ms(), self.clock.wall_unix_secs());
+                self.pacer.observe(h, bucket, now, wall);
+                if let Some(r) = rate_limit_remaining(&resp) {
+                    self.rate_limit_remaining = Some(r);
                 }
             }
+            log::event(Level::Debug, "http", "http_response", &[
+                ("method", call.method.as_str().into()),
+                ("path", call.path.clone()),
+                ("status", resp.status.to_string()),
+                ("attempt", attempt.to_string()),
+            ]);
+            let status = resp.status;
+            if status == 401 && !refreshed {
+                refreshed = true;
+                attempt -= 1;
+                self.refresh_token()?;
+                continue;
+            }
+            if truncated(&resp) && call.idempotent && attempt < attempts {
+                // A body shorter than its Content-Length is a connection lost mid-answer (most
+                // hosts report it as such; this covers those that do not).
+                let wait = self.backoff_ms(attempt);
+                log::event(Level::Warn, "http", "http_retry", &[
+                    ("method", call.method.as_str().into()),
+                    ("path", call.path.clone()),
+                    ("status", status.to_string()),
+                    ("attempt", attempt.to_string()),
+                    ("wait_ms", wait.to_string()),
+                    ("error", "truncated body".into()),
+                ]);
+                self.clock.sleep_ms(wait);
+                entry.waited_ms += wait;
+                continue;
+            }
+            if !is_retryable_status(status) {
+                return Ok(resp);
+            }
+            let wait = if status == 429 {
+                let secs = retry_after_secs(&resp);
+                if secs > cap_secs {
+                    return Err(self.over_cap(call, secs));
+                }
+                if attempt >= attempts {
+                    return Ok(resp);
+                }
+                let wait = (secs * 1000).max(self.backoff_ms(attempt));
+                log::event(Level::Warn, "http", "rate_limit_retry", &[
+                    ("method", call.method.as_str().into()),
+                    ("path", call.path.clone()),
+                    ("retry_after_s", secs.to_string()),
+                    ("attempt", attempt.to_string()),
+                    ("wait_ms", wait.to_string()),
+                ]);
+                wait
+            } else {
+                if !call.idempotent {
+                    log::event(Level::Error, "http", "http_giveup_unsafe", &[
+                        ("method", call.method.as_str().into()),
+                        ("path", call.path.clone()),
+                        ("status", status.to_string()),
+                    ]);
+                    return Err(AdapterError::Http {
+                        status,
+                        message: format!(
+                            "Trakt answered {status} for {}: the write may or may not have been applied, so it \
+                             was not resent: check Trakt before sending it again",
+                            call.what(),
+                        ),
+                    });
+                }
+                if attempt >= attempts {
+                    return Ok(resp);
+                }
+                let wait = self.backoff_ms(attempt);
+                log::event(Level::Warn, "http", "http_retry", &[
+                    ("method", call.method.as_str().into()),
+                    ("path", call.path.clone()),
+                    ("status", status.to_string()),
+                    ("attempt", attempt.to_string()),
+                    ("wait_ms", wait.to_string()),
+                ]);
+                wait
+            };
+            self.clock.sleep_ms(wait);
+            entry.waited_ms += wait;
         }
     }
 
+    /// Full jitter: uniform in [0, min(backoff_max, base * 2^(attempt-1))].
+    fn backoff_ms(&mut self, attempt: u32) -> u64 {
+        let exp = self.settings.backoff_base_ms.saturating_mul(1u64 << (attempt.max(1) - 1).min(40));
+        self.jitter.upto(exp.min(self.settings.backoff_max_ms))
+    }
+
+    fn over_cap(&self, call: &Call, secs: u64) -> AdapterError {
+        log::event(Level::Warn, "http", "rate_limited", &[
+            ("method", call.method.as_str().into()),
+            ("path", call.path.clone()),
+            ("retry_after_s", secs.to_string()),
+            ("cap_s", self.settings.retry_after_cap_secs.to_string()),
+        ]);
+        rate_limited(secs, call, true)
+    }
+
     fn build_request(&self, call: &Call) -> Request {
-        let mut url = format!("{}{}", self.settings.api_url, call.path);
-        for (i, (k, v)) in call.query.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(&encode(k));
-            url.push('=');
-            url.push_str(&encode(v));
-        }
         Request {
             method: call.method,
-            url,
+            url: format!("{}{}", self.settings.api_url, call.path_and_query()),
             headers: vec![
                 ("trakt-api-version".into(), "2".into()),
                 ("Content-Type".into(), "application/json".into()),
@@ -236,17 +409,6 @@ impl Client {
             ],
             body: call.body.clone(),
             timeout_ms: call.timeout_ms.unwrap_or(self.settings.timeout_ms),
-        }
-    }
-
-    /// Keep writes at least `WRITE_SPACING_MS` apart (monotonic clock).
-    fn pace_write(&mut self) {
-        if let Some(last) = self.last_write_ms {
-            let next = last.saturating_add(WRITE_SPACING_MS);
-            let now = self.clock.now_ms();
-            if now < next {
-                self.clock.sleep_ms(next - now);
-            }
         }
     }
 
@@ -275,13 +437,21 @@ impl Client {
             }
         }
     }
+}
 
-    /// Remember `remaining` from Trakt's JSON `X-Ratelimit` header.
-    fn note_rate_limit(&mut self, resp: &Response) {
-        if let Some(remaining) = rate_limit_remaining(resp) {
-            self.rate_limit_remaining = Some(remaining);
-        }
-    }
+/// A body shorter than the response's own `Content-Length`.
+fn truncated(resp: &Response) -> bool {
+    resp.header_u64("content-length").is_some_and(|n| n > resp.body.len() as u64)
+}
+
+/// Statuses worth another attempt: rate limit, server errors and Cloudflare's origin errors.
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504 | 520 | 521 | 522)
+}
+
+/// A 429's `Retry-After` in integer seconds; 10 s when missing or unparsable (Cloudflare).
+fn retry_after_secs(resp: &Response) -> u64 {
+    resp.header_u64("retry-after").unwrap_or(RETRY_AFTER_FALLBACK_SECS)
 }
 
 /// `remaining` of the JSON `X-Ratelimit` header, when present and readable.
@@ -290,63 +460,100 @@ pub fn rate_limit_remaining(resp: &Response) -> Option<u32> {
     v.get("remaining")?.as_u64().map(|n| n.min(u64::from(u32::MAX)) as u32)
 }
 
-fn rate_limited(secs: u64, call: &Call) -> AdapterError {
+/// `over_cap`: Trakt asked for a longer wait than the client sleeps through; otherwise the
+/// attempts ran out while Trakt kept answering 429.
+fn rate_limited(secs: u64, call: &Call, over_cap: bool) -> AdapterError {
     let secs = secs.min(u64::from(u32::MAX)) as u32;
+    let why = if over_cap { "longer than this run waits" } else { "and kept refusing after every retry" };
     AdapterError::RateLimited {
         retry_after_secs: secs,
-        message: format!(
-            "Trakt rate limit reached on {} {}: try again after {secs} s",
-            call.method.as_str(),
-            call.path
-        ),
+        message: format!("Trakt rate limit reached on {}: Trakt asks to wait {secs} s, {why}; run again later", call.what()),
     }
 }
 
-/// Map a final response onto success or a typed error.
+/// A body that is an HTML page rather than Trakt's JSON (Cloudflare block pages).
+fn is_html(resp: &Response) -> bool {
+    let ct_html = resp.header("content-type").is_some_and(|c| c.to_ascii_lowercase().contains("text/html"));
+    let start = resp.body.iter().find(|b| !b.is_ascii_whitespace());
+    ct_html || start == Some(&b'<')
+}
+
+/// Map a final response onto success or a typed error whose message says what to do.
 fn classify(call: &Call, resp: Response) -> Result<Response, AdapterError> {
-    let what = format!("{} {}", call.method.as_str(), call.path);
+    let what = call.what();
+    let body = match resp.body_snippet() {
+        b if b.trim().is_empty() => String::new(),
+        b => format!(" ({})", b.trim()),
+    };
+    let http = |status: u16, advice: &str| AdapterError::Http {
+        status,
+        message: format!("Trakt answered {status} for {what}: {advice}{body}"),
+    };
     match resp.status {
         200..=299 | 304 => Ok(resp),
+        400 => Err(http(400, "Trakt could not parse the request; this is an adapter bug, please report it with the log")),
         401 => Err(AdapterError::Auth(format!(
             "Trakt rejected the access token for {what} even after a refresh: log in to Trakt again"
         ))),
-        403 => Err(AdapterError::Forbidden(format!(
-            "Trakt answered 403 for {what}: the API key (client id) is invalid or the app was deleted \
-             (or Cloudflare blocked the request): check the Trakt app settings ({})",
-            resp.body_snippet()
+        403 if is_html(&resp) => Err(AdapterError::Forbidden(format!(
+            "Trakt answered 403 for {what}: blocked by Cloudflare (missing User-Agent?); if it persists, \
+             wait a few minutes or check that your IP is not blocked{body}"
         ))),
+        403 => Err(AdapterError::Forbidden(format!(
+            "Trakt answered 403 for {what}: the API key is invalid or the app may have been deleted: check \
+             client_id against your app at trakt.tv/oauth/applications{body}"
+        ))),
+        404 => Err(http(404, "not found on Trakt: check the item's ids")),
+        405 => Err(http(405, "method not allowed; the Trakt API may have changed: update the adapter")),
+        409 => Err(http(409, "conflict: Trakt already has this (or it is in progress)")),
+        412 => Err(http(
+            412,
+            "Trakt wants the content type application/json; a proxy between you and Trakt may strip it",
+        )),
         420 => {
             let limit = resp.header_u64("x-account-limit").map(|n| n.min(u64::from(u32::MAX)) as u32);
-            let vip = resp.header("x-vip-user").and_then(|v| match v.to_ascii_lowercase().as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
-            });
+            let vip = header_bool(&resp, "x-vip-user");
             let upgrade_url = resp.header("x-upgrade-url").map(str::to_string);
             let mut message = format!("Trakt account limit reached for {what}");
             if let Some(l) = limit {
                 message.push_str(&format!(" (limit {l})"));
             }
-            if vip == Some(false) {
-                if let Some(u) = &upgrade_url {
-                    message.push_str(&format!(": upgrade at {u} or remove items"));
-                }
+            match (vip, &upgrade_url) {
+                (Some(true), _) => message.push_str(": remove items on Trakt to make room"),
+                (_, Some(u)) => message.push_str(&format!(": remove items on Trakt or upgrade to VIP at {u}")),
+                _ => message.push_str(": remove items on Trakt or upgrade to VIP"),
             }
             Err(AdapterError::AccountLimit { limit, vip, upgrade_url, message })
         }
-        423 => Err(AdapterError::Locked(format!(
-            "Trakt answered 423 for {what}: the account is locked or deactivated; contact Trakt support"
-        ))),
-        426 => Err(AdapterError::VipOnly(format!("Trakt answered 426 for {what}: this needs Trakt VIP"))),
-        429 => {
-            let secs = resp.header_u64("retry-after").unwrap_or(60);
-            Err(rate_limited(secs, call))
+        422 => Err(http(422, "Trakt rejected the values sent: check the items")),
+        423 => {
+            let state = if header_bool(&resp, "x-account-deactivated") == Some(true) {
+                "deactivated"
+            } else if header_bool(&resp, "x-account-locked") == Some(true) {
+                "locked"
+            } else {
+                "locked or deactivated"
+            };
+            Err(AdapterError::Locked(format!(
+                "Trakt answered 423 for {what}: the account is {state}; contact Trakt support"
+            )))
         }
-        status => Err(AdapterError::Http {
-            status,
-            message: format!("Trakt answered {status} for {what}: {}", resp.body_snippet()),
-        }),
+        426 => Err(AdapterError::VipOnly(match resp.header("x-upgrade-url") {
+            Some(u) => format!("Trakt answered 426 for {what}: this needs Trakt VIP; upgrade at {u}"),
+            None => format!("Trakt answered 426 for {what}: this needs Trakt VIP"),
+        })),
+        429 => Err(rate_limited(retry_after_secs(&resp), call, false)),
+        status @ 500..=599 => Err(http(status, "Trakt is having trouble; try again later")),
+        status => Err(http(status, "unexpected answer")),
     }
+}
+
+fn header_bool(resp: &Response, name: &str) -> Option<bool> {
+    resp.header(name).and_then(|v| match v.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    })
 }
 
 /// Percent-encode a query component (unreserved characters kept).
@@ -365,7 +572,13 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RateLimit;
+    use crate::log::take_lines;
     use crate::testkit::{resp, Fakes};
+
+    fn has_line(lines: &[String], prefix: &str) -> bool {
+        lines.iter().any(|l| l.starts_with(prefix))
+    }
 
     #[test]
     fn builds_url_and_headers() {
@@ -387,25 +600,67 @@ mod tests {
     }
 
     #[test]
-    fn retries_503_then_succeeds() {
-        let f = Fakes::script(vec![Ok(resp(503, &[], "")), Ok(resp(503, &[], "")), Ok(resp(200, &[], "{}"))]);
+    fn retries_503_with_full_jitter_within_bounds() {
+        let f = Fakes::script(vec![
+            Ok(resp(503, &[], "")),
+            Ok(resp(503, &[], "")),
+            Ok(resp(503, &[], "")),
+            Ok(resp(200, &[], "{}")),
+        ]);
         let mut c = f.client(&Options::default());
-        let r = c.execute(&Call::get("/x")).unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(f.requests().len(), 3);
-        assert_eq!(f.sleeps(), vec![1000, 2000]);
+        take_lines();
+        assert_eq!(c.execute(&Call::get("/x")).unwrap().status, 200);
+        assert_eq!(f.requests().len(), 4);
+        let s = f.sleeps();
+        assert_eq!(s.len(), 3);
+        assert!(s[0] <= 1000 && s[1] <= 2000 && s[2] <= 4000, "{s:?}");
+        assert!(!(s[0] == s[1] && s[1] == s[2]), "jittered: {s:?}");
+        let lines = take_lines();
+        let first = format!("[TRAKT:http] WARN http_retry method=GET path=/x status=503 attempt=1 wait_ms={}", s[0]);
+        assert!(lines.contains(&first), "{lines:?}");
+        let e = &c.ledger_entries()[0];
+        assert_eq!((e.status, e.attempts, e.waited_ms), (200, 4, s.iter().sum::<u64>()));
     }
 
     #[test]
-    fn gives_up_after_max_attempts() {
-        let f = Fakes::new(|_| Ok(resp(502, &[], "bad gateway")));
-        let mut c = f.client(&Options { max_retries: 3, ..Options::default() });
-        match c.execute(&Call::get("/x")) {
-            Err(AdapterError::Http { status: 502, message }) => assert!(message.contains("bad gateway")),
-            other => panic!("{other:?}"),
+    fn every_retryable_status_is_retried() {
+        for status in [429u16, 500, 502, 503, 504, 520, 521, 522] {
+            let f = Fakes::script(vec![Ok(resp(status, &[("retry-after", "1")], "")), Ok(resp(200, &[], "{}"))]);
+            let mut c = f.client(&Options::default());
+            assert_eq!(c.execute(&Call::get("/x")).unwrap().status, 200, "{status}");
+            assert_eq!(f.requests().len(), 2, "{status}");
+            assert_eq!(f.sleeps().len(), 1, "{status}");
         }
-        assert_eq!(f.requests().len(), 3);
-        assert_eq!(f.sleeps(), vec![1000, 2000]);
+    }
+
+    #[test]
+    fn backoff_is_capped_by_backoff_max() {
+        let f = Fakes::new(|_| Ok(resp(500, &[], "")));
+        let mut c = f.client(&Options { max_retries: 8, backoff_base_ms: 100, backoff_max_ms: 250, ..Options::default() });
+        assert!(matches!(c.execute(&Call::get("/x")), Err(AdapterError::Http { status: 500, .. })));
+        let s = f.sleeps();
+        assert_eq!(s.len(), 7);
+        assert!(s[0] <= 100 && s[1] <= 200, "{s:?}");
+        assert!(s.iter().all(|w| *w <= 250), "{s:?}");
+    }
+
+    #[test]
+    fn attempt_count_honours_max_retries() {
+        for (max, sent) in [(1u32, 1usize), (3, 3), (5, 5)] {
+            let f = Fakes::new(|_| Ok(resp(502, &[], "bad gateway")));
+            let mut c = f.client(&Options { max_retries: max, ..Options::default() });
+            match c.execute(&Call::get("/x")) {
+                Err(AdapterError::Http { status: 502, message }) => assert!(message.contains("bad gateway"), "{message}"),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(f.requests().len(), sent);
+            assert_eq!(f.sleeps().len(), sent - 1);
+            assert_eq!(c.ledger_entries()[0].attempts, max);
+        }
+        let f = Fakes::new(|_| Err(TransportError::Timeout("slow".into())));
+        let mut c = f.client(&Options { max_retries: 2, ..Options::default() });
+        assert!(matches!(c.execute(&Call::post("/w", "{}".into(), true)), Err(AdapterError::Transport(_))));
+        assert_eq!(f.requests().len(), 2, "an idempotent write is retried after a timeout");
     }
 
     #[test]
@@ -416,13 +671,17 @@ mod tests {
         assert_eq!(f.refreshes(), 1);
         assert_eq!(f.requests().len(), 2);
         assert!(f.sleeps().is_empty());
+        assert_eq!(c.ledger_entries()[0].attempts, 2);
     }
 
     #[test]
     fn second_401_is_auth_error() {
         let f = Fakes::new(|_| Ok(resp(401, &[], "")));
         let mut c = f.client(&Options::default());
-        assert!(matches!(c.execute(&Call::get("/x")), Err(AdapterError::Auth(_))));
+        match c.execute(&Call::get("/x")) {
+            Err(AdapterError::Auth(m)) => assert!(m.contains("log in to Trakt again"), "{m}"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(f.refreshes(), 1);
         assert_eq!(f.requests().len(), 2);
     }
@@ -445,71 +704,269 @@ mod tests {
     }
 
     #[test]
-    fn honours_retry_after_and_caps_it() {
+    fn retry_after_3_waits_3s() {
         let f = Fakes::script(vec![Ok(resp(429, &[("retry-after", "3")], "")), Ok(resp(200, &[], "{}"))]);
         let mut c = f.client(&Options::default());
+        take_lines();
         assert_eq!(c.execute(&Call::get("/x")).unwrap().status, 200);
-        assert_eq!(f.sleeps(), vec![3000]);
+        assert_eq!(f.sleeps(), vec![3000], "max(3 s, jitter <= 1 s)");
+        let t = f.send_times();
+        assert_eq!(t[1] - t[0], 3000);
+        assert!(has_line(&take_lines(), "[TRAKT:http] WARN rate_limit_retry method=GET path=/x retry_after_s=3 attempt=1 wait_ms=3000"));
+    }
 
-        let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "600")], "")));
+    #[test]
+    fn retry_after_over_cap_fails_at_once() {
+        let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "500")], "")));
         let mut c = f.client(&Options::default());
+        take_lines();
         match c.execute(&Call::get("/x")) {
-            Err(AdapterError::RateLimited { retry_after_secs: 600, .. }) => {}
+            Err(AdapterError::RateLimited { retry_after_secs: 500, message }) => {
+                assert!(message.contains("wait 500 s") && message.contains("run again later"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(f.sleeps().is_empty());
         assert_eq!(f.requests().len(), 1);
+        assert!(has_line(&take_lines(), "[TRAKT:http] WARN rate_limited method=GET path=/x retry_after_s=500 cap_s=120"));
+        let e = &c.ledger_entries()[0];
+        assert_eq!((e.status, e.attempts), (429, 1));
+        assert!(e.error.starts_with("rate limited: "), "{}", e.error);
+
+        // The cap is configurable.
+        let f = Fakes::script(vec![Ok(resp(429, &[("retry-after", "500")], "")), Ok(resp(200, &[], "{}"))]);
+        let mut c = f.client(&Options { retry_after_cap_secs: 600, ..Options::default() });
+        assert_eq!(c.execute(&Call::get("/x")).unwrap().status, 200);
+        assert_eq!(f.sleeps(), vec![500_000]);
     }
 
     #[test]
-    fn typed_errors_for_trakt_statuses() {
+    fn cloudflare_429_without_retry_after_waits_10s() {
+        let page = "<html><head><title>Error 1015</title></head><body>You are being rate limited</body></html>";
+        let f = Fakes::script(vec![
+            Ok(resp(429, &[("content-type", "text/html"), ("server", "cloudflare")], page)),
+            Ok(resp(200, &[], "{}")),
+        ]);
+        let mut c = f.client(&Options::default());
+        assert_eq!(c.execute(&Call::get("/x")).unwrap().status, 200);
+        assert_eq!(f.sleeps(), vec![10_000]);
+
+        // Attempts exhausted on a 429: rate-limited with the wait Trakt asked for.
+        let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "7")], "")));
+        let mut c = f.client(&Options { max_retries: 2, ..Options::default() });
+        match c.execute(&Call::get("/x")) {
+            Err(AdapterError::RateLimited { retry_after_secs: 7, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.requests().len(), 2);
+    }
+
+    #[test]
+    fn non_idempotent_post_is_resent_only_when_provably_not_applied() {
+        // Timeout: may have reached Trakt -> not resent.
+        let f = Fakes::new(|_| Err(TransportError::Timeout("slow".into())));
+        let mut c = f.client(&Options::default());
+        match c.execute(&Call::post("/sync/history", "{}".into(), false)) {
+            Err(AdapterError::Transport(m)) => assert!(m.contains("may or may not have been applied"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.requests().len(), 1);
+
+        // Connection lost: same.
+        let f = Fakes::new(|_| Err(TransportError::ConnectionLost("reset".into())));
+        let mut c = f.client(&Options::default());
+        assert!(matches!(c.execute(&Call::post("/sync/history", "{}".into(), false)), Err(AdapterError::Transport(_))));
+        assert_eq!(f.requests().len(), 1);
+
+        // 5xx: not resent, typed http error.
+        let f = Fakes::new(|_| Ok(resp(503, &[], "")));
+        let mut c = f.client(&Options::default());
+        match c.execute(&Call::post("/sync/history", "{}".into(), false)) {
+            Err(AdapterError::Http { status: 503, message }) => assert!(message.contains("may or may not have been applied"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.requests().len(), 1);
+
+        // Connect error: never reached Trakt -> resent.
+        let f = Fakes::script(vec![Err(TransportError::Connect("refused".into())), Ok(resp(201, &[], "{}"))]);
+        let mut c = f.client(&Options::default());
+        assert_eq!(c.execute(&Call::post("/sync/history", "{}".into(), false)).unwrap().status, 201);
+        assert_eq!(f.requests().len(), 2);
+
+        // 429: not applied -> resent after Retry-After.
+        let f = Fakes::script(vec![Ok(resp(429, &[("retry-after", "2")], "")), Ok(resp(201, &[], "{}"))]);
+        let mut c = f.client(&Options::default());
+        assert_eq!(c.execute(&Call::post("/sync/history", "{}".into(), false)).unwrap().status, 201);
+        assert_eq!(f.requests().len(), 2);
+        assert_eq!(f.sleeps(), vec![2000]);
+    }
+
+    #[test]
+    fn transport_errors_that_are_never_retried() {
+        for err in [
+            TransportError::Denied("origin".into()),
+            TransportError::Tls("bad cert".into()),
+            TransportError::InvalidRequest("bad header".into()),
+        ] {
+            let e = err.clone();
+            let f = Fakes::new(move |_| Err(e.clone()));
+            let mut c = f.client(&Options::default());
+            assert!(matches!(c.execute(&Call::get("/x")), Err(AdapterError::Transport(_))), "{err:?}");
+            assert_eq!(f.requests().len(), 1, "{err:?}");
+            assert!(f.sleeps().is_empty());
+        }
+        let f = Fakes::script(vec![Err(TransportError::ConnectionLost("reset".into())), Ok(resp(200, &[], "[]"))]);
+        let mut c = f.client(&Options::default());
+        assert_eq!(c.execute(&Call::get("/x")).unwrap().status, 200);
+        let e = &c.ledger_entries()[0];
+        assert_eq!((e.attempts, e.status, e.error.as_str()), (2, 200, ""));
+    }
+
+    #[test]
+    fn trakt_statuses_are_typed_after_one_request() {
         let f = Fakes::new(|_| {
             Ok(resp(420, &[("x-account-limit", "250"), ("x-vip-user", "false"), ("x-upgrade-url", "https://trakt.tv/vip")], ""))
         });
         let mut c = f.client(&Options::default());
         match c.execute(&Call::post("/sync/watchlist", "{}".into(), true)) {
-            Err(AdapterError::AccountLimit { limit, vip, upgrade_url, .. }) => {
+            Err(AdapterError::AccountLimit { limit, vip, upgrade_url, message }) => {
                 assert_eq!(limit, Some(250));
                 assert_eq!(vip, Some(false));
                 assert_eq!(upgrade_url.as_deref(), Some("https://trakt.tv/vip"));
+                assert_eq!(
+                    message,
+                    "Trakt account limit reached for POST /sync/watchlist (limit 250): remove items on Trakt or \
+                     upgrade to VIP at https://trakt.tv/vip"
+                );
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(f.requests().len(), 1, "420 is never retried");
-        for (status, check) in [
-            (403u16, (|e: &AdapterError| matches!(e, AdapterError::Forbidden(_))) as fn(&AdapterError) -> bool),
-            (423, |e| matches!(e, AdapterError::Locked(_))),
-            (426, |e| matches!(e, AdapterError::VipOnly(_))),
-            (404, |e| matches!(e, AdapterError::Http { status: 404, .. })),
-        ] {
-            let f = Fakes::new(move |_| Ok(resp(status, &[], "")));
+
+        type Case<'a> = (u16, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (403, vec![("content-type", "application/json")], "{\"error\":\"forbidden\"}", "forbidden: Trakt answered 403 for GET /x: the API key is invalid or the app may have been deleted: check client_id"),
+            (403, vec![("content-type", "text/html")], "<html>Attention Required! | Cloudflare</html>", "forbidden: Trakt answered 403 for GET /x: blocked by Cloudflare (missing User-Agent?)"),
+            (423, vec![("x-account-locked", "false"), ("x-account-deactivated", "true")], "", "locked: Trakt answered 423 for GET /x: the account is deactivated; contact Trakt support"),
+            (423, vec![], "", "locked: Trakt answered 423 for GET /x: the account is locked or deactivated; contact Trakt support"),
+            (426, vec![("x-upgrade-url", "https://app.trakt.tv/vip")], "", "vip only: Trakt answered 426 for GET /x: this needs Trakt VIP; upgrade at https://app.trakt.tv/vip"),
+            (400, vec![], "", "http 400: Trakt answered 400 for GET /x: Trakt could not parse the request; this is an adapter bug"),
+            (404, vec![], "", "http 404: Trakt answered 404 for GET /x: not found on Trakt"),
+            (405, vec![], "", "http 405: Trakt answered 405 for GET /x: method not allowed"),
+            (409, vec![], "", "http 409: Trakt answered 409 for GET /x: conflict"),
+            (412, vec![], "", "http 412: Trakt answered 412 for GET /x: Trakt wants the content type application/json"),
+            (422, vec![], "{\"errors\":{}}", "http 422: Trakt answered 422 for GET /x: Trakt rejected the values sent: check the items ({\"errors\":{}})"),
+            (501, vec![], "", "http 501: Trakt answered 501 for GET /x: Trakt is having trouble"),
+        ];
+        for (status, headers, body, want) in cases {
+            let (h, b): (Vec<(String, String)>, String) =
+                (headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), body.to_string());
+            let f = Fakes::new(move |_| {
+                let hs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                Ok(resp(status, &hs, &b))
+            });
             let mut c = f.client(&Options::default());
             let err = c.execute(&Call::get("/x")).unwrap_err();
-            assert!(check(&err), "{status}: {err:?}");
+            assert!(err.to_string().starts_with(want), "{status}: {err}");
+            assert_eq!(err.status(), Some(status));
             assert_eq!(f.requests().len(), 1, "{status} is not retried");
+            assert!(f.sleeps().is_empty());
         }
     }
 
     #[test]
-    fn transport_errors_retry_only_when_safe() {
-        let f = Fakes::script(vec![Err(TransportError::Connect("refused".into())), Ok(resp(201, &[], "{}"))]);
+    fn ledger_of_a_retried_get() {
+        let rl = r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":997,"until":"2023-11-14T22:30:30Z"}"#;
+        let f = Fakes::script(vec![Ok(resp(503, &[("x-ratelimit", rl)], "down")), Ok(resp(200, &[], "[1,2]"))]);
+        f.set_latency(7);
         let mut c = f.client(&Options::default());
-        assert_eq!(c.execute(&Call::post("/w", "{}".into(), false)).unwrap().status, 201);
+        c.reset_ledger();
+        c.execute(&Call::get("/sync/watchlist").query("page", 2).query("limit", 250)).unwrap();
+        let entries = c.ledger_entries();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.method, "GET");
+        assert_eq!(e.path, "/sync/watchlist?page=2&limit=250");
+        assert_eq!((e.status, e.attempts), (200, 2));
+        assert_eq!(e.waited_ms, f.sleeps()[0]);
+        assert_eq!(e.elapsed_ms, 14);
+        assert_eq!((e.bytes_sent, e.bytes_received), (0, 5));
+        assert_eq!(e.rate_limit.as_deref(), Some(rl));
+        assert_eq!(e.error, "");
+        assert_eq!(c.rate_limit_remaining, Some(997));
 
-        let f = Fakes::new(|_| Err(TransportError::Timeout("slow".into())));
+        // A failing POST: bytes of every attempt, the error text; a reset starts over.
+        let f = Fakes::new(|_| Ok(resp(502, &[], "")));
+        let mut c = f.client(&Options { max_retries: 3, ..Options::default() });
+        let _ = c.execute(&Call::post("/sync/watchlist", "{\"movies\":[]}".into(), true));
+        let e = &c.ledger_entries()[0];
+        assert_eq!((e.method.as_str(), e.status, e.attempts, e.bytes_sent), ("POST", 502, 3, 39));
+        assert!(e.error.starts_with("http 502: "), "{}", e.error);
+        assert!(e.waited_ms >= f.sleeps()[0] + f.sleeps()[1]);
+        c.reset_ledger();
+        assert!(c.ledger_entries().is_empty());
+    }
+
+    #[test]
+    fn x_ratelimit_remaining_zero_delays_the_next_request_until_reset() {
+        // Fake wall clock at the first request: 1_700_001_000 = 2023-11-14T22:30:00Z.
+        let rl = r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":0,"until":"2023-11-14T22:30:30Z"}"#;
+        let f = Fakes::script(vec![Ok(resp(200, &[("x-ratelimit", rl)], "{}")), Ok(resp(200, &[], "{}"))]);
         let mut c = f.client(&Options::default());
-        assert!(matches!(c.execute(&Call::post("/w", "{}".into(), false)), Err(AdapterError::Transport(_))));
-        assert_eq!(f.requests().len(), 1, "a non-idempotent write is not repeated after a timeout");
+        c.execute(&Call::get("/a")).unwrap();
+        c.execute(&Call::get("/b")).unwrap();
+        assert_eq!(f.sleeps(), vec![30_000]);
+        let t = f.send_times();
+        assert_eq!(t[1] - t[0], 30_000);
+        assert_eq!(c.ledger_entries()[1].waited_ms, 30_000);
 
-        let f = Fakes::new(|_| Err(TransportError::Timeout("slow".into())));
-        let mut c = f.client(&Options { max_retries: 2, ..Options::default() });
-        assert!(matches!(c.execute(&Call::post("/w", "{}".into(), true)), Err(AdapterError::Transport(_))));
-        assert_eq!(f.requests().len(), 2);
-
-        let f = Fakes::new(|_| Err(TransportError::Denied("origin".into())));
+        // A reset beyond the Retry-After cap fails at once without sending.
+        let rl = r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"remaining":0,"until":"2023-11-14T22:34:00Z"}"#;
+        let f = Fakes::script(vec![Ok(resp(200, &[("x-ratelimit", rl)], "{}"))]);
         let mut c = f.client(&Options::default());
-        assert!(matches!(c.execute(&Call::get("/x")), Err(AdapterError::Transport(_))));
+        c.execute(&Call::get("/a")).unwrap();
+        match c.execute(&Call::get("/b")) {
+            Err(AdapterError::RateLimited { retry_after_secs: 240, .. }) => {}
+            other => panic!("{other:?}"),
+        }
         assert_eq!(f.requests().len(), 1);
+        assert_eq!(c.ledger_entries()[1].attempts, 0);
+    }
+
+    #[test]
+    fn read_bucket_holds_the_1001st_get_to_the_window() {
+        let f = Fakes::new(|_| Ok(resp(200, &[], "{}")));
+        f.set_latency(10);
+        let mut c = f.client(&Options::default());
+        for _ in 0..1000 {
+            c.execute(&Call::get("/x")).unwrap();
+        }
+        assert!(f.sleeps().is_empty());
+        c.execute(&Call::get("/x")).unwrap();
+        // The first GET finished at +10 ms; the 1001st goes 300 s after that.
+        assert_eq!(f.sleeps(), vec![300_010 - 10_000]);
+        let t = f.send_times();
+        assert_eq!(t[1000] - t[0], 300_010);
+        assert_eq!(c.ledger_entries()[1000].waited_ms, 290_010);
+
+        let f = Fakes::new(|_| Ok(resp(200, &[], "{}")));
+        let opts = Options { rate_limit: RateLimit { read_limit: 500, ..RateLimit::default() }, ..Options::default() };
+        let mut c = f.client(&opts);
+        for _ in 0..501 {
+            c.execute(&Call::get("/x")).unwrap();
+        }
+        assert_eq!(f.sleeps(), vec![300_000]);
+
+        let f = Fakes::new(|_| Ok(resp(201, &[], "{}")));
+        let opts = Options { rate_limit: RateLimit { enabled: false, ..RateLimit::default() }, ..Options::default() };
+        let mut c = f.client(&opts);
+        for _ in 0..1500 {
+            c.execute(&Call::get("/x")).unwrap();
+        }
+        for _ in 0..5 {
+            c.execute(&Call::post("/w", "{}".into(), true)).unwrap();
+        }
+        assert!(f.sleeps().is_empty(), "disabled buckets never wait");
     }
 
     #[test]
@@ -520,16 +977,35 @@ mod tests {
         f.advance(300);
         c.execute(&Call::get("/r")).unwrap();
         c.execute(&Call::post("/w", "{}".into(), true)).unwrap();
-        assert_eq!(f.sleeps(), vec![700]);
-        let times = f.send_times();
-        assert!(times[2] - times[0] >= 1000);
+        c.execute(&Call::post("/w", "{}".into(), true)).unwrap();
+        assert_eq!(f.sleeps(), vec![700, 1000]);
+        let t = f.send_times();
+        assert_eq!((t[2] - t[0], t[3] - t[2]), (1000, 1000));
+        assert_eq!(c.ledger_entries()[2].waited_ms, 700);
     }
 
     #[test]
-    fn reads_rate_limit_header() {
-        let f = Fakes::new(|_| Ok(resp(200, &[("x-ratelimit", r#"{"name":"AUTHED_API_GET_LIMIT","remaining":42}"#)], "{}")));
+    fn a_truncated_body_is_retried_like_a_lost_connection() {
+        let f = Fakes::script(vec![
+            Ok(resp(200, &[("content-length", "10")], "[1,")),
+            Ok(resp(200, &[("content-length", "5")], "[1,2]")),
+        ]);
         let mut c = f.client(&Options::default());
-        c.execute(&Call::get("/x")).unwrap();
-        assert_eq!(c.rate_limit_remaining, Some(42));
+        assert_eq!(c.execute(&Call::get("/x")).unwrap().body, b"[1,2]");
+        assert_eq!(f.requests().len(), 2);
+        // Not for a write that may have been applied: the answer is returned as it came.
+        let f = Fakes::script(vec![Ok(resp(201, &[("content-length", "10")], "{"))]);
+        let mut c = f.client(&Options::default());
+        assert_eq!(c.execute(&Call::post("/sync/history", "{}".into(), false)).unwrap().status, 201);
+        assert_eq!(f.requests().len(), 1);
+    }
+
+    #[test]
+    fn jitter_needs_no_random_import() {
+        let mut j = Jitter(42);
+        let draws: Vec<u64> = (0..1000).map(|_| j.upto(1000)).collect();
+        assert!(draws.iter().all(|d| *d <= 1000));
+        assert!(draws.iter().any(|d| *d < 100) && draws.iter().any(|d| *d > 900));
+        assert_eq!(Jitter(7).upto(0), 0);
     }
 }

@@ -11,8 +11,9 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 
 use super::{Call, Client};
+use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
-use crate::log;
+use crate::log::{self, Level};
 
 /// Safety stop: a listing longer than this many pages is treated as a server loop.
 const MAX_PAGES: u32 = 10_000;
@@ -26,70 +27,95 @@ pub struct Listing {
 
 /// GET `path?page=N&limit=L` for N = 1.. until the listing is complete.
 ///
-/// Continues while `page < X-Pagination-Page-Count`; without that header, stops on an empty
-/// page or a page shorter than the applied `X-Pagination-Limit` (else the requested limit).
-/// Fails on a non-2xx page (after the client's retries), invalid or non-array JSON, a page
-/// that repeats an earlier one, a page number or item count that changes mid-walk, and a
-/// row total that differs from `X-Pagination-Item-Count`.
+/// Every page carries an explicit `page` and `limit` (`limit` clamped to 1..=250). Continues
+/// while `page < X-Pagination-Page-Count`; without that header, stops on an empty page or a
+/// page shorter than the applied `X-Pagination-Limit` (else the requested limit). Fails, with
+/// no rows at all, on a non-2xx page (after the client's retries), a truncated body, invalid
+/// or non-array JSON, a page that repeats an earlier one, a page number, page count, limit or
+/// item count that changes mid-walk, rows on a page beyond the page count, and a row total
+/// that differs from `X-Pagination-Item-Count`.
 pub fn fetch_all(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
-    let limit = limit.max(1);
+    let result = walk(client, feature, path, limit.clamp(1, MAX_PAGE_LIMIT));
+    if let Err(e @ AdapterError::Protocol(_)) = &result {
+        // The request itself succeeded; say on its ledger entry why its page was refused.
+        client.note_failure(e);
+        log::event(Level::Error, feature, "index_abandoned", &[("path", path.to_string()), ("error", e.to_string())]);
+    }
+    result
+}
+
+fn walk(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
     let mut rows: Vec<Value> = Vec::new();
     // BTreeSet, not HashSet: std's random hasher seed would add a wasi:random import.
     let mut seen_pages: BTreeSet<u64> = BTreeSet::new();
     let mut item_count: Option<u64> = None;
+    let mut page_count: Option<u64> = None;
+    let mut applied_limit: Option<u64> = None;
     let mut page: u32 = 1;
     loop {
+        let bad = |what: String| AdapterError::Protocol(format!("{path} page {page}: {what}; index abandoned, try again"));
         if page > MAX_PAGES {
-            return Err(AdapterError::Protocol(format!("{path}: more than {MAX_PAGES} pages; abandoned")));
+            return Err(bad(format!("more than {MAX_PAGES} pages")));
         }
         let resp = client.execute(&Call::get(path).query("page", page).query("limit", limit))?;
         if resp.status != 200 {
-            return Err(AdapterError::Protocol(format!(
-                "{path} page {page}: expected 200, got {}",
-                resp.status
-            )));
+            return Err(bad(format!("expected 200, got {}", resp.status)));
         }
         if let Some(p) = resp.header_u64("x-pagination-page") {
             if p != u64::from(page) {
-                return Err(AdapterError::Protocol(format!("{path}: asked for page {page}, Trakt sent page {p}")));
+                return Err(bad(format!("Trakt sent page {p} instead")));
+            }
+        }
+        if let Some(n) = resp.header_u64("content-length") {
+            if n != resp.body.len() as u64 {
+                return Err(bad(format!("truncated body ({} of {n} bytes)", resp.body.len())));
             }
         }
         let page_rows = match serde_json::from_slice::<Value>(&resp.body) {
             Ok(Value::Array(a)) => a,
-            Ok(_) => return Err(AdapterError::Protocol(format!("{path} page {page}: body is not a JSON array"))),
-            Err(e) => return Err(AdapterError::Protocol(format!("{path} page {page}: invalid JSON: {e}"))),
+            Ok(_) => return Err(bad("body is not a JSON array".into())),
+            Err(e) if e.is_eof() => return Err(bad(format!("truncated body: {e}"))),
+            Err(e) => return Err(bad(format!("invalid JSON: {e}"))),
         };
-        let page_count = resp.header_u64("x-pagination-page-count");
-        let applied_limit = resp.header_u64("x-pagination-limit").filter(|l| *l > 0).unwrap_or(u64::from(limit));
-        if let Some(n) = resp.header_u64("x-pagination-item-count") {
-            match item_count {
-                Some(prev) if prev != n => {
-                    return Err(AdapterError::Protocol(format!(
-                        "{path}: item count changed from {prev} to {n} while paging; try again"
-                    )))
+        // Headers that must not change while walking: a moving listing would skip or
+        // duplicate rows.
+        for (name, slot) in [
+            ("x-pagination-item-count", &mut item_count),
+            ("x-pagination-page-count", &mut page_count),
+            ("x-pagination-limit", &mut applied_limit),
+        ] {
+            if let Some(n) = resp.header_u64(name) {
+                match *slot {
+                    Some(prev) if prev != n => {
+                        return Err(bad(format!("{name} changed from {prev} to {n} while paging")));
+                    }
+                    _ => *slot = Some(n),
                 }
-                _ => item_count = Some(n),
             }
         }
         if !page_rows.is_empty() && !seen_pages.insert(fingerprint(&page_rows)) {
-            return Err(AdapterError::Protocol(format!("{path}: page {page} repeats an earlier page")));
+            return Err(bad("repeats an earlier page".into()));
         }
-        let short = (page_rows.len() as u64) < applied_limit;
+        let applied = applied_limit.filter(|l| *l > 0).unwrap_or(u64::from(limit));
         let empty = page_rows.is_empty();
-        rows.extend(page_rows);
-        log::progress(feature, "index", rows.len() as u64, item_count);
-
+        let short = (page_rows.len() as u64) < applied;
+        if page_rows.len() as u64 > applied {
+            return Err(bad(format!("{} rows on a page of {applied}", page_rows.len())));
+        }
         let more = match page_count {
             Some(count) => {
+                if u64::from(page) > count && !empty {
+                    return Err(bad(format!("rows beyond the last page ({count})")));
+                }
                 if u64::from(page) < count && empty {
-                    return Err(AdapterError::Protocol(format!(
-                        "{path}: page {page} of {count} is empty"
-                    )));
+                    return Err(bad(format!("empty, but there are {count} pages")));
                 }
                 u64::from(page) < count
             }
             None => !empty && !short,
         };
+        rows.extend(page_rows);
+        log::progress(feature, "index", rows.len() as u64, item_count);
         if !more {
             break;
         }
@@ -98,7 +124,8 @@ pub fn fetch_all(client: &mut Client, feature: &str, path: &str, limit: u32) -> 
     if let Some(n) = item_count {
         if n != rows.len() as u64 {
             return Err(AdapterError::Protocol(format!(
-                "{path}: Trakt announced {n} items but sent {}; abandoned rather than return a partial list",
+                "{path}: Trakt announced {n} items but sent {} over {page} pages; abandoned rather than \
+                 return a partial list, try again",
                 rows.len()
             )));
         }
@@ -235,13 +262,112 @@ mod tests {
     }
 
     #[test]
-    fn malformed_bodies_are_protocol_errors() {
-        for body in ["{\"a\":1}", "not json", ""] {
+    fn malformed_bodies_are_protocol_errors_naming_path_and_page() {
+        for (body, why) in [
+            ("{\"a\":1}", "body is not a JSON array"),
+            ("not json", "invalid JSON"),
+            ("", "truncated body"),
+            ("[{\"id\":1},{\"id\"", "truncated body"),
+        ] {
             let b = body.to_string();
-            let f = Fakes::new(move |_| Ok(resp(200, &[], &b)));
+            let f = Fakes::new(move |req| {
+                Ok(match page_of(req) {
+                    1 => page_resp(1, 2, 2, 4, rows(0, 2)),
+                    _ => resp(200, &[], &b),
+                })
+            });
             let mut c = f.client(&Options::default());
-            let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap_err();
-            assert!(matches!(err, AdapterError::Protocol(_)), "{body}: {err:?}");
+            let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 2).unwrap_err();
+            match &err {
+                AdapterError::Protocol(m) => assert!(m.starts_with(&format!("/sync/watchlist page 2: {why}")), "{body}: {m}"),
+                other => panic!("{body}: {other:?}"),
+            }
+            let ledger = c.ledger_entries();
+            assert_eq!(ledger.len(), 2);
+            assert_eq!(ledger[1].error, err.to_string(), "the refused page is marked in the ledger");
+        }
+        // A Content-Length the body does not reach.
+        let f = Fakes::new(|_| Ok(resp(200, &[("content-length", "500")], "[]")));
+        let mut c = f.client(&Options::default());
+        let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap_err();
+        assert_eq!(err, AdapterError::Protocol(
+            "/sync/watchlist page 1: truncated body (2 of 500 bytes); index abandoned, try again".into()
+        ));
+    }
+
+    #[test]
+    fn limit_is_clamped_to_250_and_always_explicit() {
+        let f = Fakes::new(|_| Ok(page_resp(1, 1, 250, 3, rows(0, 3))));
+        let mut c = f.client(&Options::default());
+        assert_eq!(fetch_all(&mut c, "watchlist", "/sync/watchlist", 1000).unwrap().rows.len(), 3);
+        assert_eq!(f.requests()[0].url, "https://api.trakt.tv/sync/watchlist?page=1&limit=250");
+    }
+
+    #[test]
+    fn rows_beyond_the_page_count_are_an_error() {
+        // Page count 0 (an empty listing) yet page 1 has rows.
+        let f = Fakes::new(|_| Ok(page_resp(1, 0, 250, 2, rows(0, 2))));
+        let mut c = f.client(&Options::default());
+        let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap_err();
+        assert_eq!(err, AdapterError::Protocol(
+            "/sync/watchlist page 1: rows beyond the last page (0); index abandoned, try again".into()
+        ));
+        // More rows than the applied limit.
+        let f = Fakes::new(|_| Ok(page_resp(1, 1, 2, 3, rows(0, 3))));
+        let mut c = f.client(&Options::default());
+        let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 2).unwrap_err();
+        assert!(matches!(&err, AdapterError::Protocol(m) if m.contains("3 rows on a page of 2")), "{err:?}");
+    }
+
+    #[test]
+    fn paging_headers_changing_mid_walk_are_an_error() {
+        // The applied limit drops from 3 to 2 on page 2: rows would be skipped.
+        let f = Fakes::new(|req| {
+            Ok(match page_of(req) {
+                1 => page_resp(1, 3, 3, 7, rows(0, 3)),
+                _ => page_resp(2, 4, 2, 7, rows(3, 2)),
+            })
+        });
+        let mut c = f.client(&Options::default());
+        let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 3).unwrap_err();
+        assert_eq!(err, AdapterError::Protocol(
+            "/sync/watchlist page 2: x-pagination-page-count changed from 3 to 4 while paging; index abandoned, try again".into()
+        ));
+        let f = Fakes::new(|req| {
+            Ok(match page_of(req) {
+                1 => page_resp(1, 3, 3, 7, rows(0, 3)),
+                _ => page_resp(2, 3, 2, 7, rows(3, 2)),
+            })
+        });
+        let mut c = f.client(&Options::default());
+        let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 3).unwrap_err();
+        assert!(matches!(&err, AdapterError::Protocol(m) if m.contains("x-pagination-limit changed from 3 to 2")), "{err:?}");
+    }
+
+    #[test]
+    fn ledger_of_a_paged_index() {
+        let f = Fakes::new(|req| {
+            Ok(match page_of(req) {
+                1 => page_resp(1, 3, 250, 517, rows(0, 250)),
+                2 => page_resp(2, 3, 250, 517, rows(250, 250)),
+                _ => page_resp(3, 3, 250, 517, rows(500, 17)),
+            })
+        });
+        f.set_latency(20);
+        let mut c = f.client(&Options::default());
+        c.reset_ledger();
+        fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap();
+        let ledger = c.ledger_entries();
+        let paths: Vec<&str> = ledger.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec![
+            "/sync/watchlist?page=1&limit=250",
+            "/sync/watchlist?page=2&limit=250",
+            "/sync/watchlist?page=3&limit=250",
+        ]);
+        for (e, body) in ledger.iter().zip([rows(0, 250), rows(250, 250), rows(500, 17)]) {
+            assert_eq!((e.method.as_str(), e.status, e.attempts, e.waited_ms, e.elapsed_ms), ("GET", 200, 1, 0, 20));
+            assert_eq!(e.bytes_received, body.len() as u64);
+            assert_eq!((e.bytes_sent, e.error.as_str(), e.rate_limit.as_deref()), (0, "", None));
         }
     }
 

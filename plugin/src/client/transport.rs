@@ -97,8 +97,7 @@ pub trait Clock {
     /// Monotonic milliseconds (arbitrary origin).
     fn now_ms(&self) -> u64;
     fn sleep_ms(&mut self, ms: u64);
-    /// Wall-clock Unix seconds (for state-file timestamps and history dates, issues 3-5).
-    #[allow(dead_code)]
+    /// Wall-clock Unix seconds (`X-Ratelimit` `until`, state-file timestamps, history dates).
     fn wall_unix_secs(&self) -> i64;
 }
 

@@ -1,0 +1,505 @@
+//! Client-side pacing, kept apart from the client (like rclone's pacer): one bucket for reads
+//! and one for writes, driven by the injected clock.
+//!
+//! Trakt's documented limits are 1000 GETs per 5 minutes per user and one write per second;
+//! staff later said GETs are really 500 per 5 minutes, hence the configurable read bucket.
+//! The buckets live in the `Client`, which lives for the whole component instance, so every
+//! feature of one run draws from the same buckets.
+//!
+//! Each bucket holds `limit` tokens and a spent token comes back `window` after the request
+//! that spent it *completed*. So no interval of `window` ever holds more than `limit` of our
+//! requests, whatever the alignment of the server's window (Trakt and the emulator count in
+//! fixed windows opened by the first request). A classic refill-rate bucket does not have
+//! this property: a full bucket of 1000 followed by one token per 0.3 s sends ~1000 + more
+//! inside the first 5 minutes and trips a fixed-window server. Timing from completion rather
+//! than send keeps the guarantee when the first request is slower to arrive (connection setup)
+//! than later ones.
+//!
+//! When Trakt sends its JSON `X-Ratelimit` header, the matching bucket also gets Trakt's own
+//! budget: at most `remaining` more requests before `until` (so `remaining: 0` means none
+//! before `until`).
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use super::transport::Clock;
+use crate::config::RateLimit;
+use crate::log::{self, Level};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Read,
+    Write,
+}
+
+impl Bucket {
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::Read => "read",
+            Bucket::Write => "write",
+        }
+    }
+}
+
+/// `limit` tokens per rolling `window_ms`.
+#[derive(Debug, Clone)]
+struct TokenBucket {
+    on: bool,
+    limit: usize,
+    window_ms: u64,
+    /// Monotonic times at which the tokens spent in the last window were spent (completion
+    /// time once the request finished), oldest first; at most `limit`.
+    spent: VecDeque<u64>,
+    /// Trakt's budget from `X-Ratelimit`: `(remaining, until_ms)`.
+    budget: Option<(u64, u64)>,
+    /// Waiting not yet reported by a `throttle` event.
+    unlogged_wait_ms: u64,
+}
+
+impl TokenBucket {
+    fn new(on: bool, limit: u64, window_ms: u64) -> TokenBucket {
+        TokenBucket {
+            on,
+            limit: limit.clamp(1, 1_000_000) as usize,
+            window_ms: window_ms.max(1),
+            spent: VecDeque::new(),
+            budget: None,
+            unlogged_wait_ms: 0,
+        }
+    }
+
+    fn same_shape(&self, other: &TokenBucket) -> bool {
+        self.on == other.on && self.limit == other.limit && self.window_ms == other.window_ms
+    }
+
+    /// Return the tokens whose window has passed and drop an expired Trakt budget.
+    fn refill(&mut self, now_ms: u64) {
+        while self.spent.front().is_some_and(|t| t.saturating_add(self.window_ms) <= now_ms) {
+            self.spent.pop_front();
+        }
+        if self.budget.is_some_and(|(_, until)| now_ms >= until) {
+            self.budget = None;
+        }
+    }
+
+    /// Milliseconds until a token is available (0 = now), and whether the wait comes from
+    /// Trakt's budget rather than the bucket's own window.
+    fn wait_ms(&mut self, now_ms: u64) -> (u64, bool) {
+        if !self.on {
+            return (0, false);
+        }
+        self.refill(now_ms);
+        if let Some((0, until)) = self.budget {
+            return (until - now_ms, true);
+        }
+        match self.spent.front() {
+            Some(oldest) if self.spent.len() >= self.limit => (oldest + self.window_ms - now_ms, false),
+            _ => (0, false),
+        }
+    }
+
+    fn take(&mut self, now_ms: u64) {
+        if !self.on {
+            return;
+        }
+        self.spent.push_back(now_ms);
+        if let Some((remaining, _)) = &mut self.budget {
+            *remaining = remaining.saturating_sub(1);
+        }
+    }
+
+    /// The request that took the newest token finished at `now_ms`.
+    fn complete(&mut self, now_ms: u64) {
+        if let Some(last) = self.spent.back_mut() {
+            *last = (*last).max(now_ms);
+        }
+    }
+}
+
+pub struct Pacer {
+    read: TokenBucket,
+    write: TokenBucket,
+}
+
+impl Pacer {
+    pub fn new(cfg: &RateLimit) -> Pacer {
+        Pacer { read: read_bucket(cfg), write: write_bucket(cfg) }
+    }
+
+    /// Take new settings; a bucket whose shape did not change keeps its state, and Trakt's
+    /// budget is always kept.
+    pub fn configure(&mut self, cfg: &RateLimit) {
+        for (slot, new) in [(&mut self.read, read_bucket(cfg)), (&mut self.write, write_bucket(cfg))] {
+            if !slot.same_shape(&new) {
+                let budget = slot.budget;
+                *slot = new;
+                slot.budget = budget;
+            }
+        }
+    }
+
+    fn bucket(&mut self, b: Bucket) -> &mut TokenBucket {
+        match b {
+            Bucket::Read => &mut self.read,
+            Bucket::Write => &mut self.write,
+        }
+    }
+
+    /// Take one token of `b`, sleeping on `clock` until one is available; returns the
+    /// milliseconds slept. A wait imposed by Trakt (`X-Ratelimit` remaining 0 until T) longer
+    /// than `max_block_ms` is not slept through: `Err(wait_ms)`, nothing taken.
+    pub fn acquire(&mut self, b: Bucket, clock: &mut dyn Clock, max_block_ms: u64) -> Result<u64, u64> {
+        let mut waited = 0u64;
+        loop {
+            let now = clock.now_ms();
+            let bucket = self.bucket(b);
+            let (wait, trakt) = bucket.wait_ms(now);
+            if wait == 0 {
+                bucket.take(now);
+                break;
+            }
+            if trakt && wait > max_block_ms {
+                return Err(wait);
+            }
+            clock.sleep_ms(wait);
+            waited += wait;
+        }
+        if waited > 0 {
+            let bucket = self.bucket(b);
+            bucket.unlogged_wait_ms += waited;
+            if waited >= 500 || bucket.unlogged_wait_ms >= 1000 {
+                let total = std::mem::take(&mut bucket.unlogged_wait_ms);
+                log::event(Level::Debug, "ratelimit", "throttle", &[
+                    ("waited_ms", total.to_string()),
+                    ("bucket", b.name().into()),
+                ]);
+            }
+        }
+        Ok(waited)
+    }
+
+    /// The request that took the last token of `b` has finished (answer or error).
+    pub fn complete(&mut self, b: Bucket, now_ms: u64) {
+        self.bucket(b).complete(now_ms);
+    }
+
+    /// Take Trakt's budget from its JSON `X-Ratelimit` header, e.g.
+    /// `{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":0,"until":"2026-05-02T18:45:00Z"}`:
+    /// at most `remaining` more requests before `until` (one `period`, else one window, from
+    /// now when `until` is missing or further away than a period, which is clock skew). The
+    /// bucket is named by `name` (GET or POST), else it is the one of the request that carried
+    /// the header. Unreadable headers are ignored.
+    pub fn observe(&mut self, header: &str, request_bucket: Bucket, now_ms: u64, wall_unix_secs: i64) {
+        let Ok(v) = serde_json::from_str::<Value>(header) else {
+            return;
+        };
+        let name = v.get("name").and_then(Value::as_str).unwrap_or("");
+        let b = if name.contains("POST") {
+            Bucket::Write
+        } else if name.contains("GET") {
+            Bucket::Read
+        } else {
+            request_bucket
+        };
+        let Some(remaining) = v.get("remaining").and_then(Value::as_u64) else {
+            return;
+        };
+        let bucket = self.bucket(b);
+        if !bucket.on {
+            return;
+        }
+        let period_ms = v
+            .get("period")
+            .and_then(Value::as_u64)
+            .filter(|p| *p > 0)
+            .map_or(bucket.window_ms, |p| p.saturating_mul(1000));
+        let until_ms = match v.get("until").and_then(Value::as_str).and_then(parse_utc) {
+            Some(until) if until <= wall_unix_secs => return, // that window is over
+            Some(until) => ((until - wall_unix_secs) as u64).saturating_mul(1000).min(period_ms),
+            None => period_ms,
+        };
+        bucket.budget = Some((remaining, now_ms.saturating_add(until_ms)));
+    }
+}
+
+fn read_bucket(cfg: &RateLimit) -> TokenBucket {
+    TokenBucket::new(cfg.enabled && cfg.read_enabled, u64::from(cfg.read_limit), u64::from(cfg.read_window_secs) * 1000)
+}
+
+fn write_bucket(cfg: &RateLimit) -> TokenBucket {
+    let on = cfg.enabled && cfg.write_per_sec > 0.0;
+    // One write per interval, burst 1 (Trakt: 1 per second).
+    let interval_ms = if on { (1000.0 / cfg.write_per_sec).round().max(1.0) as u64 } else { 1000 };
+    TokenBucket::new(on, 1, interval_ms)
+}
+
+/// Unix seconds of an ISO 8601 UTC time: `2026-05-02T18:45:00Z`, with optional fraction
+/// (dropped) and `Z`, `+00:00` or another offset.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            let sign = match rb.first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            let hm = rest[1..].replace(':', "");
+            if hm.len() != 4 || !hm.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let oh: i64 = hm[..2].parse().ok()?;
+            let om: i64 = hm[2..].parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::take_lines;
+
+    /// A clock whose sleep advances time at once and records the sleep.
+    struct TestClock {
+        now: u64,
+        sleeps: Vec<u64>,
+    }
+
+    impl Clock for TestClock {
+        fn now_ms(&self) -> u64 {
+            self.now
+        }
+        fn sleep_ms(&mut self, ms: u64) {
+            self.sleeps.push(ms);
+            self.now += ms;
+        }
+        fn wall_unix_secs(&self) -> i64 {
+            1_700_000_000 + (self.now / 1000) as i64
+        }
+    }
+
+    fn clock() -> TestClock {
+        TestClock { now: 0, sleeps: Vec::new() }
+    }
+
+    /// One request: take a token, spend `latency` ms on the wire, complete.
+    fn request(p: &mut Pacer, b: Bucket, c: &mut TestClock, latency: u64) -> u64 {
+        let w = p.acquire(b, c, u64::MAX).unwrap();
+        c.now += latency;
+        p.complete(b, c.now);
+        w
+    }
+
+    #[test]
+    fn never_more_than_the_limit_in_any_window() {
+        // 1000 per 300 s: the first 1000 reads go at once; the 1001st waits until the first
+        // one is 300 s old, then they flow at the pace the first ones finished.
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit::default());
+        for _ in 0..1000 {
+            assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+        }
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 300_000);
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0, "the 2nd token came back with the 1st");
+        assert_eq!(c.sleeps, vec![300_000]);
+
+        // Spread over time: 4 per 2 s with 100 ms per request; count the sends in every 2 s span.
+        let mut c = clock();
+        let cfg = RateLimit { read_limit: 4, read_window_secs: 2, ..RateLimit::default() };
+        let mut p = Pacer::new(&cfg);
+        let mut sends = Vec::new();
+        for _ in 0..20 {
+            p.acquire(Bucket::Read, &mut c, u64::MAX).unwrap();
+            sends.push(c.now);
+            c.now += 100;
+            p.complete(Bucket::Read, c.now);
+        }
+        for (i, t) in sends.iter().enumerate() {
+            let in_window = sends[i..].iter().filter(|s| **s < t + 2000).count();
+            assert!(in_window <= 4, "{in_window} sends in the 2 s after {t}: {sends:?}");
+        }
+        // The 5th send waits for the 1st completion (100 ms) + 2 s.
+        assert_eq!(sends[4], 2100);
+        assert_eq!(sends[..4], [0, 100, 200, 300]);
+    }
+
+    #[test]
+    fn read_limit_500() {
+        let mut c = clock();
+        let cfg = RateLimit { read_limit: 500, ..RateLimit::default() };
+        let mut p = Pacer::new(&cfg);
+        for i in 0..500 {
+            c.now = i * 10;
+            assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+        }
+        c.now = 5000;
+        // The oldest read was at 0: the 501st waits until 300 s.
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 295_000);
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 10, "the next frees 10 ms later");
+    }
+
+    #[test]
+    fn writes_are_spaced_by_one_second_from_completion() {
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit::default());
+        take_lines();
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 0);
+        c.now += 250;
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 750);
+        // A slow write: the next one waits a full second after it finished.
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 400), 1000);
+        assert_eq!(c.now, 2400);
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 1000);
+        // Reads do not touch the write bucket.
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+        // write_per_sec 2 -> 500 ms spacing.
+        let mut p = Pacer::new(&RateLimit { write_per_sec: 2.0, ..RateLimit::default() });
+        request(&mut p, Bucket::Write, &mut c, 0);
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 500);
+        let lines = take_lines();
+        assert_eq!(lines[0], "[TRAKT:ratelimit] DEBUG throttle waited_ms=750 bucket=write");
+        assert_eq!(lines.len(), 4, "{lines:?}");
+    }
+
+    #[test]
+    fn throttle_events_are_rate_limited() {
+        // 100 ms waits are reported once 1 s of waiting has accumulated.
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit { write_per_sec: 10.0, ..RateLimit::default() });
+        take_lines();
+        for _ in 0..21 {
+            request(&mut p, Bucket::Write, &mut c, 0);
+        }
+        assert_eq!(c.sleeps, vec![100; 20]);
+        assert_eq!(take_lines(), vec!["[TRAKT:ratelimit] DEBUG throttle waited_ms=1000 bucket=write"; 2]);
+    }
+
+    #[test]
+    fn disabled_buckets_never_wait() {
+        let mut c = clock();
+        for cfg in [
+            RateLimit { enabled: false, ..RateLimit::default() },
+            RateLimit { read_enabled: false, write_per_sec: 0.0, ..RateLimit::default() },
+        ] {
+            let mut p = Pacer::new(&cfg);
+            for _ in 0..5000 {
+                assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+                assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 0);
+            }
+            p.observe(r#"{"name":"AUTHED_API_GET_LIMIT","remaining":0,"until":"2030-01-01T00:00:00Z"}"#, Bucket::Read, c.now, c.wall_unix_secs());
+            assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+        }
+        assert!(c.sleeps.is_empty());
+    }
+
+    #[test]
+    fn x_ratelimit_remaining_is_a_budget_until_the_reset() {
+        // wall now = 1_700_000_000 = 2023-11-14T22:13:20Z; Trakt's window ends 45 s later.
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit::default());
+        p.observe(
+            r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":2,"until":"2023-11-14T22:14:05Z"}"#,
+            Bucket::Read,
+            c.now,
+            c.wall_unix_secs(),
+        );
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 45_000, "the budget of 2 is spent: wait for the reset");
+        assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0, "after the reset our own bucket rules again");
+    }
+
+    #[test]
+    fn x_ratelimit_remaining_zero_blocks_until_the_reset() {
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit::default());
+        assert_eq!(parse_utc("2023-11-14T22:13:20Z"), Some(1_700_000_000));
+        p.observe(
+            r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":0,"until":"2023-11-14T22:14:05Z"}"#,
+            Bucket::Write,
+            c.now,
+            c.wall_unix_secs(),
+        );
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 0, "the GET header names the read bucket");
+        assert_eq!(p.acquire(Bucket::Read, &mut c, 120_000), Ok(45_000));
+        assert_eq!(c.now, 45_000);
+        // A reset beyond the cap is not slept through.
+        p.observe(
+            r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"remaining":0,"until":"2023-11-14T22:19:00Z"}"#,
+            Bucket::Read,
+            c.now,
+            c.wall_unix_secs(),
+        );
+        let before = c.sleeps.len();
+        assert_eq!(p.acquire(Bucket::Read, &mut c, 120_000), Err(295_000));
+        assert_eq!(c.sleeps.len(), before);
+        // A reset further away than one period (clock skew) is clamped to the period.
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit::default());
+        p.observe(r#"{"name":"AUTHED_API_POST_LIMIT","period":1,"limit":1,"remaining":0,"until":"2030-01-01T00:00:00Z"}"#, Bucket::Read, c.now, c.wall_unix_secs());
+        assert_eq!(p.acquire(Bucket::Write, &mut c, 120_000), Ok(1000));
+        // A reset already past changes nothing.
+        p.observe(r#"{"name":"AUTHED_API_POST_LIMIT","remaining":0,"until":"2000-01-01T00:00:00Z"}"#, Bucket::Read, c.now, c.wall_unix_secs());
+        p.complete(Bucket::Write, c.now);
+        c.now += 1000;
+        assert_eq!(p.acquire(Bucket::Write, &mut c, 120_000), Ok(0));
+    }
+
+    #[test]
+    fn reconfiguring_keeps_unchanged_buckets() {
+        let mut c = clock();
+        let mut p = Pacer::new(&RateLimit::default());
+        request(&mut p, Bucket::Write, &mut c, 0);
+        p.configure(&RateLimit { read_limit: 10, ..RateLimit::default() });
+        assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 1000, "the write bucket kept its state");
+    }
+
+    #[test]
+    fn parses_iso_8601_utc() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2026-05-02T18:45:00Z"), Some(1_777_747_500));
+        assert_eq!(parse_utc("2026-05-02T18:45:00.000Z"), Some(1_777_747_500));
+        assert_eq!(parse_utc("2026-05-02T20:45:00+02:00"), Some(1_777_747_500));
+        assert_eq!(parse_utc("2000-02-29T00:00:00Z"), Some(951_782_400));
+        for bad in ["", "2026-05-02", "2026-13-02T00:00:00Z", "2026-05-02T18:45:00X", "yyyy-05-02T18:45:00Z"] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+}
