@@ -126,10 +126,13 @@ mod tests {
         assert_eq!(r.rate_limit_remaining, Some(998));
         assert_eq!(f.requests()[0].url, "https://api.trakt.tv/sync/last_activities");
         assert_eq!(f.requests()[0].timeout_ms, 15_000);
-        let wl = &r.features[0];
-        assert!(wl.feature == Feature::Watchlist && wl.available && wl.reason.is_empty());
-        assert!(r.features[1..].iter().all(|f| !f.available));
-        assert_eq!(r.features[3].reason, "unsupported");
+        let got: Vec<(Feature, bool, &str)> = r.features.iter().map(|f| (f.feature, f.available, f.reason.as_str())).collect();
+        assert_eq!(got, vec![
+            (Feature::Watchlist, true, ""),
+            (Feature::Ratings, true, ""),
+            (Feature::History, false, "not implemented in this version"),
+            (Feature::Playlists, false, "unsupported"),
+        ]);
     }
 
     #[test]
@@ -142,6 +145,7 @@ mod tests {
         assert_eq!(f.refreshes(), 1);
         assert_eq!(f.requests().len(), 2);
         assert!(!r.features[0].available);
+        assert_eq!((r.features[1].available, r.features[1].reason.as_str()), (false, "auth_failed"));
     }
 
     #[test]

@@ -22,8 +22,10 @@ mod health;
 mod log;
 mod model;
 mod payload;
+mod state;
 #[cfg(test)]
 mod testkit;
+mod time;
 
 use std::cell::RefCell;
 
@@ -33,13 +35,15 @@ use config::Options;
 use crosswatch::sync::types as wit;
 use error::AdapterError;
 use exports::crosswatch::sync::sync_adapter::Guest;
-use features::{Feature, Features, Op};
+use features::{Ctx, Feature, Features, Op};
+use state::host::HostStore;
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 struct Session {
     opts: Options,
     client: Client,
     features: Features,
+    state: HostStore,
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -47,7 +51,11 @@ impl Session {
     fn new() -> Session {
         let opts = Options::default();
         let client = Client::new(Box::new(HostTransport), Box::new(HostClock), Box::new(HostAuth), &opts);
-        Session { opts, client, features: Features::default() }
+        Session { opts, client, features: Features::default(), state: HostStore }
+    }
+
+    fn ctx(&mut self) -> (&mut Features, Ctx<'_>) {
+        (&mut self.features, Ctx { client: &mut self.client, opts: &self.opts, state: &mut self.state })
     }
 }
 
@@ -125,7 +133,8 @@ impl Guest for Component {
     fn build_index(feature: wit::Feature) -> Result<Vec<wit::IndexEntry>, wit::AdapterError> {
         let entries = with_session(|s| {
             s.client.reset_ledger();
-            s.features.build_index(feature_from_wit(feature), &mut s.client, &s.opts)
+            let (features, mut ctx) = s.ctx();
+            features.build_index(feature_from_wit(feature), &mut ctx)
         })
         .map_err(error_to_wit)?;
         Ok(entries.into_iter().map(|(key, item)| wit::IndexEntry { key, item: item_to_wit(item) }).collect())
@@ -163,7 +172,8 @@ fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) ->
     let items: Vec<model::Item> = items.into_iter().map(item_from_wit).collect();
     let r = with_session(|s| {
         s.client.reset_ledger();
-        s.features.write(feature_from_wit(feature), op, &items, dry_run, &mut s.client, &s.opts)
+        let (features, mut ctx) = s.ctx();
+        features.write(feature_from_wit(feature), op, &items, dry_run, &mut ctx)
     })
     .map_err(error_to_wit)?;
     Ok(wit::WriteReport {

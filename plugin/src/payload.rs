@@ -139,20 +139,40 @@ pub fn target_for(item: &Item) -> Result<Target, &'static str> {
     }
 }
 
+/// Extra fields of one body entry besides its ids or number (ratings: `rating`, `rated_at`).
+pub type Attrs = Map<String, Value>;
+
+/// One accepted input: its index in the call's item list, how it is addressed, and the
+/// fields that go with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub input: usize,
+    pub target: Target,
+    pub attrs: Attrs,
+}
+
+impl Entry {
+    /// An entry with no extra fields (watchlist).
+    pub fn bare(input: usize, target: Target) -> Entry {
+        Entry { input, target, attrs: Attrs::new() }
+    }
+}
+
 #[derive(Debug)]
 struct FlatSent {
     group: Group,
     ids: Map<String, Value>,
+    attrs: Attrs,
     inputs: Vec<usize>,
 }
 
 #[derive(Debug)]
 struct SeasonSent {
     number: i32,
-    /// Inputs that are the whole season.
-    whole: Vec<usize>,
-    /// (episode number, inputs).
-    episodes: Vec<(i32, Vec<usize>)>,
+    /// Whole-season entries: (fields, inputs). One per distinct set of fields.
+    whole: Vec<(Attrs, Vec<usize>)>,
+    /// (episode number, fields, inputs).
+    episodes: Vec<(i32, Attrs, Vec<usize>)>,
 }
 
 #[derive(Debug)]
@@ -169,17 +189,17 @@ pub struct Body {
     nested: Vec<ShowSent>,
 }
 
-/// Build one body from `(input index, target)` pairs. Identical entries are sent once and
-/// remember every input that produced them; nested entries are grouped by show ids.
-pub fn build_body(targets: &[(usize, Target)]) -> Body {
+/// Build one body. Identical entries (same address and fields) are sent once and remember
+/// every input that produced them; nested entries are grouped by show ids.
+pub fn build_body(entries: &[Entry]) -> Body {
     let mut flat: Vec<FlatSent> = Vec::new();
     let mut nested: Vec<ShowSent> = Vec::new();
-    for (input, target) in targets {
+    for Entry { input, target, attrs } in entries {
         match target {
             Target::Flat { group, ids } => {
-                match flat.iter_mut().find(|f| f.group == *group && f.ids == *ids) {
+                match flat.iter_mut().find(|f| f.group == *group && f.ids == *ids && f.attrs == *attrs) {
                     Some(f) => f.inputs.push(*input),
-                    None => flat.push(FlatSent { group: *group, ids: ids.clone(), inputs: vec![*input] }),
+                    None => flat.push(FlatSent { group: *group, ids: ids.clone(), attrs: attrs.clone(), inputs: vec![*input] }),
                 }
             }
             Target::Season { show, season } | Target::Episode { show, season, .. } => {
@@ -201,18 +221,32 @@ pub fn build_body(targets: &[(usize, Target)]) -> Body {
                 let season_sent = &mut show_sent.seasons[spos];
                 match target {
                     Target::Episode { episode, .. } => {
-                        match season_sent.episodes.iter_mut().find(|(n, _)| n == episode) {
-                            Some((_, inputs)) => inputs.push(*input),
-                            None => season_sent.episodes.push((*episode, vec![*input])),
+                        match season_sent.episodes.iter_mut().find(|(n, a, _)| n == episode && a == attrs) {
+                            Some((_, _, inputs)) => inputs.push(*input),
+                            None => season_sent.episodes.push((*episode, attrs.clone(), vec![*input])),
                         }
                     }
-                    _ => season_sent.whole.push(*input),
+                    _ => match season_sent.whole.iter_mut().find(|(a, _)| a == attrs) {
+                        Some((_, inputs)) => inputs.push(*input),
+                        None => season_sent.whole.push((attrs.clone(), vec![*input])),
+                    },
                 }
             }
         }
     }
     let json = render(&flat, &nested);
     Body { json, flat, nested }
+}
+
+/// A JSON object with its keys inserted in alphabetical order.
+fn object(mut fields: Vec<(String, Value)>) -> Value {
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Object(fields.into_iter().collect())
+}
+
+fn with_attrs(mut fields: Vec<(String, Value)>, attrs: &Attrs) -> Value {
+    fields.extend(attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    object(fields)
 }
 
 fn render(flat: &[FlatSent], nested: &[ShowSent]) -> String {
@@ -222,7 +256,7 @@ fn render(flat: &[FlatSent], nested: &[ShowSent]) -> String {
         let mut arr: Vec<Value> = flat
             .iter()
             .filter(|f| f.group == group)
-            .map(|f| ids_entry(f.ids.clone()))
+            .map(|f| with_attrs(vec![("ids".into(), Value::Object(f.ids.clone()))], &f.attrs))
             .collect();
         if group == Group::Shows {
             for show in nested {
@@ -230,31 +264,25 @@ fn render(flat: &[FlatSent], nested: &[ShowSent]) -> String {
                 for s in &show.seasons {
                     // A season entry without episodes means the whole season, one with
                     // episodes means only those: both are sent when both were asked for.
-                    if !s.whole.is_empty() {
-                        let mut o = Map::new();
-                        o.insert("number".into(), Value::from(s.number));
-                        seasons.push(Value::Object(o));
+                    for (attrs, _) in &s.whole {
+                        seasons.push(with_attrs(vec![("number".into(), Value::from(s.number))], attrs));
                     }
                     if !s.episodes.is_empty() {
                         let eps = s
                             .episodes
                             .iter()
-                            .map(|(n, _)| {
-                                let mut o = Map::new();
-                                o.insert("number".into(), Value::from(*n));
-                                Value::Object(o)
-                            })
+                            .map(|(n, attrs, _)| with_attrs(vec![("number".into(), Value::from(*n))], attrs))
                             .collect();
-                        let mut o = Map::new();
-                        o.insert("episodes".into(), Value::Array(eps));
-                        o.insert("number".into(), Value::from(s.number));
-                        seasons.push(Value::Object(o));
+                        seasons.push(object(vec![
+                            ("episodes".into(), Value::Array(eps)),
+                            ("number".into(), Value::from(s.number)),
+                        ]));
                     }
                 }
-                let mut o = Map::new();
-                o.insert("ids".into(), Value::Object(show.ids.clone()));
-                o.insert("seasons".into(), Value::Array(seasons));
-                arr.push(Value::Object(o));
+                arr.push(object(vec![
+                    ("ids".into(), Value::Object(show.ids.clone())),
+                    ("seasons".into(), Value::Array(seasons)),
+                ]));
             }
         }
         if !arr.is_empty() {
@@ -262,12 +290,6 @@ fn render(flat: &[FlatSent], nested: &[ShowSent]) -> String {
         }
     }
     Value::Object(root).to_string()
-}
-
-fn ids_entry(ids: Map<String, Value>) -> Value {
-    let mut o = Map::new();
-    o.insert("ids".into(), Value::Object(ids));
-    Value::Object(o)
 }
 
 /// Result of matching a `not_found` object.
@@ -310,8 +332,8 @@ impl Body {
                 if !hit {
                     for show in self.nested.iter().filter(|s| ids_agree(&s.ids, ids)) {
                         for s in &show.seasons {
-                            out.inputs.extend(&s.whole);
-                            s.episodes.iter().for_each(|(_, i)| out.inputs.extend(i));
+                            s.whole.iter().for_each(|(_, i)| out.inputs.extend(i));
+                            s.episodes.iter().for_each(|(_, _, i)| out.inputs.extend(i));
                         }
                         hit = true;
                     }
@@ -324,15 +346,15 @@ impl Body {
                         for s in show.seasons.iter().filter(|s| i64::from(s.number) == number) {
                             if episodes.is_empty() {
                                 if s.whole.is_empty() {
-                                    s.episodes.iter().for_each(|(_, i)| out.inputs.extend(i));
+                                    s.episodes.iter().for_each(|(_, _, i)| out.inputs.extend(i));
                                 } else {
-                                    out.inputs.extend(&s.whole);
+                                    s.whole.iter().for_each(|(_, i)| out.inputs.extend(i));
                                 }
                                 hit = true;
                             }
                             for ee in episodes {
                                 let Some(en) = number_of(ee) else { continue };
-                                for (_, inputs) in s.episodes.iter().filter(|(n, _)| i64::from(*n) == en) {
+                                for (_, _, inputs) in s.episodes.iter().filter(|(n, _, _)| i64::from(*n) == en) {
                                     out.inputs.extend(inputs);
                                     hit = true;
                                 }
@@ -410,9 +432,9 @@ mod tests {
     const BB: [(&str, &str); 4] = [("tmdb", "1396"), ("tvdb", "81189"), ("imdb", "tt0903747"), ("slug", "breaking-bad")];
 
     fn body_of(items: &[Item]) -> Body {
-        let targets: Vec<(usize, Target)> =
-            items.iter().enumerate().map(|(i, it)| (i, target_for(it).unwrap())).collect();
-        build_body(&targets)
+        let entries: Vec<Entry> =
+            items.iter().enumerate().map(|(i, it)| Entry::bare(i, target_for(it).unwrap())).collect();
+        build_body(&entries)
     }
 
     #[test]
@@ -539,6 +561,74 @@ mod tests {
         assert_eq!(body.match_not_found(&nf).inputs.into_iter().collect::<Vec<_>>(), vec![3]);
         let nf = json!({"shows": [{"ids": bb_ids, "seasons": [{"number": 1}]}]});
         assert_eq!(body.match_not_found(&nf).inputs.into_iter().collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    fn rating(r: i64, at: Option<&str>) -> Attrs {
+        let mut a = Attrs::new();
+        a.insert("rating".into(), Value::from(r));
+        if let Some(at) = at {
+            a.insert("rated_at".into(), Value::from(at));
+        }
+        a
+    }
+
+    #[test]
+    fn ratings_bodies_carry_fields_per_entry_flat_and_nested() {
+        let items = [
+            item("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("trakt", "481"), ("slug", "the-matrix")], &[], None, None),
+            item("show", &[("tvdb", "81189"), ("slug", "breaking-bad")], &[], None, None),
+            item("season", &[], &BB, Some(1), None),
+            item("episode", &[], &BB, Some(1), Some(2)),
+            item("episode", &[], &BB, Some(1), Some(3)),
+            item("season", &[("tvdb", "30272")], &BB, Some(1), None),
+            item("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("trakt", "481")], &[], None, None), // same entry and values as #0
+            item("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("trakt", "481")], &[], None, None), // same ids, other values
+        ];
+        let attrs = [
+            rating(9, Some("2026-04-30T19:02:00.000Z")),
+            rating(10, None),
+            rating(8, None),
+            rating(7, Some("2026-04-12T08:00:00Z")),
+            rating(6, None),
+            rating(5, None),
+            rating(9, Some("2026-04-30T19:02:00.000Z")),
+            rating(2, None),
+        ];
+        let entries: Vec<Entry> = items
+            .iter()
+            .zip(attrs)
+            .enumerate()
+            .map(|(i, (it, a))| Entry { input: i, target: target_for(it).unwrap(), attrs: a })
+            .collect();
+        let body = build_body(&entries);
+        assert_eq!(
+            body.json,
+            concat!(
+                r#"{"movies":[{"ids":{"imdb":"tt0133093","tmdb":603,"trakt":481},"rated_at":"2026-04-30T19:02:00.000Z","rating":9},"#,
+                r#"{"ids":{"imdb":"tt0133093","tmdb":603,"trakt":481},"rating":2}],"#,
+                r#""seasons":[{"ids":{"tvdb":30272},"rating":5}],"#,
+                r#""shows":[{"ids":{"tvdb":81189},"rating":10},"#,
+                r#"{"ids":{"imdb":"tt0903747","slug":"breaking-bad","tmdb":1396,"tvdb":81189},"seasons":["#,
+                r#"{"number":1,"rating":8},"#,
+                r#"{"episodes":[{"number":2,"rated_at":"2026-04-12T08:00:00Z","rating":7},{"number":3,"rating":6}],"number":1}]}]}"#
+            )
+        );
+        // Typed: trakt/tmdb/tvdb numbers, imdb and slug strings.
+        let v: Value = serde_json::from_str(&body.json).unwrap();
+        assert!(v["movies"][0]["ids"]["tmdb"].is_u64() && v["movies"][0]["ids"]["imdb"].is_string());
+        assert!(v["shows"][1]["ids"]["slug"].is_string() && v["shows"][1]["ids"]["tvdb"].is_u64());
+
+        // not_found echoes carry the rating; they still map back by ids and numbers.
+        let nf = json!({
+            "movies": [{"ids": {"imdb": "tt0133093", "tmdb": 603, "trakt": 481}, "rating": 9}],
+            "shows": [{"ids": {"imdb": "tt0903747", "slug": "breaking-bad", "tmdb": 1396, "tvdb": 81189},
+                       "seasons": [{"number": 1, "rating": 8}, {"number": 1, "episodes": [{"number": 3, "rating": 6}]}]}],
+            "seasons": [{"ids": {"tvdb": 30272}, "rating": 5}]
+        });
+        let m = body.match_not_found(&nf);
+        // The movie echo matches both movie entries (same ids): Trakt could not resolve that movie.
+        assert_eq!(m.inputs.into_iter().collect::<Vec<_>>(), vec![0, 2, 4, 5, 6, 7]);
+        assert_eq!(m.unmatched, 0);
     }
 
     #[test]

@@ -142,3 +142,150 @@ pub fn query_param(url: &str, key: &str) -> Option<String> {
         (k == key).then(|| v.to_string())
     })
 }
+
+/// An in-memory `state` store with switchable failures; clones share the files.
+#[derive(Clone, Default)]
+pub struct MemStore {
+    inner: Rc<RefCell<MemInner>>,
+}
+
+#[derive(Default)]
+struct MemInner {
+    files: std::collections::BTreeMap<String, Vec<u8>>,
+    fail_reads: bool,
+    fail_writes: bool,
+    fail_deletes: bool,
+    /// "read NAME", "write NAME", "delete NAME", in order.
+    ops: Vec<String>,
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+    /// A store handle for feature code.
+    pub fn store(&self) -> Box<dyn crate::state::Store> {
+        Box::new(self.clone())
+    }
+    pub fn put(&self, name: &str, text: &str) {
+        self.inner.borrow_mut().files.insert(name.to_string(), text.as_bytes().to_vec());
+    }
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.inner.borrow().files.get(name).map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+    pub fn json(&self, name: &str) -> Option<serde_json::Value> {
+        self.text(name).map(|t| serde_json::from_str(&t).expect("state file is JSON"))
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.inner.borrow().files.keys().cloned().collect()
+    }
+    pub fn ops(&self) -> Vec<String> {
+        self.inner.borrow().ops.clone()
+    }
+    pub fn fail_reads(&self, on: bool) {
+        self.inner.borrow_mut().fail_reads = on;
+    }
+    pub fn fail_writes(&self, on: bool) {
+        self.inner.borrow_mut().fail_writes = on;
+    }
+    pub fn fail_deletes(&self, on: bool) {
+        self.inner.borrow_mut().fail_deletes = on;
+    }
+}
+
+impl crate::state::Store for MemStore {
+    fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let mut s = self.inner.borrow_mut();
+        s.ops.push(format!("read {name}"));
+        if s.fail_reads {
+            return Err("io: injected read failure".into());
+        }
+        Ok(s.files.get(name).cloned())
+    }
+    fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String> {
+        let mut s = self.inner.borrow_mut();
+        s.ops.push(format!("write {name}"));
+        if s.fail_writes {
+            return Err("quota exceeded: injected write failure".into());
+        }
+        s.files.insert(name.to_string(), contents.to_vec());
+        Ok(())
+    }
+    fn delete(&mut self, name: &str) -> Result<(), String> {
+        let mut s = self.inner.borrow_mut();
+        s.ops.push(format!("delete {name}"));
+        if s.fail_deletes {
+            return Err("io: injected delete failure".into());
+        }
+        s.files.remove(name);
+        Ok(())
+    }
+}
+
+/// A client, options and a state store for feature tests, over `Fakes` and a `MemStore`.
+pub struct Env {
+    pub fakes: Fakes,
+    pub mem: MemStore,
+    pub opts: Options,
+    client: Client,
+    store: MemStore,
+}
+
+impl Env {
+    pub fn new(fakes: Fakes, opts: Options) -> Env {
+        let client = fakes.client(&opts);
+        let mem = MemStore::new();
+        Env { fakes, store: mem.clone(), mem, opts, client }
+    }
+
+    pub fn ctx(&mut self) -> crate::features::Ctx<'_> {
+        crate::features::Ctx { client: &mut self.client, opts: &self.opts, state: &mut self.store }
+    }
+
+    /// Requests sent so far as "METHOD /path?query".
+    pub fn sent(&self) -> Vec<String> {
+        self.fakes.requests().iter().map(|r| format!("{} {}", r.method.as_str(), path_of(&r.url))).collect()
+    }
+}
+
+/// Path and query of an absolute URL.
+pub fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/".to_string(), |i| rest[i..].to_string())
+}
+
+/// Path of an absolute URL, without the query.
+pub fn route_of(url: &str) -> String {
+    path_of(url).split('?').next().unwrap_or("").to_string()
+}
+
+/// A request header, case-insensitively.
+pub fn header_of<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// Trakt's answer to a paged GET over `rows`: the requested page with the four pagination
+/// headers, and `etag` when given (then a 304 with the same headers and an empty body when
+/// `If-None-Match` names it).
+pub fn paged(req: &Request, rows: &[serde_json::Value], etag: Option<&str>) -> Response {
+    let page: usize = query_param(&req.url, "page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let limit: usize = query_param(&req.url, "limit").and_then(|p| p.parse().ok()).unwrap_or(100).clamp(1, 250);
+    let pages = rows.len().div_ceil(limit).max(1);
+    let from = ((page - 1) * limit).min(rows.len());
+    let to = (from + limit).min(rows.len());
+    let body = serde_json::Value::Array(rows[from..to].to_vec()).to_string();
+    let (p, l, c, n) = (page.to_string(), limit.to_string(), pages.to_string(), rows.len().to_string());
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("x-pagination-page", &p),
+        ("x-pagination-limit", &l),
+        ("x-pagination-page-count", &c),
+        ("x-pagination-item-count", &n),
+    ];
+    if let Some(tag) = etag {
+        headers.push(("etag", tag));
+        if page == 1 && header_of(req, "if-none-match") == Some(tag) {
+            return resp(304, &headers, "");
+        }
+    }
+    resp(200, &headers, &body)
+}

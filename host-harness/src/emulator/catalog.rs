@@ -11,7 +11,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use chrono::NaiveDate;
+
 use super::library::{Catalog, Episode, MediaRef, MediaType, Movie, Season, Show};
+use super::timestamp::Timestamp;
 
 /// Position maps over a [`Catalog`]; rebuilt whenever the catalogue changes.
 #[derive(Debug, Default)]
@@ -141,10 +144,6 @@ fn id_str(v: &Value) -> Option<String> {
 
 /// A resolved request object.
 #[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "show/season context is for ratings and history (inherited rating/watched_at)"
-)]
 pub(crate) struct Found<'b> {
     pub media: MediaRef,
     /// The innermost request object (movie, show, season or episode object as sent).
@@ -153,6 +152,51 @@ pub(crate) struct Found<'b> {
     pub show: Option<&'b Value>,
     /// The enclosing season object when found through `...seasons[].episodes[]`.
     pub season: Option<&'b Value>,
+    /// `false` for container objects (a show with `seasons`, a season with `episodes`), which
+    /// only [`Lookup::resolve_tree`] returns.
+    pub leaf: bool,
+}
+
+impl Found<'_> {
+    /// The value of `key` on the object itself, else on its season object, else on its show
+    /// object (how `watched_at`, `collected_at` and metadata are inherited); `null` counts as
+    /// absent.
+    pub(crate) fn inherited(&self, key: &str) -> Option<&Value> {
+        [Some(self.item), self.season, self.show]
+            .into_iter()
+            .flatten()
+            .find_map(|o| o.get(key).filter(|v| !v.is_null()))
+    }
+
+    /// The top-level body key this object came from and the object to echo in `not_found` when
+    /// it is rejected (bad rating): the object as sent, inside copies of its enclosing objects
+    /// cut down to this one path (a container is echoed without its nested array).
+    pub(crate) fn echo(&self) -> (MediaType, Value) {
+        let mut item = self.item.clone();
+        if !self.leaf {
+            if let Value::Object(map) = &mut item {
+                map.remove("seasons");
+                map.remove("episodes");
+            }
+        }
+        let item = match (self.media.kind, self.season) {
+            (MediaType::Episode, Some(season)) => {
+                let mut s = season.clone();
+                s["episodes"] = Value::Array(vec![item]);
+                s
+            }
+            _ => item,
+        };
+        match self.show {
+            Some(show) => {
+                let mut s = show.clone();
+                s["seasons"] = Value::Array(vec![item]);
+                (MediaType::Show, s)
+            }
+            None if self.season.is_some() => (MediaType::Season, item),
+            None => (self.media.kind, item),
+        }
+    }
 }
 
 /// Request objects that could not be resolved, echoed as sent, grouped by top-level key.
@@ -165,6 +209,16 @@ pub(crate) struct NotFound {
 }
 
 impl NotFound {
+    /// Appends an echoed object under the key of `kind`.
+    pub(crate) fn push(&mut self, kind: MediaType, v: Value) {
+        match kind {
+            MediaType::Movie => self.movies.push(v),
+            MediaType::Show => self.shows.push(v),
+            MediaType::Season => self.seasons.push(v),
+            MediaType::Episode => self.episodes.push(v),
+        }
+    }
+
     pub(crate) fn to_json(&self) -> Value {
         json!({ "movies": self.movies, "shows": self.shows, "seasons": self.seasons, "episodes": self.episodes })
     }
@@ -361,6 +415,15 @@ impl<'a> Lookup<'a> {
     /// with `seasons` cut down to the unresolved seasons, and each such season's `episodes` cut
     /// down to the unresolved episodes (an unresolved season is echoed whole).
     pub(crate) fn resolve_body<'b>(&self, body: &'b Value) -> Result<Resolution<'b>, String> {
+        let mut out = self.resolve_tree(body)?;
+        out.found.retain(|f| f.leaf);
+        Ok(out)
+    }
+
+    /// Like [`resolve_body`](Self::resolve_body), but `found` also holds the resolved container
+    /// objects (a show object with `seasons`, a season object with `episodes`; `leaf: false`),
+    /// each before the objects nested in it. Ratings use this: every level may carry a `rating`.
+    pub(crate) fn resolve_tree<'b>(&self, body: &'b Value) -> Result<Resolution<'b>, String> {
         if !body.is_object() {
             return Err("request body must be a JSON object".into());
         }
@@ -371,18 +434,28 @@ impl<'a> Lookup<'a> {
                 Some(_) => Err(format!("`{key}` must be an array")),
             }
         };
+        let node = |kind: MediaType,
+                    trakt: u64,
+                    item: &'b Value,
+                    show: Option<&'b Value>,
+                    season: Option<&'b Value>,
+                    leaf: bool| Found {
+            media: MediaRef { kind, trakt },
+            item,
+            show,
+            season,
+            leaf,
+        };
+        let nested_episodes = |v: &'b Value| match v.get("episodes") {
+            Some(Value::Array(eps)) if !eps.is_empty() => Some(eps.as_slice()),
+            _ => None,
+        };
         let mut out = Resolution::default();
         for m in list("movies")? {
             match self.find_movie(m) {
-                Some(t) => out.found.push(Found {
-                    media: MediaRef {
-                        kind: MediaType::Movie,
-                        trakt: t,
-                    },
-                    item: m,
-                    show: None,
-                    season: None,
-                }),
+                Some(t) => out
+                    .found
+                    .push(node(MediaType::Movie, t, m, None, None, true)),
                 None => out.not_found.movies.push(m.clone()),
             }
         }
@@ -394,18 +467,13 @@ impl<'a> Lookup<'a> {
             let seasons = match s.get("seasons") {
                 Some(Value::Array(a)) if !a.is_empty() => a,
                 _ => {
-                    out.found.push(Found {
-                        media: MediaRef {
-                            kind: MediaType::Show,
-                            trakt: show,
-                        },
-                        item: s,
-                        show: None,
-                        season: None,
-                    });
+                    out.found
+                        .push(node(MediaType::Show, show, s, None, None, true));
                     continue;
                 }
             };
+            out.found
+                .push(node(MediaType::Show, show, s, None, None, false));
             let mut missing_seasons = Vec::new();
             for season_obj in seasons {
                 let season = season_obj
@@ -416,8 +484,16 @@ impl<'a> Lookup<'a> {
                     missing_seasons.push(season_obj.clone());
                     continue;
                 };
-                match season_obj.get("episodes") {
-                    Some(Value::Array(eps)) if !eps.is_empty() => {
+                match nested_episodes(season_obj) {
+                    Some(eps) => {
+                        out.found.push(node(
+                            MediaType::Season,
+                            season,
+                            season_obj,
+                            Some(s),
+                            None,
+                            false,
+                        ));
                         let mut missing_eps = Vec::new();
                         for ep_obj in eps {
                             match ep_obj
@@ -425,15 +501,14 @@ impl<'a> Lookup<'a> {
                                 .and_then(id_u64)
                                 .and_then(|n| self.episode_by_number(season, n))
                             {
-                                Some(ep) => out.found.push(Found {
-                                    media: MediaRef {
-                                        kind: MediaType::Episode,
-                                        trakt: ep,
-                                    },
-                                    item: ep_obj,
-                                    show: Some(s),
-                                    season: Some(season_obj),
-                                }),
+                                Some(ep) => out.found.push(node(
+                                    MediaType::Episode,
+                                    ep,
+                                    ep_obj,
+                                    Some(s),
+                                    Some(season_obj),
+                                    true,
+                                )),
                                 None => missing_eps.push(ep_obj.clone()),
                             }
                         }
@@ -443,15 +518,14 @@ impl<'a> Lookup<'a> {
                             missing_seasons.push(echo);
                         }
                     }
-                    _ => out.found.push(Found {
-                        media: MediaRef {
-                            kind: MediaType::Season,
-                            trakt: season,
-                        },
-                        item: season_obj,
-                        show: Some(s),
-                        season: None,
-                    }),
+                    None => out.found.push(node(
+                        MediaType::Season,
+                        season,
+                        season_obj,
+                        Some(s),
+                        None,
+                        true,
+                    )),
                 }
             }
             if !missing_seasons.is_empty() {
@@ -465,8 +539,16 @@ impl<'a> Lookup<'a> {
                 out.not_found.seasons.push(season_obj.clone());
                 continue;
             };
-            match season_obj.get("episodes") {
-                Some(Value::Array(eps)) if !eps.is_empty() => {
+            match nested_episodes(season_obj) {
+                Some(eps) => {
+                    out.found.push(node(
+                        MediaType::Season,
+                        season,
+                        season_obj,
+                        None,
+                        None,
+                        false,
+                    ));
                     let mut missing_eps = Vec::new();
                     for ep_obj in eps {
                         match ep_obj
@@ -474,15 +556,14 @@ impl<'a> Lookup<'a> {
                             .and_then(id_u64)
                             .and_then(|n| self.episode_by_number(season, n))
                         {
-                            Some(ep) => out.found.push(Found {
-                                media: MediaRef {
-                                    kind: MediaType::Episode,
-                                    trakt: ep,
-                                },
-                                item: ep_obj,
-                                show: None,
-                                season: Some(season_obj),
-                            }),
+                            Some(ep) => out.found.push(node(
+                                MediaType::Episode,
+                                ep,
+                                ep_obj,
+                                None,
+                                Some(season_obj),
+                                true,
+                            )),
                             None => missing_eps.push(ep_obj.clone()),
                         }
                     }
@@ -492,32 +573,85 @@ impl<'a> Lookup<'a> {
                         out.not_found.seasons.push(echo);
                     }
                 }
-                _ => out.found.push(Found {
-                    media: MediaRef {
-                        kind: MediaType::Season,
-                        trakt: season,
-                    },
-                    item: season_obj,
-                    show: None,
-                    season: None,
-                }),
+                None => out.found.push(node(
+                    MediaType::Season,
+                    season,
+                    season_obj,
+                    None,
+                    None,
+                    true,
+                )),
             }
         }
         for e in list("episodes")? {
             match self.find_episode(e) {
-                Some(t) => out.found.push(Found {
-                    media: MediaRef {
-                        kind: MediaType::Episode,
-                        trakt: t,
-                    },
-                    item: e,
-                    show: None,
-                    season: None,
-                }),
+                Some(t) => out
+                    .found
+                    .push(node(MediaType::Episode, t, e, None, None, true)),
                 None => out.not_found.episodes.push(e.clone()),
             }
         }
         Ok(out)
+    }
+
+    /// The movies and episodes a resolved object stands for when it means "everything below"
+    /// (history, collection): a movie or an episode is itself, a season is its episodes, a show
+    /// is every episode of every season (specials included), in catalogue order.
+    pub(crate) fn expand(&self, m: MediaRef) -> Vec<MediaRef> {
+        let ep = |e: &Episode| MediaRef {
+            kind: MediaType::Episode,
+            trakt: e.ids.trakt,
+        };
+        match m.kind {
+            MediaType::Movie | MediaType::Episode => vec![m],
+            MediaType::Season => self
+                .season(m.trakt)
+                .map(|(_, s)| s.episodes.iter().map(ep).collect())
+                .unwrap_or_default(),
+            MediaType::Show => self
+                .show(m.trakt)
+                .map(|s| {
+                    s.seasons
+                        .iter()
+                        .flat_map(|season| season.episodes.iter().map(ep))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// When a movie or an episode was released: a movie's `released` date (00:00 UTC), an
+    /// episode's `first_aired`; without them a fixed time derived from the item (movie: 1 January
+    /// of its year, or of 2000; episode: 1 January 20:00 UTC of its show's year, or of 2000, plus
+    /// `365 * season + 7 * (number - 1)` days). Also returns the runtime in minutes (0 unknown).
+    pub(crate) fn release(&self, m: MediaRef) -> (Timestamp, u32) {
+        match m.kind {
+            MediaType::Movie => match self.movie(m.trakt) {
+                Some(movie) => {
+                    let at = movie
+                        .released
+                        .as_deref()
+                        .and_then(|d| date_start(d).ok())
+                        .unwrap_or_else(|| year_start(movie.year.unwrap_or(2000)));
+                    (at, movie.runtime.unwrap_or(0))
+                }
+                None => (Timestamp(0), 0),
+            },
+            MediaType::Episode => match self.episode(m.trakt) {
+                Some((show, season, ep)) => {
+                    let at = ep.first_aired.unwrap_or_else(|| {
+                        let days =
+                            365 * i64::from(season.number) + 7 * (i64::from(ep.number) - 1).max(0);
+                        Timestamp(
+                            year_start(show.year.unwrap_or(2000)).0 + 20 * 3600 + days * 86_400,
+                        )
+                    });
+                    (at, ep.runtime.unwrap_or(0))
+                }
+                None => (Timestamp(0), 0),
+            },
+            MediaType::Show | MediaType::Season => (Timestamp(0), 0),
+        }
     }
 
     /// The media objects of a response row: `{"movie": ..}`, `{"show": ..}`,
@@ -572,6 +706,22 @@ impl<'a> Lookup<'a> {
         };
         y.unwrap_or(0)
     }
+}
+
+/// 00:00 UTC on 1 January of `year`.
+pub(crate) fn year_start(year: i32) -> Timestamp {
+    NaiveDate::from_ymd_opt(year, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(Timestamp(0), |t| Timestamp(t.and_utc().timestamp()))
+}
+
+/// 00:00 UTC of a `YYYY-MM-DD` date.
+pub(crate) fn date_start(date: &str) -> Result<Timestamp, String> {
+    NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Timestamp(t.and_utc().timestamp()))
+        .ok_or_else(|| format!("invalid date {date:?}; expected YYYY-MM-DD"))
 }
 
 fn title_match<'x>(

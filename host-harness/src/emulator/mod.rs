@@ -18,6 +18,12 @@
 //! * `GET /sync/last_activities`, `GET /users/settings`;
 //! * `GET /sync/watchlist[/{type}[/{sort_by}[/{sort_how}]]]`, `POST /sync/watchlist`,
 //!   `POST /sync/watchlist/remove`;
+//! * `GET /sync/ratings[/{type}[/{rating}]]`, `POST /sync/ratings`, `POST /sync/ratings/remove`
+//!   (see `sync_ratings` for the choices where Trakt's docs are silent);
+//! * `GET /sync/history[/{type}[/{id}]]` (`start_at`/`end_at`), `POST /sync/history`,
+//!   `POST /sync/history/remove` (see `sync_history`);
+//! * `GET /sync/collection/{movies|shows}`, `POST /sync/collection`,
+//!   `POST /sync/collection/remove` (see `sync_collection`);
 //! * control endpoints (no auth, not logged, never faulted): `GET /_emulator/state`
 //!   (= [`Emulator::dump`]), `GET /_emulator/requests` (= [`Emulator::requests`]),
 //!   `DELETE /_emulator/requests`, `GET|POST|DELETE /_emulator/faults` (list / inject one fault
@@ -30,10 +36,17 @@
 //! precision) plus [`Emulator::advance_clock`]; token expiry, device-code expiry and polling
 //! interval, and rate-limit windows all use it, so tests can jump instead of sleeping.
 //!
+//! Every GET above is paginated (`page`, `limit` clamped to 1..=250, default 100, four
+//! `X-Pagination-*` headers) and has an `ETag` (`If-None-Match` -> `304`); faults and rate limits
+//! apply to every route. Account limits (`420` with `X-Upgrade-URL`, `X-VIP-User`,
+//! `X-Account-Limit`): watchlist, ratings, collection and history plays, from [`Limits`].
+//!
 //! Module map: `server` (routes, header checks, ETag, faults, request log), `faults` (fault
-//! model, connection cutting), `library` (data model, seed/dump, sample), `catalog` (id
-//! resolution, media objects), `paging`, `oauth` (incl. device flow), `users`, `activities`,
-//! `sync_watchlist`, `ratelimit`, `timestamp`.
+//! model, connection cutting), `library` (data model, seed/dump, samples), `catalog` (id
+//! resolution, scopes, release dates, media objects), `user_index` (per-type positions of
+//! ratings/plays), `render` (pages rendered straight to JSON text), `paging`, `oauth` (incl.
+//! device flow), `users`, `activities`, `sync_watchlist`, `sync_ratings`, `sync_history`,
+//! `sync_collection`, `sync_common`, `ratelimit`, `timestamp`.
 
 mod activities;
 mod catalog;
@@ -42,9 +55,15 @@ mod library;
 mod oauth;
 mod paging;
 mod ratelimit;
+mod render;
 mod server;
+mod sync_collection;
+mod sync_common;
+mod sync_history;
+mod sync_ratings;
 mod sync_watchlist;
 mod timestamp;
+mod user_index;
 mod users;
 
 #[cfg(test)]
@@ -61,9 +80,9 @@ use serde::{Deserialize, Serialize};
 pub use activities::LastActivities;
 pub use faults::{Fault, FaultAction, FaultWhen};
 pub use library::{
-    slugify, Auth, Catalog, Episode, EpisodeIds, ItemCount, Library, Limits, ListLimits, MediaRef,
-    MediaType, Movie, MovieIds, Season, SeasonIds, Show, ShowIds, User, WatchlistEntry,
-    LIBRARY_KEYS,
+    slugify, Auth, Catalog, CollectionEntry, CollectionMetadata, Episode, EpisodeIds, ItemCount,
+    Library, Limits, ListLimits, MediaRef, MediaType, Movie, MovieIds, Play, PlayAction, Rating,
+    Season, SeasonIds, Show, ShowIds, User, WatchlistEntry, HISTORY_ID_BASE, LIBRARY_KEYS,
 };
 pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use ratelimit::RateLimitConfig;

@@ -33,14 +33,22 @@ impl Paging {
 
     /// Cuts one page out of `items` and returns it with the four pagination headers.
     pub(crate) fn apply<T>(self, items: Vec<T>) -> (Vec<T>, Vec<(String, String)>) {
-        let total = items.len() as u64;
-        let page_count = total.div_ceil(self.limit);
-        let start = (self.page - 1).saturating_mul(self.limit);
+        let (range, headers) = self.window(items.len());
         let rows: Vec<T> = items
             .into_iter()
-            .skip(start.min(total) as usize)
-            .take(self.limit as usize)
+            .skip(range.start)
+            .take(range.len())
             .collect();
+        (rows, headers)
+    }
+
+    /// The index range of this page within `total` items (empty past the end) and the four
+    /// pagination headers; for data sets that are paged without materializing them.
+    pub(crate) fn window(self, total: usize) -> (std::ops::Range<usize>, Vec<(String, String)>) {
+        let total = total as u64;
+        let page_count = total.div_ceil(self.limit);
+        let start = (self.page - 1).saturating_mul(self.limit).min(total);
+        let end = start.saturating_add(self.limit).min(total);
         let headers = vec![
             ("x-pagination-page".to_string(), self.page.to_string()),
             ("x-pagination-limit".to_string(), self.limit.to_string()),
@@ -50,18 +58,31 @@ impl Paging {
             ),
             ("x-pagination-item-count".to_string(), total.to_string()),
         ];
-        (rows, headers)
+        (start as usize..end as usize, headers)
     }
 }
 
-/// A `200` JSON array reply for one page of `items`.
-#[allow(
-    dead_code,
-    reason = "for the paginated endpoints to come (history, ratings)"
-)]
-pub(crate) fn page_reply(paging: Paging, items: Vec<serde_json::Value>) -> Reply {
-    let (rows, headers) = paging.apply(items);
-    let mut reply = Reply::json(200, serde_json::Value::Array(rows));
+/// A `200` JSON array reply with one page of a data set of `total` items: `rows` renders the
+/// items of the page's index range (only those are built and serialized).
+pub(crate) fn paged(
+    paging: Paging,
+    total: usize,
+    rows: impl FnOnce(std::ops::Range<usize>) -> Vec<serde_json::Value>,
+) -> Reply {
+    let (range, headers) = paging.window(total);
+    let mut reply = Reply::json(200, serde_json::Value::Array(rows(range)));
+    reply.headers.extend(headers);
+    reply
+}
+
+/// Like [`paged`], for rows rendered straight to JSON text (an array).
+pub(crate) fn paged_text(
+    paging: Paging,
+    total: usize,
+    rows: impl FnOnce(std::ops::Range<usize>) -> String,
+) -> Reply {
+    let (range, headers) = paging.window(total);
+    let mut reply = Reply::json_text(200, rows(range));
     reply.headers.extend(headers);
     reply
 }

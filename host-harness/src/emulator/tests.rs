@@ -2034,3 +2034,6 @@ fn device_flow_deny_expire_and_control() {
         404
     );
 }
+
+#[path = "tests_sync.rs"]
+mod sync;

@@ -40,10 +40,50 @@ impl Timestamp {
 
     /// `YYYY-MM-DDTHH:MM:SS.000Z`.
     pub fn to_trakt(self) -> String {
-        match DateTime::<Utc>::from_timestamp(self.0, 0) {
-            Some(t) => t.format("%Y-%m-%dT%H:%M:%S.000Z").to_string(),
-            None => "1970-01-01T00:00:00.000Z".to_string(),
+        let mut s = String::with_capacity(24);
+        self.write_trakt(&mut s);
+        s
+    }
+
+    /// Appends [`to_trakt`](Self::to_trakt)'s text. Years 1970..=9999 are formatted with
+    /// integer arithmetic (hot path of large pages; chrono's formatter is slow unoptimized).
+    pub fn write_trakt(self, out: &mut String) {
+        const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+        if !(0..=MAX).contains(&self.0) {
+            match DateTime::<Utc>::from_timestamp(self.0, 0) {
+                Some(t) => out.push_str(&t.format("%Y-%m-%dT%H:%M:%S.000Z").to_string()),
+                None => out.push_str("1970-01-01T00:00:00.000Z"),
+            }
+            return;
         }
+        let (days, secs) = (self.0 / 86_400, self.0 % 86_400);
+        // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm), for days >= 0.
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let digits = |out: &mut String, n: i64, width: u32| {
+            for i in (0..width).rev() {
+                out.push(char::from(b'0' + (n / 10_i64.pow(i) % 10) as u8));
+            }
+        };
+        for (n, width, sep) in [
+            (year, 4, '-'),
+            (month, 2, '-'),
+            (day, 2, 'T'),
+            (secs / 3600, 2, ':'),
+            (secs / 60 % 60, 2, ':'),
+            (secs % 60, 2, '.'),
+        ] {
+            digits(out, n, width);
+            out.push(sep);
+        }
+        out.push_str("000Z");
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ` (the form used inside the `X-Ratelimit` header).
@@ -97,5 +137,33 @@ mod tests {
         assert_eq!(Timestamp(0).to_trakt(), "1970-01-01T00:00:00.000Z");
         assert_eq!(t.to_plain_z(), "2026-05-02T18:41:07Z");
         assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn fast_format_matches_chrono() {
+        let chrono_fmt = |t: i64| {
+            DateTime::<Utc>::from_timestamp(t, 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S.000Z")
+                .to_string()
+        };
+        let mut t = 0i64;
+        while t < 253_402_300_799 {
+            assert_eq!(Timestamp(t).to_trakt(), chrono_fmt(t), "{t}");
+            t += 7_919_993; // ~92 days, odd: walks through all months, days and times
+        }
+        for t in [
+            0,
+            59,
+            951_782_400,   // 2000-02-29
+            951_868_799,   // 2000-02-29T23:59:59
+            4_107_542_400, // 2100-03-01
+            1_767_225_599,
+            253_402_300_799,
+        ] {
+            assert_eq!(Timestamp(t).to_trakt(), chrono_fmt(t), "{t}");
+        }
+        assert_eq!(Timestamp(-1).to_trakt(), "1969-12-31T23:59:59.000Z");
+        assert_eq!(Timestamp(i64::MAX).to_trakt(), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -63,7 +63,13 @@ fn settings(ctx: &mut Ctx<'_>) -> Reply {
                 "watched": "I just watched [item]",
                 "rated": "[item] [stars]",
             },
-            "limits": lib.limits,
+            // Only the documented keys; the ratings/collection/history limits are not served.
+            "limits": {
+                "list": lib.limits.list,
+                "watchlist": lib.limits.watchlist,
+                "favorites": lib.limits.favorites,
+                "recommendations": lib.limits.recommendations,
+            },
         }),
     )
 }

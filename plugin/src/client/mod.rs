@@ -38,6 +38,8 @@ pub struct Call {
     pub max_attempts: Option<u32>,
     /// Overrides the configured timeout for this call.
     pub timeout_ms: Option<u32>,
+    /// Extra request headers (e.g. `If-None-Match`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Call {
@@ -50,11 +52,17 @@ impl Call {
             idempotent: true,
             max_attempts: None,
             timeout_ms: None,
+            headers: Vec::new(),
         }
     }
 
     pub fn post(path: &str, body: String, idempotent: bool) -> Call {
         Call { method: Method::Post, body: body.into_bytes(), idempotent, ..Call::get(path) }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Call {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn query(mut self, key: &str, value: impl ToString) -> Call {
@@ -160,6 +168,11 @@ impl Client {
 
     pub fn timeout_ms(&self) -> u32 {
         self.settings.timeout_ms
+    }
+
+    /// Wall-clock Unix seconds (state-file timestamps, shadow age).
+    pub fn wall_unix_secs(&self) -> i64 {
+        self.clock.wall_unix_secs()
     }
 
     /// Start a new ledger (a new host call begins).
@@ -398,15 +411,17 @@ impl Client {
     }
 
     fn build_request(&self, call: &Call) -> Request {
+        let mut headers: Vec<(String, String)> = vec![
+            ("trakt-api-version".into(), "2".into()),
+            ("Content-Type".into(), "application/json".into()),
+            ("Accept".into(), "application/json".into()),
+            ("User-Agent".into(), USER_AGENT.into()),
+        ];
+        headers.extend(call.headers.iter().cloned());
         Request {
             method: call.method,
             url: format!("{}{}", self.settings.api_url, call.path_and_query()),
-            headers: vec![
-                ("trakt-api-version".into(), "2".into()),
-                ("Content-Type".into(), "application/json".into()),
-                ("Accept".into(), "application/json".into()),
-                ("User-Agent".into(), USER_AGENT.into()),
-            ],
+            headers,
             body: call.body.clone(),
             timeout_ms: call.timeout_ms.unwrap_or(self.settings.timeout_ms),
         }

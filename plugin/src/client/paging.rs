@@ -23,6 +23,18 @@ const MAX_PAGES: u32 = 10_000;
 pub struct Listing {
     pub rows: Vec<Value>,
     pub pages: u32,
+    /// Page 1's `ETag` (trimmed; none when missing or blank).
+    pub etag: Option<String>,
+}
+
+/// The answer of a conditional walk.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The whole listing (page 1 had changed, or no `If-None-Match` was sent).
+    Full(Listing),
+    /// Page 1 answered 304 to `If-None-Match`: page 1 is unchanged. Its pagination headers
+    /// say whether page 1 is the whole listing.
+    NotModified { page_count: Option<u64>, item_count: Option<u64> },
 }
 
 /// GET `path?page=N&limit=L` for N = 1.. until the listing is complete.
@@ -35,7 +47,22 @@ pub struct Listing {
 /// item count that changes mid-walk, rows on a page beyond the page count, and a row total
 /// that differs from `X-Pagination-Item-Count`.
 pub fn fetch_all(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
-    let result = walk(client, feature, path, limit.clamp(1, MAX_PAGE_LIMIT));
+    match fetch_conditional(client, feature, path, limit, None)? {
+        Fetched::Full(listing) => Ok(listing),
+        Fetched::NotModified { .. } => Err(AdapterError::Internal(format!("{path}: 304 without If-None-Match"))),
+    }
+}
+
+/// `fetch_all` with `If-None-Match: <etag>` on page 1 when `if_none_match` is given; a 304 on
+/// page 1 ends the walk at once with `Fetched::NotModified`.
+pub fn fetch_conditional(
+    client: &mut Client,
+    feature: &str,
+    path: &str,
+    limit: u32,
+    if_none_match: Option<&str>,
+) -> Result<Fetched, AdapterError> {
+    let result = walk(client, feature, path, limit.clamp(1, MAX_PAGE_LIMIT), if_none_match);
     if let Err(e @ AdapterError::Protocol(_)) = &result {
         // The request itself succeeded; say on its ledger entry why its page was refused.
         client.note_failure(e);
@@ -44,7 +71,7 @@ pub fn fetch_all(client: &mut Client, feature: &str, path: &str, limit: u32) -> 
     result
 }
 
-fn walk(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
+fn walk(client: &mut Client, feature: &str, path: &str, limit: u32, if_none_match: Option<&str>) -> Result<Fetched, AdapterError> {
     let mut rows: Vec<Value> = Vec::new();
     // BTreeSet, not HashSet: std's random hasher seed would add a wasi:random import.
     let mut seen_pages: BTreeSet<u64> = BTreeSet::new();
@@ -52,12 +79,26 @@ fn walk(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Li
     let mut page_count: Option<u64> = None;
     let mut applied_limit: Option<u64> = None;
     let mut page: u32 = 1;
+    let mut etag: Option<String> = None;
     loop {
         let bad = |what: String| AdapterError::Protocol(format!("{path} page {page}: {what}; index abandoned, try again"));
         if page > MAX_PAGES {
             return Err(bad(format!("more than {MAX_PAGES} pages")));
         }
-        let resp = client.execute(&Call::get(path).query("page", page).query("limit", limit))?;
+        let mut call = Call::get(path).query("page", page).query("limit", limit);
+        if let (1, Some(tag)) = (page, if_none_match) {
+            call = call.header("If-None-Match", tag);
+        }
+        let resp = client.execute(&call)?;
+        if page == 1 && resp.status == 304 && if_none_match.is_some() {
+            return Ok(Fetched::NotModified {
+                page_count: resp.header_u64("x-pagination-page-count"),
+                item_count: resp.header_u64("x-pagination-item-count"),
+            });
+        }
+        if page == 1 {
+            etag = resp.header("etag").filter(|t| !t.is_empty()).map(str::to_string);
+        }
         if resp.status != 200 {
             return Err(bad(format!("expected 200, got {}", resp.status)));
         }
@@ -130,7 +171,7 @@ fn walk(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Li
             )));
         }
     }
-    Ok(Listing { rows, pages: page })
+    Ok(Fetched::Full(Listing { rows, pages: page, etag }))
 }
 
 /// Order-insensitive digest of a page's rows.
@@ -369,6 +410,39 @@ mod tests {
             assert_eq!(e.bytes_received, body.len() as u64);
             assert_eq!((e.bytes_sent, e.error.as_str(), e.rate_limit.as_deref()), (0, "", None));
         }
+    }
+
+    #[test]
+    fn conditional_page_one() {
+        // 304: the walk stops at once and reports page 1's pagination headers.
+        let f = Fakes::new(|req| {
+            assert_eq!(crate::testkit::header_of(req, "if-none-match"), Some("\"abc\""));
+            Ok(resp(304, &[("x-pagination-page-count", "1"), ("x-pagination-item-count", "7"), ("etag", "\"abc\"")], ""))
+        });
+        let mut c = f.client(&Options::default());
+        match fetch_conditional(&mut c, "watchlist", "/sync/watchlist", 250, Some("\"abc\"")).unwrap() {
+            Fetched::NotModified { page_count, item_count } => assert_eq!((page_count, item_count), (Some(1), Some(7))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.requests().len(), 1);
+
+        // 200: the whole listing with page 1's ETag; If-None-Match only on page 1.
+        let f = Fakes::new(|req| {
+            let p = page_of(req);
+            assert_eq!(crate::testkit::header_of(req, "if-none-match").is_some(), p == 1);
+            let mut r = page_resp(p, 2, 2, 3, rows(((p - 1) * 2) as usize, if p == 1 { 2 } else { 1 }));
+            r.headers.push(("etag".into(), format!("\"p{p}\"")));
+            Ok(r)
+        });
+        let mut c = f.client(&Options::default());
+        match fetch_conditional(&mut c, "watchlist", "/sync/watchlist", 2, Some("\"old\"")).unwrap() {
+            Fetched::Full(l) => assert_eq!((l.rows.len(), l.etag.as_deref()), (3, Some("\"p1\""))),
+            other => panic!("{other:?}"),
+        }
+        // A 304 nobody asked for is not a page.
+        let f = Fakes::new(|_| Ok(resp(304, &[], "")));
+        let mut c = f.client(&Options::default());
+        assert!(matches!(fetch_all(&mut c, "watchlist", "/sync/watchlist", 250), Err(AdapterError::Protocol(_))));
     }
 
     #[test]

@@ -1,11 +1,24 @@
-//! Sync features: what each supports, their shared report types, and dispatch.
+//! Sync features: what each supports, their shared report types, the chunked write loop,
+//! and dispatch.
 
+#[cfg(test)]
+mod golden_tests;
+pub mod journal;
+pub mod presence;
+pub mod ratings;
+pub mod rows;
 pub mod watchlist;
 
-use crate::client::Client;
+use serde_json::Value;
+
+use crate::client::{Call, Client};
 use crate::config::Options;
 use crate::error::AdapterError;
+use crate::log::{self, Level};
+use crate::model::keys::UNKNOWN_KEY;
 use crate::model::Item;
+use crate::payload::{self, Body, Entry};
+use crate::state::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
@@ -51,12 +64,12 @@ pub const SUPPORT: [Support; 4] = [
     },
     Support {
         feature: Feature::Ratings,
-        supported: false,
-        index: false,
-        add: false,
-        remove: false,
-        media_types: &[],
-        note: "not implemented yet in this version",
+        supported: true,
+        index: true,
+        add: true,
+        remove: true,
+        media_types: ALL_MEDIA,
+        note: "add upserts integer ratings 1..10; remove unrates",
     },
     Support {
         feature: Feature::History,
@@ -125,21 +138,33 @@ pub struct WriteReport {
     pub planned: Vec<PlannedRequest>,
 }
 
-/// Per-instance feature state (e.g. the last watchlist index of this run).
+/// What happened to one input item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Confirmed,
+    Skipped,
+    Unresolved(String),
+}
+
+/// Everything a feature call works with.
+pub struct Ctx<'a> {
+    pub client: &'a mut Client,
+    pub opts: &'a Options,
+    pub state: &'a mut dyn Store,
+}
+
+/// Per-instance feature state (this run's indexes and lookups).
 #[derive(Default)]
 pub struct Features {
     pub watchlist: watchlist::Watchlist,
+    pub ratings: ratings::Ratings,
 }
 
 impl Features {
-    pub fn build_index(
-        &mut self,
-        feature: Feature,
-        client: &mut Client,
-        opts: &Options,
-    ) -> Result<Vec<(String, Item)>, AdapterError> {
+    pub fn build_index(&mut self, feature: Feature, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
         match feature {
-            Feature::Watchlist => self.watchlist.build_index(client, opts),
+            Feature::Watchlist => self.watchlist.build_index(ctx),
+            Feature::Ratings => self.ratings.build_index(ctx),
             other => Err(unsupported(other)),
         }
     }
@@ -150,12 +175,162 @@ impl Features {
         op: Op,
         items: &[Item],
         dry_run: bool,
-        client: &mut Client,
-        opts: &Options,
+        ctx: &mut Ctx,
     ) -> Result<WriteReport, AdapterError> {
         match feature {
-            Feature::Watchlist => self.watchlist.write(op, items, dry_run, client, opts),
+            Feature::Watchlist => self.watchlist.write(op, items, dry_run, ctx),
+            Feature::Ratings => self.ratings.write(op, items, dry_run, ctx),
             other => Err(unsupported(other)),
         }
     }
+}
+
+/// Errors that concern the whole session rather than one request (credentials, account,
+/// rate limit beyond the cap, no connection): continuing with other requests is pointless.
+pub fn is_session_wide(e: &AdapterError) -> bool {
+    !matches!(e, AdapterError::Http { .. } | AdapterError::Protocol(_))
+}
+
+pub fn mark(outcome: &mut [Option<Outcome>], inputs: &[usize], o: Outcome) {
+    for &i in inputs {
+        outcome[i] = Some(o.clone());
+    }
+}
+
+/// What the chunk loop did.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Some chunk's outcome is unknown (an error answer after retries, no answer, or an
+    /// unreadable 2xx body): Trakt may or may not have applied it.
+    pub ambiguous: bool,
+}
+
+/// Send `entries` to `path` in chunks of `batch`, paced and retried by the client.
+///
+/// `account` decides the items of a chunk from Trakt's JSON object answer. Unresolved hints
+/// set here: `trakt_limit` (a 420 answered this chunk or an earlier one: later chunks are not
+/// sent); `http:<status>` (Trakt answered this status for the chunk after retries; for a
+/// session-wide status, later chunks are not sent and carry the same hint); `transport` (no
+/// answer: later chunks are not sent); `bad_response` (a 2xx whose body is not a JSON
+/// object). A session-wide failure of the first chunk, before anything was written, fails the
+/// whole call with the typed error instead (nothing changed, and the error says what to do).
+/// With `dry_run` nothing is sent: each chunk is planned and its items counted as confirmed.
+#[allow(clippy::too_many_arguments)]
+pub fn send_chunks(
+    client: &mut Client,
+    feature: &str,
+    op: Op,
+    path: &str,
+    entries: &[Entry],
+    batch: u32,
+    dry_run: bool,
+    outcome: &mut [Option<Outcome>],
+    planned: &mut Vec<PlannedRequest>,
+    mut account: impl FnMut(&Value, &Body, &[usize], &mut [Option<Outcome>]),
+) -> Result<Sent, AdapterError> {
+    let mut sent = Sent::default();
+    let mut wrote_any = false;
+    let mut stop_hint: Option<String> = None;
+    let mut done = 0u64;
+    for chunk in entries.chunks(batch.max(1) as usize) {
+        let inputs: Vec<usize> = chunk.iter().map(|e| e.input).collect();
+        done += inputs.len() as u64;
+        if let Some(hint) = &stop_hint {
+            mark(outcome, &inputs, Outcome::Unresolved(hint.clone()));
+            continue;
+        }
+        let body = payload::build_body(chunk);
+        if dry_run {
+            planned.push(PlannedRequest { method: "POST".into(), path: path.into(), body: body.json });
+            mark(outcome, &inputs, Outcome::Confirmed);
+            continue;
+        }
+        match client.execute(&Call::post(path, body.json.clone(), true)) {
+            Ok(resp) => {
+                wrote_any = true;
+                match serde_json::from_slice::<Value>(&resp.body) {
+                    Ok(v) if v.is_object() => account(&v, &body, &inputs, outcome),
+                    _ => {
+                        log::event(Level::Warn, feature, "write_bad_response", &[
+                            ("op", op.name().into()),
+                            ("status", resp.status.to_string()),
+                        ]);
+                        sent.ambiguous = true;
+                        mark(outcome, &inputs, Outcome::Unresolved("bad_response".into()));
+                    }
+                }
+            }
+            Err(AdapterError::AccountLimit { limit, vip, upgrade_url, message }) => {
+                log::event(Level::Warn, feature, "rate_limit", &[
+                    ("status", "420".into()),
+                    ("limit", limit.map(|l| l.to_string()).unwrap_or_default()),
+                    ("vip", vip.map(|v| v.to_string()).unwrap_or_default()),
+                    ("upgrade_url", upgrade_url.unwrap_or_default()),
+                    ("message", message),
+                ]);
+                mark(outcome, &inputs, Outcome::Unresolved("trakt_limit".into()));
+                stop_hint = Some("trakt_limit".into());
+            }
+            Err(AdapterError::Http { status, message }) => {
+                log::event(Level::Warn, feature, "write_chunk_failed", &[
+                    ("op", op.name().into()),
+                    ("status", status.to_string()),
+                    ("message", message),
+                ]);
+                // A 4xx was refused as a whole; after a 5xx the write may have been applied.
+                sent.ambiguous |= status >= 500;
+                mark(outcome, &inputs, Outcome::Unresolved(format!("http:{status}")));
+            }
+            Err(e) if !wrote_any => return Err(e),
+            Err(e) => {
+                let hint = e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into());
+                log::event(Level::Error, feature, "write_stopped", &[
+                    ("op", op.name().into()),
+                    ("hint", hint.clone()),
+                    ("error", e.to_string()),
+                ]);
+                sent.ambiguous = true;
+                mark(outcome, &inputs, Outcome::Unresolved(hint.clone()));
+                stop_hint = Some(hint);
+            }
+        }
+        log::progress(feature, op.name(), done, Some(entries.len() as u64));
+    }
+    Ok(sent)
+}
+
+/// The report of a call from its outcomes (an item with no outcome is an adapter bug and is
+/// reported as such rather than lost).
+pub fn finish(
+    feature: &str,
+    op: Op,
+    items: &[Item],
+    keys: &[String],
+    outcome: Vec<Option<Outcome>>,
+    planned: Vec<PlannedRequest>,
+    dry_run: bool,
+) -> WriteReport {
+    let mut report = WriteReport { planned, ..WriteReport::default() };
+    for (i, o) in outcome.into_iter().enumerate() {
+        match o.unwrap_or_else(|| Outcome::Unresolved("internal: item not accounted".into())) {
+            Outcome::Confirmed => report.confirmed.push(keys[i].clone()),
+            Outcome::Skipped => report.skipped.push(keys[i].clone()),
+            Outcome::Unresolved(hint) => {
+                report.unresolved.push(Unresolved { key: public_key(&keys[i]), item: items[i].clone(), hint });
+            }
+        }
+    }
+    log::event(Level::Info, feature, "write_done", &[
+        ("op", op.name().into()),
+        ("confirmed", report.confirmed.len().to_string()),
+        ("skipped", report.skipped.len().to_string()),
+        ("unresolved", report.unresolved.len().to_string()),
+        ("dry_run", dry_run.to_string()),
+    ]);
+    report
+}
+
+/// The key as reported: "" for an item without any usable id or title.
+pub fn public_key(key: &str) -> String {
+    if key == UNKNOWN_KEY { String::new() } else { key.to_string() }
 }

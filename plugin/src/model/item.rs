@@ -46,13 +46,20 @@ impl Item {
     pub fn show_ids(&self) -> Ids {
         Ids::from_raw(&self.show_ids)
     }
-    /// The item as an index shows it: normalised kind and ids, everything else as given.
-    pub fn normalized(&self) -> Item {
+    /// The item as a feature's index would hold it after writing it: normalised kind and
+    /// ids, the descriptive fields (title, year, numbers, series title), and none of the
+    /// caller's per-feature or private fields (rating, dates, history id, `extra`).
+    pub fn minimal(&self) -> Item {
         Item {
             kind: self.kind().as_str().to_string(),
+            title: self.title.clone(),
+            year: self.year,
             ids: self.ids().to_raw(),
             show_ids: self.show_ids().to_raw(),
-            ..self.clone()
+            season: self.season,
+            episode: self.episode,
+            series_title: self.series_title.clone(),
+            ..Item::default()
         }
     }
 
@@ -310,6 +317,29 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(Kind::parse(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn minimal_keeps_what_describes_the_title() {
+        let it = Item {
+            kind: "Series".into(),
+            title: Some("Breaking Bad".into()),
+            year: Some(2008),
+            ids: raw(&[("slug", "Breaking-Bad"), ("tmdb", "1396"), ("tmdb", "1")]),
+            rating: Some(9.0),
+            rated_at: Some("2026-04-11T19:50:00Z".into()),
+            listed_at: Some("x".into()),
+            history_id: Some("7".into()),
+            extra: Some(r#"{"a":1}"#.into()),
+            ..Item::default()
+        };
+        assert_eq!(it.minimal(), Item {
+            kind: "show".into(),
+            title: Some("Breaking Bad".into()),
+            year: Some(2008),
+            ids: raw(&[("tmdb", "1396"), ("slug", "breaking-bad")]),
+            ..Item::default()
+        });
     }
 
     #[test]

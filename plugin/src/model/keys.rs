@@ -113,6 +113,23 @@ mod tests {
             ("slug lowercased last resort", item("movie", &[("slug", "The-Matrix")], &[], None, None), "slug:the-matrix"),
             ("show ids sentinel falls back to own", item("season", &[("tvdb", "171641")], &[("tmdb", "null")], Some(3), None), "tvdb:171641#season:3"),
             ("nothing at all", item("movie", &[], &[], None, None), "unknown:"),
+            ("imdb before tvdb for a show", item("show", &[("tvdb", "121361"), ("imdb", "tt0944947")], &[], None, None), "imdb:tt0944947"),
+            ("trakt-keyed show, no #show", item("show", &[("trakt", "1390"), ("slug", "game-of-thrones")], &[], None, None), "trakt:1390"),
+            ("anime keyed by tmdb gets #show", item("anime", &[("tmdb", "31910"), ("mal", "20")], &[], None, None), "tmdb:31910#show"),
+            ("mal before simkl", item("show", &[("simkl", "38636"), ("mal", "20")], &[], None, None), "mal:20"),
+            ("anidb before simkl, kitsu before anidb", item("show", &[("anidb", "239"), ("kitsu", "11"), ("simkl", "1")], &[], None, None), "kitsu:11"),
+            ("jellyfin, emby, mdblist are not key namespaces",
+             { let mut it = item("movie", &[("jellyfin", "abc123"), ("emby", "77"), ("mdblist", "X")], &[], None, None); it.title = Some("Heat".into()); it.year = Some(1995); it },
+             "movie|title:heat|year:1995"),
+            ("guid kept verbatim, key lowercased", item("movie", &[("guid", "plex://movie/5D776BE17A53E9001E732AB9")], &[], None, None), "guid:plex://movie/5d776be17a53e9001e732ab9"),
+            ("guid-derived tmdb wins", item("movie", &[("guid", "com.plexapp.agents.themoviedb://603?lang=en")], &[], None, None), "tmdb:603"),
+            ("person keeps its id key, no #show", item("person", &[("tmdb", "17419")], &[], None, None), "tmdb:17419"),
+            ("season: show ids without a key namespace fall back to own ids", item("season", &[("tvdb", "30272")], &[("jellyfin", "x")], Some(1), None), "tvdb:30272#season:1"),
+            ("episode 0 of season 0", item("episode", &[], &bb, Some(0), Some(0)), "tmdb:1396#s00e00"),
+            ("negative season kept as Python prints it", item("season", &[], &bb, Some(-1), None), "tmdb:1396#season:-1"),
+            ("negative episode number", item("episode", &[], &bb, Some(1), Some(-1)), "tmdb:1396#s01e-1"),
+            ("episode of a show keyed by slug only", item("episode", &[], &[("slug", "Tiny-Show")], Some(2), Some(5)), "slug:tiny-show#s02e05"),
+            ("movie with tmdb and a show_ids map keeps its own key", item("movie", &[("tmdb", "603")], &bb, Some(1), Some(1)), "tmdb:603"),
             ("season with nothing", item("season", &[], &[], Some(1), None), "unknown:"),
         ];
         for (name, it, want) in cases {
@@ -129,5 +146,16 @@ mod tests {
         it.kind = "anime".into();
         it.year = None;
         assert_eq!(item_key(&it), "show|title:the matrix|year:");
+        // A season or episode without any id falls back to its own title, typed.
+        let mut ep = item("episode", &[], &[], Some(1), Some(2));
+        ep.title = Some("Pilot".into());
+        ep.series_title = Some("Breaking Bad".into());
+        ep.year = Some(2008);
+        assert_eq!(item_key(&ep), "episode|title:pilot|year:2008");
+        it.kind = "Documentary".into();
+        it.year = Some(0);
+        assert_eq!(item_key(&it), "documentary|title:the matrix|year:0");
+        it.title = Some("   ".into());
+        assert_eq!(item_key(&it), "unknown:");
     }
 }

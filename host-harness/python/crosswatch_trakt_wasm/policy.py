@@ -1,0 +1,124 @@
+"""The sandbox policy: which origins the component may reach, which requests the host signs,
+and the resource limits of every call. Mirrors host-harness/src/policy.rs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Tuple
+from urllib.parse import urlsplit
+
+DEFAULT_API_URL = "https://api.trakt.tv"
+DEFAULT_AUTH_URL = "https://auth.trakt.tv"
+
+
+class PolicyError(ValueError):
+    """A URL the policy cannot accept; the text names the URL."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+    #: Base path without a trailing slash ("" for none), e.g. "/trakt" for a proxy.
+    base_path: str = ""
+
+    @staticmethod
+    def parse(url: str) -> "Origin":
+        """An ``http(s)://host[:port][/base]`` URL from configuration."""
+        origin, has_query = Origin.of_url(url)
+        if has_query:
+            raise PolicyError(f"{url!r} must not carry a query string")
+        return origin
+
+    @staticmethod
+    def of_url(url: str) -> Tuple["Origin", bool]:
+        """The origin (and path) of any request URL, and whether it has a query."""
+        if not isinstance(url, str):
+            raise PolicyError(f"{url!r} is not a URL; expected e.g. https://api.trakt.tv")
+        text = url.strip()
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError as e:
+            raise PolicyError(f"{url!r} is not a URL ({e}); expected e.g. https://api.trakt.tv") from None
+        scheme = parts.scheme.lower()
+        if scheme == "https":
+            default_port = 443
+        elif scheme == "http":
+            default_port = 80
+        else:
+            raise PolicyError(f"{url!r} must start with http:// or https://")
+        if "@" in parts.netloc:
+            raise PolicyError(f"{url!r} must not carry user info")
+        host = (parts.hostname or "").lower()
+        if not host or any(c.isspace() for c in text):
+            raise PolicyError(f"{url!r} has no host" if not host else f"{url!r} is not a URL")
+        base_path = parts.path.rstrip("/")
+        origin = Origin(scheme, host, port if port is not None else default_port, base_path)
+        return origin, bool(parts.query)
+
+    def __str__(self) -> str:
+        default = (self.scheme, self.port) in (("https", 443), ("http", 80))
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" if default else f"{self.scheme}://{host}:{self.port}"
+
+    def base_url(self) -> str:
+        """The base URL handed to the component, e.g. ``http://127.0.0.1:8080/prefix``."""
+        return f"{self}{self.base_path}"
+
+    def same_origin(self, other: "Origin") -> bool:
+        return (self.scheme, self.host, self.port) == (other.scheme, other.host, other.port)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to every call into the component (the Rust host's defaults)."""
+
+    #: Linear memory cap of the instance.
+    memory_bytes: int = 512 << 20
+    #: Guest instructions per call (wasmtime fuel), so a runaway loop stops.
+    fuel_per_call: int = 500_000_000_000
+    #: Wall-clock bound per call in seconds, enforced by epoch interruption.
+    call_timeout_secs: float = 6 * 3600.0
+    #: Upper bound on any single HTTP request's deadline, seconds.
+    http_timeout_cap_secs: float = 120.0
+    #: Total bytes the component may keep in its state directory.
+    state_quota_bytes: int = 512 << 20
+
+
+API = "api"
+OAUTH = "oauth"
+
+
+@dataclass(frozen=True)
+class Policy:
+    api: Origin
+    oauth: Origin
+    limits: Limits = field(default_factory=Limits)
+
+    def check(self, url: str) -> str:
+        """``API`` or ``OAUTH`` for an allowed URL; raises PolicyError (the text the
+        component sees in ``http-error::denied``) otherwise."""
+        try:
+            target, _ = Origin.of_url(url)
+        except PolicyError as e:
+            raise PolicyError(f"refused by host policy: {e}") from None
+        if target.same_origin(self.api):
+            return API
+        if target.same_origin(self.oauth):
+            return OAUTH
+        raise PolicyError(
+            f"refused by host policy: {target} is not an allowed origin "
+            f"(allowed: {self.api} and {self.oauth})"
+        )
+
+
+def oauth_origin_for(api: Origin, auth_url: str | None) -> Origin:
+    """``auth_url`` when given; Trakt's OAuth origin for Trakt's own API; else the API origin
+    (an emulator or proxy serves both)."""
+    if auth_url:
+        return Origin.parse(auth_url)
+    if api == Origin.parse(DEFAULT_API_URL):
+        return Origin.parse(DEFAULT_AUTH_URL)
+    return api

@@ -1,0 +1,434 @@
+"""Loading the component and calling it with ``wasmtime`` (PyPI): the engine (fuel and epoch
+interruption, one ticker thread), a cache of compiled components, the linker with our
+imports, the store's limits, and the translation of traps into clear errors.
+Mirrors host-harness/src/{engine.rs, runtime.rs}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from wasmtime import Config, Engine, Store, WasiConfig, WasmtimeError
+from wasmtime.component import Component, Linker, Record, Variant
+
+from . import _compat
+from .config import write_atomic
+from .imports import (
+    AuthFault,
+    HttpBroker,
+    HttpFault,
+    LogSink,
+    ProgressSink,
+    SharedCredentials,
+    StateFault,
+    StateStore,
+    TokenService,
+)
+from .policy import Limits, Policy
+
+_compat.apply()
+
+WIT_PACKAGE = "crosswatch:sync"
+WIT_VERSION = "0.1.0"
+EXPORT = f"{WIT_PACKAGE}/sync-adapter@{WIT_VERSION}"
+EXPORT_FUNCS = ("manifest", "configure", "health", "build-index", "add", "remove", "last-ledger")
+
+#: Epoch ticks drive the wall-clock bound of each call.
+EPOCH_TICK_SECS = 0.01
+#: Guest stdout/stderr kept per call; more is dropped.
+GUEST_OUTPUT_CAPACITY = 1 << 20
+
+
+class HostError(Exception):
+    """A failure of the host or the sandbox, as opposed to an error the adapter reports.
+    ``kind``: "limit" when a sandbox limit stopped the call, "trap" for another trap, "host"
+    for failures to load or instantiate."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+# --------------------------------------------------------------------------------------------
+# engine and component cache
+
+_ENGINE: Optional[Engine] = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def _ticker(ref: "weakref.ref[Engine]") -> None:
+    while True:
+        time.sleep(EPOCH_TICK_SECS)
+        engine = ref()
+        if engine is None:
+            return
+        engine.increment_epoch()
+        del engine
+
+
+def engine() -> Engine:
+    """The process's engine: fuel metering and epoch interruption on, its ticker running."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            cfg = Config()
+            cfg.consume_fuel = True
+            cfg.epoch_interruption = True
+            eng = Engine(cfg)
+            threading.Thread(target=_ticker, args=(weakref.ref(eng),), name="cw-trakt-wasm-epoch", daemon=True).start()
+            _ENGINE = eng
+        return _ENGINE
+
+
+def wasmtime_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("wasmtime")
+    except Exception:  # noqa: BLE001 - only used to name cache entries
+        return "unknown"
+
+
+def _cache_name(wasm: bytes) -> str:
+    digest = hashlib.sha256(wasm).hexdigest()[:24]
+    flavour = hashlib.sha256(f"wasmtime-py {wasmtime_version()} fuel epoch".encode()).hexdigest()[:12]
+    return f"component-{digest}-{flavour}.cwasm"
+
+
+def load_component(eng: Engine, path: Path, cache: Optional[Path]) -> Tuple[Component, bytes, str]:
+    """Compile the component at ``path``, or load its compiled form from ``cache`` when an
+    entry for these exact bytes exists. Cache problems never fail the load. Returns the
+    component, its bytes and "compiled" or "cache"."""
+    try:
+        wasm = Path(path).read_bytes()
+    except OSError as e:
+        raise HostError("host", f"cannot read the component {path}: {e}") from None
+    entry = cache / _cache_name(wasm) if cache is not None else None
+    if entry is not None and entry.is_file():
+        try:
+            # The cache directory is private to this user and only holds what
+            # Component.serialize wrote for this wasmtime version; wasmtime still checks the
+            # header and refuses files from another version or configuration.
+            return Component.deserialize(eng, entry.read_bytes()), wasm, "cache"
+        except (WasmtimeError, OSError):
+            pass
+    try:
+        component = Component(eng, wasm)
+    except WasmtimeError as e:
+        raise HostError("host", f"cannot load the component {path} (is it a crosswatch:sync component?): {e}") from None
+    if entry is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            try:
+                os.chmod(cache, 0o700)
+            except OSError:
+                pass
+            write_atomic(entry, bytes(component.serialize()))
+        except (OSError, WasmtimeError):
+            pass
+    return component, wasm, "compiled"
+
+
+_COMPONENTS: Dict[Tuple[str, Optional[str]], Tuple[float, int, Component, str]] = {}
+_COMPONENTS_LOCK = threading.Lock()
+
+
+def component_for(path: Path, cache: Optional[Path]) -> Tuple[Component, str]:
+    """The compiled component for ``path``, kept for the process (reloaded when the file
+    changes)."""
+    key = (str(Path(path).resolve()), str(cache) if cache else None)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise HostError("host", f"cannot read the component {path}: {e}") from None
+    with _COMPONENTS_LOCK:
+        hit = _COMPONENTS.get(key)
+        if hit is not None and hit[0] == st.st_mtime and hit[1] == st.st_size:
+            return hit[2], hit[3]
+        component, _, source = load_component(engine(), Path(path), cache)
+        _COMPONENTS[key] = (st.st_mtime, st.st_size, component, source)
+        return component, source
+
+
+def _size(n: int) -> str:
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20} MiB"
+    if n >= 1 << 10:
+        return f"{n / (1 << 20):.2f} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
+    return f"{n} bytes"
+
+
+# --------------------------------------------------------------------------------------------
+# host services and the instance
+
+
+@dataclass
+class HostServices:
+    """Everything an instance needs from its host."""
+
+    policy: Policy
+    creds: SharedCredentials
+    http: HttpBroker
+    state: StateStore
+    auth: TokenService
+    log: LogSink
+    progress: ProgressSink
+
+
+def _state_error(f: StateFault) -> Variant:
+    return Variant(f.kind, f.message)
+
+
+def _guarded(log: LogSink, name: str, fn: Callable[..., Any], on_error: Callable[[Exception], Any]) -> Callable[..., Any]:
+    """A host function that never raises into wasmtime (a Python exception there becomes a
+    trap that kills the instance): unexpected errors are logged and mapped to a typed error."""
+
+    def wrapper(_store: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as e:  # noqa: BLE001 - see docstring
+            log.event("error", "module", "host_import_failed", [("import", name), ("error", f"{type(e).__name__}: {e}")])
+            return on_error(e)
+
+    return wrapper
+
+
+class WitImports:
+    """The imports as the component sees them: WIT values in, WIT values out (records as
+    ``Record``, errors as ``Variant(case, message)``). Each method is what the linker calls."""
+
+    def __init__(self, host: HostServices):
+        self.host = host
+        #: Seconds spent inside host imports (HTTP, state, auth).
+        self.import_time = 0.0
+
+    # http
+    def http_send(self, req: Record) -> Any:
+        method = req.method
+        url = req.url
+        t = time.perf_counter()
+        try:
+            r = self.host.http.send(method, url, list(req.headers), req.body, getattr(req, "timeout-ms"))
+        except HttpFault as f:
+            level = "warn" if f.kind == "denied" else "debug"
+            self.host.log.event(
+                level,
+                "http",
+                "request_failed",
+                [("method", method), ("url", url.split("?", 1)[0]), ("error", f.kind.replace("-", "_")), ("detail", f.message)],
+            )
+            return Variant(f.kind, f.message)
+        finally:
+            self.import_time += time.perf_counter() - t
+        resp = Record()
+        resp.status = r.status
+        resp.headers = r.headers
+        resp.body = r.body
+        return resp
+
+    # state
+    def _state(self, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn()
+        except StateFault as f:
+            return Variant(f.kind, f.message)
+        finally:
+            self.import_time += time.perf_counter() - t
+
+    def state_read(self, name: str) -> Any:
+        return self._state(lambda: self.host.state.read(name))
+
+    def state_write(self, name: str, contents: bytes) -> Any:
+        return self._state(lambda: self.host.state.write(name, contents))
+
+    def state_delete(self, name: str) -> Any:
+        return self._state(lambda: self.host.state.delete(name))
+
+    def state_list_names(self) -> Any:
+        return self._state(self.host.state.list_names)
+
+    # auth
+    def auth_refresh(self) -> Any:
+        t = time.perf_counter()
+        try:
+            self.host.auth.refresh(TokenService.REJECTED)
+            return None
+        except AuthFault as f:
+            return Variant(f.kind, f.message)
+        finally:
+            self.import_time += time.perf_counter() - t
+
+    # log, progress
+    def log_event(self, level: str, feature: str, event: str, fields: List[Tuple[str, str]]) -> None:
+        self.host.log.event(level, feature, event, fields)
+
+    def progress_report(self, feature: str, phase: str, done: int, total: Optional[int]) -> None:
+        self.host.progress.report(feature, phase, done, total)
+
+
+def build_linker(eng: Engine, imports: WitImports) -> Linker:
+    """A linker with WASI (nothing behind it) and our five interfaces bound to ``imports``."""
+    linker = Linker(eng)
+    linker.add_wasip2()
+    log = imports.host.log
+    io_error = lambda e: Variant("io", f"host error: {type(e).__name__}: {e}")  # noqa: E731
+    with linker.root() as root:
+        with root.add_instance(f"{WIT_PACKAGE}/types@{WIT_VERSION}"):
+            pass
+        with root.add_instance(f"{WIT_PACKAGE}/http@{WIT_VERSION}") as i:
+            i.add_func("send", _guarded(log, "http.send", imports.http_send, lambda e: Variant("invalid-request", f"host error: {e}")))
+        with root.add_instance(f"{WIT_PACKAGE}/state@{WIT_VERSION}") as i:
+            i.add_func("read", _guarded(log, "state.read", imports.state_read, io_error))
+            i.add_func("write", _guarded(log, "state.write", imports.state_write, io_error))
+            i.add_func("delete", _guarded(log, "state.delete", imports.state_delete, io_error))
+            i.add_func("list-names", _guarded(log, "state.list-names", imports.state_list_names, io_error))
+        with root.add_instance(f"{WIT_PACKAGE}/auth@{WIT_VERSION}") as i:
+            i.add_func("refresh", _guarded(log, "auth.refresh", imports.auth_refresh, lambda e: Variant("failed", f"host error: {e}")))
+        with root.add_instance(f"{WIT_PACKAGE}/log@{WIT_VERSION}") as i:
+            i.add_func("event", _guarded(log, "log.event", imports.log_event, lambda e: None))
+        with root.add_instance(f"{WIT_PACKAGE}/progress@{WIT_VERSION}") as i:
+            i.add_func("report", _guarded(log, "progress.report", imports.progress_report, lambda e: None))
+    return linker
+
+
+class Adapter:
+    """One instance of the component with its own store, limits and host services. After a
+    trap it is dead: every later call raises HostError and a new one must be made."""
+
+    def __init__(self, component: Component, host: HostServices):
+        self.host = host
+        self.limits: Limits = host.policy.limits
+        self.imports = WitImports(host)
+        self._guest_output = bytearray()
+        self.dead = False
+        eng = engine()
+        self._linker = build_linker(eng, self.imports)
+        self.store = Store(eng)
+        wasi = WasiConfig()
+        # No arguments, environment or preopened directories; stdout/stderr go to the log.
+        wasi.stdout_custom = self._capture
+        wasi.stderr_custom = self._capture
+        self.store.set_wasi(wasi)
+        self.store.set_limits(memory_size=self.limits.memory_bytes, instances=16, tables=64, memories=8)
+        self._arm()
+        try:
+            self.instance = self._linker.instantiate(self.store, component)
+        except WasmtimeError as e:
+            self.dead = True
+            raise self._translate("instantiating the component", e) from None
+        iface = self.instance.get_export_index(self.store, EXPORT)
+        if iface is None:
+            self.dead = True
+            raise HostError("host", f"the component does not export {EXPORT}")
+        self._funcs = {}
+        for name in EXPORT_FUNCS:
+            idx = self.instance.get_export_index(self.store, name, iface)
+            func = self.instance.get_func(self.store, idx) if idx is not None else None
+            if func is None:
+                self.dead = True
+                raise HostError("host", f"the component's {EXPORT} has no function {name!r}")
+            self._funcs[name] = func
+
+    def _capture(self, data: bytes) -> int:
+        room = GUEST_OUTPUT_CAPACITY - len(self._guest_output)
+        if room > 0:
+            self._guest_output += bytes(data[:room])
+        return len(data)
+
+    def _arm(self) -> None:
+        """Fuel and the epoch deadline are budgets per call: re-armed before each one."""
+        self.store.set_fuel(self.limits.fuel_per_call)
+        ticks = max(1, int(self.limits.call_timeout_secs / EPOCH_TICK_SECS))
+        self.store.set_epoch_deadline(ticks)
+
+    def _flush_guest_output(self) -> str:
+        text = self._guest_output.decode("utf-8", "replace")
+        self._guest_output.clear()
+        for line in text.splitlines():
+            if line.strip():
+                self.host.log.event("warn", "module", "guest_output", [("line", line)])
+        return text
+
+    def _translate(self, what: str, e: BaseException) -> HostError:
+        guest = self._flush_guest_output()
+        text = str(e).strip()
+        # wasmtime's text is "error while executing at wasm backtrace: ... Caused by: <root>".
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        root = lines[-1] if lines else type(e).__name__
+        low = root.lower()
+        cap = _size(self.limits.memory_bytes)
+        if "fuel" in low:
+            kind, message = "limit", f"{what}: stopped after using its CPU budget of {self.limits.fuel_per_call} instructions (fuel)"
+        elif "interrupt" in low:
+            kind, message = "limit", f"{what}: stopped after exceeding its wall-clock limit of {self.limits.call_timeout_secs:g} s"
+        elif "memory allocation of" in guest or "exceeds memory limits" in low or "growing memory" in low:
+            kind, message = "limit", f"{what}: stopped at its memory limit of {cap}"
+        elif "unreachable" in low:
+            kind, message = "trap", (
+                f"{what}: the component aborted ({root}): a panic, or its memory ran out under the {cap} limit"
+            )
+        else:
+            kind, message = "trap", f"{what}: the component trapped: {root}"
+        self.host.log.event("error", "module", "call_stopped", [("kind", kind), ("reason", message)])
+        return HostError(kind, message)
+
+    def call(self, name: str, *args: Any) -> Any:
+        if self.dead:
+            raise HostError("host", "the component instance was stopped by an earlier failure; start a new one")
+        func = self._funcs[name]
+        self._arm()
+        try:
+            result = func(self.store, *args)
+            func.post_return(self.store)
+        except WasmtimeError as e:
+            self.dead = True
+            raise self._translate(name, e) from None
+        except Exception as e:  # a value the bindings could not convert
+            self.dead = True
+            raise self._translate(name, e) from None
+        self._flush_guest_output()
+        return result
+
+    def fuel_used(self) -> int:
+        try:
+            return self.limits.fuel_per_call - self.store.get_fuel()
+        except WasmtimeError:
+            return 0
+
+    def close(self) -> None:
+        self.dead = True
+        self.host.http.close()
+
+    # The exports, with WIT shapes in and out (see items.py for the JSON side).
+
+    def manifest(self) -> Record:
+        return self.call("manifest")
+
+    def configure(self, options_json: str) -> Optional[Variant]:
+        """None when accepted, else the ``adapter-error``."""
+        return self.call("configure", options_json)
+
+    def health(self) -> Record:
+        return self.call("health")
+
+    def build_index(self, feature: str) -> Any:
+        """A list of index-entry records, or an ``adapter-error`` Variant."""
+        return self.call("build-index", feature)
+
+    def add(self, feature: str, items: List[Record], dry_run: bool) -> Any:
+        return self.call("add", feature, items, bool(dry_run))
+
+    def remove(self, feature: str, items: List[Record], dry_run: bool) -> Any:
+        return self.call("remove", feature, items, bool(dry_run))
+
+    def last_ledger(self) -> List[Record]:
+        return self.call("last-ledger")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The Python host's test suite: makes the virtualenv (target/py-venv) when missing, installs
+# the pinned wasmtime and pytest, and runs pytest against the component and cw-host that cargo
+# built (`cargo build -p host-harness`). Missing artefacts fail the run here (they only skip
+# when pytest is run by hand). Extra arguments go to pytest.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+VENV="${CW_PY_VENV:-$REPO/target/py-venv}"
+PYTHON="${PYTHON:-python3}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==50.0.1" "pytest>=8,<10"
+
+export TRAKT_ADAPTER_WASM="${TRAKT_ADAPTER_WASM:-$REPO/target/wasm/wasm32-wasip2/plugin-release/trakt_adapter.wasm}"
+export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"
+export CW_TRAKT_WASM_REQUIRE="${CW_TRAKT_WASM_REQUIRE:-1}"
+
+cd "$HERE"
+"$VENV/bin/python" --version
+set +e
+"$VENV/bin/python" -m pytest -p no:cacheprovider -rs "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    echo "run_tests.sh: pytest ran no test" >&2
+    exit 1
+fi
+exit "$rc"

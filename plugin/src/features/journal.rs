@@ -1,0 +1,112 @@
+//! The unresolved journal: `trakt_<feature>.unresolved.json`.
+//!
+//! ```json
+//! {"schema": 1, "items": {"tmdb:603": {"item": {...}, "action": "add",
+//!   "reasons": ["not_found"], "first_seen": "2026-05-02T18:41:00Z",
+//!   "last_attempt": "2026-05-03T18:41:00Z", "attempts": 2}}}
+//! ```
+//!
+//! One entry per canonical key of an item a real (not dry-run) write could not apply: the
+//! input item as given, the action, the sorted unique hints seen, when it was first and last
+//! tried (ISO UTC, wall clock) and how many calls tried it. An entry is cleared when the key
+//! is later written successfully (confirmed or skipped, either action). A new action for
+//! the key starts a new entry. The journal only informs: nothing reads it to skip items
+//! (CrossWatch's old freeze files blocked retries forever, PR #387).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{public_key, Op, Outcome};
+use crate::model::json::item_to_json;
+use crate::model::Item;
+use crate::state::{self, Store};
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub item: Value,
+    pub action: String,
+    pub reasons: Vec<String>,
+    pub first_seen: String,
+    pub last_attempt: String,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Doc {
+    pub schema: u32,
+    pub items: BTreeMap<String, Entry>,
+}
+
+/// Fold one call's outcomes into the journal `file`. Nothing is written when nothing
+/// changed; an empty journal is deleted.
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    store: &mut dyn Store,
+    feature: &str,
+    file: &str,
+    op: Op,
+    now_iso: &str,
+    items: &[Item],
+    keys: &[String],
+    outcome: &[Option<Outcome>],
+) {
+    // Per key: every hint of this call, or none when it succeeded.
+    let mut calls: BTreeMap<&str, (Option<&Item>, BTreeSet<&str>)> = BTreeMap::new();
+    for (i, o) in outcome.iter().enumerate() {
+        let key = keys[i].as_str();
+        if public_key(key).is_empty() {
+            continue;
+        }
+        let slot = calls.entry(key).or_insert((None, BTreeSet::new()));
+        if let Some(Outcome::Unresolved(hint)) = o {
+            slot.0 = Some(&items[i]);
+            slot.1.insert(hint.as_str());
+        }
+    }
+    let has_failures = calls.values().any(|(item, _)| item.is_some());
+    let loaded: Option<Doc> = state::load(store, feature, file, SCHEMA);
+    if loaded.is_none() && !has_failures {
+        return;
+    }
+    let mut doc = loaded.unwrap_or(Doc { schema: SCHEMA, items: BTreeMap::new() });
+    let before = doc.items.clone();
+    for (key, (item, hints)) in calls {
+        let Some(item) = item else {
+            doc.items.remove(key);
+            continue;
+        };
+        let hints = hints.into_iter().map(str::to_string);
+        match doc.items.get_mut(key) {
+            Some(e) if e.action == op.name() => {
+                let mut reasons: BTreeSet<String> = e.reasons.drain(..).collect();
+                reasons.extend(hints);
+                e.reasons = reasons.into_iter().collect();
+                e.item = item_to_json(item);
+                e.last_attempt = now_iso.to_string();
+                e.attempts = e.attempts.saturating_add(1);
+            }
+            _ => {
+                doc.items.insert(key.to_string(), Entry {
+                    item: item_to_json(item),
+                    action: op.name().to_string(),
+                    reasons: hints.collect(),
+                    first_seen: now_iso.to_string(),
+                    last_attempt: now_iso.to_string(),
+                    attempts: 1,
+                });
+            }
+        }
+    }
+    if doc.items == before {
+        return;
+    }
+    if doc.items.is_empty() {
+        state::delete(store, feature, file);
+    } else {
+        state::save_or_delete(store, feature, file, &doc);
+    }
+}

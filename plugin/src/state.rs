@@ -1,0 +1,207 @@
+//! Typed access to the host's `state` import: small versioned JSON documents.
+//!
+//! Every document is a JSON object with a `schema` number. Reading never fails a call: a
+//! missing file is `None`; an unreadable, corrupt or other-schema file is `None` with a warn
+//! log (it is rebuilt from Trakt). Writing is atomic in the host (old or new contents, never
+//! a mix); a failed write is logged and returned as `false` so callers can fall back to
+//! deleting the file: a cache that cannot be kept right must not stay behind.
+//!
+//! File names are plain (no pair scope): the host gives each pair/profile its own state
+//! directory.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::log::{self, Level};
+
+/// The watchlist's ETag shadow (see `features::watchlist`).
+pub const WATCHLIST_SHADOW: &str = "trakt_watchlist.shadow.json";
+/// Items the watchlist could not apply (see `features::journal`).
+pub const WATCHLIST_UNRESOLVED: &str = "trakt_watchlist.unresolved.json";
+/// The ratings index cache (see `features::ratings`).
+pub const RATINGS_INDEX: &str = "trakt_ratings.index.json";
+/// Items the ratings feature could not apply.
+pub const RATINGS_UNRESOLVED: &str = "trakt_ratings.unresolved.json";
+
+/// The host's persistent store (a mirror of the WIT `state` interface; errors as text).
+pub trait Store {
+    fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String>;
+    fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String>;
+    fn delete(&mut self, name: &str) -> Result<(), String>;
+}
+
+/// Read `name` as a document of `schema`; `None` when absent or unusable (warn logged).
+pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str, schema: u32) -> Option<T> {
+    let bytes = match store.read(name) {
+        Ok(Some(b)) => b,
+        Ok(None) => return None,
+        Err(e) => {
+            ignored(feature, name, "read_failed", e);
+            return None;
+        }
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            ignored(feature, name, "corrupt", e.to_string());
+            return None;
+        }
+    };
+    let found = value.get("schema").and_then(Value::as_u64);
+    if found != Some(u64::from(schema)) {
+        let found = found.map(|n| n.to_string()).unwrap_or_else(|| "none".into());
+        ignored(feature, name, "schema", format!("schema {found}, expected {schema}"));
+        return None;
+    }
+    match serde_json::from_value(value) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            ignored(feature, name, "corrupt", e.to_string());
+            None
+        }
+    }
+}
+
+fn ignored(feature: &str, name: &str, reason: &str, detail: String) {
+    log::event(Level::Warn, feature, "state_ignored", &[
+        ("file", name.to_string()),
+        ("reason", reason.to_string()),
+        ("detail", detail),
+    ]);
+}
+
+/// Write `doc` (which carries its own `schema` field) as compact JSON. `false` on failure.
+pub fn save<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, doc: &T) -> bool {
+    let bytes = match serde_json::to_vec(doc) {
+        Ok(b) => b,
+        Err(e) => {
+            log::event(Level::Error, feature, "state_write_failed", &[("file", name.to_string()), ("error", e.to_string())]);
+            return false;
+        }
+    };
+    match store.write(name, &bytes) {
+        Ok(()) => {
+            log::event(Level::Debug, feature, "state_saved", &[("file", name.to_string()), ("bytes", bytes.len().to_string())]);
+            true
+        }
+        Err(e) => {
+            log::event(Level::Warn, feature, "state_write_failed", &[("file", name.to_string()), ("error", e)]);
+            false
+        }
+    }
+}
+
+/// Delete `name` (a missing file is fine). `false` on failure, logged as an error: a stale
+/// file may then remain.
+pub fn delete(store: &mut dyn Store, feature: &str, name: &str) -> bool {
+    match store.delete(name) {
+        Ok(()) => true,
+        Err(e) => {
+            log::event(Level::Error, feature, "state_delete_failed", &[("file", name.to_string()), ("error", e)]);
+            false
+        }
+    }
+}
+
+/// Save `doc`, or when that fails delete the file so no outdated copy stays behind.
+pub fn save_or_delete<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, doc: &T) -> bool {
+    if save(store, feature, name, doc) {
+        return true;
+    }
+    if delete(store, feature, name) {
+        log::event(Level::Warn, feature, "state_dropped", &[("file", name.to_string()), ("reason", "write_failed".into())]);
+    }
+    false
+}
+
+/// The real store over the component's `state` import.
+pub mod host {
+    use super::Store;
+    use crate::crosswatch::sync::state as wit_state;
+
+    pub struct HostStore;
+
+    fn text(e: wit_state::StateError) -> String {
+        match e {
+            wit_state::StateError::InvalidName(m) => format!("invalid name: {m}"),
+            wit_state::StateError::QuotaExceeded(m) => format!("quota exceeded: {m}"),
+            wit_state::StateError::Io(m) => format!("io: {m}"),
+        }
+    }
+
+    impl Store for HostStore {
+        fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String> {
+            wit_state::read(name).map_err(text)
+        }
+        fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String> {
+            wit_state::write(name, contents).map_err(text)
+        }
+        fn delete(&mut self, name: &str) -> Result<(), String> {
+            wit_state::delete(name).map_err(text)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::take_lines;
+    use crate::testkit::MemStore;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Doc {
+        schema: u32,
+        n: u32,
+    }
+
+    #[test]
+    fn round_trip_and_ignored_files() {
+        let mem = MemStore::new();
+        let mut s = mem.store();
+        assert_eq!(load::<Doc>(&mut *s, "t", "a.json", 1), None);
+        assert!(save(&mut *s, "t", "a.json", &Doc { schema: 1, n: 7 }));
+        assert_eq!(mem.text("a.json").as_deref(), Some(r#"{"schema":1,"n":7}"#));
+        assert_eq!(load::<Doc>(&mut *s, "t", "a.json", 1), Some(Doc { schema: 1, n: 7 }));
+        take_lines();
+
+        // Another schema, corrupt JSON, a wrong shape, an unreadable file: ignored with a warning.
+        assert_eq!(load::<Doc>(&mut *s, "t", "a.json", 2), None);
+        mem.put("b.json", "{not json");
+        assert_eq!(load::<Doc>(&mut *s, "t", "b.json", 1), None);
+        mem.put("c.json", r#"{"schema":1,"n":"seven"}"#);
+        assert_eq!(load::<Doc>(&mut *s, "t", "c.json", 1), None);
+        mem.put("d.json", r#"[1]"#);
+        assert_eq!(load::<Doc>(&mut *s, "t", "d.json", 1), None);
+        mem.fail_reads(true);
+        assert_eq!(load::<Doc>(&mut *s, "t", "a.json", 1), None);
+        let lines = take_lines();
+        let reasons: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.contains("WARN state_ignored"))
+            .map(|l| l.split(" reason=").nth(1).unwrap().split(' ').next().unwrap())
+            .collect();
+        assert_eq!(reasons, ["schema", "corrupt", "corrupt", "schema", "read_failed"]);
+    }
+
+    #[test]
+    fn a_failed_save_deletes_the_old_copy() {
+        let mem = MemStore::new();
+        let mut s = mem.store();
+        assert!(save(&mut *s, "t", "a.json", &Doc { schema: 1, n: 1 }));
+        mem.fail_writes(true);
+        assert!(!save_or_delete(&mut *s, "t", "a.json", &Doc { schema: 1, n: 2 }));
+        assert_eq!(mem.text("a.json"), None, "the outdated copy is gone");
+        assert!(take_lines().iter().any(|l| l.contains("WARN state_dropped file=a.json reason=write_failed")));
+
+        // Neither write nor delete works: reported as an error, never a panic or a failure.
+        mem.fail_writes(false);
+        assert!(save(&mut *s, "t", "b.json", &Doc { schema: 1, n: 1 }));
+        mem.fail_writes(true);
+        mem.fail_deletes(true);
+        assert!(!save_or_delete(&mut *s, "t", "b.json", &Doc { schema: 1, n: 2 }));
+        assert_eq!(mem.ops()[mem.ops().len() - 2..], ["write b.json".to_string(), "delete b.json".to_string()]);
+        assert!(take_lines().iter().any(|l| l.contains("ERROR state_delete_failed file=b.json")));
+    }
+}

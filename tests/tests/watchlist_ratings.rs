@@ -1,0 +1,289 @@
+//! Issue 4 through the compiled component: a mixed watchlist keyed as CrossWatch keys it, the
+//! ETag shadow, capacity and 420, the unresolved file, ratings of all four types with the
+//! last_activities cache, upsert/unrate, and every unresolved hint.
+
+use e2e_tests::Harness;
+use host_harness::emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
+use serde_json::{json, Value};
+
+/// Movies 272 (Batman Begins) and 603 (The Matrix); show Breaking Bad (tmdb 1396) with seasons
+/// 1 and 4; a show whose TMDB id is also 603 (TMDB movie and TV ids collide).
+fn library(limit: Option<u64>) -> Library {
+    let mut seed = json!({
+        "catalog": {
+            "movies": [
+                {"title": "Batman Begins", "year": 2005, "ids": {"trakt": 1, "imdb": "tt0372784", "tmdb": 272}},
+                {"title": "The Matrix", "year": 1999, "ids": {"trakt": 2, "imdb": "tt0133093", "tmdb": 603}},
+                {"title": "Heat", "year": 1995, "ids": {"trakt": 3, "imdb": "tt0113277", "tmdb": 949}},
+                {"title": "Ronin", "year": 1998, "ids": {"trakt": 4, "imdb": "tt0122690", "tmdb": 8195}}
+            ],
+            "shows": [
+                {"title": "Breaking Bad", "year": 2008,
+                 "ids": {"trakt": 1, "slug": "breaking-bad", "tvdb": 81189, "imdb": "tt0903747", "tmdb": 1396},
+                 "seasons": [
+                    {"number": 1, "ids": {"trakt": 3950, "tvdb": 30272, "tmdb": 3572},
+                     "episodes": [
+                        {"number": 1, "title": "Pilot", "ids": {"trakt": 16, "tvdb": 349232, "tmdb": 62085}},
+                        {"number": 2, "title": "Cat's in the Bag...", "ids": {"trakt": 17, "tvdb": 349233, "tmdb": 62086}}]},
+                    {"number": 4, "ids": {"trakt": 3953, "tvdb": 30275, "tmdb": 3575},
+                     "episodes": [
+                        {"number": 1, "title": "Box Cutter", "ids": {"trakt": 49, "tvdb": 2639411, "tmdb": 62118}},
+                        {"number": 8, "title": "Hermanos", "ids": {"trakt": 56, "tvdb": 4127161, "tmdb": 62127}}]}]},
+                {"title": "Colliding Show", "year": 2001, "ids": {"trakt": 2, "tvdb": 70001, "tmdb": 603}, "seasons": []}
+            ]
+        },
+        "watchlist": [
+            {"type": "movie", "trakt": 1}, {"type": "show", "trakt": 1}, {"type": "season", "trakt": 3950},
+            {"type": "episode", "trakt": 49}, {"type": "show", "trakt": 2}, {"type": "movie", "trakt": 2}
+        ],
+        "ratings": [
+            {"type": "movie", "trakt": 1, "rating": 9, "rated_at": "2026-04-30T19:02:00.000Z"},
+            {"type": "show", "trakt": 1, "rating": 10, "rated_at": "2026-04-11T19:50:00.000Z"},
+            {"type": "season", "trakt": 3950, "rating": 8, "rated_at": "2026-01-19T19:54:00.000Z"},
+            {"type": "episode", "trakt": 56, "rating": 10, "rated_at": "2026-04-12T08:00:00.000Z"}
+        ]
+    });
+    if let Some(n) = limit {
+        seed["limits"] = json!({"watchlist": {"item_count": n}});
+    }
+    Library::from_json(&seed.to_string()).expect("valid seed")
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    k.sort();
+    k
+}
+
+fn hints(report: &Value) -> Vec<(String, String)> {
+    report["unresolved"].as_array().unwrap().iter().map(|u| (u["key"].as_str().unwrap().to_string(), u["hint"].as_str().unwrap().to_string())).collect()
+}
+
+#[test]
+fn a_mixed_watchlist_is_keyed_as_crosswatch_keys_it() {
+    let h = Harness::new(library(None));
+    let run = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(run.code, 0, "{run:#?}");
+    let index = run.json();
+    assert_eq!(
+        keys(&index),
+        ["tmdb:1396#s04e01", "tmdb:1396#season:1", "tmdb:1396#show", "tmdb:272", "tmdb:603", "tmdb:603#show"]
+    );
+    let ep = &index["tmdb:1396#s04e01"];
+    assert_eq!(ep["type"], "episode");
+    assert_eq!((ep["season"].as_i64(), ep["episode"].as_i64()), (Some(4), Some(1)));
+    assert_eq!(ep["series_title"], "Breaking Bad");
+    assert_eq!(ep["show_ids"]["tvdb"], "81189");
+    assert_eq!(ep["ids"]["trakt"], "49");
+    assert!(ep["listed_at"].as_str().unwrap().ends_with('Z'), "{ep}");
+    assert_eq!(index["tmdb:603#show"]["title"], "Colliding Show");
+    assert_eq!(index["tmdb:603"]["title"], "The Matrix");
+}
+
+#[test]
+fn an_unchanged_watchlist_is_revalidated_with_a_304_and_no_items_transferred() {
+    let h = Harness::new(library(None));
+    let first = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(first.code, 0, "{first:#?}");
+    assert!(h.state_dir().join("trakt_watchlist.shadow.json").exists());
+    h.emulator.clear_requests();
+    let second = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(second.code, 0, "{second:#?}");
+    assert_eq!(second.json(), first.json(), "the shadow gives the same index");
+    let gets = h.requests_to("GET", "/sync/watchlist");
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].status, 304);
+    assert!(gets[0].header("if-none-match").is_some());
+}
+
+#[test]
+fn capacity_is_checked_before_writing_and_a_420_stops_the_rest() {
+    // Room for one more item.
+    let h = Harness::new(library(Some(7)));
+    let items = json!([
+        {"type": "movie", "ids": {"tmdb": 949}},
+        {"type": "movie", "ids": {"tmdb": 8195}},
+        {"type": "movie", "ids": {"tmdb": 272}}
+    ]);
+    let run = h.cw_host(&["add", "watchlist"], &items.to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    let r = run.json();
+    assert_eq!(strs(&r["confirmed_keys"]), ["tmdb:949"]);
+    assert_eq!(strs(&r["skipped_keys"]), ["tmdb:272"], "already listed: needs no room");
+    assert_eq!(hints(&r), [("tmdb:8195".to_string(), "trakt_limit".to_string())]);
+    let posts = h.requests_to("POST", "/sync/watchlist");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].body.as_ref().unwrap()["movies"].as_array().unwrap().len(), 1, "only what fits is sent");
+
+    // A 420 on the second chunk: it and every later chunk are trakt_limit, nothing more is sent.
+    let h = Harness::new(library(Some(100)));
+    h.write_config(json!({"watchlist_batch_size": 1, "backoff_base_ms": 10}));
+    h.emulator.inject(Fault {
+        when: FaultWhen { method: Some("POST".into()), path: Some("/sync/watchlist".into()), nth: 2, times: 0, ..FaultWhen::default() },
+        action: FaultAction::Status {
+            status: 420,
+            headers: vec![("X-Account-Limit".into(), "7".into()), ("X-VIP-User".into(), "false".into())],
+            body: String::new(),
+        },
+    });
+    let items = json!([
+        {"type": "movie", "ids": {"tmdb": 949}},
+        {"type": "movie", "ids": {"tmdb": 8195}},
+        {"type": "episode", "show_ids": {"tvdb": 81189}, "season": 1, "episode": 2}
+    ]);
+    let run = h.cw_host(&["add", "watchlist"], &items.to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    let r = run.json();
+    assert_eq!(strs(&r["confirmed_keys"]), ["tmdb:949"]);
+    let mut got = hints(&r);
+    got.sort();
+    assert_eq!(got, [("tmdb:8195".to_string(), "trakt_limit".to_string()), ("tvdb:81189#s01e02".to_string(), "trakt_limit".to_string())]);
+    assert_eq!(h.requests_to("POST", "/sync/watchlist").len(), 2);
+}
+
+#[test]
+fn unresolved_items_are_recorded_and_cleared_once_written() {
+    let h = Harness::new(library(Some(6)));
+    let item = json!([{"type": "movie", "title": "Heat", "ids": {"tmdb": 949}}]);
+    for attempt in 1..=2 {
+        let run = h.cw_host(&["add", "watchlist"], &item.to_string());
+        assert_eq!(run.code, 0, "{run:#?}");
+        assert_eq!(hints(&run.json()), [("tmdb:949".to_string(), "trakt_limit".to_string())]);
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(h.state_dir().join("trakt_watchlist.unresolved.json")).unwrap()).unwrap();
+        let entry = file.get("tmdb:949").or_else(|| file["items"].get("tmdb:949")).expect("entry for tmdb:949");
+        assert_eq!(entry["attempts"], attempt);
+        assert_eq!(entry["action"], "add");
+        assert_eq!(entry["reasons"], json!(["trakt_limit"]));
+        assert_eq!(entry["item"]["title"], "Heat");
+    }
+    // Room appears (the user upgraded): the retry goes through and the entry is cleared.
+    h.emulator.with_library(|lib| lib.limits.watchlist.item_count = 100);
+    std::fs::remove_file(h.state_dir().join("trakt_watchlist.shadow.json")).ok();
+    h.write_config(json!({"watchlist_limit": 100}));
+    let run = h.cw_host(&["add", "watchlist"], &item.to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(strs(&run.json()["confirmed_keys"]), ["tmdb:949"]);
+    let text = std::fs::read_to_string(h.state_dir().join("trakt_watchlist.unresolved.json")).unwrap_or_default();
+    assert!(!text.contains("tmdb:949"), "cleared: {text}");
+}
+
+#[test]
+fn ratings_of_all_four_types_are_indexed_then_served_from_cache_with_one_get() {
+    let h = Harness::new(library(None));
+    let run = h.cw_host(&["index", "ratings"], "");
+    assert_eq!(run.code, 0, "{run:#?}");
+    let index = run.json();
+    assert_eq!(keys(&index), ["tmdb:1396#s04e08", "tmdb:1396#season:1", "tmdb:1396#show", "tmdb:272"]);
+    assert_eq!(index["tmdb:272"]["rating"], 9);
+    assert_eq!(index["tmdb:272"]["rated_at"], "2026-04-30T19:02:00.000Z");
+    assert_eq!(index["tmdb:1396#season:1"]["rating"], 8);
+    assert_eq!(index["tmdb:1396#s04e08"]["type"], "episode");
+
+    h.emulator.clear_requests();
+    let again = h.cw_host(&["index", "ratings"], "");
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert_eq!(again.json(), index);
+    let paths: Vec<String> = h.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(paths, ["GET /sync/last_activities"], "a cache hit costs exactly one GET");
+
+    // A rating made elsewhere moves movies.rated_at: the cache is not used.
+    let c = h.emulator.credentials();
+    let resp = ureq::post(format!("{}/sync/ratings", h.emulator.url()))
+        .header("trakt-api-key", &c.client_id)
+        .header("trakt-api-version", "2")
+        .header("Authorization", &format!("Bearer {}", c.access_token))
+        .header("Content-Type", "application/json")
+        .send(json!({"movies": [{"ids": {"tmdb": 949}, "rating": 7}]}).to_string())
+        .expect("rate on the side");
+    assert_eq!(resp.status().as_u16(), 201);
+    let third = h.cw_host(&["index", "ratings"], "");
+    assert_eq!(third.code, 0, "{third:#?}");
+    assert_eq!(third.json()["tmdb:949"]["rating"], 7);
+}
+
+#[test]
+fn ratings_upsert_and_unrate_account_for_every_item() {
+    let h = Harness::new(library(None));
+    let items = json!([
+        {"type": "movie", "ids": {"tmdb": 603}, "rating": 8, "rated_at": "2026-05-01T10:00:00.000Z"},
+        {"type": "movie", "ids": {"tmdb": 272}, "rating": 6},
+        {"type": "season", "show_ids": {"tvdb": 81189}, "season": 4, "rating": 9},
+        {"type": "episode", "show_ids": {"tmdb": 1396}, "season": 1, "episode": 1, "rating": 10},
+        {"type": "movie", "ids": {"tmdb": 949}, "rating": 8.5},
+        {"type": "movie", "ids": {"tmdb": 8195}, "rating": 0},
+        {"type": "movie", "ids": {"imdb": "tt0122690"}, "rating": "great"},
+        {"type": "movie", "ids": {"tmdb": 999999991}, "rating": 5}
+    ]);
+    let run = h.cw_host(&["add", "ratings"], &items.to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    let r = run.json();
+    assert_eq!(strs(&r["confirmed_keys"]), ["tmdb:1396#s01e01", "tmdb:272", "tmdb:603", "tvdb:81189#season:4"]);
+    let mut got = hints(&r);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("imdb:tt0122690".to_string(), "invalid rating".to_string()),
+            ("tmdb:8195".to_string(), "invalid rating".to_string()),
+            ("tmdb:949".to_string(), "invalid rating".to_string()),
+            ("tmdb:999999991".to_string(), "not_found".to_string()),
+        ]
+    );
+    let state = h.emulator.dump();
+    let rating_of = |kind: &str, trakt: u64| {
+        state["ratings"].as_array().unwrap().iter().find(|x| x["type"] == kind && x["trakt"] == trakt).cloned()
+    };
+    assert_eq!(rating_of("movie", 2).unwrap()["rating"], 8);
+    assert_eq!(rating_of("movie", 2).unwrap()["rated_at"], "2026-05-01T10:00:00.000Z", "rated_at passed through");
+    assert_eq!(rating_of("movie", 1).unwrap()["rating"], 6, "re-rated");
+    assert_eq!(rating_of("season", 3953).unwrap()["rating"], 9);
+    assert_eq!(rating_of("episode", 16).unwrap()["rating"], 10);
+    assert!(rating_of("movie", 3).is_none(), "an invalid rating is never sent");
+
+    let run = h.cw_host(&["remove", "ratings"], &json!([{"type": "movie", "ids": {"tmdb": 603}}, {"type": "movie", "ids": {"tmdb": 949}}]).to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    let r = run.json();
+    assert_eq!(strs(&r["confirmed_keys"]), ["tmdb:603"]);
+    assert_eq!(strs(&r["skipped_keys"]), ["tmdb:949"], "not rated: already gone");
+    assert!(rating_of("movie", 2).is_some(), "sanity: the dump above was taken before the remove");
+    let after = h.emulator.dump();
+    assert!(after["ratings"].as_array().unwrap().iter().all(|x| !(x["type"] == "movie" && x["trakt"] == 2)));
+}
+
+#[test]
+fn every_unresolved_hint_reaches_the_report() {
+    let h = Harness::with_config(EmulatorConfig { seed: library(Some(6)), ..EmulatorConfig::default() });
+    h.write_config(json!({"backoff_base_ms": 10, "max_retries": 1}));
+    let items = json!([
+        {"type": "movie", "ids": {"tmdb": 999999991}},
+        {"type": "movie", "title": "No ids"},
+        {"type": "episode", "show_ids": {"tvdb": 81189}, "season": 1},
+        {"type": "movie", "ids": {"tmdb": 949}}
+    ]);
+    let run = h.cw_host(&["add", "watchlist"], &items.to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    let got: Vec<String> = hints(&run.json()).into_iter().map(|(_, h)| h).collect();
+    for hint in ["missing ids", "missing scope", "trakt_limit"] {
+        assert!(got.contains(&hint.to_string()), "{hint} in {got:?}");
+    }
+
+    // not_found and http:<code> with room on the list.
+    h.emulator.with_library(|lib| lib.limits.watchlist.item_count = 100);
+    h.write_config(json!({"backoff_base_ms": 10, "max_retries": 1, "watchlist_limit": 100, "watchlist_batch_size": 1}));
+    h.emulator.inject(Fault {
+        when: FaultWhen { method: Some("POST".into()), path: Some("/sync/watchlist".into()), nth: 2, times: 1, ..FaultWhen::default() },
+        action: FaultAction::Status { status: 500, headers: vec![], body: String::new() },
+    });
+    let items = json!([{"type": "movie", "ids": {"tmdb": 999999991}}, {"type": "movie", "ids": {"tmdb": 949}}]);
+    let run = h.cw_host(&["add", "watchlist"], &items.to_string());
+    assert_eq!(run.code, 0, "{run:#?}");
+    let mut got = hints(&run.json());
+    got.sort();
+    assert_eq!(got, [("tmdb:949".to_string(), "http:500".to_string()), ("tmdb:999999991".to_string(), "not_found".to_string())]);
+}
