@@ -287,3 +287,69 @@ fn every_unresolved_hint_reaches_the_report() {
     got.sort();
     assert_eq!(got, [("tmdb:949".to_string(), "http:500".to_string()), ("tmdb:999999991".to_string(), "not_found".to_string())]);
 }
+
+/// 1,000 movies (the first 250 on the watchlist) and 250 shows of one 3-episode season; 2,000
+/// ratings: every movie, show and season, and two episodes of each show.
+fn counting_library() -> Library {
+    let movies: Vec<Value> = (1..=1000u64)
+        .map(|i| json!({"title": format!("Film {i}"), "year": 2000, "ids": {"trakt": i, "tmdb": 100_000 + i}}))
+        .collect();
+    let shows: Vec<Value> = (1..=250u64)
+        .map(|i| {
+            json!({"title": format!("Show {i}"), "year": 2010, "ids": {"trakt": i, "tmdb": 200_000 + i, "tvdb": 300_000 + i},
+                   "seasons": [{"number": 1, "ids": {"trakt": 10_000 + i},
+                                "episodes": (1..=3u64).map(|e| json!({"number": e, "ids": {"trakt": 100_000 + i * 10 + e}})).collect::<Vec<_>>()}]})
+        })
+        .collect();
+    let mut ratings: Vec<Value> = (1..=1000u64).map(|i| json!({"type": "movie", "trakt": i, "rating": 1 + i % 10})).collect();
+    for i in 1..=250u64 {
+        ratings.push(json!({"type": "show", "trakt": i, "rating": 7}));
+        ratings.push(json!({"type": "season", "trakt": 10_000 + i, "rating": 8}));
+        for e in 1..=2u64 {
+            ratings.push(json!({"type": "episode", "trakt": 100_000 + i * 10 + e, "rating": 9}));
+        }
+    }
+    let watchlist: Vec<Value> = (1..=250u64).map(|i| json!({"type": "movie", "trakt": i})).collect();
+    Library::from_json(&json!({"catalog": {"movies": movies, "shows": shows}, "watchlist": watchlist, "ratings": ratings}).to_string())
+        .expect("valid seed")
+}
+
+/// The request counts the issue's closing note reports, pinned so they cannot drift.
+#[test]
+fn request_counts_of_full_and_unchanged_indexes_and_a_100_rating_add() {
+    let h = Harness::new(counting_library());
+    let count = |h: &Harness| h.requests().len();
+
+    let run = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(run.json().as_object().unwrap().len(), 250);
+    let watchlist_full = count(&h);
+    h.emulator.clear_requests();
+    let run = h.cw_host(&["index", "ratings"], "");
+    assert_eq!(run.json().as_object().unwrap().len(), 2000);
+    let ratings_full = count(&h);
+    h.emulator.clear_requests();
+    let run = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(run.json().as_object().unwrap().len(), 250);
+    let watchlist_again = count(&h);
+    h.emulator.clear_requests();
+    let run = h.cw_host(&["index", "ratings"], "");
+    assert_eq!(run.json().as_object().unwrap().len(), 2000);
+    let ratings_again = count(&h);
+    h.emulator.clear_requests();
+    // 100 new ratings: shows' third episodes.
+    let items: Vec<Value> = (1..=100u64)
+        .map(|i| json!({"type": "episode", "show_ids": {"tmdb": 200_000 + i}, "season": 1, "episode": 3, "ids": {"trakt": 100_000 + i * 10 + 3}, "rating": 6}))
+        .collect();
+    let run = h.cw_host(&["add", "ratings"], &Value::Array(items).to_string());
+    assert_eq!(run.json()["count"], 100, "{}", run.stdout);
+    let add_100 = count(&h);
+    let posts = h.requests_to("POST", "/sync/ratings").len();
+    println!(
+        "request counts: watchlist 250 full={watchlist_full} unchanged={watchlist_again}; ratings 2000 full={ratings_full} \
+         unchanged={ratings_again}; add 100 ratings={add_100} (POSTs {posts})"
+    );
+    assert_eq!((watchlist_full, watchlist_again), (1, 1));
+    // last_activities + movies 4 pages + shows 1 + seasons 1 + episodes 2.
+    assert_eq!((ratings_full, ratings_again), (9, 1));
+    assert_eq!((add_100, posts), (1, 1));
+}
