@@ -43,14 +43,7 @@ fn main() {
         let mut adapter = runtime
             .instantiate(HostSetup {
                 policy: Policy { api: origin.clone(), oauth: origin.clone(), limits },
-                credentials: Credentials {
-                    client_id: c.client_id.clone(),
-                    client_secret: c.client_secret.clone(),
-                    access_token: c.access_token.clone(),
-                    refresh_token: c.refresh_token.clone(),
-                    expires_at: c.expires_at,
-                    created_at: 0,
-                },
+                credentials: Credentials::from(c.clone()),
                 config_path: None,
                 state_dir: state.path().to_path_buf(),
                 log: LogSink::to_writer(Box::new(std::io::sink()), Level::Error),

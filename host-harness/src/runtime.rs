@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -68,7 +68,7 @@ fn host_error(what: &str, e: wasmtime::Error) -> HostError {
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: PeakLimits,
     http: HttpBroker,
     state: StateStore,
     auth: TokenService,
@@ -77,6 +77,47 @@ pub struct HostState {
     /// Time spent inside host imports (HTTP, state, auth) during calls, so benchmarks can
     /// tell the component's own share of a call.
     import_time: Duration,
+}
+
+/// The store's memory limits, remembering the largest linear memory the component asked for
+/// (benchmarks report it as the component's peak memory).
+struct PeakLimits {
+    limits: StoreLimits,
+    peak_memory: usize,
+}
+
+impl ResourceLimiter for PeakLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl WasiView for HostState {
@@ -243,7 +284,7 @@ impl Runtime {
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
-            limits,
+            limits: PeakLimits { limits, peak_memory: 0 },
             http: HttpBroker::new(host.policy.clone(), creds.clone()),
             state: StateStore::new(host.state_dir, host.policy.limits.state_quota_bytes),
             auth: TokenService::new(creds.clone(), host.config_path, host.policy.oauth.base_url(), host.log.clone()),
@@ -313,6 +354,11 @@ impl Adapter {
     /// remain; true when a refresh happened.
     pub fn refresh_if_expiring(&self, margin_secs: i64) -> Result<bool, AuthFault> {
         self.store.data().auth.refresh_if_expiring(margin_secs)
+    }
+
+    /// Largest linear memory the component has had, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.store.data().limits.peak_memory
     }
 
     /// Time spent in host imports (HTTP, auth) since the instance started.

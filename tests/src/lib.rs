@@ -99,6 +99,23 @@ impl Harness {
         run_cli(argv, stdin)
     }
 
+    /// POST `body` to the emulator as the user would from another app (a change made
+    /// "elsewhere" on Trakt); the HTTP status.
+    pub fn post_as_user(&self, path: &str, body: &Value) -> u16 {
+        let c = self.emulator.credentials();
+        let resp = ureq::post(format!("{}{path}", self.emulator.url()))
+            .header("trakt-api-key", &c.client_id)
+            .header("trakt-api-version", "2")
+            .header("Authorization", &format!("Bearer {}", c.access_token))
+            .header("Content-Type", "application/json")
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(body.to_string())
+            .expect("the emulator answers");
+        resp.status().as_u16()
+    }
+
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.emulator.requests()
     }

@@ -33,15 +33,7 @@ impl Capture {
 }
 
 fn credentials(h: &Harness) -> Credentials {
-    let c = h.emulator.credentials();
-    Credentials {
-        client_id: c.client_id,
-        client_secret: c.client_secret,
-        access_token: c.access_token,
-        refresh_token: c.refresh_token,
-        expires_at: c.expires_at,
-        created_at: 0,
-    }
+    Credentials::from(h.emulator.credentials())
 }
 
 /// An instance whose policy allows `h`'s emulator, configured with `options` (which may point

@@ -193,15 +193,7 @@ fn ratings_of_all_four_types_are_indexed_then_served_from_cache_with_one_get() {
     assert_eq!(paths, ["GET /sync/last_activities"], "a cache hit costs exactly one GET");
 
     // A rating made elsewhere moves movies.rated_at: the cache is not used.
-    let c = h.emulator.credentials();
-    let resp = ureq::post(format!("{}/sync/ratings", h.emulator.url()))
-        .header("trakt-api-key", &c.client_id)
-        .header("trakt-api-version", "2")
-        .header("Authorization", &format!("Bearer {}", c.access_token))
-        .header("Content-Type", "application/json")
-        .send(json!({"movies": [{"ids": {"tmdb": 949}, "rating": 7}]}).to_string())
-        .expect("rate on the side");
-    assert_eq!(resp.status().as_u16(), 201);
+    assert_eq!(h.post_as_user("/sync/ratings", &json!({"movies": [{"ids": {"tmdb": 949}, "rating": 7}]})), 201);
     let third = h.cw_host(&["index", "ratings"], "");
     assert_eq!(third.code, 0, "{third:#?}");
     assert_eq!(third.json()["tmdb:949"]["rating"], 7);
