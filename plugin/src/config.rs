@@ -44,9 +44,14 @@ pub struct Options {
     pub watchlist_batch_size: u32,
     pub watchlist_limit: Option<u32>,
     pub ratings_chunk_size: u32,
+    /// Plays per history add POST and history ids (or items) per remove POST.
     pub history_chunk_size: u32,
+    /// Episodes without usable ids but with show ids and numbers go out nested
+    /// (`history_number_fallback`, alias `number_fallback`).
     pub history_number_fallback: bool,
+    /// Collect confirmed plays too (`history_collection`, alias `add_collections`).
     pub history_collection: bool,
+    /// "movies" and/or "shows" (`history_collection_types`, alias `collection_types`).
     pub history_collection_types: Vec<String>,
     /// Client-side pacing (`rate_limit` object).
     pub rate_limit: RateLimit,
@@ -100,9 +105,9 @@ impl Default for Options {
             watchlist_limit: None,
             ratings_chunk_size: DEFAULT_WRITE_BATCH,
             history_chunk_size: 100,
-            history_number_fallback: false,
+            history_number_fallback: true,
             history_collection: false,
-            history_collection_types: Vec::new(),
+            history_collection_types: vec!["movies".to_string()],
             rate_limit: RateLimit::default(),
             retry_after_cap_secs: 120,
             backoff_base_ms: 1000,
@@ -150,14 +155,16 @@ impl Options {
         if let Some(v) = get(&map, "history_chunk_size") {
             o.history_chunk_size = int_in(v, "history_chunk_size", 1, 1000)?;
         }
-        if let Some(v) = get(&map, "history_number_fallback") {
-            o.history_number_fallback = boolean(v, "history_number_fallback")?;
+        // Each history option has CrossWatch's key and the issue's short alias; when both are
+        // given, CrossWatch's key wins (it is the one CrossWatch itself writes).
+        if let Some((v, key)) = either(&map, "history_number_fallback", "number_fallback") {
+            o.history_number_fallback = boolean(v, key)?;
         }
-        if let Some(v) = get(&map, "history_collection") {
-            o.history_collection = boolean(v, "history_collection")?;
+        if let Some((v, key)) = either(&map, "history_collection", "add_collections") {
+            o.history_collection = boolean(v, key)?;
         }
-        if let Some(v) = get(&map, "history_collection_types") {
-            o.history_collection_types = string_list(v, "history_collection_types")?;
+        if let Some((v, key)) = either(&map, "history_collection_types", "collection_types") {
+            o.history_collection_types = collection_types(v, key)?;
         }
         if let Some(v) = get(&map, "rate_limit") {
             o.rate_limit = rate_limit(v)?;
@@ -178,6 +185,11 @@ impl Options {
 /// A present, non-null value.
 fn get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.get(key).filter(|v| !v.is_null())
+}
+
+/// The value of `key`, else of `alias`, with the name it was found under.
+fn either<'a>(map: &'a Map<String, Value>, key: &'static str, alias: &'static str) -> Option<(&'a Value, &'static str)> {
+    get(map, key).map(|v| (v, key)).or_else(|| get(map, alias).map(|v| (v, alias)))
 }
 
 fn int_in(v: &Value, key: &str, min: u32, max: u32) -> Result<u32, AdapterError> {
@@ -245,10 +257,32 @@ fn boolean(v: &Value, key: &str) -> Result<bool, AdapterError> {
         .ok_or_else(|| AdapterError::Config(format!("{key} must be true or false, got {v}")))
 }
 
-fn string_list(v: &Value, key: &str) -> Result<Vec<String>, AdapterError> {
-    let err = || AdapterError::Config(format!("{key} must be a list of strings, got {v}"));
-    let arr = v.as_array().ok_or_else(err)?;
-    arr.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(err)).collect()
+/// A list of strings or one comma-separated string over "movies" and "shows" (singular
+/// forms and any case accepted), de-duplicated; empty means the default `["movies"]`, as in
+/// CrossWatch.
+fn collection_types(v: &Value, key: &str) -> Result<Vec<String>, AdapterError> {
+    let err = || AdapterError::Config(format!("{key} must be a list of \"movies\"/\"shows\" or a comma string, got {v}"));
+    let raw: Vec<String> = match v {
+        Value::String(s) => s.split(',').map(str::to_string).collect(),
+        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(err)).collect::<Result<_, _>>()?,
+        _ => return Err(err()),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for t in raw {
+        let t = match t.trim().to_ascii_lowercase().as_str() {
+            "" => continue,
+            "movie" | "movies" => "movies",
+            "show" | "shows" => "shows",
+            _ => return Err(err()),
+        };
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    if out.is_empty() {
+        out.push("movies".into());
+    }
+    Ok(out)
 }
 
 fn timeout_ms(v: &Value) -> Result<u32, AdapterError> {
@@ -341,6 +375,40 @@ mod tests {
         }
         assert!(matches!(Options::parse("[]"), Err(AdapterError::Config(_))));
         assert!(matches!(Options::parse("{"), Err(AdapterError::Config(_))));
+    }
+
+    #[test]
+    fn history_options_under_both_spellings() {
+        let o = Options::default();
+        assert_eq!((o.history_chunk_size, o.history_number_fallback, o.history_collection), (100, true, false));
+        assert_eq!(o.history_collection_types, vec!["movies".to_string()]);
+
+        let o = Options::parse(r#"{"number_fallback": false, "add_collections": true, "collection_types": "Shows, movie ,shows"}"#).unwrap();
+        assert!(!o.history_number_fallback && o.history_collection);
+        assert_eq!(o.history_collection_types, vec!["shows".to_string(), "movies".to_string()]);
+
+        // CrossWatch's key wins over the alias; an empty list is the default.
+        let o = Options::parse(
+            r#"{"history_number_fallback": true, "number_fallback": false, "history_collection_types": [],
+                "collection_types": ["shows"], "history_chunk_size": 7}"#,
+        )
+        .unwrap();
+        assert!(o.history_number_fallback);
+        assert_eq!(o.history_collection_types, vec!["movies".to_string()]);
+        assert_eq!(o.history_chunk_size, 7);
+
+        for (text, key) in [
+            (r#"{"collection_types": ["films"]}"#, "collection_types"),
+            (r#"{"history_collection_types": 3}"#, "history_collection_types"),
+            (r#"{"add_collections": "yes"}"#, "add_collections"),
+            (r#"{"number_fallback": 1}"#, "number_fallback"),
+            (r#"{"history_chunk_size": 1001}"#, "history_chunk_size"),
+        ] {
+            match Options::parse(text) {
+                Err(AdapterError::Config(m)) => assert!(m.starts_with(key), "{text}: {m}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(got, vec![
             (Feature::Watchlist, true, ""),
             (Feature::Ratings, true, ""),
-            (Feature::History, false, "not implemented in this version"),
+            (Feature::History, true, ""),
             (Feature::Playlists, false, "unsupported"),
         ]);
     }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::model::{Ids, Item, Kind};
 
 /// The four top-level arrays of a sync body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Group {
     Movies,
     Shows,
@@ -301,23 +301,59 @@ pub struct NotFound {
     pub unmatched: usize,
 }
 
+/// Which part of the body a `not_found` echo named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// A flat entry of this group.
+    Flat(Group),
+    /// A nested episode number.
+    Episode,
+    /// A nested show or season not found: echoed without narrower levels, or with
+    /// everything that was sent under it.
+    Parent,
+}
+
+/// `not_found` matched per input, with the scope of the echo that named it.
+#[derive(Debug, Default, PartialEq)]
+pub struct ScopedNotFound {
+    /// (input index, scope), an input at most once (the widest scope that named it).
+    pub inputs: Vec<(usize, Scope)>,
+    pub unmatched: usize,
+}
+
 impl Body {
     /// Map Trakt's `not_found` (the sent objects echoed back, grouped by top-level key) to the
     /// input indexes that produced them. A show echoed without seasons means everything sent
     /// under it; a season echoed without episodes means the whole season, or every episode
     /// sent under it when only episodes were sent.
     pub fn match_not_found(&self, not_found: &Value) -> NotFound {
-        let mut out = NotFound::default();
-        let Some(nf) = not_found.as_object() else { return out };
+        let scoped = self.match_not_found_scoped(not_found);
+        NotFound { inputs: scoped.inputs.into_iter().map(|(i, _)| i).collect(), unmatched: scoped.unmatched }
+    }
+
+    /// `match_not_found` keeping the scope of each match (history tells a missing episode
+    /// from a missing show or season).
+    pub fn match_not_found_scoped(&self, not_found: &Value) -> ScopedNotFound {
+        let mut hits: std::collections::BTreeMap<usize, Scope> = std::collections::BTreeMap::new();
+        let mut unmatched = 0usize;
+        let mut put = |inputs: &[usize], scope: Scope| {
+            for &i in inputs {
+                let e = hits.entry(i).or_insert(scope);
+                if scope > *e {
+                    *e = scope;
+                }
+            }
+        };
+        let Some(nf) = not_found.as_object() else { return ScopedNotFound::default() };
         for group in [Group::Movies, Group::Seasons, Group::Episodes] {
             for echo in array(nf.get(group.name())) {
                 let ids = echo_ids(echo);
                 let mut hit = false;
                 for f in self.flat.iter().filter(|f| f.group == group && ids_agree(&f.ids, ids)) {
-                    out.inputs.extend(&f.inputs);
+                    put(&f.inputs, Scope::Flat(group));
                     hit = true;
                 }
-                out.unmatched += usize::from(!hit);
+                unmatched += usize::from(!hit);
             }
         }
         for echo in array(nf.get("shows")) {
@@ -326,46 +362,68 @@ impl Body {
             let mut hit = false;
             if seasons.is_empty() {
                 for f in self.flat.iter().filter(|f| f.group == Group::Shows && ids_agree(&f.ids, ids)) {
-                    out.inputs.extend(&f.inputs);
+                    put(&f.inputs, Scope::Flat(Group::Shows));
                     hit = true;
                 }
                 if !hit {
                     for show in self.nested.iter().filter(|s| ids_agree(&s.ids, ids)) {
                         for s in &show.seasons {
-                            s.whole.iter().for_each(|(_, i)| out.inputs.extend(i));
-                            s.episodes.iter().for_each(|(_, _, i)| out.inputs.extend(i));
+                            s.whole.iter().for_each(|(_, i)| put(i, Scope::Parent));
+                            s.episodes.iter().for_each(|(_, _, i)| put(i, Scope::Parent));
                         }
                         hit = true;
                     }
                 }
             } else {
+                // Trakt echoes a show or season it cannot find with everything sent under it:
+                // when every episode sent under one came back, that parent was not found
+                // (indistinguishable from all of them missing; reported as the parent).
                 for show in self.nested.iter().filter(|s| ids_agree(&s.ids, ids)) {
+                    let mut show_hits: BTreeSet<usize> = BTreeSet::new();
                     for es in seasons {
                         let Some(number) = number_of(es) else { continue };
                         let episodes = array(es.get("episodes"));
                         for s in show.seasons.iter().filter(|s| i64::from(s.number) == number) {
                             if episodes.is_empty() {
                                 if s.whole.is_empty() {
-                                    s.episodes.iter().for_each(|(_, _, i)| out.inputs.extend(i));
+                                    s.episodes.iter().for_each(|(_, _, i)| put(i, Scope::Parent));
+                                    s.episodes.iter().for_each(|(_, _, i)| show_hits.extend(i));
                                 } else {
-                                    s.whole.iter().for_each(|(_, i)| out.inputs.extend(i));
+                                    s.whole.iter().for_each(|(_, i)| put(i, Scope::Parent));
+                                    s.whole.iter().for_each(|(_, i)| show_hits.extend(i));
                                 }
                                 hit = true;
                             }
+                            let mut season_hits: BTreeSet<usize> = BTreeSet::new();
                             for ee in episodes {
                                 let Some(en) = number_of(ee) else { continue };
                                 for (_, _, inputs) in s.episodes.iter().filter(|(n, _, _)| i64::from(*n) == en) {
-                                    out.inputs.extend(inputs);
+                                    put(inputs, Scope::Episode);
+                                    season_hits.extend(inputs);
                                     hit = true;
                                 }
                             }
+                            let sent: BTreeSet<usize> = s.episodes.iter().flat_map(|(_, _, i)| i.iter().copied()).collect();
+                            if !season_hits.is_empty() && season_hits == sent {
+                                put(&sent.iter().copied().collect::<Vec<_>>(), Scope::Parent);
+                            }
+                            show_hits.extend(season_hits);
                         }
+                    }
+                    let sent: BTreeSet<usize> = show
+                        .seasons
+                        .iter()
+                        .flat_map(|s| s.whole.iter().flat_map(|(_, i)| i.iter()).chain(s.episodes.iter().flat_map(|(_, _, i)| i.iter())))
+                        .copied()
+                        .collect();
+                    if !show_hits.is_empty() && show_hits == sent {
+                        put(&sent.iter().copied().collect::<Vec<_>>(), Scope::Parent);
                     }
                 }
             }
-            out.unmatched += usize::from(!hit);
+            unmatched += usize::from(!hit);
         }
-        out
+        ScopedNotFound { inputs: hits.into_iter().collect(), unmatched }
     }
 }
 
@@ -561,6 +619,37 @@ mod tests {
         assert_eq!(body.match_not_found(&nf).inputs.into_iter().collect::<Vec<_>>(), vec![3]);
         let nf = json!({"shows": [{"ids": bb_ids, "seasons": [{"number": 1}]}]});
         assert_eq!(body.match_not_found(&nf).inputs.into_iter().collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn not_found_scopes() {
+        let items = [
+            item("movie", &[("tmdb", "1")], &[], None, None),
+            item("episode", &[("trakt", "5")], &[], None, None),
+            item("episode", &[], &BB, Some(1), Some(1)),
+            item("episode", &[], &BB, Some(1), Some(2)),
+            item("episode", &[], &BB, Some(2), Some(1)),
+            item("episode", &[], &[("tvdb", "7")], Some(0), Some(3)),
+        ];
+        let body = body_of(&items);
+        let bb_ids = json!({"imdb": "tt0903747", "slug": "breaking-bad", "tmdb": 1396, "tvdb": 81189});
+        let nf = json!({
+            "movies": [{"ids": {"tmdb": 1}}],
+            "episodes": [{"ids": {"trakt": 5}}],
+            "shows": [
+                {"ids": bb_ids, "seasons": [{"number": 1, "episodes": [{"number": 2}]}, {"number": 2}]},
+                {"ids": {"tvdb": 7}}
+            ]
+        });
+        let m = body.match_not_found_scoped(&nf);
+        assert_eq!(m.inputs, vec![
+            (0, Scope::Flat(Group::Movies)),
+            (1, Scope::Flat(Group::Episodes)),
+            (3, Scope::Episode),
+            (4, Scope::Parent),
+            (5, Scope::Parent),
+        ]);
+        assert_eq!(m.unmatched, 0);
     }
 
     fn rating(r: i64, at: Option<&str>) -> Attrs {

@@ -17,12 +17,18 @@ use crate::log::{self, Level};
 
 /// The watchlist's ETag shadow (see `features::watchlist`).
 pub const WATCHLIST_SHADOW: &str = "trakt_watchlist.shadow.json";
-/// Items the watchlist could not apply (see `features::journal`).
+/// Items the watchlist could not apply (see `features::unresolved`).
 pub const WATCHLIST_UNRESOLVED: &str = "trakt_watchlist.unresolved.json";
 /// The ratings index cache (see `features::ratings`).
 pub const RATINGS_INDEX: &str = "trakt_ratings.index.json";
 /// Items the ratings feature could not apply.
 pub const RATINGS_UNRESOLVED: &str = "trakt_ratings.unresolved.json";
+/// The history index cache (see `features::history::index`).
+pub const HISTORY_INDEX: &str = "trakt_history.index.json";
+/// History add batches sent but not yet answered (see `features::history::journal`).
+pub const HISTORY_JOURNAL: &str = "trakt_history.journal.json";
+/// Items the history feature could not apply.
+pub const HISTORY_UNRESOLVED: &str = "trakt_history.unresolved.json";
 
 /// The host's persistent store (a mirror of the WIT `state` interface; errors as text).
 pub trait Store {
@@ -31,16 +37,45 @@ pub trait Store {
     fn delete(&mut self, name: &str) -> Result<(), String>;
 }
 
-/// Read `name` as a document of `schema`; `None` when absent or unusable (warn logged).
-pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str, schema: u32) -> Option<T> {
-    let bytes = match store.read(name) {
-        Ok(Some(b)) => b,
-        Ok(None) => return None,
+/// The bytes of `name`; `None` when absent or unreadable (warn logged).
+fn read_bytes(store: &mut dyn Store, feature: &str, name: &str) -> Option<Vec<u8>> {
+    match store.read(name) {
+        Ok(b) => b,
         Err(e) => {
             ignored(feature, name, "read_failed", e);
+            None
+        }
+    }
+}
+
+/// The bytes of `name` when it holds a document of `schema`, checked without building a
+/// JSON tree (for large documents the caller deserializes straight from the bytes: a
+/// 100,000-play history cache as a `Value` would take several times its size). `None`
+/// (warn logged) when absent, unreadable, corrupt or of another schema.
+pub fn read_large(store: &mut dyn Store, feature: &str, name: &str, schema: u32) -> Option<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        schema: Option<u64>,
+    }
+    let bytes = read_bytes(store, feature, name)?;
+    let found = match serde_json::from_slice::<Probe>(&bytes) {
+        Ok(p) => p.schema,
+        Err(e) => {
+            ignored(feature, name, "corrupt", e.to_string());
             return None;
         }
     };
+    if found != Some(u64::from(schema)) {
+        let found = found.map(|n| n.to_string()).unwrap_or_else(|| "none".into());
+        ignored(feature, name, "schema", format!("schema {found}, expected {schema}"));
+        return None;
+    }
+    Some(bytes)
+}
+
+/// Read `name` as a document of `schema`; `None` when absent or unusable (warn logged).
+pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str, schema: u32) -> Option<T> {
+    let bytes = read_bytes(store, feature, name)?;
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -63,7 +98,7 @@ pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &st
     }
 }
 
-fn ignored(feature: &str, name: &str, reason: &str, detail: String) {
+pub fn ignored(feature: &str, name: &str, reason: &str, detail: String) {
     log::event(Level::Warn, feature, "state_ignored", &[
         ("file", name.to_string()),
         ("reason", reason.to_string()),

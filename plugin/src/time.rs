@@ -94,6 +94,54 @@ pub fn format_utc(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2026-05-02T18:41:00.000Z` for Unix seconds (UTC): the form Trakt writes and takes.
+pub fn format_utc_millis(secs: i64) -> String {
+    let mut s = format_utc(secs);
+    s.insert_str(s.len() - 1, ".000");
+    s
+}
+
+/// Unix seconds floored to the minute (Trakt stores plays to the minute).
+pub fn floor_minute(secs: i64) -> i64 {
+    secs - secs.rem_euclid(60)
+}
+
+/// Last minute `format_utc` can write with a 4-digit year (9999-12-31T23:59:00Z).
+const MAX_MINUTE: i64 = 253_402_300_740;
+
+/// A history play's time as given by a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchedAt {
+    /// Unix seconds, floored to the minute, 0 (the epoch) ..= 9999-12-31T23:59.
+    Minute(i64),
+    /// Trakt's `"released"`: the release date (plus runtime), which only Trakt knows.
+    Released,
+    /// Trakt's `"unknown"`: watched at an unknown time (Trakt stores it as the epoch).
+    Unknown,
+}
+
+/// Parse a `watched_at`: ISO 8601 with or without an offset (none = UTC; fractions fine;
+/// date-only invalid), or digits only = epoch seconds (milliseconds from 13 digits on), or the
+/// literals `released` / `unknown` (any case). `None` for anything else, and for times before
+/// the epoch or after year 9999 (Trakt cannot store them).
+pub fn parse_watched_at(text: &str) -> Option<WatchedAt> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("released") {
+        return Some(WatchedAt::Released);
+    }
+    if t.eq_ignore_ascii_case("unknown") {
+        return Some(WatchedAt::Unknown);
+    }
+    let secs = if !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = t.parse().ok()?;
+        if t.len() >= 13 { n / 1000 } else { n }
+    } else {
+        parse_secs(t)?
+    };
+    let minute = floor_minute(secs);
+    (0..=MAX_MINUTE).contains(&minute).then_some(WatchedAt::Minute(minute))
+}
+
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
@@ -167,6 +215,43 @@ mod tests {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
         assert!(parse("2024-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn watched_at_forms() {
+        use WatchedAt::*;
+        let m = 1_780_336_800; // 2026-06-01T18:00:00Z
+        let cases: &[(&str, Option<WatchedAt>)] = &[
+            ("2026-06-01T18:00:00Z", Some(Minute(m))),
+            ("2026-06-01T18:00:59.999Z", Some(Minute(m))),
+            ("2026-06-01T20:00:30+02:00", Some(Minute(m))),
+            ("2026-06-01T13:00:10-0500", Some(Minute(m))),
+            ("2026-06-01T18:00:00", Some(Minute(m))),
+            (" 2026-06-01 18:00:45 ", Some(Minute(m))),
+            ("1780336800", Some(Minute(m))),
+            ("1780336859", Some(Minute(m))),
+            ("1780336859999", Some(Minute(m))),
+            ("0", Some(Minute(0))),
+            ("1970-01-01T00:00:00.000Z", Some(Minute(0))),
+            ("59", Some(Minute(0))),
+            ("released", Some(Released)),
+            ("Unknown", Some(Unknown)),
+            ("2026-06-01", None),
+            ("2026-06-01T18:00Z", None),
+            ("last tuesday", None),
+            ("", None),
+            ("-60", None),
+            ("1960-01-01T00:00:00Z", None),
+            ("999999999999", None), // year 33658
+            ("17803368000001234567", None),
+            ("2026-02-30T10:00:00Z", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_watched_at(text), *want, "{text:?}");
+        }
+        assert_eq!(format_utc_millis(m), "2026-06-01T18:00:00.000Z");
+        assert_eq!(format_utc_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!((floor_minute(119), floor_minute(-1)), (60, -60));
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! whole walk (reference crosswatch.md 3.5 and 10.4; trakt-api.md 4).
 
 use std::collections::hash_map::DefaultHasher;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{Call, Client};
@@ -62,17 +65,79 @@ pub fn fetch_conditional(
     limit: u32,
     if_none_match: Option<&str>,
 ) -> Result<Fetched, AdapterError> {
-    let result = walk(client, feature, path, limit.clamp(1, MAX_PAGE_LIMIT), if_none_match);
+    let mut rows: Vec<Value> = Vec::new();
+    let walked = walk(client, feature, path, &[], limit, if_none_match, &mut |page| {
+        rows.extend(page);
+        Ok(())
+    });
+    Ok(match noted(client, feature, path, walked)? {
+        Walked::NotModified { page_count, item_count } => Fetched::NotModified { page_count, item_count },
+        Walked::Done { pages, etag } => Fetched::Full(Listing { rows, pages, etag }),
+    })
+}
+
+/// A row as the pager hands it over: a parsed JSON value, or the row's own text
+/// (`RawValue`) for a caller that parses rows itself, cheaper than a generic JSON tree.
+pub trait PageRow: DeserializeOwned {
+    /// The row as JSON text (what tells one page from another).
+    fn text(&self) -> Cow<'_, str>;
+}
+
+impl PageRow for Value {
+    fn text(&self) -> Cow<'_, str> {
+        Cow::Owned(self.to_string())
+    }
+}
+
+impl PageRow for Box<RawValue> {
+    fn text(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.get())
+    }
+}
+
+/// What a page-by-page walk saw.
+#[derive(Debug)]
+pub enum Walked {
+    Done { pages: u32, etag: Option<String> },
+    NotModified { page_count: Option<u64>, item_count: Option<u64> },
+}
+
+/// The same all-or-nothing walk over `path?<query>&page=N&limit=L`, handing each page's rows
+/// to `sink` as soon as the page passed its checks, so a long listing is never held whole.
+/// An error (from the walk or from `sink`) means the caller must drop whatever it built from
+/// the earlier pages.
+pub fn for_each_page<R: PageRow>(
+    client: &mut Client,
+    feature: &str,
+    path: &str,
+    query: &[(&str, String)],
+    limit: u32,
+    sink: &mut dyn FnMut(Vec<R>) -> Result<(), AdapterError>,
+) -> Result<Walked, AdapterError> {
+    let walked = walk(client, feature, path, query, limit, None, sink);
+    noted(client, feature, path, walked)
+}
+
+/// A refused page: say on its ledger entry why (the request itself succeeded) and log it.
+fn noted(client: &mut Client, feature: &str, path: &str, result: Result<Walked, AdapterError>) -> Result<Walked, AdapterError> {
     if let Err(e @ AdapterError::Protocol(_)) = &result {
-        // The request itself succeeded; say on its ledger entry why its page was refused.
         client.note_failure(e);
         log::event(Level::Error, feature, "index_abandoned", &[("path", path.to_string()), ("error", e.to_string())]);
     }
     result
 }
 
-fn walk(client: &mut Client, feature: &str, path: &str, limit: u32, if_none_match: Option<&str>) -> Result<Fetched, AdapterError> {
-    let mut rows: Vec<Value> = Vec::new();
+fn walk<R: PageRow>(
+    client: &mut Client,
+    feature: &str,
+    path: &str,
+    query: &[(&str, String)],
+    limit: u32,
+    if_none_match: Option<&str>,
+    sink: &mut dyn FnMut(Vec<R>) -> Result<(), AdapterError>,
+) -> Result<Walked, AdapterError> {
+    let limit = limit.clamp(1, MAX_PAGE_LIMIT);
+    let mut total: u64 = 0;
     // BTreeSet, not HashSet: std's random hasher seed would add a wasi:random import.
     let mut seen_pages: BTreeSet<u64> = BTreeSet::new();
     let mut item_count: Option<u64> = None;
@@ -85,13 +150,17 @@ fn walk(client: &mut Client, feature: &str, path: &str, limit: u32, if_none_matc
         if page > MAX_PAGES {
             return Err(bad(format!("more than {MAX_PAGES} pages")));
         }
-        let mut call = Call::get(path).query("page", page).query("limit", limit);
+        let mut call = Call::get(path);
+        for (k, v) in query {
+            call = call.query(k, v);
+        }
+        call = call.query("page", page).query("limit", limit);
         if let (1, Some(tag)) = (page, if_none_match) {
             call = call.header("If-None-Match", tag);
         }
         let resp = client.execute(&call)?;
         if page == 1 && resp.status == 304 && if_none_match.is_some() {
-            return Ok(Fetched::NotModified {
+            return Ok(Walked::NotModified {
                 page_count: resp.header_u64("x-pagination-page-count"),
                 item_count: resp.header_u64("x-pagination-item-count"),
             });
@@ -112,11 +181,13 @@ fn walk(client: &mut Client, feature: &str, path: &str, limit: u32, if_none_matc
                 return Err(bad(format!("truncated body ({} of {n} bytes)", resp.body.len())));
             }
         }
-        let page_rows = match serde_json::from_slice::<Value>(&resp.body) {
-            Ok(Value::Array(a)) => a,
-            Ok(_) => return Err(bad("body is not a JSON array".into())),
+        let page_rows = match serde_json::from_slice::<Vec<R>>(&resp.body) {
+            Ok(a) => a,
             Err(e) if e.is_eof() => return Err(bad(format!("truncated body: {e}"))),
-            Err(e) => return Err(bad(format!("invalid JSON: {e}"))),
+            Err(e) => match serde_json::from_slice::<Value>(&resp.body) {
+                Ok(v) if !v.is_array() => return Err(bad("body is not a JSON array".into())),
+                _ => return Err(bad(format!("invalid JSON: {e}"))),
+            },
         };
         // Headers that must not change while walking: a moving listing would skip or
         // duplicate rows.
@@ -155,28 +226,28 @@ fn walk(client: &mut Client, feature: &str, path: &str, limit: u32, if_none_matc
             }
             None => !empty && !short,
         };
-        rows.extend(page_rows);
-        log::progress(feature, "index", rows.len() as u64, item_count);
+        total += page_rows.len() as u64;
+        sink(page_rows)?;
+        log::progress(feature, "index", total, item_count);
         if !more {
             break;
         }
         page += 1;
     }
     if let Some(n) = item_count {
-        if n != rows.len() as u64 {
+        if n != total {
             return Err(AdapterError::Protocol(format!(
-                "{path}: Trakt announced {n} items but sent {} over {page} pages; abandoned rather than \
-                 return a partial list, try again",
-                rows.len()
+                "{path}: Trakt announced {n} items but sent {total} over {page} pages; abandoned rather than \
+                 return a partial list, try again"
             )));
         }
     }
-    Ok(Fetched::Full(Listing { rows, pages: page, etag }))
+    Ok(Walked::Done { pages: page, etag })
 }
 
 /// Order-insensitive digest of a page's rows.
-fn fingerprint(rows: &[Value]) -> u64 {
-    let mut texts: Vec<String> = rows.iter().map(Value::to_string).collect();
+fn fingerprint<R: PageRow>(rows: &[R]) -> u64 {
+    let mut texts: Vec<Cow<'_, str>> = rows.iter().map(PageRow::text).collect();
     texts.sort();
     let mut h = DefaultHasher::new();
     texts.hash(&mut h);
@@ -443,6 +514,32 @@ mod tests {
         let f = Fakes::new(|_| Ok(resp(304, &[], "")));
         let mut c = f.client(&Options::default());
         assert!(matches!(fetch_all(&mut c, "watchlist", "/sync/watchlist", 250), Err(AdapterError::Protocol(_))));
+    }
+
+    #[test]
+    fn page_by_page_with_a_base_query() {
+        let f = Fakes::new(|req| {
+            Ok(match page_of(req) {
+                1 => page_resp(1, 2, 2, 3, rows(0, 2)),
+                _ => page_resp(2, 2, 2, 3, rows(2, 1)),
+            })
+        });
+        let mut c = f.client(&Options::default());
+        let mut seen: Vec<usize> = Vec::new();
+        let walked = for_each_page(&mut c, "history", "/sync/history", &[("start_at", "2026-01-01T00:00:00.000Z".into())], 2, &mut |page: Vec<Box<RawValue>>| {
+            seen.push(page.len());
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(walked, Walked::Done { pages: 2, etag: None }));
+        assert_eq!(seen, vec![2, 1]);
+        assert_eq!(f.requests()[1].url, "https://api.trakt.tv/sync/history?start_at=2026-01-01T00%3A00%3A00.000Z&page=2&limit=2");
+
+        // A sink error stops the walk at once.
+        let mut c = f.client(&Options::default());
+        let err = for_each_page(&mut c, "history", "/x", &[], 2, &mut |_: Vec<Value>| Err(AdapterError::Protocol("bad row".into()))).unwrap_err();
+        assert_eq!(err, AdapterError::Protocol("bad row".into()));
+        assert_eq!(f.requests().len(), 3);
     }
 
     #[test]

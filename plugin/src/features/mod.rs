@@ -3,10 +3,11 @@
 
 #[cfg(test)]
 mod golden_tests;
-pub mod journal;
+pub mod history;
 pub mod presence;
 pub mod ratings;
 pub mod rows;
+pub mod unresolved;
 pub mod watchlist;
 
 use serde_json::Value;
@@ -73,12 +74,12 @@ pub const SUPPORT: [Support; 4] = [
     },
     Support {
         feature: Feature::History,
-        supported: false,
-        index: false,
-        add: false,
-        remove: false,
-        media_types: &[],
-        note: "not implemented yet in this version",
+        supported: true,
+        index: true,
+        add: true,
+        remove: true,
+        media_types: &["movie", "episode"],
+        note: "one entry per play (event keys <key>@<minute>); adds never duplicate a play and are journaled",
     },
     Support {
         feature: Feature::Playlists,
@@ -158,6 +159,7 @@ pub struct Ctx<'a> {
 pub struct Features {
     pub watchlist: watchlist::Watchlist,
     pub ratings: ratings::Ratings,
+    pub history: history::History,
 }
 
 impl Features {
@@ -165,6 +167,7 @@ impl Features {
         match feature {
             Feature::Watchlist => self.watchlist.build_index(ctx),
             Feature::Ratings => self.ratings.build_index(ctx),
+            Feature::History => self.history.build_index(ctx),
             other => Err(unsupported(other)),
         }
     }
@@ -180,6 +183,15 @@ impl Features {
         match feature {
             Feature::Watchlist => self.watchlist.write(op, items, dry_run, ctx),
             Feature::Ratings => self.ratings.write(op, items, dry_run, ctx),
+            Feature::History => {
+                let report = self.history.write(op, items, dry_run, ctx)?;
+                if op == Op::Add && !dry_run && !report.confirmed.is_empty() {
+                    // Trakt takes a watched item (and an episode's season and show) off the
+                    // watchlist: this run's watchlist index may be out of date.
+                    self.watchlist.forget_index();
+                }
+                Ok(report)
+            }
             other => Err(unsupported(other)),
         }
     }
@@ -205,16 +217,16 @@ pub struct Sent {
     pub ambiguous: bool,
 }
 
-/// Send `entries` to `path` in chunks of `batch`, paced and retried by the client.
-///
-/// `account` decides the items of a chunk from Trakt's JSON object answer. Unresolved hints
-/// set here: `trakt_limit` (a 420 answered this chunk or an earlier one: later chunks are not
-/// sent); `http:<status>` (Trakt answered this status for the chunk after retries; for a
-/// session-wide status, later chunks are not sent and carry the same hint); `transport` (no
-/// answer: later chunks are not sent); `bad_response` (a 2xx whose body is not a JSON
-/// object). A session-wide failure of the first chunk, before anything was written, fails the
-/// whole call with the typed error instead (nothing changed, and the error says what to do).
-/// With `dry_run` nothing is sent: each chunk is planned and its items counted as confirmed.
+/// One prepared write request: its exact body and the inputs it carries.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub inputs: Vec<usize>,
+    pub body: String,
+}
+
+/// Send `entries` to `path` in chunks of `batch`, paced and retried by the client
+/// (idempotent writes). `account` decides the items of a chunk from Trakt's JSON object
+/// answer and the chunk's body; see `send_bodies` for everything else.
 #[allow(clippy::too_many_arguments)]
 pub fn send_chunks(
     client: &mut Client,
@@ -228,75 +240,129 @@ pub fn send_chunks(
     planned: &mut Vec<PlannedRequest>,
     mut account: impl FnMut(&Value, &Body, &[usize], &mut [Option<Outcome>]),
 ) -> Result<Sent, AdapterError> {
+    let bodies: Vec<Body> = entries.chunks(batch.max(1) as usize).map(payload::build_body).collect();
+    let chunks: Vec<Chunk> = entries
+        .chunks(batch.max(1) as usize)
+        .zip(&bodies)
+        .map(|(c, b)| Chunk { inputs: c.iter().map(|e| e.input).collect(), body: b.json.clone() })
+        .collect();
+    send_bodies(client, feature, op, path, &chunks, dry_run, outcome, planned, |resp, n, inputs, outcome| {
+        account(resp, &bodies[n], inputs, outcome)
+    })
+}
+
+/// Send prepared `chunks` to `path` in order, as idempotent writes.
+///
+/// `account` decides the items of chunk `n` from Trakt's JSON object answer. Unresolved
+/// hints set here: `trakt_limit` (a 420 answered this chunk or an earlier one: later chunks
+/// are not sent); `http:<status>` (Trakt answered this status for the chunk after retries;
+/// for a session-wide status, later chunks are not sent and carry the same hint); `transport`
+/// (no answer: later chunks are not sent); `bad_response` (a 2xx whose body is not a JSON
+/// object). A session-wide failure of the first chunk, before anything was written, fails the
+/// whole call with the typed error instead (nothing changed, and the error says what to do).
+/// With `dry_run` nothing is sent: each chunk is planned and its items counted as confirmed.
+#[allow(clippy::too_many_arguments)]
+pub fn send_bodies(
+    client: &mut Client,
+    feature: &str,
+    op: Op,
+    path: &str,
+    chunks: &[Chunk],
+    dry_run: bool,
+    outcome: &mut [Option<Outcome>],
+    planned: &mut Vec<PlannedRequest>,
+    mut account: impl FnMut(&Value, usize, &[usize], &mut [Option<Outcome>]),
+) -> Result<Sent, AdapterError> {
     let mut sent = Sent::default();
     let mut wrote_any = false;
     let mut stop_hint: Option<String> = None;
     let mut done = 0u64;
-    for chunk in entries.chunks(batch.max(1) as usize) {
-        let inputs: Vec<usize> = chunk.iter().map(|e| e.input).collect();
+    let total: u64 = chunks.iter().map(|c| c.inputs.len() as u64).sum();
+    for (n, chunk) in chunks.iter().enumerate() {
+        let inputs = &chunk.inputs;
         done += inputs.len() as u64;
         if let Some(hint) = &stop_hint {
-            mark(outcome, &inputs, Outcome::Unresolved(hint.clone()));
+            mark(outcome, inputs, Outcome::Unresolved(hint.clone()));
             continue;
         }
-        let body = payload::build_body(chunk);
         if dry_run {
-            planned.push(PlannedRequest { method: "POST".into(), path: path.into(), body: body.json });
-            mark(outcome, &inputs, Outcome::Confirmed);
+            planned.push(PlannedRequest { method: "POST".into(), path: path.into(), body: chunk.body.clone() });
+            mark(outcome, inputs, Outcome::Confirmed);
             continue;
         }
-        match client.execute(&Call::post(path, body.json.clone(), true)) {
+        match client.execute(&Call::post(path, chunk.body.clone(), true)) {
             Ok(resp) => {
                 wrote_any = true;
                 match serde_json::from_slice::<Value>(&resp.body) {
-                    Ok(v) if v.is_object() => account(&v, &body, &inputs, outcome),
+                    Ok(v) if v.is_object() => account(&v, n, inputs, outcome),
                     _ => {
                         log::event(Level::Warn, feature, "write_bad_response", &[
                             ("op", op.name().into()),
                             ("status", resp.status.to_string()),
                         ]);
                         sent.ambiguous = true;
-                        mark(outcome, &inputs, Outcome::Unresolved("bad_response".into()));
+                        mark(outcome, inputs, Outcome::Unresolved("bad_response".into()));
                     }
                 }
             }
-            Err(AdapterError::AccountLimit { limit, vip, upgrade_url, message }) => {
-                log::event(Level::Warn, feature, "rate_limit", &[
-                    ("status", "420".into()),
-                    ("limit", limit.map(|l| l.to_string()).unwrap_or_default()),
-                    ("vip", vip.map(|v| v.to_string()).unwrap_or_default()),
-                    ("upgrade_url", upgrade_url.unwrap_or_default()),
-                    ("message", message),
-                ]);
-                mark(outcome, &inputs, Outcome::Unresolved("trakt_limit".into()));
-                stop_hint = Some("trakt_limit".into());
-            }
-            Err(AdapterError::Http { status, message }) => {
-                log::event(Level::Warn, feature, "write_chunk_failed", &[
-                    ("op", op.name().into()),
-                    ("status", status.to_string()),
-                    ("message", message),
-                ]);
-                // A 4xx was refused as a whole; after a 5xx the write may have been applied.
-                sent.ambiguous |= status >= 500;
-                mark(outcome, &inputs, Outcome::Unresolved(format!("http:{status}")));
-            }
-            Err(e) if !wrote_any => return Err(e),
-            Err(e) => {
-                let hint = e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into());
-                log::event(Level::Error, feature, "write_stopped", &[
-                    ("op", op.name().into()),
-                    ("hint", hint.clone()),
-                    ("error", e.to_string()),
-                ]);
-                sent.ambiguous = true;
-                mark(outcome, &inputs, Outcome::Unresolved(hint.clone()));
-                stop_hint = Some(hint);
-            }
+            Err(e) => match write_failure(feature, op, e, wrote_any) {
+                Failure::Fatal(e) => return Err(e),
+                Failure::Chunk { hint, stop, ambiguous } => {
+                    sent.ambiguous |= ambiguous;
+                    mark(outcome, inputs, Outcome::Unresolved(hint.clone()));
+                    if stop {
+                        stop_hint = Some(hint);
+                    }
+                }
+            },
         }
-        log::progress(feature, op.name(), done, Some(entries.len() as u64));
+        log::progress(feature, op.name(), done, Some(total));
     }
     Ok(sent)
+}
+
+/// What a failed write means for its chunk and the call.
+pub enum Failure {
+    /// Fail the whole call (a session-wide problem before anything was written).
+    Fatal(AdapterError),
+    /// Unresolve the chunk with `hint`; `stop`: do not send later chunks (they get the same
+    /// hint); `ambiguous`: Trakt may have applied it.
+    Chunk { hint: String, stop: bool, ambiguous: bool },
+}
+
+/// Classify (and log) the error of a write request.
+pub fn write_failure(feature: &str, op: Op, e: AdapterError, wrote_any: bool) -> Failure {
+    match e {
+        AdapterError::AccountLimit { limit, vip, upgrade_url, message } => {
+            log::event(Level::Warn, feature, "rate_limit", &[
+                ("status", "420".into()),
+                ("limit", limit.map(|l| l.to_string()).unwrap_or_default()),
+                ("vip", vip.map(|v| v.to_string()).unwrap_or_default()),
+                ("upgrade_url", upgrade_url.unwrap_or_default()),
+                ("message", message),
+            ]);
+            Failure::Chunk { hint: "trakt_limit".into(), stop: true, ambiguous: false }
+        }
+        AdapterError::Http { status, message } => {
+            log::event(Level::Warn, feature, "write_chunk_failed", &[
+                ("op", op.name().into()),
+                ("status", status.to_string()),
+                ("message", message),
+            ]);
+            // A 4xx was refused as a whole; after a 5xx the write may have been applied.
+            Failure::Chunk { hint: format!("http:{status}"), stop: false, ambiguous: status >= 500 }
+        }
+        e if !wrote_any => Failure::Fatal(e),
+        e => {
+            let hint = e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into());
+            log::event(Level::Error, feature, "write_stopped", &[
+                ("op", op.name().into()),
+                ("hint", hint.clone()),
+                ("error", e.to_string()),
+            ]);
+            Failure::Chunk { hint, stop: true, ambiguous: true }
+        }
+    }
 }
 
 /// The report of a call from its outcomes (an item with no outcome is an adapter bug and is

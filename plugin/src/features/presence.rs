@@ -59,11 +59,16 @@ impl Presence {
     pub fn new<'a>(index: impl IntoIterator<Item = (&'a String, &'a Item)>) -> Presence {
         let mut p = Presence::default();
         for (key, item) in index {
-            for t in tokens(item, key) {
-                p.tokens.entry(t).or_insert_with(|| key.clone());
-            }
+            p.insert(key, item);
         }
         p
+    }
+
+    /// Add one entry (an earlier entry keeps a token both have).
+    pub fn insert(&mut self, key: &str, item: &Item) {
+        for t in tokens(item, key) {
+            self.tokens.entry(t).or_insert_with(|| key.to_string());
+        }
     }
 
     /// The index key of the entry `item` (with canonical key `key`) is, when it is there.

@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 
 use super::presence::Presence;
 use super::rows::{row_to_item, row_type};
-use super::{finish, is_session_wide, journal, send_chunks, Ctx, Op, Outcome, WriteReport};
+use super::{finish, is_session_wide, send_chunks, unresolved, Ctx, Op, Outcome, WriteReport};
 use crate::client::{paging, Call};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
@@ -255,7 +255,7 @@ impl Ratings {
         if !dry_run {
             self.after_write(op, items, &keys, &outcome, sent.ambiguous, ctx);
             let now = time::format_utc(ctx.client.wall_unix_secs());
-            journal::update(ctx.state, FEATURE, RATINGS_UNRESOLVED, op, &now, items, &keys, &outcome);
+            unresolved::update(ctx.state, FEATURE, RATINGS_UNRESOLVED, op, &now, items, &keys, &outcome);
         }
         Ok(finish(FEATURE, op, items, &keys, outcome, planned, dry_run))
     }

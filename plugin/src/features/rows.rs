@@ -7,7 +7,8 @@
 
 use serde_json::Value;
 
-use crate::model::{Ids, Item};
+use crate::model::json::ids_from_map;
+use crate::model::Item;
 
 /// One row as an item; `Ok(None)` for a row type this adapter does not handle (people,
 /// lists); `Err` for a row that is not what Trakt documents (no type, no media object).
@@ -70,14 +71,5 @@ fn int(v: &Value, field: &str) -> Option<i32> {
 
 /// Normalised ids of a Trakt media object; non-scalar ids dropped.
 fn ids_of(v: &Value) -> Vec<(String, String)> {
-    let Some(ids) = v.get("ids").and_then(Value::as_object) else { return Vec::new() };
-    let raw: Vec<(String, String)> = ids
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Value::String(s) => Some((k.clone(), s.clone())),
-            Value::Number(n) => Some((k.clone(), n.to_string())),
-            _ => None,
-        })
-        .collect();
-    Ids::from_raw(&raw).to_raw()
+    v.get("ids").and_then(Value::as_object).map(ids_from_map).unwrap_or_default()
 }

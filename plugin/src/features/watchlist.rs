@@ -52,7 +52,7 @@ use serde_json::Value;
 
 use super::presence::Presence;
 use super::rows::{row_to_item, row_type};
-use super::{finish, is_session_wide, journal, send_chunks, Ctx, Op, Outcome, WriteReport};
+use super::{finish, is_session_wide, send_chunks, unresolved, Ctx, Op, Outcome, WriteReport};
 use crate::client::paging::{self, Fetched, Listing};
 use crate::client::Call;
 use crate::config::MAX_PAGE_LIMIT;
@@ -111,6 +111,11 @@ pub struct Watchlist {
 }
 
 impl Watchlist {
+    /// Forget this run's index (another feature's write may have changed the list).
+    pub fn forget_index(&mut self) {
+        self.index = None;
+    }
+
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
         let entries = self.read(ctx)?;
         self.index = Some(entries.iter().cloned().collect());
@@ -257,7 +262,7 @@ impl Watchlist {
         if !dry_run {
             self.after_write(op, items, &keys, &outcome, sent.ambiguous, list_count, ctx);
             let now = time::format_utc(ctx.client.wall_unix_secs());
-            journal::update(ctx.state, FEATURE, WATCHLIST_UNRESOLVED, op, &now, items, &keys, &outcome);
+            unresolved::update(ctx.state, FEATURE, WATCHLIST_UNRESOLVED, op, &now, items, &keys, &outcome);
         }
         Ok(finish(FEATURE, op, items, &keys, outcome, planned, dry_run))
     }

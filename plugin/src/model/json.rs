@@ -4,59 +4,105 @@
 //! fields of `extra` are merged in where they do not clash, as hosts do, so a stored item
 //! reads like the item CrossWatch handed over.
 
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::item::{Ids, Item};
 
-fn ids_json(ids: &[(String, String)]) -> Value {
-    let mut o = Map::new();
-    for (k, v) in ids {
-        o.entry(k.clone()).or_insert_with(|| Value::String(v.clone()));
+/// An item as CrossWatch's JSON map, without `extra`, written field by field (no JSON tree:
+/// the history cache streams 100,000 of them). Ids are strings, the first value of a
+/// namespace wins; `title` and `year` are always present (null when unknown), the other
+/// optional fields only when set; a rating is an integer when it is one (CrossWatch writes
+/// ints).
+pub struct ItemJson<'a>(pub &'a Item);
+
+struct IdsJson<'a>(&'a [(String, String)]);
+
+impl Serialize for IdsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if !self.0[..i].iter().any(|(p, _)| p == k) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
     }
-    Value::Object(o)
 }
 
-/// A rating as JSON: an integer when it is one (CrossWatch writes ints), else the number.
-fn number(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        Value::from(f as i64)
-    } else {
-        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+struct Rating(f64);
+
+impl Serialize for Rating {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.fract() == 0.0 && self.0.abs() < 1e15 {
+            s.serialize_i64(self.0 as i64)
+        } else {
+            s.serialize_f64(self.0)
+        }
     }
 }
 
+impl Serialize for ItemJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let it = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", &it.kind)?;
+        m.serialize_entry("title", &it.title)?;
+        m.serialize_entry("year", &it.year)?;
+        m.serialize_entry("ids", &IdsJson(&it.ids))?;
+        if !it.show_ids.is_empty() {
+            m.serialize_entry("show_ids", &IdsJson(&it.show_ids))?;
+        }
+        if let Some(v) = it.season {
+            m.serialize_entry("season", &v)?;
+        }
+        if let Some(v) = it.episode {
+            m.serialize_entry("episode", &v)?;
+        }
+        if let Some(v) = &it.series_title {
+            m.serialize_entry("series_title", v)?;
+        }
+        if let Some(r) = it.rating {
+            m.serialize_entry("rating", &Rating(r))?;
+        }
+        for (k, v) in [
+            ("rated_at", &it.rated_at),
+            ("watched_at", &it.watched_at),
+            ("listed_at", &it.listed_at),
+            ("_trakt_history_id", &it.history_id),
+        ] {
+            if let Some(v) = v {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// The item as CrossWatch's JSON map, the fields of `extra` merged in where they do not clash.
 pub fn item_to_json(item: &Item) -> Value {
-    let mut o = Map::new();
-    o.insert("type".into(), Value::String(item.kind.clone()));
-    o.insert("title".into(), item.title.clone().map(Value::String).unwrap_or(Value::Null));
-    o.insert("year".into(), item.year.map(Value::from).unwrap_or(Value::Null));
-    o.insert("ids".into(), ids_json(&item.ids));
-    if !item.show_ids.is_empty() {
-        o.insert("show_ids".into(), ids_json(&item.show_ids));
-    }
-    let opt = |o: &mut Map<String, Value>, k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            o.insert(k.into(), v);
-        }
-    };
-    opt(&mut o, "season", item.season.map(Value::from));
-    opt(&mut o, "episode", item.episode.map(Value::from));
-    opt(&mut o, "series_title", item.series_title.clone().map(Value::String));
-    opt(&mut o, "rating", item.rating.map(number));
-    opt(&mut o, "rated_at", item.rated_at.clone().map(Value::String));
-    opt(&mut o, "watched_at", item.watched_at.clone().map(Value::String));
-    opt(&mut o, "listed_at", item.listed_at.clone().map(Value::String));
-    opt(&mut o, "_trakt_history_id", item.history_id.clone().map(Value::String));
-    if let Some(Ok(Value::Object(extra))) = item.extra.as_deref().map(serde_json::from_str::<Value>) {
-        for (k, v) in extra {
-            o.entry(k).or_insert(v);
+    let mut v = serde_json::to_value(ItemJson(item)).unwrap_or(Value::Null);
+    if let (Some(o), Some(Ok(Value::Object(extra)))) =
+        (v.as_object_mut(), item.extra.as_deref().map(serde_json::from_str::<Value>))
+    {
+        for (k, x) in extra {
+            o.entry(k).or_insert(x);
         }
     }
-    Value::Object(o)
+    v
 }
 
 fn scalar_ids(v: Option<&Value>) -> Vec<(String, String)> {
-    let Some(Value::Object(o)) = v else { return Vec::new() };
+    match v {
+        Some(Value::Object(o)) => ids_from_map(o),
+        _ => Vec::new(),
+    }
+}
+
+/// Normalised ids of a JSON `ids` object; non-scalar values (e.g. `plex: {guid, slug}`) and
+/// nulls are dropped.
+pub fn ids_from_map(o: &Map<String, Value>) -> Vec<(String, String)> {
     let raw: Vec<(String, String)> = o
         .iter()
         .filter_map(|(k, v)| match v {
@@ -132,5 +178,26 @@ mod tests {
         assert_eq!(odd.ids, vec![("tmdb".to_string(), "603".to_string())]);
         assert_eq!(odd.rating, Some(8.5));
         assert_eq!(item_to_json(&odd)["rating"], json!(8.5));
+    }
+
+    #[test]
+    fn streamed_items_keep_the_first_id_of_a_namespace_and_write_what_is_set() {
+        let it = Item {
+            kind: "movie".into(),
+            ids: vec![("tmdb".into(), "603".into()), ("tmdb".into(), "1".into())],
+            rating: Some(f64::NAN),
+            history_id: Some("6000000000".into()),
+            extra: Some(r#"{"type": "other", "_x": 1}"#.into()),
+            ..Item::default()
+        };
+        let text = serde_json::to_string(&ItemJson(&it)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"type": "movie", "title": null, "year": null, "ids": {"tmdb": "603"}, "rating": null, "_trakt_history_id": "6000000000"})
+        );
+        assert_eq!(text.matches("tmdb").count(), 1);
+        // `item_to_json` adds `extra` where it does not clash.
+        assert_eq!(item_to_json(&it)["_x"], 1);
+        assert_eq!(item_to_json(&it)["type"], "movie");
     }
 }

@@ -1,4 +1,5 @@
-//! The unresolved journal: `trakt_<feature>.unresolved.json`.
+//! The unresolved file: `trakt_<feature>.unresolved.json` (not to be confused with the
+//! history crash journal, `features::history::journal`).
 //!
 //! ```json
 //! {"schema": 1, "items": {"tmdb:603": {"item": {...}, "action": "add",

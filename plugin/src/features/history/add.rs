@@ -1,0 +1,726 @@
+//! History add: plan each input as one play, never send a play that exists, journal every
+//! POST, reconcile unknown outcomes, and collect confirmed plays when asked (see the module
+//! comment of `features::history`).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::index::{self, event_key, Index, PlayKind};
+use super::journal::{self, Batch, JournalPlay, Pending};
+use super::{History, FEATURE};
+use crate::client::Call;
+use crate::error::AdapterError;
+use crate::features::presence::Presence;
+use crate::features::{finish, mark, unresolved, write_failure, Ctx, Failure, Op, Outcome, PlannedRequest, WriteReport};
+use crate::log::{self, Level};
+use crate::model::json::item_to_json;
+use crate::model::{item_key, Item};
+use crate::payload::{self, Attrs, Body, Entry, Group, Scope, Target};
+use crate::state::HISTORY_UNRESOLVED;
+use crate::time::{self, WatchedAt};
+
+pub const ADD_PATH: &str = "/sync/history";
+pub const COLLECTION_PATH: &str = "/sync/collection";
+/// Least deadline of one history add: Trakt can be slow on a large batch, and a deadline
+/// that passes makes the outcome unknown (a reconciliation read).
+const ADD_TIMEOUT_MS: u32 = 60_000;
+
+/// The event key of an input: `<base>@<minute>` when its `watched_at` names a minute
+/// (`unknown` is minute 0), else the base key alone.
+pub fn input_key(item: &Item) -> String {
+    let base = item_key(item);
+    match item.watched_at.as_deref().and_then(time::parse_watched_at) {
+        Some(WatchedAt::Minute(m)) => event_key(&base, m),
+        Some(WatchedAt::Unknown) => event_key(&base, 0),
+        _ => base,
+    }
+}
+
+/// The `watched_at` of an input: `missing watched_at` when absent or blank (a play is never
+/// sent "now" silently), `invalid watched_at` when it does not parse.
+pub fn watched(item: &Item) -> Result<WatchedAt, &'static str> {
+    match item.watched_at.as_deref().map(str::trim) {
+        None | Some("") => Err("missing watched_at"),
+        Some(t) => time::parse_watched_at(t).ok_or("invalid watched_at"),
+    }
+}
+
+/// How a history play is addressed. Movies and episodes with a trakt or tvdb episode id go
+/// flat by ids; other episodes with show ids and numbers go nested when `fallback` (number
+/// fallback) is on, else flat with whatever other own ids they have, else `missing ids`.
+pub fn target(item: &Item, fallback: bool) -> Result<Target, &'static str> {
+    match payload::target_for(item)? {
+        Target::Episode { .. } if !fallback => {
+            let own = payload::ids_for_trakt(&item.kind(), &item.ids(), &item.show_ids(), true);
+            if own.is_empty() { Err("missing ids") } else { Ok(Target::Flat { group: Group::Episodes, ids: own }) }
+        }
+        t => Ok(t),
+    }
+}
+
+/// One play to send.
+#[derive(Debug, Clone)]
+struct Planned {
+    input: usize,
+    kind: PlayKind,
+    when: WatchedAt,
+    /// `watched_at` as sent: minute-floored UTC, or `released` / `unknown`.
+    sent: String,
+    target: Target,
+}
+
+impl Planned {
+    fn entry(&self) -> Entry {
+        let mut attrs = Attrs::new();
+        attrs.insert("watched_at".into(), Value::String(self.sent.clone()));
+        Entry { input: self.input, target: self.target.clone(), attrs }
+    }
+
+    fn minute(&self) -> Option<i64> {
+        minute_of(self.when)
+    }
+}
+
+fn minute_of(when: WatchedAt) -> Option<i64> {
+    match when {
+        WatchedAt::Minute(m) => Some(m),
+        WatchedAt::Unknown => Some(0),
+        WatchedAt::Released => None,
+    }
+}
+
+fn sent_text(when: WatchedAt) -> String {
+    match when {
+        WatchedAt::Minute(m) => time::format_utc_millis(m),
+        WatchedAt::Released => "released".into(),
+        WatchedAt::Unknown => "unknown".into(),
+    }
+}
+
+/// Validation of one input: its kind, time and address, or the unresolved hint.
+fn accept(item: &Item, fallback: bool) -> Result<(PlayKind, WatchedAt, Target), &'static str> {
+    if !item.extra_is_valid() {
+        return Err("invalid extra");
+    }
+    let kind = PlayKind::of(&item.kind()).ok_or("unsupported type")?;
+    let when = watched(item)?;
+    if kind == PlayKind::Movie && !matches!(when, WatchedAt::Minute(_)) {
+        // `released` / `unknown` are documented for episodes only.
+        return Err("invalid watched_at");
+    }
+    Ok((kind, when, target(item, fallback)?))
+}
+
+/// What an earlier run's journal left: plays it found on Trakt, plays to send again.
+#[derive(Default)]
+struct Settled {
+    /// Journaled plays found on Trakt.
+    landed: Index,
+    /// Journaled plays not on Trakt, as they were sent.
+    absent: Vec<JournalPlay>,
+    /// The batch now holding `absent` until they are sent.
+    carry: Option<String>,
+}
+
+/// Mutable state of one add call.
+struct Run {
+    /// This run's index, patched as plays are confirmed.
+    index: Option<Index>,
+    outcome: Vec<Option<Outcome>>,
+    /// Inputs whose play is in `index` with its history id (read back by a reconciliation).
+    read_back: BTreeSet<usize>,
+    /// A write's outcome stayed unknown, or a `released` play was confirmed: the index and
+    /// the cache cannot be kept right.
+    drop_index: bool,
+    changed: bool,
+    wrote_any: bool,
+    batch_seq: u32,
+}
+
+impl History {
+    pub(super) fn add(&mut self, items: &[Item], dry_run: bool, ctx: &mut Ctx) -> Result<WriteReport, AdapterError> {
+        let mut run = Run {
+            index: self.index.take(),
+            outcome: Vec::new(),
+            read_back: BTreeSet::new(),
+            drop_index: false,
+            changed: false,
+            wrote_any: false,
+            batch_seq: self.batch_seq,
+        };
+        let settled = if dry_run {
+            let left = journal::pending(ctx.state).len();
+            if left > 0 {
+                log::event(Level::Warn, FEATURE, "journal_pending", &[("batches", left.to_string()), ("dry_run", "true".into())]);
+            }
+            Settled::default()
+        } else {
+            match settle(ctx, &mut run) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.index = run.index;
+                    return Err(e);
+                }
+            }
+        };
+        let result = self.add_planned(items, &settled, dry_run, &mut run, ctx);
+        self.batch_seq = run.batch_seq;
+        result
+    }
+
+    fn add_planned(
+        &mut self,
+        items: &[Item],
+        settled: &Settled,
+        dry_run: bool,
+        run: &mut Run,
+        ctx: &mut Ctx,
+    ) -> Result<WriteReport, AdapterError> {
+        let n = items.len();
+        let mut all: Vec<Item> = items.to_vec();
+        // `settle` kept only plays that read back as items, so `all[n + k]` is `absent[k]`.
+        all.extend(settled.absent.iter().filter_map(JournalPlay::to_item));
+        let keys: Vec<String> = all.iter().map(input_key).collect();
+        run.outcome = vec![None; all.len()];
+        let fallback = ctx.opts.history_number_fallback;
+        let mut accepted: Vec<(usize, PlayKind, WatchedAt, Target)> = Vec::new();
+        for (i, item) in all.iter().enumerate() {
+            match accept(item, fallback) {
+                Ok((kind, when, t)) => accepted.push((i, kind, when, t)),
+                Err(hint) => run.outcome[i] = Some(Outcome::Unresolved(hint.into())),
+            }
+        }
+        if !accepted.is_empty() && run.index.is_none() {
+            match index::refresh(ctx) {
+                Ok(ix) => run.index = Some(ix),
+                Err(e) => {
+                    self.index = run.index.take();
+                    return Err(e);
+                }
+            }
+        }
+        let plan = match &run.index {
+            Some(ix) => plan(&all, accepted, ix, &settled.landed, &mut run.outcome),
+            None => Vec::new(),
+        };
+        let early: Vec<usize> = (0..all.len()).filter(|i| run.outcome[*i] == Some(Outcome::Confirmed)).collect();
+        let mut planned_requests: Vec<PlannedRequest> = Vec::new();
+        if !early.is_empty() {
+            // Plays of an earlier run's batch found on Trakt: collect them now.
+            let landed: Vec<Planned> = early
+                .iter()
+                .filter_map(|&i| {
+                    let (kind, when, t) = accept(&all[i], fallback).ok()?;
+                    Some(Planned { input: i, kind, when, sent: sent_text(when), target: t })
+                })
+                .collect();
+            collect(ctx, &landed.iter().collect::<Vec<_>>(), dry_run, &mut planned_requests);
+        }
+
+        let result = send_all(ctx, run, &all, &plan, dry_run, &mut planned_requests);
+
+        if let Some(carry) = &settled.carry {
+            // Keep carrying what is neither on Trakt nor refused for good.
+            let keep: Vec<JournalPlay> = settled
+                .absent
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !settled_for_good(run.outcome.get(n + k).and_then(Option::as_ref)))
+                .map(|(_, p)| p.clone())
+                .collect();
+            if !keep.is_empty() {
+                log::event(Level::Warn, FEATURE, "journal_carried", &[("plays", keep.len().to_string())]);
+            }
+            let batch = Batch { id: carry.clone(), created_at: time::format_utc(ctx.client.wall_unix_secs()), plays: keep };
+            journal::replace(ctx.state, &[carry.as_str()], Some(batch));
+        }
+        self.finish_index(run, ctx);
+        result?;
+
+        if !dry_run {
+            let now = time::format_utc(ctx.client.wall_unix_secs());
+            unresolved::update(ctx.state, FEATURE, HISTORY_UNRESOLVED, Op::Add, &now, &all[..n], &keys[..n], &run.outcome[..n]);
+        }
+        if all.len() > n {
+            let resent = run.outcome[n..].iter().filter(|o| matches!(o, Some(Outcome::Confirmed))).count();
+            log::event(Level::Info, FEATURE, "journal_resent", &[
+                ("plays", (all.len() - n).to_string()),
+                ("confirmed", resent.to_string()),
+            ]);
+        }
+        let outcome: Vec<Option<Outcome>> = run.outcome.drain(..n).collect();
+        Ok(finish(FEATURE, Op::Add, &all[..n], &keys[..n], outcome, planned_requests, dry_run))
+    }
+
+    /// Put this run's index back and bring the cache file in line with it.
+    fn finish_index(&mut self, run: &mut Run, ctx: &mut Ctx) {
+        if run.drop_index {
+            self.index = None;
+            index::drop_cache(ctx.state, "write_outcome_unknown");
+            return;
+        }
+        self.index = run.index.take();
+        if run.changed {
+            if let Some(ix) = &self.index {
+                index::save_cache(ctx.state, ix);
+            }
+        }
+    }
+}
+
+/// A hint that will not change by trying again later as is: the journal need not carry it.
+fn settled_for_good(o: Option<&Outcome>) -> bool {
+    match o {
+        None => false,
+        Some(Outcome::Confirmed | Outcome::Skipped) => true,
+        Some(Outcome::Unresolved(h)) => {
+            !matches!(h.as_str(), "transport" | "unconfirmed" | "journal_unavailable" | "trakt_limit" | "bad_response")
+                && !h.starts_with("http:5")
+                && h != "http:429"
+        }
+    }
+}
+
+/// Reconcile the batches an earlier run left in the journal before anything is sent.
+fn settle(ctx: &mut Ctx, run: &mut Run) -> Result<Settled, AdapterError> {
+    let batches = journal::pending(ctx.state);
+    if batches.is_empty() {
+        return Ok(Settled::default());
+    }
+    let mut plays: Vec<Pending> = Vec::new();
+    let mut raw: Vec<JournalPlay> = Vec::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for p in batches.iter().flat_map(|b| &b.plays) {
+        if !seen.insert((p.key.clone(), p.watched_at.clone())) {
+            continue;
+        }
+        match Pending::of(p) {
+            Some(x) => {
+                plays.push(x);
+                raw.push(p.clone());
+            }
+            None => log::event(Level::Warn, FEATURE, "journal_play_ignored", &[("key", p.key.clone())]),
+        }
+    }
+    let flags = reconcile(ctx, run, &plays)?;
+    let mut landed = Index::default();
+    let mut absent = Vec::new();
+    for ((p, r), on_trakt) in plays.iter().zip(raw).zip(&flags) {
+        if *on_trakt {
+            if let Some(m) = p.minute() {
+                landed.push(&p.item, p.kind, m, None, r.watched_at.clone());
+            }
+        } else {
+            absent.push(r);
+        }
+    }
+    let ids: Vec<&str> = batches.iter().map(|b| b.id.as_str()).collect();
+    let carry = (!absent.is_empty()).then(|| format!("carry-{}", ctx.client.wall_unix_secs()));
+    let keep = carry.clone().map(|id| Batch {
+        id,
+        created_at: time::format_utc(ctx.client.wall_unix_secs()),
+        plays: absent.clone(),
+    });
+    journal::replace(ctx.state, &ids, keep);
+    log::event(Level::Info, FEATURE, "journal_reconcile", &[
+        ("batches", batches.len().to_string()),
+        ("landed", (plays.len() - absent.len()).to_string()),
+        ("resent", absent.len().to_string()),
+    ]);
+    Ok(Settled { landed, absent, carry })
+}
+
+/// Which of `plays` are on Trakt now (window reads; a full index for `released` plays). The
+/// rows read go into this run's index, or into the cache file when this run has none.
+fn reconcile(ctx: &mut Ctx, run: &mut Run, plays: &[Pending]) -> Result<Vec<bool>, AdapterError> {
+    let (flags, rows) = journal::landed(ctx, plays)?;
+    match run.index.as_mut() {
+        Some(ix) => {
+            if ix.absorb(&rows) > 0 {
+                run.changed = true;
+            }
+        }
+        None => {
+            if let Some(mut cache) = index::load_cache(ctx.state) {
+                if cache.absorb(&rows) > 0 {
+                    index::save_cache(ctx.state, &cache);
+                }
+            }
+        }
+    }
+    if flags.iter().all(Option::is_some) {
+        return Ok(flags.into_iter().map(|f| f.unwrap_or(false)).collect());
+    }
+    // `released` plays: the item has a play now (such a play is only sent for an item
+    // without plays).
+    let fresh = index::refresh(ctx)?;
+    let out = {
+        let lookup = fresh.lookup();
+        flags
+            .iter()
+            .zip(plays)
+            .map(|(f, p)| f.unwrap_or_else(|| lookup.base_of(&p.item, &p.key).is_some_and(|b| lookup.plays(b).next().is_some())))
+            .collect()
+    };
+    if run.index.is_some() {
+        run.index = Some(fresh);
+        run.changed = true;
+    }
+    Ok(out)
+}
+
+/// Decide every accepted input: confirmed (an earlier run's batch landed it), skipped (on
+/// Trakt already, or the same play earlier in this call), or planned.
+fn plan(
+    all: &[Item],
+    accepted: Vec<(usize, PlayKind, WatchedAt, Target)>,
+    index: &Index,
+    landed: &Index,
+    outcome: &mut [Option<Outcome>],
+) -> Vec<Planned> {
+    let lookup = index.lookup();
+    let landed = landed.lookup();
+    let mut seen = Presence::default();
+    let mut seen_at: BTreeSet<(String, Option<i64>)> = BTreeSet::new();
+    let mut out = Vec::new();
+    let (mut present, mut twice) = (0usize, 0usize);
+    for (i, kind, when, target) in accepted {
+        let item = &all[i];
+        let base = item_key(item);
+        let minute = minute_of(when);
+        if minute.is_some_and(|m| !landed.find_at(item, &base, m).is_empty()) {
+            outcome[i] = Some(Outcome::Confirmed);
+            continue;
+        }
+        let on_trakt = match minute {
+            Some(m) => !lookup.find_at(item, &base, m).is_empty(),
+            // A `released` play is only sent for an item without any play: its minute is
+            // Trakt's to choose, so it cannot be told apart from a play already there.
+            None => lookup.base_of(item, &base).is_some_and(|b| lookup.plays(b).next().is_some()),
+        };
+        if on_trakt {
+            outcome[i] = Some(Outcome::Skipped);
+            present += 1;
+            continue;
+        }
+        let identity = lookup
+            .base_of(item, &base)
+            .or_else(|| seen.find(item, &base))
+            .map(str::to_string)
+            .unwrap_or(base);
+        seen.insert(&identity, item);
+        if !seen_at.insert((identity, minute)) {
+            outcome[i] = Some(Outcome::Skipped);
+            twice += 1;
+            continue;
+        }
+        out.push(Planned { input: i, kind, when, sent: sent_text(when), target });
+    }
+    log::event(Level::Info, FEATURE, "add_plan", &[
+        ("inputs", all.len().to_string()),
+        ("present", present.to_string()),
+        ("repeated", twice.to_string()),
+        ("to_send", out.len().to_string()),
+    ]);
+    out
+}
+
+/// Send the planned plays chunk by chunk.
+fn send_all(
+    ctx: &mut Ctx,
+    run: &mut Run,
+    all: &[Item],
+    plan: &[Planned],
+    dry_run: bool,
+    planned_requests: &mut Vec<PlannedRequest>,
+) -> Result<(), AdapterError> {
+    let size = ctx.opts.history_chunk_size.max(1) as usize;
+    let mut stop: Option<String> = None;
+    let mut done = 0u64;
+    for chunk in plan.chunks(size) {
+        let inputs: Vec<usize> = chunk.iter().map(|p| p.input).collect();
+        done += inputs.len() as u64;
+        if let Some(hint) = &stop {
+            mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint.clone()));
+            continue;
+        }
+        if dry_run {
+            let entries: Vec<Entry> = chunk.iter().map(Planned::entry).collect();
+            let body = payload::build_body(&entries);
+            planned_requests.push(PlannedRequest { method: "POST".into(), path: ADD_PATH.into(), body: body.json });
+            mark(&mut run.outcome, &inputs, Outcome::Confirmed);
+            collect(ctx, &chunk.iter().collect::<Vec<_>>(), true, planned_requests);
+            continue;
+        }
+        let chunk: Vec<&Planned> = chunk.iter().collect();
+        stop = send_batch(ctx, run, all, &chunk, true)?;
+        let confirmed: Vec<&Planned> =
+            chunk.iter().copied().filter(|p| run.outcome[p.input] == Some(Outcome::Confirmed)).collect();
+        for p in &confirmed {
+            match (p.minute(), run.read_back.contains(&p.input)) {
+                (None, _) => run.drop_index = true,
+                (Some(_), true) => {}
+                (Some(m), false) => {
+                    if let Some(ix) = run.index.as_mut() {
+                        ix.push(&all[p.input], p.kind, m, None, p.sent.clone());
+                        run.changed = true;
+                    }
+                }
+            }
+        }
+        collect(ctx, &confirmed, false, planned_requests);
+        log::progress(FEATURE, "add", done, Some(plan.len() as u64));
+    }
+    Ok(())
+}
+
+fn journal_play(all: &[Item], p: &Planned, keys_base: &str) -> JournalPlay {
+    let item = Item { watched_at: Some(p.sent.clone()), ..all[p.input].minimal() };
+    JournalPlay {
+        key: match p.minute() {
+            Some(m) => event_key(keys_base, m),
+            None => keys_base.to_string(),
+        },
+        kind: match p.kind {
+            PlayKind::Movie => "movie".into(),
+            PlayKind::Episode => "episode".into(),
+        },
+        watched_at: p.sent.clone(),
+        item: item_to_json(&item),
+    }
+}
+
+/// Journal, send and decide one batch; `resend`: plays found missing after an unknown
+/// outcome are sent once more. Returns the hint that stops later chunks, if any.
+fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], resend: bool) -> Result<Option<String>, AdapterError> {
+    let inputs: Vec<usize> = plays.iter().map(|p| p.input).collect();
+    let entries: Vec<Entry> = plays.iter().map(|p| p.entry()).collect();
+    let body = payload::build_body(&entries);
+    run.batch_seq += 1;
+    let now = ctx.client.wall_unix_secs();
+    let batch = Batch {
+        id: format!("{now}-{}", run.batch_seq),
+        created_at: time::format_utc(now),
+        plays: plays.iter().map(|p| journal_play(all, p, &item_key(&all[p.input]))).collect(),
+    };
+    if !journal::begin(ctx.state, &batch) {
+        mark(&mut run.outcome, &inputs, Outcome::Unresolved("journal_unavailable".into()));
+        return Ok(Some("journal_unavailable".into()));
+    }
+    log::event(Level::Debug, FEATURE, "journal_written", &[("batch", batch.id.clone()), ("plays", plays.len().to_string())]);
+    let call = Call {
+        timeout_ms: Some(ctx.client.timeout_ms().max(ADD_TIMEOUT_MS)),
+        ..Call::post(ADD_PATH, body.json.clone(), false)
+    };
+    let hint = match ctx.client.execute(&call) {
+        Ok(resp) => match serde_json::from_slice::<Value>(&resp.body) {
+            Ok(v) if v.is_object() => {
+                run.wrote_any = true;
+                journal::end(ctx.state, &batch.id);
+                account(ctx, run, all, plays, &body, &v);
+                return Ok(None);
+            }
+            _ => {
+                log::event(Level::Warn, FEATURE, "write_bad_response", &[("op", "add".into()), ("status", resp.status.to_string())]);
+                "bad_response".to_string()
+            }
+        },
+        Err(e) if refused(&e) => {
+            journal::end(ctx.state, &batch.id);
+            return match write_failure(FEATURE, Op::Add, e, run.wrote_any) {
+                Failure::Fatal(e) => Err(e),
+                Failure::Chunk { hint, stop, .. } => {
+                    mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint.clone()));
+                    Ok(stop.then_some(hint))
+                }
+            };
+        }
+        Err(e) => {
+            let hint = e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into());
+            log::event(Level::Warn, FEATURE, "write_outcome_unknown", &[
+                ("batch", batch.id.clone()),
+                ("plays", plays.len().to_string()),
+                ("error", e.to_string()),
+            ]);
+            hint
+        }
+    };
+    // Trakt may or may not have recorded the plays: read them back before anything else.
+    run.wrote_any = true;
+    let pending: Vec<Pending> = plays.iter().map(|p| pending_of(all, p)).collect();
+    let flags = match reconcile(ctx, run, &pending) {
+        Ok(f) => f,
+        Err(e) => {
+            log::event(Level::Error, FEATURE, "journal_kept", &[("batch", batch.id.clone()), ("error", e.to_string())]);
+            run.drop_index = true;
+            mark(&mut run.outcome, &inputs, Outcome::Unresolved("unconfirmed".into()));
+            return Ok(Some(e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into())));
+        }
+    };
+    let mut missing: Vec<&Planned> = Vec::new();
+    for (p, on_trakt) in plays.iter().zip(&flags) {
+        if *on_trakt {
+            run.outcome[p.input] = Some(Outcome::Confirmed);
+            run.read_back.insert(p.input);
+        } else {
+            missing.push(p);
+        }
+    }
+    log::event(Level::Info, FEATURE, "journal_reconcile", &[
+        ("batches", "1".into()),
+        ("landed", (plays.len() - missing.len()).to_string()),
+        ("resent", if resend { missing.len() } else { 0 }.to_string()),
+    ]);
+    journal::end(ctx.state, &batch.id);
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    if resend {
+        log::event(Level::Info, FEATURE, "journal_resend", &[("plays", missing.len().to_string())]);
+        return send_batch(ctx, run, all, &missing, false);
+    }
+    // The resend's outcome is unknown too and its plays are not on Trakt: stop here.
+    for p in &missing {
+        run.outcome[p.input] = Some(Outcome::Unresolved(hint.clone()));
+    }
+    Ok(Some(hint))
+}
+
+fn pending_of(all: &[Item], p: &Planned) -> Pending {
+    let item = Item { watched_at: Some(p.sent.clone()), ..all[p.input].minimal() };
+    Pending { key: item_key(&item), item, kind: p.kind, when: p.when }
+}
+
+/// An error answer that means Trakt did not record the batch (4xx, 420, auth, a rate limit
+/// beyond the cap); anything else (5xx, no answer) leaves the outcome unknown.
+fn refused(e: &AdapterError) -> bool {
+    match e {
+        AdapterError::Http { status, .. } => *status < 500,
+        AdapterError::AccountLimit { .. }
+        | AdapterError::Auth(_)
+        | AdapterError::Forbidden(_)
+        | AdapterError::Locked(_)
+        | AdapterError::VipOnly(_)
+        | AdapterError::RateLimited { .. } => true,
+        _ => false,
+    }
+}
+
+/// Decide a batch from Trakt's answer: `not_found` by scope, then per kind `added` against
+/// the plays sent; a shortfall is read back (found: confirmed; not: `unconfirmed`).
+fn account(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], body: &Body, resp: &Value) {
+    let nf = body.match_not_found_scoped(resp.get("not_found").unwrap_or(&Value::Null));
+    if nf.unmatched > 0 {
+        log::event(Level::Warn, FEATURE, "not_found_unmatched", &[("count", nf.unmatched.to_string())]);
+    }
+    for (i, scope) in nf.inputs {
+        if !plays.iter().any(|p| p.input == i) {
+            continue;
+        }
+        let hint = match scope {
+            Scope::Flat(Group::Episodes) | Scope::Episode => "trakt_episode_not_found",
+            Scope::Parent => "trakt_parent_not_found",
+            Scope::Flat(_) => "not_found",
+        };
+        run.outcome[i] = Some(Outcome::Unresolved(hint.into()));
+    }
+    let added = payload::counts(resp, "added");
+    for (kind, counted) in [(PlayKind::Movie, added[0]), (PlayKind::Episode, added[3])] {
+        let members: Vec<&Planned> =
+            plays.iter().copied().filter(|p| p.kind == kind && run.outcome[p.input].is_none()).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let sent = members.len() as u64;
+        if counted >= sent {
+            if counted > sent {
+                log::event(Level::Warn, FEATURE, "write_overcounted", &[
+                    ("type", kind.plural().into()),
+                    ("sent", sent.to_string()),
+                    ("counted", counted.to_string()),
+                ]);
+            }
+            for p in members {
+                run.outcome[p.input] = Some(Outcome::Confirmed);
+            }
+            continue;
+        }
+        log::event(Level::Warn, FEATURE, "write_unconfirmed", &[
+            ("type", kind.plural().into()),
+            ("sent", sent.to_string()),
+            ("counted", counted.to_string()),
+        ]);
+        let pending: Vec<Pending> = members.iter().map(|p| pending_of(all, p)).collect();
+        match reconcile(ctx, run, &pending) {
+            Ok(flags) => {
+                for (p, on_trakt) in members.iter().zip(flags) {
+                    if on_trakt {
+                        run.outcome[p.input] = Some(Outcome::Confirmed);
+                        run.read_back.insert(p.input);
+                    } else {
+                        run.outcome[p.input] = Some(Outcome::Unresolved("unconfirmed".into()));
+                    }
+                }
+            }
+            Err(e) => {
+                log::event(Level::Warn, FEATURE, "verify_failed", &[("error", e.to_string())]);
+                run.drop_index = true;
+                for p in members {
+                    run.outcome[p.input] = Some(Outcome::Unresolved("unconfirmed".into()));
+                }
+            }
+        }
+    }
+}
+
+/// The collection side-write of confirmed plays (option `history_collection`): movies with
+/// `collected_at` = their play time (types "movies"), episodes likewise (types "shows"), one
+/// entry per title (its first play), `unknown` plays without `collected_at`. Idempotent; a
+/// failure is logged (`collection_failed`) and never changes the history report.
+fn collect(ctx: &mut Ctx, plays: &[&Planned], dry_run: bool, planned_requests: &mut Vec<PlannedRequest>) {
+    if !ctx.opts.history_collection || plays.is_empty() {
+        return;
+    }
+    let types = &ctx.opts.history_collection_types;
+    let mut entries: Vec<Entry> = Vec::new();
+    for p in plays {
+        let wanted = match p.kind {
+            PlayKind::Movie => types.iter().any(|t| t == "movies"),
+            PlayKind::Episode => types.iter().any(|t| t == "shows"),
+        };
+        if !wanted || entries.iter().any(|e| e.target == p.target) {
+            continue;
+        }
+        let mut attrs = Attrs::new();
+        if p.when != WatchedAt::Unknown {
+            attrs.insert("collected_at".into(), Value::String(p.sent.clone()));
+        }
+        entries.push(Entry { input: p.input, target: p.target.clone(), attrs });
+    }
+    if entries.is_empty() {
+        return;
+    }
+    let body = payload::build_body(&entries);
+    if dry_run {
+        planned_requests.push(PlannedRequest { method: "POST".into(), path: COLLECTION_PATH.into(), body: body.json });
+        return;
+    }
+    match ctx.client.execute(&Call::post(COLLECTION_PATH, body.json, true)) {
+        Ok(resp) => {
+            let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            let sum = |f: &str| payload::counts(&v, f).iter().sum::<u64>().to_string();
+            log::event(Level::Info, FEATURE, "collection_done", &[
+                ("items", entries.len().to_string()),
+                ("added", sum("added")),
+                ("updated", sum("updated")),
+                ("existing", sum("existing")),
+            ]);
+        }
+        Err(e) => log::event(Level::Warn, FEATURE, "collection_failed", &[
+            ("status", e.status().unwrap_or(0).to_string()),
+            ("items", entries.len().to_string()),
+            ("error", e.to_string()),
+        ]),
+    }
+}

@@ -1,0 +1,702 @@
+//! The history index: one entry per play, event keys, the incremental cache and the reads
+//! behind it (see the feature's module comment for the rules).
+
+use std::collections::BTreeMap;
+
+use std::borrow::Cow;
+
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::FEATURE;
+use crate::client::paging::{self, Walked};
+use crate::client::Call;
+use crate::config::MAX_PAGE_LIMIT;
+use crate::error::AdapterError;
+use crate::features::presence::Presence;
+use crate::features::rows::row_to_item;
+use crate::features::{is_session_wide, Ctx};
+use crate::log::{self, Level};
+use crate::model::json::{item_from_json, ItemJson};
+use crate::model::{item_key, Item, Kind};
+use crate::state::{self, Store, HISTORY_INDEX};
+use crate::time;
+
+pub const MOVIES_PATH: &str = "/sync/history/movies";
+pub const EPISODES_PATH: &str = "/sync/history/episodes";
+/// Both types together (delta reads).
+const ALL_PATH: &str = "/sync/history";
+const ACTIVITIES_PATH: &str = "/sync/last_activities";
+/// A delta read starts this long before the cached watermark.
+pub const DELTA_MARGIN_SECS: i64 = 300;
+pub const INDEX_SCHEMA: u32 = 1;
+
+/// The two kinds of play Trakt records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PlayKind {
+    Movie,
+    Episode,
+}
+
+impl PlayKind {
+    pub fn of(kind: &Kind) -> Option<PlayKind> {
+        match kind {
+            Kind::Movie => Some(PlayKind::Movie),
+            Kind::Episode => Some(PlayKind::Episode),
+            _ => None,
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            PlayKind::Movie => "movies",
+            PlayKind::Episode => "episodes",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            PlayKind::Movie => MOVIES_PATH,
+            PlayKind::Episode => EPISODES_PATH,
+        }
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// A movie or episode with plays: the item (no time, no history id) and its base key.
+#[derive(Debug, Clone)]
+pub struct Title {
+    pub base: String,
+    pub kind: PlayKind,
+    pub item: Item,
+}
+
+/// One play of a title.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Play {
+    /// Position in `Index::titles`.
+    pub title: u32,
+    /// Unix seconds floored to the minute (0 = Trakt's "unknown").
+    pub minute: i64,
+    /// Trakt's history id; `None` for a play this adapter added and has not read back yet.
+    pub id: Option<u64>,
+    /// Trakt's text (or, for a play not read back yet, the text sent).
+    pub watched_at: String,
+}
+
+/// Every play, with the watermark of the read it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    titles: Vec<Title>,
+    /// Titles by their trakt id (rows always carry one) -> position.
+    by_trakt: BTreeMap<(PlayKind, u64), u32>,
+    /// Titles without a trakt id (plays added from a caller's item), by key and ids.
+    by_other: BTreeMap<String, u32>,
+    pub plays: Vec<Play>,
+    /// The newest of `movies.watched_at` / `episodes.watched_at` in the `last_activities` read
+    /// before the live read; `None` when it could not be read (then the index is not cached).
+    pub wm: Option<String>,
+    pub generated_at: String,
+}
+
+/// `<base>@<minute>`: the event key of a play without a same-minute collision.
+pub fn event_key(base: &str, minute: i64) -> String {
+    format!("{base}@{minute}")
+}
+
+impl Index {
+    pub fn title(&self, play: &Play) -> &Title {
+        &self.titles[play.title as usize]
+    }
+
+    fn title_for(&mut self, item: &Item, kind: PlayKind) -> u32 {
+        let ids = item.ids();
+        let trakt = ids.get("trakt").and_then(|t| t.parse::<u64>().ok());
+        let other = match trakt {
+            Some(n) => {
+                if let Some(&t) = self.by_trakt.get(&(kind, n)) {
+                    return t;
+                }
+                None
+            }
+            None => {
+                let mut s = item_key(item);
+                for (ns, v) in ids.to_raw() {
+                    s.push_str(&format!("|{ns}:{v}"));
+                }
+                if let Some(&t) = self.by_other.get(&s) {
+                    return t;
+                }
+                Some(s)
+            }
+        };
+        let t = self.titles.len() as u32;
+        self.titles.push(Title { base: item_key(item), kind, item: bare(item) });
+        match (trakt, other) {
+            (Some(n), _) => self.by_trakt.insert((kind, n), t),
+            (None, Some(s)) => self.by_other.insert(s, t),
+            (None, None) => None,
+        };
+        t
+    }
+
+    /// The title with this trakt id, when known.
+    fn known(&self, kind: PlayKind, trakt: Option<u64>) -> Option<u32> {
+        self.by_trakt.get(&(kind, trakt?)).copied()
+    }
+
+    /// Add a play of `item` (its time and history id are taken from the arguments).
+    pub fn push(&mut self, item: &Item, kind: PlayKind, minute: i64, id: Option<u64>, watched_at: String) {
+        let title = self.title_for(item, kind);
+        self.plays.push(Play { title, minute, id, watched_at });
+    }
+
+    /// Add one Trakt history row (its JSON text); `Err` says why the row is not one. Only the
+    /// first row of a title is parsed whole: the others are told by their trakt id.
+    pub fn push_row(&mut self, row: &RawValue) -> Result<(), String> {
+        let k: RowKey = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
+        let kind = match k.kind.as_deref() {
+            Some("movie") => PlayKind::Movie,
+            Some("episode") => PlayKind::Episode,
+            _ => return Err("not a movie or episode".into()),
+        };
+        let watched_at = k.watched_at.ok_or("no watched_at")?;
+        let secs = time::parse_secs(&watched_at).ok_or("watched_at is not a time")?;
+        let id = k.id.and_then(|n| n.0).ok_or("no history id")?;
+        let media = match kind {
+            PlayKind::Movie => k.movie,
+            PlayKind::Episode => k.episode,
+        };
+        let trakt = media.and_then(|m| m.ids).and_then(|i| i.trakt).and_then(|t| t.0);
+        let title = match self.known(kind, trakt) {
+            Some(t) => t,
+            None => {
+                let v: Value = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
+                let item = row_to_item(&v)?.ok_or("not a movie or episode")?;
+                self.title_for(&item, kind)
+            }
+        };
+        self.plays.push(Play { title, minute: time::floor_minute(secs), id: Some(id), watched_at: watched_at.into_owned() });
+        Ok(())
+    }
+
+    /// Plays of movies and of episodes.
+    pub fn counts(&self) -> [u64; 2] {
+        let mut c = [0u64; 2];
+        for p in &self.plays {
+            c[self.title(p).kind.slot()] += 1;
+        }
+        c
+    }
+
+    /// The event key of every play, aligned with `plays`: `<base>@<minute>` for the play
+    /// with the smallest history id of its base and minute, `<base>@<minute>~h<id>` for the
+    /// others; plays not read back yet (no id) come after those, `~dup`, `~dup2`, ....
+    pub fn keys(&self) -> Vec<String> {
+        let mut order: Vec<usize> = (0..self.plays.len()).collect();
+        let sort_key = |i: &usize| {
+            let p = &self.plays[*i];
+            (self.title(p).base.as_str(), p.minute, p.id.is_none(), p.id)
+        };
+        order.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        let mut keys = vec![String::new(); self.plays.len()];
+        let mut prev: Option<(&str, i64)> = None;
+        let mut dups = 0u32;
+        for i in order {
+            let p = &self.plays[i];
+            let base = self.title(p).base.as_str();
+            let plain = event_key(base, p.minute);
+            keys[i] = if prev != Some((base, p.minute)) {
+                dups = 0;
+                plain
+            } else {
+                match p.id {
+                    Some(id) => format!("{plain}~h{id}"),
+                    None => {
+                        dups += 1;
+                        if dups == 1 { format!("{plain}~dup") } else { format!("{plain}~dup{dups}") }
+                    }
+                }
+            };
+            prev = Some((base, p.minute));
+        }
+        keys
+    }
+
+    /// The item of a play as an index entry shows it.
+    pub fn item_of(&self, play: &Play) -> Item {
+        Item {
+            watched_at: Some(play.watched_at.clone()),
+            history_id: play.id.map(|id| id.to_string()),
+            ..self.title(play).item.clone()
+        }
+    }
+
+    pub fn entries(&self) -> Vec<(String, Item)> {
+        self.keys().into_iter().zip(&self.plays).map(|(k, p)| (k, self.item_of(p))).collect()
+    }
+
+    /// Keep the plays `keep` says yes to (titles stay: they are only looked up).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Play, &Title) -> bool) {
+        let titles = &self.titles;
+        self.plays.retain(|p| keep(p, &titles[p.title as usize]));
+    }
+
+    /// Add the plays of `other` whose history id this index does not hold yet.
+    pub fn absorb(&mut self, other: &Index) -> usize {
+        let known: std::collections::BTreeSet<u64> = self.plays.iter().filter_map(|p| p.id).collect();
+        let mut n = 0;
+        for p in &other.plays {
+            if p.id.is_some_and(|id| known.contains(&id)) {
+                continue;
+            }
+            let t = other.title(p);
+            self.push(&t.item, t.kind, p.minute, p.id, p.watched_at.clone());
+            n += 1;
+        }
+        n
+    }
+
+    /// Replace every play at or after `start` (Unix seconds) with `tail`, a read of Trakt's
+    /// history from `start` on.
+    pub fn replace_tail(&mut self, start: i64, tail: &Index) {
+        self.retain(|p, _| p.minute < start);
+        for p in &tail.plays {
+            let t = tail.title(p);
+            self.push(&t.item, t.kind, p.minute, p.id, p.watched_at.clone());
+        }
+    }
+
+    pub fn lookup(&self) -> Lookup<'_> {
+        let mut presence = Presence::default();
+        let mut by_base: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for t in &self.titles {
+            presence.insert(&t.base, &t.item);
+        }
+        for (i, p) in self.plays.iter().enumerate() {
+            by_base.entry(self.title(p).base.as_str()).or_default().push(i);
+        }
+        for v in by_base.values_mut() {
+            v.sort_by_key(|i| (self.plays[*i].minute, self.plays[*i].id.is_none(), self.plays[*i].id));
+        }
+        Lookup { index: self, presence, by_base }
+    }
+}
+
+/// A number Trakt (or the cache) may write as a JSON number or a digit string; anything
+/// else is no number.
+struct Num(Option<u64>);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Num, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(u64::try_from(v).ok()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Num, E> {
+                Ok(Num(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Num, E> {
+                Ok(Num(None))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Num, E> {
+                Ok(Num(v.trim().parse().ok()))
+            }
+            fn visit_unit<E>(self) -> Result<Num, E> {
+                Ok(Num(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Num, A::Error> {
+                while a.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Num(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Num, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Num(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a history row says before its title is needed.
+#[derive(Deserialize)]
+struct RowKey<'a> {
+    id: Option<Num>,
+    #[serde(borrow)]
+    watched_at: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    movie: Option<MediaKey>,
+    episode: Option<MediaKey>,
+}
+
+#[derive(Deserialize)]
+struct MediaKey {
+    ids: Option<TraktKey>,
+}
+
+#[derive(Deserialize)]
+struct TraktKey {
+    trakt: Option<Num>,
+}
+
+/// An item without its per-play fields.
+fn bare(item: &Item) -> Item {
+    Item { rating: None, rated_at: None, watched_at: None, listed_at: None, history_id: None, extra: None, ..item.clone() }
+}
+
+/// Which plays an input item has.
+pub struct Lookup<'a> {
+    index: &'a Index,
+    presence: Presence,
+    by_base: BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Lookup<'a> {
+    /// The base key under which the index holds `item` (canonical key `key`): by key or by
+    /// any strong id of the same kind.
+    pub fn base_of(&self, item: &Item, key: &str) -> Option<&str> {
+        self.presence.find(item, key)
+    }
+
+    /// Plays of `base`, oldest first (the smallest history id first within a minute).
+    pub fn plays(&self, base: &str) -> impl Iterator<Item = &'a Play> + '_ {
+        self.by_base.get(base).into_iter().flatten().map(|i| &self.index.plays[*i])
+    }
+
+    /// Plays of `base` in `minute`, the one keyed `<base>@<minute>` first.
+    pub fn plays_at(&self, base: &str, minute: i64) -> Vec<&'a Play> {
+        self.plays(base).filter(|p| p.minute == minute).collect()
+    }
+
+    /// Plays of the input `item` in `minute` (none when the index does not know the item).
+    pub fn find_at(&self, item: &Item, key: &str, minute: i64) -> Vec<&'a Play> {
+        self.base_of(item, key).map(|b| self.plays_at(b, minute)).unwrap_or_default()
+    }
+}
+
+// ---- reads ----
+
+/// Read `path` (all pages, with `query`) into `into`.
+pub fn read_into(ctx: &mut Ctx, path: &str, query: &[(&str, String)], into: &mut Index) -> Result<u32, AdapterError> {
+    let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
+    let mut n = 0usize;
+    let walked = paging::for_each_page(ctx.client, FEATURE, path, query, limit, &mut |rows: Vec<Box<RawValue>>| {
+        for row in rows {
+            into.push_row(&row)
+                .map_err(|why| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}; index abandoned")))?;
+            n += 1;
+        }
+        Ok(())
+    })?;
+    Ok(match walked {
+        Walked::Done { pages, .. } => pages,
+        Walked::NotModified { .. } => 0,
+    })
+}
+
+/// The newest history activity (`movies.watched_at`, `episodes.watched_at` of
+/// `/sync/last_activities`): its text and instant. A session-wide failure fails the call;
+/// any other, or no usable value, is `None` (unknown).
+fn activities(ctx: &mut Ctx) -> Result<Option<(String, i64)>, AdapterError> {
+    let resp = match ctx.client.execute(&Call::get(ACTIVITIES_PATH)) {
+        Ok(r) => r,
+        Err(e) if is_session_wide(&e) => return Err(e),
+        Err(e) => {
+            log::event(Level::Warn, FEATURE, "activities_unavailable", &[("error", e.to_string())]);
+            return Ok(None);
+        }
+    };
+    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let mut best: Option<(String, i64)> = None;
+    for t in ["movies", "episodes"] {
+        let Some(text) = v.get(t).and_then(|g| g.get("watched_at")).and_then(Value::as_str) else { continue };
+        let Some(secs) = time::parse_secs(text) else { continue };
+        if best.as_ref().is_none_or(|(_, b)| secs > *b) {
+            best = Some((text.to_string(), secs));
+        }
+    }
+    if best.is_none() {
+        log::event(Level::Warn, FEATURE, "activities_unavailable", &[("error", "no history watched_at".into())]);
+    }
+    Ok(best)
+}
+
+/// Plays of movies and episodes on Trakt now: `X-Pagination-Item-Count` of one-row reads.
+/// `None` when Trakt does not say.
+fn remote_counts(ctx: &mut Ctx) -> Result<Option<[u64; 2]>, AdapterError> {
+    let mut out = [0u64; 2];
+    for kind in [PlayKind::Movie, PlayKind::Episode] {
+        let resp = ctx.client.execute(&Call::get(kind.path()).query("page", 1).query("limit", 1))?;
+        match resp.header_u64("x-pagination-item-count") {
+            Some(n) => out[kind.slot()] = n,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+fn counts_text(c: &[u64; 2]) -> String {
+    format!("{}/{}", c[0], c[1])
+}
+
+/// The complete history, from the cache when Trakt confirms it (see the module comment of
+/// `features::history` for the paths and their request counts). Saves the cache after a
+/// live or delta read; never saves from a failed read.
+pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
+    let remote = activities(ctx)?;
+    let now = time::format_utc(ctx.client.wall_unix_secs());
+    if let Some(mut cache) = load_cache(ctx.state) {
+        let cached = cache.wm.as_deref().and_then(time::parse_secs).unwrap_or(i64::MIN);
+        match &remote {
+            Some((_, r)) if *r <= cached => {
+                let local = cache.counts();
+                match remote_counts(ctx)? {
+                    Some(c) if c == local => {
+                        log::event(Level::Info, FEATURE, "index_done", &[
+                            ("count", cache.plays.len().to_string()),
+                            ("source", "cache".into()),
+                        ]);
+                        return Ok(cache);
+                    }
+                    c => log::event(Level::Info, FEATURE, "index_cache_stale", &[
+                        ("reason", "count_mismatch".into()),
+                        ("cached", counts_text(&local)),
+                        ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
+                    ]),
+                }
+            }
+            _ => {
+                let start = cached.saturating_sub(DELTA_MARGIN_SECS).max(0);
+                let mut tail = Index::default();
+                read_into(ctx, ALL_PATH, &[("start_at", time::format_utc_millis(start))], &mut tail)?;
+                let before = cache.plays.len();
+                cache.replace_tail(start, &tail);
+                let local = cache.counts();
+                match remote_counts(ctx)? {
+                    Some(c) if c == local => {
+                        if let Some((text, _)) = remote {
+                            cache.wm = Some(text);
+                        }
+                        resolve_pending(ctx, &mut cache);
+                        cache.generated_at = now;
+                        save_cache(ctx.state, &cache);
+                        log::event(Level::Info, FEATURE, "index_done", &[
+                            ("count", cache.plays.len().to_string()),
+                            ("source", "cache_delta".into()),
+                            ("tail", tail.plays.len().to_string()),
+                            ("was", before.to_string()),
+                        ]);
+                        return Ok(cache);
+                    }
+                    c => log::event(Level::Info, FEATURE, "index_cache_stale", &[
+                        ("reason", "count_mismatch_after_delta".into()),
+                        ("cached", counts_text(&local)),
+                        ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
+                    ]),
+                }
+            }
+        }
+    }
+    let mut index = Index { generated_at: now, ..Index::default() };
+    let mut pages = 0;
+    for kind in [PlayKind::Movie, PlayKind::Episode] {
+        pages += read_into(ctx, kind.path(), &[], &mut index)?;
+    }
+    index.wm = remote.map(|(text, _)| text);
+    if index.wm.is_some() {
+        save_cache(ctx.state, &index);
+    }
+    log::event(Level::Info, FEATURE, "index_done", &[
+        ("count", index.plays.len().to_string()),
+        ("source", "live".into()),
+        ("pages", pages.to_string()),
+    ]);
+    Ok(index)
+}
+
+/// Give the plays this adapter added (no history id yet) their ids: read their minutes back
+/// (one window per cluster of minutes, per kind) and take, for each, the row of the same title
+/// and minute whose id the index does not hold yet. A failed read leaves them as they are
+/// (they are complete plays, only without an id); the next delta read tries again.
+fn resolve_pending(ctx: &mut Ctx, index: &mut Index) {
+    let pending: Vec<usize> = (0..index.plays.len()).filter(|i| index.plays[*i].id.is_none()).collect();
+    if pending.is_empty() {
+        return;
+    }
+    let mut per_kind: BTreeMap<PlayKind, Vec<i64>> = BTreeMap::new();
+    for &i in &pending {
+        let p = &index.plays[i];
+        per_kind.entry(index.title(p).kind).or_default().push(p.minute);
+    }
+    let mut rows = Index::default();
+    for (kind, minutes) in per_kind {
+        for (from, to) in super::journal::windows(minutes) {
+            let query = [("start_at", time::format_utc_millis(from)), ("end_at", time::format_utc_millis(to))];
+            if let Err(e) = read_into(ctx, kind.path(), &query, &mut rows) {
+                log::event(Level::Warn, FEATURE, "pending_unresolved", &[("plays", pending.len().to_string()), ("error", e.to_string())]);
+                return;
+            }
+        }
+    }
+    let mut known: std::collections::BTreeSet<u64> = index.plays.iter().filter_map(|p| p.id).collect();
+    let lookup = rows.lookup();
+    let mut found = 0usize;
+    for i in pending {
+        let p = &index.plays[i];
+        let t = index.title(p);
+        let hit = lookup
+            .find_at(&t.item, &t.base, p.minute)
+            .into_iter()
+            .find(|r| r.id.is_some_and(|id| !known.contains(&id)))
+            .map(|r| (r.id, r.watched_at.clone()));
+        if let Some((id, text)) = hit {
+            known.extend(id);
+            let p = &mut index.plays[i];
+            p.id = id;
+            p.watched_at = text;
+            found += 1;
+        }
+    }
+    log::event(Level::Debug, FEATURE, "pending_resolved", &[("plays", found.to_string())]);
+}
+
+// ---- the cache file ----
+
+/// Streams the cache document (never a whole JSON tree in memory).
+struct CacheOut<'a> {
+    index: &'a Index,
+    keys: Vec<String>,
+}
+
+impl Serialize for CacheOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.index.counts();
+        let mut st = s.serialize_struct("Cache", 5)?;
+        st.serialize_field("schema", &INDEX_SCHEMA)?;
+        st.serialize_field("generated_at", &self.index.generated_at)?;
+        st.serialize_field("wm", &self.index.wm)?;
+        st.serialize_field("counts", &Counts { movies: c[0], episodes: c[1] })?;
+        st.serialize_field("items", &ItemsOut(self))?;
+        st.end()
+    }
+}
+
+struct ItemsOut<'a>(&'a CacheOut<'a>);
+
+impl Serialize for ItemsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ix = self.0.index;
+        let mut m = s.serialize_map(Some(ix.plays.len()))?;
+        for (k, p) in self.0.keys.iter().zip(&ix.plays) {
+            m.serialize_entry(k, &ItemJson(&ix.item_of(p)))?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+struct Counts {
+    movies: u64,
+    episodes: u64,
+}
+
+#[derive(Deserialize)]
+struct CacheIn<'a> {
+    generated_at: String,
+    wm: Option<String>,
+    counts: Counts,
+    #[serde(borrow)]
+    items: BTreeMap<Cow<'a, str>, &'a RawValue>,
+}
+
+/// What a cached play says before its title is needed.
+#[derive(Deserialize)]
+struct CachedKey<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    watched_at: Cow<'a, str>,
+    #[serde(rename = "_trakt_history_id", borrow)]
+    history_id: Option<Cow<'a, str>>,
+    ids: Option<TraktKey>,
+}
+
+/// Save `index` as the cache (needs its watermark); a failed write deletes the file.
+pub fn save_cache(store: &mut dyn Store, index: &Index) -> bool {
+    if index.wm.is_none() {
+        return false;
+    }
+    state::save_or_delete(store, FEATURE, HISTORY_INDEX, &CacheOut { index, keys: index.keys() })
+}
+
+/// Delete the cache (a write's outcome is unknown, or it cannot be kept right).
+pub fn drop_cache(store: &mut dyn Store, reason: &str) {
+    if state::delete(store, FEATURE, HISTORY_INDEX) {
+        log::event(Level::Info, FEATURE, "state_dropped", &[("file", HISTORY_INDEX.into()), ("reason", reason.into())]);
+    }
+}
+
+/// The cache as an index; `None` (warn logged) when absent, of another schema, or not
+/// consistent: every key must be the key this code gives its play and `counts` must match.
+pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
+    let bytes = state::read_large(store, FEATURE, HISTORY_INDEX, INDEX_SCHEMA)?;
+    let bad = |reason: &str, detail: String| {
+        state::ignored(FEATURE, HISTORY_INDEX, reason, detail);
+        None
+    };
+    let doc: CacheIn = match serde_json::from_slice(&bytes) {
+        Ok(d) => d,
+        Err(e) => return bad("corrupt", e.to_string()),
+    };
+    let mut index = Index { wm: doc.wm, generated_at: doc.generated_at, ..Index::default() };
+    let mut stored: Vec<String> = Vec::with_capacity(doc.items.len());
+    for (key, raw) in doc.items {
+        let c: CachedKey = match serde_json::from_str(raw.get()) {
+            Ok(c) => c,
+            Err(e) => return bad("inconsistent", format!("{key}: {e}")),
+        };
+        let Some(kind) = PlayKind::of(&Kind::parse(&c.kind)) else {
+            return bad("inconsistent", format!("{key}: not a movie or episode"));
+        };
+        let Some(secs) = time::parse_secs(&c.watched_at) else { return bad("inconsistent", format!("{key}: bad watched_at")) };
+        let id = match c.history_id.map(|h| h.parse::<u64>()) {
+            None => None,
+            Some(Ok(id)) => Some(id),
+            Some(Err(_)) => return bad("inconsistent", format!("{key}: bad history id")),
+        };
+        let trakt = c.ids.and_then(|i| i.trakt).and_then(|t| t.0);
+        let title = match index.known(kind, trakt) {
+            Some(t) => t,
+            None => {
+                let item = serde_json::from_str::<Value>(raw.get()).ok().as_ref().and_then(item_from_json);
+                let Some(item) = item else { return bad("inconsistent", format!("{key}: not an item")) };
+                index.title_for(&item, kind)
+            }
+        };
+        index.plays.push(Play { title, minute: time::floor_minute(secs), id, watched_at: c.watched_at.into_owned() });
+        stored.push(key.into_owned());
+    }
+    let c = index.counts();
+    if c != [doc.counts.movies, doc.counts.episodes] {
+        let detail = format!("counts {}/{} for {} stored plays", doc.counts.movies, doc.counts.episodes, counts_text(&c));
+        return bad("inconsistent", detail);
+    }
+    if index.keys() != stored {
+        return bad("inconsistent", "keys are not the plays' keys".into());
+    }
+    Some(index)
+}
