@@ -47,8 +47,10 @@ fn adapter(runtime: &Runtime, emulator: &Emulator, state: &std::path::Path, opti
 
 fn main() {
     let started = Instant::now();
-    let emulator = Emulator::start(EmulatorConfig { seed: Library::history_sample(PLAYS), ..EmulatorConfig::default() })
-        .expect("emulator");
+    let mut seed = Library::history_sample(PLAYS);
+    // Room for the added plays above Trakt's 100,000-play account limit (a VIP-sized account).
+    seed.limits.history.item_count = (PLAYS + ADDS) as u64;
+    let emulator = Emulator::start(EmulatorConfig { seed, ..EmulatorConfig::default() }).expect("emulator");
     println!("history bench: emulator with {PLAYS} plays ready in {:.1} s", started.elapsed().as_secs_f64());
     let cache = tempfile::tempdir().unwrap();
     let runtime = Runtime::embedded(Some(cache.path())).expect("component");
