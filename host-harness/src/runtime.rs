@@ -163,11 +163,16 @@ impl wit::http::Host for HostState {
 }
 
 impl wit::state::Host for HostState {
-    fn read(&mut self, name: String) -> Result<Option<Vec<u8>>, wit::state::StateError> {
-        self.state.read(&name).map_err(state_error)
+    fn read(&mut self, name: String) -> Result<Option<String>, wit::state::StateError> {
+        match self.state.read(&name).map_err(state_error)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| wit::state::StateError::Io(format!("state file {name:?} is not UTF-8 text"))),
+        }
     }
-    fn write(&mut self, name: String, contents: Vec<u8>) -> Result<(), wit::state::StateError> {
-        self.state.write(&name, &contents).map_err(state_error)
+    fn write(&mut self, name: String, contents: String) -> Result<(), wit::state::StateError> {
+        self.state.write(&name, contents.as_bytes()).map_err(state_error)
     }
     fn delete(&mut self, name: String) -> Result<(), wit::state::StateError> {
         self.state.delete(&name).map_err(state_error)

@@ -167,10 +167,12 @@ pub mod host {
 
     impl Store for HostStore {
         fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String> {
-            wit_state::read(name).map_err(text)
+            wit_state::read(name).map(|t| t.map(String::into_bytes)).map_err(text)
         }
         fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String> {
-            wit_state::write(name, contents).map_err(text)
+            // State files are JSON the adapter wrote, so always UTF-8.
+            let utf8 = std::str::from_utf8(contents).map_err(|e| format!("state file {name} is not UTF-8: {e}"))?;
+            wit_state::write(name, utf8).map_err(text)
         }
         fn delete(&mut self, name: &str) -> Result<(), String> {
             wit_state::delete(name).map_err(text)

@@ -3,13 +3,13 @@ applied once when the runtime loads.
 
 1. Correctness. An untagged ``result``/``variant`` picks the case of a Python value with
    ``isinstance(value, <classes of the case>)``, and an ``option`` case counts ``object``
-   among its classes (for ``none``). In ``result<option<list<u8>>, state-error>`` (our
+   among its classes (for ``none``). In ``result<option<string>, state-error>`` (our
    ``state.read``) every error value therefore matched the ``ok`` case first and lowering
    failed with "value not valid for this variant", a trap instead of the typed error. The fix
    tries the cases whose classes do not include ``object`` first, which changes nothing for
    unambiguous values.
 
-2. Speed, values. ``list<u8>`` (HTTP bodies, state files) is converted one byte at a time through
+2. Speed, values. ``list<u8>`` (HTTP bodies) is converted one byte at a time through
    ctypes (about 1 s per MiB). The fix copies the bytes in one pass, using the C layout of
    ``wasmtime_component_val_t`` (kind byte at offset 0, payload at 8, 32 bytes each); it is
    only installed after checking that layout.

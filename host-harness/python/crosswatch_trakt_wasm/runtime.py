@@ -245,10 +245,20 @@ class WitImports:
             self.import_time += time.perf_counter() - t
 
     def state_read(self, name: str) -> Any:
-        return self._state(lambda: self.host.state.read(name))
+        # The WIT carries state as text (one value across the boundary, not a byte list).
+        def read() -> Optional[str]:
+            data = self.host.state.read(name)
+            if data is None:
+                return None
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise StateFault("io", f"state file {name!r} is not UTF-8 text") from None
 
-    def state_write(self, name: str, contents: bytes) -> Any:
-        return self._state(lambda: self.host.state.write(name, contents))
+        return self._state(read)
+
+    def state_write(self, name: str, contents: str) -> Any:
+        return self._state(lambda: self.host.state.write(name, contents.encode("utf-8")))
 
     def state_delete(self, name: str) -> Any:
         return self._state(lambda: self.host.state.delete(name))

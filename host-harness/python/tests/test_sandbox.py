@@ -132,7 +132,7 @@ def test_bad_state_names_are_refused(tmp_path, name):
     imports = WitImports(
         HostServices(policy, creds, HttpBroker(policy, creds), store, TokenService(creds, None, origin.base_url(), log), log, ProgressSink())
     )
-    for result in (imports.state_write(name, b"evil"), imports.state_read(name), imports.state_delete(name)):
+    for result in (imports.state_write(name, "evil"), imports.state_read(name), imports.state_delete(name)):
         assert result.tag == "invalid-name", result
         assert "invalid state file name" in result.payload
     assert not (root / "x").exists() and not (root / ".cw_state" / "a").exists()
@@ -176,7 +176,7 @@ def test_the_component_keeps_its_files_in_crosswatchs_state_dir(library_small, c
 
 def test_state_failures_reach_the_component_as_typed_errors(library_small, cw):
     """A state directory that cannot be used answers state-error::io to the component (the
-    error case of result<option<list<u8>>, state-error> needed a fix in wasmtime-py 50, see
+    error case of result<option<string>, state-error> needs the fix in wasmtime-py 50, see
     _compat.py): the call completes or fails with the adapter's `state` error, never a trap."""
     emu, cfg = library_small
     if not _imports_state():
