@@ -455,6 +455,11 @@ impl Adapter {
         self.call("build-index", |b, s| b.crosswatch_sync_sync_adapter().call_build_index(s, feature))
     }
 
+    /// The index as the text of one JSON object (key -> CrossWatch item).
+    pub fn build_index_json(&mut self, feature: Feature) -> Result<Result<String, AdapterError>, HostError> {
+        self.call("build-index-json", |b, s| b.crosswatch_sync_sync_adapter().call_build_index_json(s, feature))
+    }
+
     pub fn add(&mut self, feature: Feature, items: &[Item], dry_run: bool) -> Result<Result<WriteReport, AdapterError>, HostError> {
         self.call("add", |b, s| b.crosswatch_sync_sync_adapter().call_add(s, feature, items, dry_run))
     }

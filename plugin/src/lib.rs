@@ -140,6 +140,20 @@ impl Guest for Component {
         Ok(entries.into_iter().map(|(key, item)| wit::IndexEntry { key, item: item_to_wit(item) }).collect())
     }
 
+    fn build_index_json(feature: wit::Feature) -> Result<String, wit::AdapterError> {
+        let entries = with_session(|s| {
+            s.client.reset_ledger();
+            let (features, mut ctx) = s.ctx();
+            features.build_index(feature_from_wit(feature), &mut ctx)
+        })
+        .map_err(error_to_wit)?;
+        let mut index = serde_json::Map::with_capacity(entries.len());
+        for (key, item) in &entries {
+            index.insert(key.clone(), model::json::item_to_json(item));
+        }
+        serde_json::to_string(&index).map_err(|e| wit::AdapterError::Internal(format!("index to JSON: {e}")))
+    }
+
     fn add(feature: wit::Feature, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {
         write(feature, Op::Add, items, dry_run)
     }

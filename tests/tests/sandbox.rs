@@ -177,3 +177,16 @@ fn compiled_components_are_cached_between_starts() {
     assert_eq!(second.load_source, LoadSource::Cache);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn the_json_index_is_the_same_index() {
+    for (library, feature) in [(Library::sample(30, 3), Feature::Watchlist), (Library::history_sample(300), Feature::History)] {
+        let h = Harness::new(library);
+        let mut a = adapter(&h, Limits::default(), json!({}), Capture::default());
+        let records = a.build_index(feature).unwrap().unwrap();
+        let text = a.build_index_json(feature).unwrap().unwrap();
+        let from_json: serde_json::Value = serde_json::from_str(&text).expect("JSON object text");
+        assert_eq!(from_json, host_harness::items::index_to_json(&records), "{feature:?}");
+        assert!(!records.is_empty());
+    }
+}

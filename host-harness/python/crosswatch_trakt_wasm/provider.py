@@ -364,11 +364,13 @@ class TraktWasmOps:
         with session.lock:
             try:
                 adapter = _prepare(session, ctx, cfg)
-                result = adapter.build_index(name)
+                # JSON text: one value across the boundary. A list of records is copied value by
+                # value by wasmtime-py, slowly and under a 128 MiB cap (~70,000 plays).
+                result = adapter.build_index_json(name)
             except HostError as e:
                 raise _host_error(e) from None
-        if isinstance(result, list):
-            return itemsmod.index_to_json(result)
+        if isinstance(result, str):
+            return json.loads(result)
         e = itemsmod.error_to_json(result)
         raise TraktWasmError(e["kind"], e["message"], e)
 

@@ -38,7 +38,7 @@ _compat.apply()
 WIT_PACKAGE = "crosswatch:sync"
 WIT_VERSION = "0.1.0"
 EXPORT = f"{WIT_PACKAGE}/sync-adapter@{WIT_VERSION}"
-EXPORT_FUNCS = ("manifest", "configure", "health", "build-index", "add", "remove", "last-ledger")
+EXPORT_FUNCS = ("manifest", "configure", "health", "build-index", "build-index-json", "add", "remove", "last-ledger")
 
 #: Epoch ticks drive the wall-clock bound of each call.
 EPOCH_TICK_SECS = 0.01
@@ -376,7 +376,12 @@ class Adapter:
         root = lines[-1] if lines else type(e).__name__
         low = root.lower()
         cap = _size(self.limits.memory_bytes)
-        if "fuel" in low:
+        if "hostcalls" in low:
+            kind, message = "limit", (
+                f"{what}: the component returned more data than this host copies in one call "
+                "(wasmtime-py caps a call's copies at 128 MiB)"
+            )
+        elif "fuel" in low:
             kind, message = "limit", f"{what}: stopped after using its CPU budget of {self.limits.fuel_per_call} instructions (fuel)"
         elif "interrupt" in low:
             kind, message = "limit", f"{what}: stopped after exceeding its wall-clock limit of {self.limits.call_timeout_secs:g} s"
@@ -433,6 +438,11 @@ class Adapter:
     def build_index(self, feature: str) -> Any:
         """A list of index-entry records, or an ``adapter-error`` Variant."""
         return self.call("build-index", feature)
+
+    def build_index_json(self, feature: str) -> Any:
+        """The index as JSON text (one value to copy, however large), or an ``adapter-error``
+        Variant."""
+        return self.call("build-index-json", feature)
 
     def add(self, feature: str, items: List[Record], dry_run: bool) -> Any:
         return self.call("add", feature, items, bool(dry_run))

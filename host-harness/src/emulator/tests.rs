@@ -1769,9 +1769,10 @@ fn rate_limit_write_spacing_uses_real_time() {
     let sent = std::time::Instant::now();
     assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);
     let answered = std::time::Instant::now();
-    std::thread::sleep(std::time::Duration::from_millis(900).saturating_sub(sent.elapsed()));
+    // 300 ms, not 900: a loaded CI machine can take a few hundred ms to deliver a request.
+    std::thread::sleep(std::time::Duration::from_millis(300).saturating_sub(sent.elapsed()));
     let r = api.post("/sync/watchlist/remove", &body);
-    assert_eq!(r.status, 429, "900 ms after the first write");
+    assert_eq!(r.status, 429, "300 ms after the first write");
     assert_eq!(r.h("retry-after"), "1");
     let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
     assert_eq!(
@@ -1780,7 +1781,8 @@ fn rate_limit_write_spacing_uses_real_time() {
     );
     let until = x["until"].as_str().unwrap();
     assert_eq!(until.len(), 20);
-    assert!(Timestamp::parse(until).unwrap().secs() - emu.now().secs() <= 1);
+    // `until` is at whole seconds and `now` is read later: one period plus one second of rounding.
+    assert!(Timestamp::parse(until).unwrap().secs() - emu.now().secs() <= 2);
     assert_eq!(r.json()["error"], "rate_limit_exceeded");
     // The 429 did not count: 1000 ms after the first one, a write passes.
     std::thread::sleep(std::time::Duration::from_millis(1000).saturating_sub(answered.elapsed()));
