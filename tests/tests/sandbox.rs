@@ -113,10 +113,9 @@ fn the_component_gets_no_filesystem_sockets_or_environment() {
     for name in &imports {
         assert!(!name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets") && !name.starts_with("wasi:http"), "{name}");
     }
-    // `state` joins this list once a feature keeps state files; unused imports are dropped
-    // from the component by the linker.
     for needed in [
         "crosswatch:sync/http@0.1.0",
+        "crosswatch:sync/state@0.1.0",
         "crosswatch:sync/auth@0.1.0",
         "crosswatch:sync/log@0.1.0",
         "crosswatch:sync/progress@0.1.0",
