@@ -147,6 +147,18 @@ pub enum Outcome {
     Unresolved(String),
 }
 
+/// Mark the inputs of a chunk that Trakt echoed in `not_found` as unresolved `not_found`
+/// (the watchlist and ratings answers share this shape); unmatched echoes are logged.
+pub fn mark_not_found(feature: &str, resp: &Value, body: &Body, inputs: &[usize], outcome: &mut [Option<Outcome>]) {
+    let nf = body.match_not_found(resp.get("not_found").unwrap_or(&Value::Null));
+    if nf.unmatched > 0 {
+        log::event(Level::Warn, feature, "not_found_unmatched", &[("count", nf.unmatched.to_string())]);
+    }
+    for i in nf.inputs.iter().filter(|i| inputs.contains(i)) {
+        outcome[*i] = Some(Outcome::Unresolved("not_found".into()));
+    }
+}
+
 /// Everything a feature call works with.
 pub struct Ctx<'a> {
     pub client: &'a mut Client,

@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 
 use super::presence::Presence;
 use super::rows::{row_to_item, row_type};
-use super::{finish, is_session_wide, send_chunks, unresolved, Ctx, Op, Outcome, WriteReport};
+use super::{finish, is_session_wide, mark_not_found, send_chunks, unresolved, Ctx, Op, Outcome, WriteReport};
 use crate::client::{paging, Call};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
@@ -438,13 +438,7 @@ fn account(
     presence: Option<&Presence>,
     outcome: &mut [Option<Outcome>],
 ) {
-    let nf = body.match_not_found(resp.get("not_found").unwrap_or(&Value::Null));
-    if nf.unmatched > 0 {
-        log::event(Level::Warn, FEATURE, "not_found_unmatched", &[("count", nf.unmatched.to_string())]);
-    }
-    for i in nf.inputs.iter().filter(|i| inputs.contains(i)) {
-        outcome[*i] = Some(Outcome::Unresolved("not_found".into()));
-    }
+    mark_not_found(FEATURE, resp, body, inputs, outcome);
     let done: [u64; 4] = match op {
         Op::Add => {
             let (a, u) = (payload::counts(resp, "added"), payload::counts(resp, "updated"));
