@@ -77,15 +77,7 @@ impl Session {
         };
         let state_dir = global.state_dir.clone().unwrap_or_else(|| default_state_dir(&global.config));
 
-        let cache_dir = if global.no_cache { None } else { global.cache_dir.clone().or_else(default_cache_dir) };
-        let runtime = match &global.component {
-            Some(path) => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", path.display())))?;
-                Runtime::new(&bytes, cache_dir.as_deref())?
-            }
-            None => Runtime::embedded(cache_dir.as_deref())?,
-        };
+        let runtime = load_runtime(global)?;
         log.event(Level::Debug, "module", "component_loaded", &[("source", &format!("{:?}", runtime.load_source))]);
         let options = config.adapter_options(&api.base_url()).to_string();
         let mut adapter = runtime.instantiate(HostSetup {
@@ -149,6 +141,19 @@ impl Session {
         self.save_ledger()?;
         Ok(health_to_json(&report))
     }
+}
+
+/// The component of `--component` (or the embedded one), compiled or from the cache.
+fn load_runtime(global: &GlobalArgs) -> Result<Runtime, Failure> {
+    let cache_dir = if global.no_cache { None } else { global.cache_dir.clone().or_else(default_cache_dir) };
+    Ok(match &global.component {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", path.display())))?;
+            Runtime::new(&bytes, cache_dir.as_deref())?
+        }
+        None => Runtime::embedded(cache_dir.as_deref())?,
+    })
 }
 
 /// Trakt's OAuth origin since 2026 (trakt-api.md 1.1).
@@ -307,14 +312,7 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             Ok(EXIT_OK)
         }
         Command::Imports => {
-            let cache = if cli.global.no_cache { None } else { cli.global.cache_dir.clone().or_else(default_cache_dir) };
-            let runtime = match &cli.global.component {
-                Some(p) => Runtime::new(
-                    &std::fs::read(p).map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", p.display())))?,
-                    cache.as_deref(),
-                )?,
-                None => Runtime::embedded(cache.as_deref())?,
-            };
+            let runtime = load_runtime(&cli.global)?;
             print_json(&mut io.stdout, &json!(runtime.component_imports()));
             Ok(EXIT_OK)
         }
