@@ -5,8 +5,10 @@
 //! `TRAKT_ADAPTER_WASM=/path/file.wasm` skips the nested build and embeds that file instead.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=TRAKT_ADAPTER_WASM");
@@ -21,6 +23,8 @@ fn main() {
     for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
+
+    ensure_wasm_target(&workspace);
 
     // A target directory of its own: cargo locks per target directory, so the nested build
     // never waits on the outer one.
@@ -53,4 +57,55 @@ fn main() {
     let wasm = target_dir.join("wasm32-wasip2").join("plugin-release").join("trakt_adapter.wasm");
     assert!(wasm.exists(), "the nested build did not produce {}", wasm.display());
     println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={}", wasm.display());
+}
+
+/// Makes sure the toolchain that will build the plugin has the `wasm32-wasip2` standard
+/// library. `rust-toolchain.toml` lists the target, but rustup installs listed targets only
+/// when it installs the toolchain itself; with the toolchain preinstalled and
+/// `RUSTUP_AUTO_INSTALL=0` (this project's machines) it never adds it. See
+/// https://rust-lang.github.io/rustup/overrides.html#the-toolchain-file
+fn ensure_wasm_target(workspace: &Path) {
+    // The nested build runs in the workspace, so it sees the toolchain rust-toolchain.toml
+    // pins (or RUSTUP_TOOLCHAIN, which rustup's proxy sets for this build script).
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if target_libdir(&rustc, workspace).is_some_and(|dir| dir.is_dir()) {
+        return;
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty());
+    let manual = match &toolchain {
+        Some(t) => format!("rustup target add --toolchain {t} {WASM_TARGET}"),
+        None => format!("rustup target add {WASM_TARGET}"),
+    };
+    let rustup = env::var("RUSTUP").unwrap_or_else(|_| "rustup".into());
+    if Command::new(&rustup).arg("--version").output().is_err() {
+        panic!(
+            "the Rust standard library for {WASM_TARGET} is not installed and rustup was not found; \
+             install the target for this toolchain (with rustup: `{manual}`), then build again"
+        );
+    }
+    println!("cargo:warning=installing the {WASM_TARGET} target (one-time download, about 30 MB): {manual}");
+    let mut cmd = Command::new(&rustup);
+    cmd.current_dir(workspace).args(["target", "add"]);
+    if let Some(t) = &toolchain {
+        cmd.args(["--toolchain", t]);
+    }
+    let status = cmd.arg(WASM_TARGET).status();
+    let installed = target_libdir(&rustc, workspace).is_some_and(|dir| dir.is_dir());
+    if !matches!(status, Ok(s) if s.success()) || !installed {
+        panic!("`{manual}` failed (see its output above); run it by hand, then build again");
+    }
+}
+
+/// `<sysroot>/lib/rustlib/wasm32-wasip2/lib` of the given rustc, if it can be asked.
+fn target_libdir(rustc: &str, workspace: &Path) -> Option<PathBuf> {
+    let out = Command::new(rustc)
+        .current_dir(workspace)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let dir = String::from_utf8(out.stdout).ok()?;
+    Some(PathBuf::from(dir.trim()))
 }

@@ -9,8 +9,17 @@ REPO="$(cd "$HERE/../.." && pwd)"
 VENV="${CW_PY_VENV:-$REPO/target/py-venv}"
 PYTHON="${PYTHON:-python3}"
 
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "run_tests.sh: $PYTHON not found; install Python 3.9 or newer (Debian: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3" >&2
+    exit 1
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
+    echo "run_tests.sh: creating the virtualenv $VENV (first run; pip then downloads wasmtime and pytest, about 25 MB)" >&2
+    if ! "$PYTHON" -m venv "$VENV"; then
+        rm -rf "$VENV"
+        echo "run_tests.sh: '$PYTHON -m venv' failed; install the venv module (Debian: apt-get install python3-venv), then run again" >&2
+        exit 1
+    fi
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==50.0.1" "pytest>=8,<10"
 
