@@ -15,6 +15,7 @@ use host_harness::imports::progress::ProgressSink;
 use host_harness::items::{item_from_json, item_to_json};
 use host_harness::policy::{Limits, Origin, Policy};
 use host_harness::runtime::{Adapter, Feature, HostSetup, Runtime};
+use host_harness::state_scope::StateLocation;
 use serde_json::{json, Value};
 
 const PLAYS: usize = 100_000;
@@ -33,8 +34,8 @@ fn adapter(runtime: &Runtime, emulator: &Emulator, state: &std::path::Path, opti
         .instantiate(HostSetup {
             policy: Policy { api: origin.clone(), oauth: origin, limits: Limits::default() },
             credentials: Credentials::from(c.clone()),
-            config_path: None,
-            state_dir: state.to_path_buf(),
+            token_store: None,
+            state: StateLocation::plain(state.to_path_buf()),
             log: LogSink::to_writer(Box::new(std::io::sink()), Level::Error),
             progress: ProgressSink::disabled(),
         })

@@ -11,6 +11,7 @@ use host_harness::imports::log::{Level, LogSink};
 use host_harness::imports::progress::ProgressSink;
 use host_harness::policy::{Limits, Origin, Policy};
 use host_harness::runtime::{Feature, HostSetup, Runtime};
+use host_harness::state_scope::StateLocation;
 
 const ITEMS_TARGET: usize = 5_000;
 const RUNS: usize = 5;
@@ -44,8 +45,8 @@ fn main() {
             .instantiate(HostSetup {
                 policy: Policy { api: origin.clone(), oauth: origin.clone(), limits },
                 credentials: Credentials::from(c.clone()),
-                config_path: None,
-                state_dir: state.path().to_path_buf(),
+                token_store: None,
+                state: StateLocation::plain(state.path().to_path_buf()),
                 log: LogSink::to_writer(Box::new(std::io::sink()), Level::Error),
                 progress: ProgressSink::disabled(),
             })

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_secrets;
 pub mod emulator;
 pub mod engine;
 pub mod fsutil;
@@ -12,3 +13,4 @@ pub mod items;
 pub mod oauth;
 pub mod policy;
 pub mod runtime;
+pub mod state_scope;

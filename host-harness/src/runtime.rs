@@ -1,7 +1,7 @@
 //! Loading the component and calling it: bindings, the store's host state, per-call limits
 //! (fuel, epoch deadline, memory) and the translation of traps into clear errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
@@ -11,12 +11,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config::Credentials;
 use crate::engine::{self, LoadSource};
-use crate::imports::auth::{AuthFault, RefreshReason, SharedCredentials, TokenService};
+use crate::imports::auth::{AuthFault, RefreshReason, SharedCredentials, TokenService, TokenStore};
 use crate::imports::http::{HttpBroker, HttpFault, HttpRequest};
 use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
 use crate::imports::state::{StateFault, StateStore};
 use crate::policy::Policy;
+use crate::state_scope::StateLocation;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -291,8 +292,8 @@ impl Runtime {
             table: ResourceTable::new(),
             limits: PeakLimits { limits, peak_memory: 0 },
             http: HttpBroker::new(host.policy.clone(), creds.clone()),
-            state: StateStore::new(host.state_dir, host.policy.limits.state_quota_bytes),
-            auth: TokenService::new(creds.clone(), host.config_path, host.policy.oauth.base_url(), host.log.clone()),
+            state: StateStore::at(host.state, host.policy.limits.state_quota_bytes, Some(host.log.clone())),
+            auth: TokenService::new(creds.clone(), host.token_store, host.policy.oauth.base_url(), host.log.clone()),
             log: host.log.clone(),
             progress: host.progress,
             import_time: Duration::ZERO,
@@ -322,9 +323,11 @@ impl Runtime {
 pub struct HostSetup {
     pub policy: Policy,
     pub credentials: Credentials,
-    /// config.json to persist rotated tokens into; None keeps them in memory only.
-    pub config_path: Option<PathBuf>,
-    pub state_dir: PathBuf,
+    /// The config.json block rotated tokens are persisted into; None keeps them in memory only.
+    pub token_store: Option<TokenStore>,
+    /// The account's (and pair's) state directory: `StateLocation::plain(dir)` or
+    /// `StateLocation::resolve` (see `state_scope`).
+    pub state: StateLocation,
     pub log: LogSink,
     pub progress: ProgressSink,
 }

@@ -13,6 +13,7 @@ use host_harness::imports::log::{Level, LogSink};
 use host_harness::imports::progress::ProgressSink;
 use host_harness::policy::{Limits, Origin, Policy};
 use host_harness::runtime::{Adapter, AdapterError, Feature, HostSetup, Item, Runtime, EMBEDDED_COMPONENT};
+use host_harness::state_scope::StateLocation;
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -45,8 +46,8 @@ fn adapter(h: &Harness, limits: Limits, options: serde_json::Value, log: Capture
         .instantiate(HostSetup {
             policy: Policy { api: origin.clone(), oauth: origin, limits },
             credentials: credentials(h),
-            config_path: None,
-            state_dir: h.state_dir(),
+            token_store: None,
+            state: StateLocation::plain(h.state_dir()),
             log: LogSink::to_writer(Box::new(log), Level::Trace),
             progress: ProgressSink::disabled(),
         })

@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, action: AuthCommand, mut io: Io) -> i32 {
 }
 
 fn login(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
-    let config = HostConfig::load(&global.config).map_err(|e| Failure::Usage(e.0))?;
+    let config = HostConfig::load_instance(&global.config, &global.instance).map_err(|e| Failure::Usage(e.0))?;
     if !config.exists {
         return Err(Failure::Usage(format!(
             "config file {} not found: create it with a \"trakt\" block holding your app's client_id and client_secret",
@@ -33,8 +33,9 @@ fn login(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
     let creds = config.credentials().map_err(|e| Failure::Usage(e.0))?;
     if creds.client_id.is_empty() || creds.client_secret.is_empty() {
         return Err(Failure::Usage(format!(
-            "config {}: trakt.client_id and trakt.client_secret are needed to log in (create an app at trakt.tv/oauth/applications)",
-            global.config.display()
+            "config {}: {block}.client_id and {block}.client_secret are needed to log in (create an app at trakt.tv/oauth/applications)",
+            global.config.display(),
+            block = config.block_name()
         )));
     }
     let api = api_origin(global, &config)?;
@@ -62,7 +63,7 @@ fn login(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
             // Trakt asks clients that poll too fast to slow down.
             DevicePoll::SlowDown => interval += 5,
             DevicePoll::Approved(update) => {
-                persist_tokens(&global.config, &update).map_err(|e| Failure::Usage(e.0))?;
+                persist_tokens(&global.config, &config.instance, &update).map_err(|e| Failure::Usage(e.0))?;
                 let _ = writeln!(io.stderr, "cw-host: logged in; tokens saved to {}", global.config.display());
                 print_json(&mut io.stdout, &json!({"ok": true, "expires_at": update.expires_at, "config": global.config}));
                 return Ok(EXIT_OK);
@@ -80,7 +81,7 @@ fn login_failure(e: OAuthError) -> Failure {
 }
 
 fn status(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
-    let config = HostConfig::load(&global.config).map_err(|e| Failure::Usage(e.0))?;
+    let config = HostConfig::load_instance(&global.config, &global.instance).map_err(|e| Failure::Usage(e.0))?;
     let creds = config.credentials().map_err(|e| Failure::Usage(e.0))?;
     let api = api_origin(global, &config)?;
     let oauth = oauth_origin(global, &config, &api)?;
@@ -93,6 +94,7 @@ fn status(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
         &json!({
             "config": global.config,
             "config_exists": config.exists,
+            "instance": config.instance,
             "configured": configured,
             "client_id": !creds.client_id.is_empty(),
             "client_secret": !creds.client_secret.is_empty(),

@@ -15,7 +15,8 @@ use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
 use crate::items::{self, error_to_json, feature_name, index_to_json, report_to_json};
 use crate::policy::{Limits, Origin, Policy};
-use crate::imports::auth::AuthFault;
+use crate::imports::auth::{AuthFault, TokenStore};
+use crate::state_scope::{self, StateLocation};
 use crate::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostSetup, Item, LedgerEntry, Runtime};
 
 /// Why a command did not produce its normal output.
@@ -54,7 +55,7 @@ impl Session {
             Failure::Usage(format!("invalid --log-level {:?}: use trace, debug, info, warn or error", global.log_level))
         })?;
         let log = LogSink::to_writer(stderr, level);
-        let config = HostConfig::load(&global.config).map_err(|e| Failure::Usage(e.0))?;
+        let config = HostConfig::load_instance(&global.config, &global.instance).map_err(|e| Failure::Usage(e.0))?;
         let credentials = if need_credentials {
             config.require_credentials().map_err(|e| Failure::Usage(e.0))?
         } else {
@@ -76,6 +77,11 @@ impl Session {
             },
         };
         let state_dir = global.state_dir.clone().unwrap_or_else(|| default_state_dir(&global.config));
+        let pair_key = global.pair_scope.clone().or_else(state_scope::pair_key_from_env);
+        let state = StateLocation::resolve(&state_dir, &config.instance, pair_key.as_deref());
+        if state.dir != state_dir {
+            log.event(Level::Debug, "module", "state_scoped", &[("instance", &config.instance), ("dir", &state.dir.display().to_string())]);
+        }
 
         let runtime = load_runtime(global)?;
         log.event(Level::Debug, "module", "component_loaded", &[("source", &format!("{:?}", runtime.load_source))]);
@@ -83,8 +89,8 @@ impl Session {
         let mut adapter = runtime.instantiate(HostSetup {
             policy,
             credentials,
-            config_path: if config.exists { Some(config.path.clone()) } else { None },
-            state_dir,
+            token_store: config.exists.then(|| TokenStore { path: config.path.clone(), instance: config.instance.clone() }),
+            state,
             log: log.clone(),
             progress: ProgressSink::auto(),
         })?;

@@ -45,8 +45,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE", default_value = "./config/config.json")]
     pub config: PathBuf,
     /// Directory for the adapter's state files [default: .cw_state beside the config file].
+    /// Another instance's files, or a pair's, go to trakt-wasm/<scope>/ inside it.
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The Trakt account (CrossWatch profile) to use: "default" is the "trakt" block, any
+    /// other ID the "trakt.instances.ID" block; its tokens are read from and saved to that
+    /// block only.
+    #[arg(long, global = true, value_name = "ID", default_value = "default")]
+    pub instance: String,
+    /// CrossWatch's pair scope, which keeps each pair's state apart [default: $CW_PAIR_KEY,
+    /// $CW_PAIR_SCOPE, $CW_SYNC_PAIR or $CW_PAIR, as CrossWatch sets them].
+    #[arg(long, global = true, value_name = "KEY")]
+    pub pair_scope: Option<String>,
     /// Trakt API origin [default: trakt.api_url from the config, else https://api.trakt.tv].
     #[arg(long, global = true, value_name = "URL")]
     pub api_url: Option<String>,

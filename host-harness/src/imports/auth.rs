@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::config::{persist_tokens, Credentials, HostConfig, TokenUpdate};
+use crate::config::{persist_tokens, Credentials, HostConfig, TokenUpdate, DEFAULT_INSTANCE};
 use crate::imports::log::{Level, LogSink};
 use crate::oauth::{self, OAuthError};
 
@@ -87,10 +87,24 @@ pub fn needs_refresh(creds: &Credentials, now: i64, margin_secs: i64) -> bool {
     remaining < margin_secs.max(tenth)
 }
 
+/// The block of config.json that holds one account's tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenStore {
+    pub path: PathBuf,
+    /// `default` (the `trakt` block) or an id under `trakt.instances`.
+    pub instance: String,
+}
+
+impl TokenStore {
+    pub fn default_instance(path: PathBuf) -> TokenStore {
+        TokenStore { path, instance: DEFAULT_INSTANCE.into() }
+    }
+}
+
 pub struct TokenService {
     creds: SharedCredentials,
     /// Where rotated tokens are saved; None for in-memory credentials (embedders, tests).
-    config_path: Option<PathBuf>,
+    store: Option<TokenStore>,
     /// OAuth base URL, e.g. https://auth.trakt.tv.
     oauth_base: String,
     log: LogSink,
@@ -107,8 +121,8 @@ pub enum RefreshReason {
 }
 
 impl TokenService {
-    pub fn new(creds: SharedCredentials, config_path: Option<PathBuf>, oauth_base: String, log: LogSink) -> TokenService {
-        TokenService { creds, config_path, oauth_base, log, agent: oauth::agent() }
+    pub fn new(creds: SharedCredentials, store: Option<TokenStore>, oauth_base: String, log: LogSink) -> TokenService {
+        TokenService { creds, store, oauth_base, log, agent: oauth::agent() }
     }
 
     /// Refresh when the token is close to expiry (`needs_refresh`); a no-op otherwise.
@@ -129,12 +143,14 @@ impl TokenService {
             self.log.event(Level::Debug, "auth", "token_refresh_skipped", &[("reason", "already_refreshed")]);
             return Ok(());
         }
-        let _file_lock = match &self.config_path {
-            Some(p) => Some(lock_beside(p).map_err(AuthFault::Failed)?),
+        let _file_lock = match &self.store {
+            Some(s) => Some(lock_beside(&s.path).map_err(AuthFault::Failed)?),
             None => None,
         };
-        if let Some(path) = &self.config_path {
-            if let Some(disk) = HostConfig::load(path).ok().and_then(|c| c.credentials().ok()) {
+        if let Some(store) = &self.store {
+            // This account's block only; a value that cannot be decrypted is never adopted.
+            let disk = HostConfig::load_instance(&store.path, &store.instance).ok().and_then(|c| c.credentials().ok());
+            if let Some(disk) = disk {
                 let adopt = !disk.access_token.is_empty() && disk.access_token != state.creds.access_token;
                 if adopt {
                     // Another process refreshed since we read the config: use its pair.
@@ -162,8 +178,8 @@ impl TokenService {
             AuthFault::from(e)
         })?;
         // The old refresh token is dead now: the new pair reaches disk before anything uses it.
-        if let Some(path) = &self.config_path {
-            if let Err(e) = persist_tokens(path, &update) {
+        if let Some(store) = &self.store {
+            if let Err(e) = persist_tokens(&store.path, &store.instance, &update) {
                 // Keep the pair in memory anyway; without it this run could not continue.
                 self.log.event(Level::Error, "auth", "token_save_failed", &[("error", &e.0)]);
             }
@@ -230,7 +246,7 @@ mod tests {
         };
         let shared = SharedCredentials::new(stale);
         // The OAuth origin is unreachable: adopting must not need it.
-        let svc = TokenService::new(shared.clone(), Some(path), "http://127.0.0.1:9".into(), LogSink::to_writer(Box::new(std::io::sink()), Level::Error));
+        let svc = TokenService::new(shared.clone(), Some(TokenStore::default_instance(path)), "http://127.0.0.1:9".into(), LogSink::to_writer(Box::new(std::io::sink()), Level::Error));
         svc.refresh(RefreshReason::Rejected).unwrap();
         let now = shared.snapshot();
         assert_eq!((now.access_token.as_str(), now.refresh_token.as_str(), now.expires_at), ("new", "r2", 99));

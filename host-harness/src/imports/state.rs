@@ -1,11 +1,14 @@
 //! The `state` import: small named files in the state directory, names validated, writes
-//! atomic, total size under a quota.
+//! atomic, total size under a quota. The directory is the account's and pair's own
+//! (`state_scope`); a scoped store adopts a file it lacks from the unscoped directory once.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use crate::fsutil::write_atomic;
+use crate::imports::log::{Level, LogSink};
+use crate::state_scope::StateLocation;
 
 /// Why a state operation was refused; mirrors the WIT `state-error`.
 #[derive(Debug, PartialEq, Eq)]
@@ -16,10 +19,12 @@ pub enum StateFault {
 }
 
 /// The component's files, under one directory it cannot see.
-#[derive(Debug)]
 pub struct StateStore {
     dir: PathBuf,
+    /// Unscoped directory to adopt files from (see `state_scope`).
+    adopt_from: Option<PathBuf>,
     quota_bytes: u64,
+    log: Option<LogSink>,
 }
 
 /// 1-128 characters of `A-Z a-z 0-9 . _ -`, not starting with a dot: no separators, no `..`,
@@ -36,7 +41,11 @@ pub fn validate_name(name: &str) -> Result<(), StateFault> {
 
 impl StateStore {
     pub fn new(dir: PathBuf, quota_bytes: u64) -> StateStore {
-        StateStore { dir, quota_bytes }
+        StateStore::at(StateLocation::plain(dir), quota_bytes, None)
+    }
+
+    pub fn at(location: StateLocation, quota_bytes: u64, log: Option<LogSink>) -> StateStore {
+        StateStore { dir: location.dir, adopt_from: location.adopt_from, quota_bytes, log }
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -51,9 +60,32 @@ impl StateStore {
         validate_name(name)?;
         match fs::read(self.dir.join(name)) {
             Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => self.adopt(name),
             Err(e) => Err(self.io("read", name, e)),
         }
+    }
+
+    /// Move `name` from the unscoped directory into this scope, once, and read it. A file the
+    /// quota cannot hold stays where it is.
+    fn adopt(&self, name: &str) -> Result<Option<Vec<u8>>, StateFault> {
+        let Some(legacy) = self.adopt_from.as_ref().map(|d| d.join(name)) else { return Ok(None) };
+        let size = match fs::metadata(&legacy) {
+            Ok(m) if m.is_file() => m.len(),
+            _ => return Ok(None),
+        };
+        if self.used_bytes_except(name)? + size > self.quota_bytes {
+            return Ok(None);
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| self.io("create the directory for", name, e))?;
+        match fs::rename(&legacy, self.dir.join(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io("adopt", name, e)),
+        }
+        if let Some(log) = &self.log {
+            log.event(Level::Info, "state", "state_adopted", &[("name", name), ("size", &size.to_string())]);
+        }
+        fs::read(self.dir.join(name)).map(Some).map_err(|e| self.io("read", name, e))
     }
 
     pub fn write(&self, name: &str, contents: &[u8]) -> Result<(), StateFault> {
@@ -71,13 +103,18 @@ impl StateStore {
         write_atomic(&self.dir.join(name), contents).map_err(|e| self.io("write", name, e))
     }
 
+    /// Deletes the file, and an unscoped copy not adopted yet (it would otherwise come back).
     pub fn delete(&self, name: &str) -> Result<(), StateFault> {
         validate_name(name)?;
-        match fs::remove_file(self.dir.join(name)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.io("delete", name, e)),
+        let legacy = self.adopt_from.as_ref().map(|d| d.join(name));
+        for path in std::iter::once(self.dir.join(name)).chain(legacy) {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io("delete", name, e)),
+            }
         }
+        Ok(())
     }
 
     /// Valid names present, sorted; anything else in the directory is not the component's.
@@ -138,5 +175,26 @@ mod tests {
         s.delete("a").unwrap();
         s.delete("a").unwrap();
         assert_eq!(s.list().unwrap(), ["b"]);
+    }
+
+    #[test]
+    fn a_scope_adopts_an_unscoped_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("cache.json"), b"old").unwrap();
+        fs::write(dir.path().join("gone.json"), b"x").unwrap();
+        let at = |scope: &str| StateLocation { dir: dir.path().join(scope), adopt_from: Some(dir.path().to_path_buf()) };
+        let a = StateStore::at(at("a"), 100, None);
+        let b = StateStore::at(at("b"), 100, None);
+        assert_eq!(a.read("cache.json").unwrap().unwrap(), b"old");
+        assert!(!dir.path().join("cache.json").exists(), "moved, not copied");
+        assert_eq!(a.read("cache.json").unwrap().unwrap(), b"old");
+        assert_eq!(b.read("cache.json").unwrap(), None, "adopted once");
+        a.delete("gone.json").unwrap();
+        assert!(!dir.path().join("gone.json").exists());
+        assert_eq!(a.read("gone.json").unwrap(), None);
+        // No adoption without an unscoped directory.
+        let c = StateStore::at(StateLocation::plain(dir.path().join("c")), 100, None);
+        fs::write(dir.path().join("other.json"), b"o").unwrap();
+        assert_eq!(c.read("other.json").unwrap(), None);
     }
 }
