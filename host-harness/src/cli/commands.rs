@@ -394,16 +394,25 @@ pub fn emulator(port: u16, seed: Option<PathBuf>, mut io: Io) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let c = emu.credentials();
+    let trakt_block = |c: crate::emulator::Credentials| {
+        json!({
+            "client_id": c.client_id, "client_secret": c.client_secret,
+            "access_token": c.access_token, "refresh_token": c.refresh_token, "expires_at": c.expires_at,
+            "api_url": emu.url(), "auth_url": emu.url(),
+        })
+    };
+    // Every account (the primary first) by username, each with its own ready `trakt` block.
+    let accounts: serde_json::Map<String, Value> = emu
+        .usernames()
+        .into_iter()
+        .filter_map(|u| emu.credentials_of(&u).map(|c| (u, trakt_block(c))))
+        .collect();
     print_json(
         &mut io.stdout,
         &json!({
             "url": emu.url(),
-            "config": {"trakt": {
-                "client_id": c.client_id, "client_secret": c.client_secret,
-                "access_token": c.access_token, "refresh_token": c.refresh_token, "expires_at": c.expires_at,
-                "api_url": emu.url(), "auth_url": emu.url(),
-            }},
+            "config": {"trakt": trakt_block(emu.credentials())},
+            "accounts": accounts,
             "control": {"state": format!("{}/_emulator/state", emu.url()), "requests": format!("{}/_emulator/requests", emu.url())},
         }),
     );

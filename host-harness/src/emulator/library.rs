@@ -74,6 +74,9 @@
 //!   and `3d` (boolean). Kept in insertion order.
 //! * `last_activities`: the `GET /sync/last_activities` object; missing timestamps are the load
 //!   time, `all` is always recomputed as the latest of all of them.
+//! * `accounts`: further Trakt users on the same origin, an array of objects shaped like this one
+//!   (every key above; no nested `accounts`); an entry without `catalog` gets the top-level one.
+//!   Usernames, access tokens and refresh tokens must differ between accounts. See `accounts`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -107,6 +110,9 @@ pub struct Library {
     pub collection: Vec<CollectionEntry>,
     /// `GET /sync/last_activities` timestamps.
     pub last_activities: LastActivities,
+    /// Further Trakt accounts on the same emulator, each Library-shaped (see `accounts`); their
+    /// own `accounts` must be empty. Always dumped (`[]` for one account).
+    pub accounts: Vec<Library>,
 }
 
 /// Top-level keys of the seed JSON.
@@ -120,6 +126,7 @@ pub const LIBRARY_KEYS: &[&str] = &[
     "history",
     "collection",
     "last_activities",
+    "accounts",
 ];
 
 /// History ids the emulator hands out are above this (and above every seeded id), so they need
@@ -614,7 +621,7 @@ fn array_at<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a [Value], Str
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -797,6 +804,10 @@ impl Library {
             lib.last_activities = parse_at(v, "last_activities")?;
         }
         lib.normalize(now)?;
+        if let Some(v) = present("accounts") {
+            lib.accounts = super::accounts::parse_seed(v, present("catalog"))?;
+            super::accounts::check_distinct(&lib, &lib.accounts)?;
+        }
         Ok(lib)
     }
 

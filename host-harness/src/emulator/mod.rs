@@ -25,12 +25,21 @@
 //! * `GET /sync/collection/{movies|shows}`, `POST /sync/collection`,
 //!   `POST /sync/collection/remove` (see `sync_collection`);
 //! * control endpoints (no auth, not logged, never faulted): `GET /_emulator/state`
-//!   (= [`Emulator::dump`]), `GET /_emulator/requests` (= [`Emulator::requests`]),
+//!   (= [`Emulator::dump`]), `GET /_emulator/state?account=<username>` (= [`Emulator::dump_account`];
+//!   `404` naming an unknown username), `GET /_emulator/requests` (= [`Emulator::requests`]),
 //!   `DELETE /_emulator/requests`, `GET|POST|DELETE /_emulator/faults` (list / inject one fault
 //!   or an array, answers `{"injected": n}` / clear; see [`faults`](Fault)),
 //!   `GET /_emulator/device` (`{"pending": [user codes]}`),
 //!   `POST /_emulator/device/{user_code}/approve` and `.../deny` (`200`, or `404` when no such
 //!   pending code).
+//!
+//! Accounts: the seed's `accounts` array adds further Trakt users on the same origin, each with
+//! its own library, tokens and rate-limit buckets. An API request is served by the account whose
+//! current access token it carries (else by the first whose `client_id` is its `trakt-api-key`,
+//! else by the primary, which answers `401` as before); a refresh-token grant by the account whose
+//! refresh token it presents; the device flow and the authorization code by the primary. Each
+//! [`LoggedRequest::account`] names the account whose valid token signed it; see
+//! [`Emulator::usernames`], [`Emulator::credentials_of`], [`Emulator::with_account`].
 //!
 //! Time: the emulator clock is the wall clock at start plus monotonic elapsed time (millisecond
 //! precision) plus [`Emulator::advance_clock`]; token expiry, device-code expiry and polling
@@ -41,15 +50,18 @@
 //! apply to every route. Account limits (`420` with `X-Upgrade-URL`, `X-VIP-User`,
 //! `X-Account-Limit`): watchlist, ratings, collection and history plays, from [`Limits`].
 //!
-//! Module map: `server` (routes, header checks, ETag, faults, request log), `faults` (fault
+//! Module map: `server` (routes, header checks, ETag, faults, request log), `accounts` (the
+//! seed's `accounts`, which account serves a request), `control` (`/_emulator/*`), `faults` (fault
 //! model, connection cutting), `library` (data model, seed/dump, samples), `catalog` (id
 //! resolution, scopes, release dates, media objects), `user_index` (per-type positions of
 //! ratings/plays), `render` (pages rendered straight to JSON text), `paging`, `oauth` (incl.
 //! device flow), `users`, `activities`, `sync_watchlist`, `sync_ratings`, `sync_history`,
 //! `sync_collection`, `sync_common`, `ratelimit`, `timestamp`.
 
+mod accounts;
 mod activities;
 mod catalog;
+mod control;
 mod faults;
 mod library;
 mod oauth;
@@ -147,6 +159,10 @@ pub struct LoggedRequest {
     /// `"drop_connection"`), `None` if none. Dropped connections are logged with `status` 0.
     #[serde(default)]
     pub fault: Option<String>,
+    /// `user.username` of the account whose valid access token signed the request (for a
+    /// refresh-token grant: whose refresh token was accepted); `None` when none did.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 impl LoggedRequest {
@@ -170,6 +186,18 @@ pub struct Credentials {
     pub expires_at: i64,
 }
 
+impl Credentials {
+    fn of(a: &Auth) -> Credentials {
+        Credentials {
+            client_id: a.client_id.clone(),
+            client_secret: a.client_secret.clone(),
+            access_token: a.access_token.clone(),
+            refresh_token: a.refresh_token.clone(),
+            expires_at: a.expires_at.unwrap_or(0),
+        }
+    }
+}
+
 /// A running emulator; the server stops when this is dropped (or on [`shutdown`](Self::shutdown)).
 pub struct Emulator {
     shared: Arc<Shared>,
@@ -189,23 +217,36 @@ impl Emulator {
         library
             .normalize(now)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        if library.auth.expires_at.is_none() {
-            library.auth.expires_at = Some(now.secs() + config.access_token_ttl_secs);
-        }
+        let default_expires_at = now.secs() + config.access_token_ttl_secs;
+        library.auth.expires_at.get_or_insert(default_expires_at);
+        let mut others = std::mem::take(&mut library.accounts);
+        accounts::prepare(&library, &mut others, now, default_expires_at)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut state = State::new(
-            library,
-            config.access_token_ttl_secs,
-            ratelimit::RateLimiter::new(config.rate_limit),
-            nonce ^ u64::from(std::process::id()),
-        )
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        state.device_interval_secs = config.device_interval_secs;
-        state.device_expires_in_secs = config.device_expires_in_secs;
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        // One State per account; distinct nonces keep their generated tokens apart.
+        let mut states = std::iter::once(library)
+            .chain(others)
+            .enumerate()
+            .map(|(i, library)| {
+                let mut state = State::new(
+                    library,
+                    config.access_token_ttl_secs,
+                    ratelimit::RateLimiter::new(config.rate_limit.clone()),
+                    nonce.wrapping_add(i as u64),
+                )
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                state.device_interval_secs = config.device_interval_secs;
+                state.device_expires_in_secs = config.device_expires_in_secs;
+                Ok(state)
+            })
+            .collect::<io::Result<Vec<State>>>()?;
+        let state = states.remove(0);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            accounts: Mutex::new(states),
             log: Mutex::new(Vec::new()),
             started,
             started_wall_ms: chrono::Utc::now().timestamp_millis(),
@@ -270,17 +311,26 @@ impl Emulator {
         self.port
     }
 
-    /// The client credentials and the currently valid tokens.
+    /// The client credentials and the currently valid tokens (of the primary account).
     pub fn credentials(&self) -> Credentials {
-        let st = self.shared.state();
-        let a = &st.library.auth;
-        Credentials {
-            client_id: a.client_id.clone(),
-            client_secret: a.client_secret.clone(),
-            access_token: a.access_token.clone(),
-            refresh_token: a.refresh_token.clone(),
-            expires_at: a.expires_at.unwrap_or(0),
-        }
+        Credentials::of(&self.shared.state().library.auth)
+    }
+
+    /// [`credentials`](Self::credentials) of the account with this `user.username` (the primary
+    /// or one of the seed's `accounts`); `None` if there is none.
+    pub fn credentials_of(&self, username: &str) -> Option<Credentials> {
+        let accounts = self.shared.accounts();
+        let pick = accounts.by_username(username)?;
+        Some(Credentials::of(&accounts.state(pick).library.auth))
+    }
+
+    /// Every account's username: the primary first, then the seed's `accounts` in order.
+    pub fn usernames(&self) -> Vec<String> {
+        let accounts = self.shared.accounts();
+        accounts
+            .all()
+            .map(|(_, s)| s.library.user.username.clone())
+            .collect()
     }
 
     /// Every logged request, oldest first.
@@ -292,25 +342,59 @@ impl Emulator {
         self.shared.log().clear();
     }
 
-    /// The whole state as seed JSON ([`Library::from_json`] reads it back).
+    /// The whole state as seed JSON ([`Library::from_json`] reads it back): the primary
+    /// account's library, with the further accounts under `accounts` (`[]` when there are none).
     pub fn dump(&self) -> serde_json::Value {
-        serde_json::to_value(&self.shared.state().library).unwrap_or(serde_json::Value::Null)
+        self.shared.accounts().dump()
     }
 
-    /// A copy of the current state.
+    /// One account's own library as seed JSON (without `accounts`), by `user.username`; `None`
+    /// if there is no such account.
+    pub fn dump_account(&self, username: &str) -> Option<serde_json::Value> {
+        let accounts = self.shared.accounts();
+        let pick = accounts.by_username(username)?;
+        Some(accounts::account_value(&accounts.state(pick).library))
+    }
+
+    /// A copy of the current state (the primary library, the other accounts in `accounts`).
     pub fn library(&self) -> Library {
-        self.shared.state().library.clone()
+        let accounts = self.shared.accounts();
+        let mut all = accounts.all().map(|(_, s)| s.library.clone());
+        let mut library = all.next().unwrap_or_default();
+        library.accounts = all.collect();
+        library
     }
 
-    /// Edits the state in place (e.g. to simulate a change made on trakt.tv, or to expire the
-    /// token via `auth.expires_at`). The library is normalized afterwards.
+    /// Edits the primary account's library in place (e.g. to simulate a change made on
+    /// trakt.tv, or to expire the token via `auth.expires_at`). The library is normalized
+    /// afterwards. Its `accounts` is empty here and must stay so (see
+    /// [`with_account`](Self::with_account)).
     ///
     /// # Panics
     /// If the edit leaves the library inconsistent (message as in [`Library::normalize`]).
     pub fn with_library<R>(&self, edit: impl FnOnce(&mut Library) -> R) -> R {
-        let now = self.shared.now();
         let mut st = self.shared.state();
+        self.edit_state(&mut st, edit)
+    }
+
+    /// [`with_library`](Self::with_library) for the account with this `user.username`; `None`
+    /// (and no edit) if there is none.
+    pub fn with_account<R>(
+        &self,
+        username: &str,
+        edit: impl FnOnce(&mut Library) -> R,
+    ) -> Option<R> {
+        let mut accounts = self.shared.accounts();
+        let pick = accounts.by_username(username)?;
+        Some(self.edit_state(accounts.get(pick), edit))
+    }
+
+    fn edit_state<R>(&self, st: &mut State, edit: impl FnOnce(&mut Library) -> R) -> R {
+        let now = self.shared.now();
         let out = edit(&mut st.library);
+        if !st.library.accounts.is_empty() {
+            panic!("emulator library edit: accounts cannot be added by an edit");
+        }
         st.library
             .normalize(now)
             .and_then(|_| st.reindex())

@@ -1,8 +1,8 @@
 //! OAuth (section 2): `POST /oauth/token` (refresh-token and authorization-code grants),
 //! `POST /oauth/revoke`, and `GET /oauth/authorize` (redirects straight back with a code).
 //!
-//! The emulator has one user with exactly one valid access token and one valid refresh token
-//! (in `Library::auth`). A successful grant rotates both: the previous access token answers 401
+//! Each account has exactly one valid access token and one valid refresh token (in its
+//! `Library::auth`; `accounts` picks the account). A successful grant rotates both: the previous access token answers 401
 //! and the previous refresh token `400 invalid_grant`. Bodies may be JSON or form-encoded; no
 //! `trakt-api-key` is needed.
 //!

@@ -1,6 +1,7 @@
 //! The HTTP front: route table, header checks (Cloudflare User-Agent block, `trakt-api-key`,
 //! `trakt-api-version`, `Content-Type`, `Authorization: Bearer`), rate limits, ETag/304, fault
-//! injection, the request log and the `/_emulator/*` control endpoints.
+//! injection and the request log (the `/_emulator/*` control endpoints are in `control`, the
+//! choice of account in `accounts`).
 //!
 //! Handlers are plain synchronous functions `fn(&mut Ctx) -> Reply` that run while the state
 //! lock is held, so every request sees and leaves a consistent state. A feature module exposes
@@ -16,10 +17,11 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::accounts::bearer;
 use super::catalog::{CatalogIndex, Lookup};
-use super::faults::{ConnHandle, FaultAction, FaultSet, OneOrMany};
+use super::faults::{ConnHandle, FaultAction, FaultSet};
 use super::library::Library;
-use super::oauth::{DeviceCode, DeviceStatus};
+use super::oauth::DeviceCode;
 use super::ratelimit::RateLimiter;
 use super::timestamp::Timestamp;
 use super::user_index::UserIndex;
@@ -320,7 +322,10 @@ pub(crate) struct Incoming {
 
 /// State shared by the server task and the [`Emulator`](super::Emulator) handle.
 pub(crate) struct Shared {
+    /// The primary account (see `accounts` for the lock order).
     pub state: Mutex<State>,
+    /// The seed's further `accounts`, in order.
+    pub accounts: Mutex<Vec<State>>,
     pub log: Mutex<Vec<LoggedRequest>>,
     pub started: Instant,
     /// Wall clock (Unix ms) at `started`; the emulator clock runs on from it monotonically.
@@ -375,8 +380,9 @@ impl Shared {
         let action = self.faults().fire(&req.method, &req.path, &req.query);
         let mut transport = Transport::Normal;
         let mut logged_status = None;
+        let mut account = None;
         let reply = match &action {
-            None => self.respond(&req, |_| {}),
+            None => self.respond(&req, &mut account, |_| {}),
             Some(FaultAction::Status {
                 status,
                 headers,
@@ -384,7 +390,7 @@ impl Shared {
             }) => status_reply(*status, headers, body),
             Some(FaultAction::Delay { ms }) => {
                 transport = Transport::Delay(*ms);
-                self.respond(&req, |_| {})
+                self.respond(&req, &mut account, |_| {})
             }
             Some(FaultAction::DropConnection) => {
                 transport = Transport::Drop;
@@ -394,18 +400,18 @@ impl Shared {
             Some(FaultAction::ApplyThenDrop) => {
                 transport = Transport::Drop;
                 logged_status = Some(0);
-                self.respond(&req, |_| {})
+                self.respond(&req, &mut account, |_| {})
             }
             Some(FaultAction::TruncatedBody) => {
                 transport = Transport::Truncate;
-                self.respond(&req, |_| {})
+                self.respond(&req, &mut account, |_| {})
             }
             Some(FaultAction::NonJsonBody) => non_json_page(),
             Some(FaultAction::CloudflareRateLimit { retry_after_secs }) => {
                 cloudflare_rate_limit(*retry_after_secs)
             }
-            Some(FaultAction::RepeatPreviousPage) => self.repeat_previous_page(&req),
-            Some(FaultAction::ItemCountOffBy { delta }) => self.respond(&req, |r| {
+            Some(FaultAction::RepeatPreviousPage) => self.repeat_previous_page(&req, &mut account),
+            Some(FaultAction::ItemCountOffBy { delta }) => self.respond(&req, &mut account, |r| {
                 for (k, v) in &mut r.headers {
                     if k.eq_ignore_ascii_case("x-pagination-item-count") {
                         let n = v.parse::<i64>().unwrap_or(0);
@@ -442,13 +448,19 @@ impl Shared {
             body,
             at_ms,
             fault: action.map(|a| a.label()),
+            account,
         });
         Outcome { reply, transport }
     }
 
     /// [`dispatch`](Self::dispatch), then `edit` on the reply, then the ETag.
-    fn respond(&self, req: &Incoming, edit: impl FnOnce(&mut Reply)) -> Reply {
-        let (mut reply, etag) = self.dispatch(req);
+    fn respond(
+        &self,
+        req: &Incoming,
+        account: &mut Option<String>,
+        edit: impl FnOnce(&mut Reply),
+    ) -> Reply {
+        let (mut reply, etag) = self.dispatch(req, account);
         edit(&mut reply);
         if etag && reply.status == 200 {
             apply_etag(&mut reply, &req.headers);
@@ -457,14 +469,14 @@ impl Shared {
     }
 
     /// The `repeat_previous_page` fault: page N-1's rows with page N's headers.
-    fn repeat_previous_page(&self, req: &Incoming) -> Reply {
+    fn repeat_previous_page(&self, req: &Incoming, account: &mut Option<String>) -> Reply {
         let page = parse_urlencoded(&req.query)
             .into_iter()
             .find(|(k, _)| k == "page")
             .and_then(|(_, v)| v.trim().parse::<u64>().ok())
             .unwrap_or(1);
         if req.method != "GET" || page < 2 {
-            return self.respond(req, |_| {});
+            return self.respond(req, account, |_| {});
         }
         let mut prev = req.clone();
         prev.query = req
@@ -480,7 +492,7 @@ impl Shared {
             })
             .collect::<Vec<_>>()
             .join("&");
-        self.respond(&prev, |r| {
+        self.respond(&prev, account, |r| {
             for (k, v) in &mut r.headers {
                 if k.eq_ignore_ascii_case("x-pagination-page") {
                     *v = page.to_string();
@@ -489,129 +501,20 @@ impl Shared {
         })
     }
 
-    /// `/_emulator/*`: test control, no auth, not logged.
-    fn control(&self, req: &Incoming) -> Reply {
-        match (req.method.as_str(), req.path.as_str()) {
-            ("GET", "/_emulator/state") => {
-                let st = self.state();
-                Reply::json(
-                    200,
-                    serde_json::to_value(&st.library).unwrap_or(Value::Null),
-                )
-            }
-            ("GET", "/_emulator/requests") => {
-                let log = self.log();
-                Reply::json(200, serde_json::to_value(&*log).unwrap_or(Value::Null))
-            }
-            ("DELETE", "/_emulator/requests") => {
-                self.log().clear();
-                Reply::empty(204)
-            }
-            ("GET", "/_emulator/faults") => Reply::json(
-                200,
-                serde_json::to_value(self.faults().list()).unwrap_or(Value::Null),
-            ),
-            ("POST", "/_emulator/faults") => match serde_json::from_slice::<OneOrMany>(&req.body) {
-                Ok(f) => {
-                    let faults = f.into_vec();
-                    let n = faults.len();
-                    let mut set = self.faults();
-                    for f in faults {
-                        set.inject(f);
-                    }
-                    Reply::json(200, json!({ "injected": n }))
-                }
-                Err(e) => Reply::error(
-                    400,
-                    "bad_request",
-                    format!("expected a fault or an array of faults: {e}"),
-                ),
-            },
-            ("DELETE", "/_emulator/faults") => {
-                self.faults().clear();
-                Reply::empty(204)
-            }
-            ("GET", "/_emulator/device") => {
-                Reply::json(200, json!({ "pending": self.pending_device_codes() }))
-            }
-            ("POST", path) if path.starts_with("/_emulator/device/") => {
-                let rest = &path["/_emulator/device/".len()..];
-                let decided = match rest.rsplit_once('/') {
-                    Some((code, "approve")) => Some((code, DeviceStatus::Approved)),
-                    Some((code, "deny")) => Some((code, DeviceStatus::Denied)),
-                    _ => None,
-                };
-                match decided {
-                    Some((code, to)) if self.decide_device(&percent_decode(code), to) => {
-                        Reply::json(
-                            200,
-                            json!({ "user_code": percent_decode(code), "status": if to == DeviceStatus::Approved { "approved" } else { "denied" } }),
-                        )
-                    }
-                    Some((code, _)) => Reply::error(
-                        404,
-                        "not_found",
-                        format!(
-                            "no pending device code with user_code {:?}",
-                            percent_decode(code)
-                        ),
-                    ),
-                    None => Reply::error(
-                        404,
-                        "not_found",
-                        format!("unknown control endpoint {} {}", req.method, req.path),
-                    ),
-                }
-            }
-            _ => Reply::error(
-                404,
-                "not_found",
-                format!("unknown control endpoint {} {}", req.method, req.path),
-            ),
-        }
-    }
-
-    /// User codes of the device codes that are pending and not expired.
-    pub(crate) fn pending_device_codes(&self) -> Vec<String> {
-        let now_ms = self.now_ms();
-        self.state()
-            .devices
-            .iter()
-            .filter(|d| d.status == DeviceStatus::Pending && now_ms < d.expires_at_ms)
-            .map(|d| d.user_code.clone())
-            .collect()
-    }
-
-    /// Approves or denies the pending, unexpired device code with this user code
-    /// (case-insensitive, `-` ignored); `false` if there is none.
-    pub(crate) fn decide_device(&self, user_code: &str, to: DeviceStatus) -> bool {
-        let now_ms = self.now_ms();
-        let wanted: String = user_code
-            .chars()
-            .filter(|c| *c != '-' && !c.is_whitespace())
-            .collect();
-        let mut st = self.state();
-        match st.devices.iter_mut().find(|d| {
-            d.status == DeviceStatus::Pending
-                && now_ms < d.expires_at_ms
-                && d.user_code.eq_ignore_ascii_case(&wanted)
-        }) {
-            Some(d) => {
-                d.status = to;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Handles an API/OAuth request. The flag says whether a `200` gets an ETag (API GETs).
-    fn dispatch(&self, req: &Incoming) -> (Reply, bool) {
+    /// Handles an API/OAuth request. The flag says whether a `200` gets an ETag (API GETs);
+    /// `account` gets the username whose valid token signed it (see `LoggedRequest::account`).
+    fn dispatch(&self, req: &Incoming, account: &mut Option<String>) -> (Reply, bool) {
         let mut etag = false;
-        let reply = self.dispatch_inner(req, &mut etag);
+        let reply = self.dispatch_inner(req, &mut etag, account);
         (reply, etag)
     }
 
-    fn dispatch_inner(&self, req: &Incoming, etag: &mut bool) -> Reply {
+    fn dispatch_inner(
+        &self,
+        req: &Incoming,
+        etag: &mut bool,
+        account: &mut Option<String>,
+    ) -> Reply {
         if self.require_user_agent
             && header(&req.headers, "user-agent").is_none_or(|v| v.trim().is_empty())
         {
@@ -651,10 +554,11 @@ impl Shared {
         let now = Timestamp(now_ms.div_euclid(1000));
         let query = parse_urlencoded(&req.query);
         let content_type = header(&req.headers, "content-type").unwrap_or("");
-        let mut state = self.state();
+        let mut accounts = self.accounts();
+        let pick;
         let mut rate_header = None;
         let body: Option<Value> = if route.access == Access::OAuth {
-            if req.body.is_empty() {
+            let body = if req.body.is_empty() {
                 None
             } else if media_type(content_type) == "application/x-www-form-urlencoded" {
                 let text = String::from_utf8_lossy(&req.body);
@@ -675,10 +579,16 @@ impl Shared {
                         );
                     }
                 }
-            }
+            };
+            pick = accounts.for_oauth(&req.path, body.as_ref());
+            body
         } else {
-            // App headers.
-            match header(&req.headers, "trakt-api-key").map(str::trim) {
+            // The account, then the app headers.
+            let token = bearer(&req.headers);
+            let api_key = header(&req.headers, "trakt-api-key").map(str::trim);
+            pick = accounts.for_api(token, api_key);
+            let state = accounts.get(pick);
+            match api_key {
                 None | Some("") => {
                     return Reply::error(
                         403,
@@ -713,13 +623,6 @@ impl Shared {
             }
             // Token.
             let auth = &state.library.auth;
-            let token = header(&req.headers, "authorization").map(|v| {
-                let v = v.trim();
-                match v.split_once(' ') {
-                    Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-                    _ => "",
-                }
-            });
             let token_error = match token {
                 None => Some((
                     "unauthorized",
@@ -744,6 +647,7 @@ impl Shared {
             } else {
                 None
             };
+            account.clone_from(&user);
             let client_id = state.library.auth.client_id.clone();
             match state
                 .rate
@@ -769,7 +673,7 @@ impl Shared {
         };
 
         let mut ctx = Ctx {
-            state: &mut state,
+            state: accounts.get(pick),
             params,
             query,
             headers: &req.headers,
@@ -778,12 +682,25 @@ impl Shared {
             now_ms,
         };
         let mut reply = (route.handler)(&mut ctx);
+        if reply.status == 200 && refresh_grant(route.pattern, ctx.body) {
+            *account = Some(ctx.state.library.user.username.clone());
+        }
         if let Some(h) = rate_header {
             reply.headers.push(("x-ratelimit".into(), h));
         }
         *etag = req.method == "GET" && route.access != Access::OAuth;
         reply
     }
+}
+
+/// A `POST /oauth/token` body with `grant_type=refresh_token`.
+fn refresh_grant(pattern: &str, body: Option<&Value>) -> bool {
+    pattern == "/oauth/token"
+        && body
+            .and_then(|b| b.get("grant_type"))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            == Some("refresh_token")
 }
 
 /// Adds a strong `ETag` (hash of the body and the pagination headers) and `Cache-Control`; turns

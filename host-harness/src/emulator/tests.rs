@@ -2039,3 +2039,6 @@ fn device_flow_deny_expire_and_control() {
 
 #[path = "tests_sync.rs"]
 mod sync;
+
+#[path = "tests_accounts.rs"]
+mod multi_account;
