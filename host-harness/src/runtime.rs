@@ -44,26 +44,68 @@ pub const EMBEDDED_COMPONENT_PATH: &str = env!("TRAKT_ADAPTER_WASM");
 /// Guest stdout/stderr kept per instance; more is dropped by the pipe.
 const GUEST_OUTPUT_CAPACITY: usize = 1 << 20;
 
+/// What kind of failure of the host or the sandbox a [`HostError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostErrorKind {
+    /// A sandbox limit (memory, CPU fuel, wall clock) stopped the call.
+    Limit,
+    /// The component trapped for another reason.
+    Trap,
+    /// The component could not be loaded or instantiated, or the instance is dead.
+    Host,
+}
+
+impl HostErrorKind {
+    /// The `kind` printed in JSON error objects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostErrorKind::Limit => "limit",
+            HostErrorKind::Trap => "trap",
+            HostErrorKind::Host => "host",
+        }
+    }
+}
+
 /// A failure of the host or the sandbox, as opposed to an error the adapter reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostError {
-    /// "limit" when a sandbox limit stopped the call, "trap" for another trap, "host" for
-    /// failures to load or instantiate.
-    pub kind: &'static str,
+    pub kind: HostErrorKind,
     pub message: String,
+}
+
+impl HostError {
+    pub fn host(message: impl Into<String>) -> HostError {
+        HostError { kind: HostErrorKind::Host, message: message.into() }
+    }
 }
 
 impl std::fmt::Display for HostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
     }
 }
 
 impl std::error::Error for HostError {}
 
 fn host_error(what: &str, e: wasmtime::Error) -> HostError {
-    HostError { kind: "host", message: format!("{what}: {e:#}") }
+    HostError::host(format!("{what}: {e:#}"))
 }
+
+/// The error `PeakLimits` fails a `memory.grow` with once the memory cap is reached, so a
+/// trap can be told apart from others by type rather than by wasmtime's message text.
+#[derive(Debug)]
+struct MemoryLimitReached {
+    desired: usize,
+    limit: usize,
+}
+
+impl std::fmt::Display for MemoryLimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "memory.grow to {} bytes refused: the limit is {} bytes", self.desired, self.limit)
+    }
+}
+
+impl std::error::Error for MemoryLimitReached {}
 
 /// The store's data: WASI basics with nothing behind them, plus our imports.
 pub struct HostState {
@@ -84,11 +126,15 @@ pub struct HostState {
 /// (benchmarks report it as the component's peak memory).
 struct PeakLimits {
     limits: StoreLimits,
+    memory_limit: usize,
     peak_memory: usize,
 }
 
 impl ResourceLimiter for PeakLimits {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            return Err(wasmtime::Error::new(MemoryLimitReached { desired, limit: self.memory_limit }));
+        }
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
             self.peak_memory = self.peak_memory.max(desired);
@@ -290,7 +336,7 @@ impl Runtime {
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
-            limits: PeakLimits { limits, peak_memory: 0 },
+            limits: PeakLimits { limits, memory_limit: host.policy.limits.memory_bytes, peak_memory: 0 },
             http: HttpBroker::new(host.policy.clone(), creds.clone()),
             state: StateStore::at(host.state, host.policy.limits.state_quota_bytes, Some(host.log.clone())),
             auth: TokenService::new(creds.clone(), host.token_store, host.policy.oauth.base_url(), host.log.clone()),
@@ -389,22 +435,22 @@ impl Adapter {
         self.store.data_mut().progress.finish_all();
         let limits = &self.policy.limits;
         let text = format!("{e:#}");
-        let (kind, message) = match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => (
-                "limit",
+        let (kind, message) = match (e.downcast_ref::<Trap>(), e.downcast_ref::<MemoryLimitReached>()) {
+            (Some(Trap::OutOfFuel), _) => (
+                HostErrorKind::Limit,
                 format!("{what}: stopped after using its CPU budget of {} instructions (fuel)", limits.fuel_per_call),
             ),
-            Some(Trap::Interrupt) => (
-                "limit",
+            (Some(Trap::Interrupt), _) => (
+                HostErrorKind::Limit,
                 format!("{what}: stopped after exceeding its wall-clock limit of {:?}", limits.call_timeout),
             ),
-            _ if text.contains("forcing trap when growing memory") => (
-                "limit",
+            (_, Some(_)) => (
+                HostErrorKind::Limit,
                 format!("{what}: stopped at its memory limit of {} MiB", limits.memory_bytes >> 20),
             ),
-            _ => ("trap", format!("{what}: the component trapped: {text}")),
+            _ => (HostErrorKind::Trap, format!("{what}: the component trapped: {text}")),
         };
-        self.log.event(Level::Error, "module", "call_stopped", &[("kind", kind), ("reason", &message)]);
+        self.log.event(Level::Error, "module", "call_stopped", &[("kind", kind.as_str()), ("reason", &message)]);
         HostError { kind, message }
     }
 
@@ -425,10 +471,7 @@ impl Adapter {
         f: impl FnOnce(&bindings::TraktAdapter, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, HostError> {
         let Some(bindings) = self.bindings.take() else {
-            return Err(HostError {
-                kind: "host",
-                message: "the component instance was stopped by an earlier failure; start a new one".into(),
-            });
+            return Err(HostError::host("the component instance was stopped by an earlier failure; start a new one"));
         };
         self.arm();
         let result = f(&bindings, &mut self.store);

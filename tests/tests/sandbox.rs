@@ -12,7 +12,7 @@ use host_harness::engine::LoadSource;
 use host_harness::imports::log::{Level, LogSink};
 use host_harness::imports::progress::ProgressSink;
 use host_harness::policy::{Limits, Origin, Policy};
-use host_harness::runtime::{Adapter, AdapterError, Feature, HostSetup, Item, Runtime, EMBEDDED_COMPONENT};
+use host_harness::runtime::{Adapter, AdapterError, Feature, HostErrorKind, HostSetup, Item, Runtime, EMBEDDED_COMPONENT};
 use host_harness::state_scope::StateLocation;
 use serde_json::json;
 
@@ -133,7 +133,7 @@ fn a_memory_cap_stops_the_call_with_a_clear_error() {
     let limits = Limits { memory_bytes: 3 << 20, ..Limits::default() };
     let mut a = adapter(&h, limits, json!({}), Capture::default());
     let err = a.build_index(Feature::Watchlist).expect_err("the memory cap must stop this index");
-    assert_eq!(err.kind, "limit", "{err}");
+    assert_eq!(err.kind, HostErrorKind::Limit, "{err}");
     assert!(err.message.contains("memory limit of 3 MiB"), "{err}");
     let again = a.manifest().expect_err("a stopped instance stays stopped");
     assert!(again.message.contains("stopped by an earlier failure"), "{again}");
@@ -145,7 +145,7 @@ fn a_cpu_budget_stops_a_runaway_call() {
     let limits = Limits { fuel_per_call: 3_000_000, ..Limits::default() };
     let mut a = adapter(&h, limits, json!({}), Capture::default());
     let err = a.build_index(Feature::Watchlist).expect_err("fuel must run out");
-    assert_eq!(err.kind, "limit", "{err}");
+    assert_eq!(err.kind, HostErrorKind::Limit, "{err}");
     assert!(err.message.contains("CPU budget of 3000000 instructions"), "{err}");
 }
 
@@ -162,7 +162,7 @@ fn a_wall_clock_limit_stops_a_call_that_runs_too_long() {
         .collect();
     let started = std::time::Instant::now();
     let err = a.add(Feature::Watchlist, &items, false).expect_err("the wall-clock limit must stop this call");
-    assert_eq!(err.kind, "limit", "{err}");
+    assert_eq!(err.kind, HostErrorKind::Limit, "{err}");
     assert!(err.message.contains("wall-clock limit"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(3), "stopped promptly, not after every write");
     assert!(h.requests_to("POST", "/sync/watchlist").len() < 4);

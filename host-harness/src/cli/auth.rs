@@ -10,6 +10,7 @@ use super::{AuthCommand, GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
 use crate::config::{persist_tokens, HostConfig};
 use crate::imports::auth::needs_refresh;
 use crate::oauth::{self, DevicePoll, OAuthError};
+use crate::runtime::AdapterError;
 
 pub fn run(global: &GlobalArgs, action: AuthCommand, mut io: Io) -> i32 {
     let result = match action {
@@ -73,11 +74,11 @@ fn login(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
 }
 
 fn login_failure(e: OAuthError) -> Failure {
-    let kind = match e {
-        OAuthError::Failed(_) => "transport",
-        _ => "auth",
-    };
-    Failure::Host(crate::runtime::HostError { kind, message: e.to_string() })
+    // The login's failures print like the adapter's own: transport or auth.
+    match e {
+        OAuthError::Failed(m) => Failure::Adapter(AdapterError::Transport(m)),
+        OAuthError::Rejected(m) | OAuthError::NotConfigured(m) => Failure::Adapter(AdapterError::Auth(m)),
+    }
 }
 
 fn status(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {

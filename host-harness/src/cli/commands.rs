@@ -17,7 +17,7 @@ use crate::items::{self, error_to_json, feature_name, index_to_json, report_to_j
 use crate::policy::{Limits, Origin, Policy};
 use crate::imports::auth::{AuthFault, TokenStore};
 use crate::state_scope::{self, StateLocation};
-use crate::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostSetup, Item, LedgerEntry, Runtime};
+use crate::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostErrorKind, HostSetup, Item, LedgerEntry, Runtime};
 
 /// Why a command did not produce its normal output.
 pub enum Failure {
@@ -32,10 +32,9 @@ pub enum Failure {
 impl From<HostError> for Failure {
     fn from(e: HostError) -> Self {
         // A component that cannot be loaded is a usage problem (wrong --component file).
-        if e.kind == "host" {
-            Failure::Usage(e.message)
-        } else {
-            Failure::Host(e)
+        match e.kind {
+            HostErrorKind::Host => Failure::Usage(e.message),
+            HostErrorKind::Limit | HostErrorKind::Trap => Failure::Host(e),
         }
     }
 }
@@ -272,7 +271,7 @@ pub fn report_failure(f: Failure, io: &mut Io) -> i32 {
             EXIT_USAGE
         }
         Failure::Host(e) => {
-            print_json(&mut io.stdout, &json!({"ok": false, "error": {"kind": e.kind, "message": e.message}}));
+            print_json(&mut io.stdout, &json!({"ok": false, "error": {"kind": e.kind.as_str(), "message": e.message}}));
             let _ = writeln!(io.stderr, "cw-host: {}", e.message);
             EXIT_ADAPTER_ERROR
         }
