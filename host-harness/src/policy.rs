@@ -16,36 +16,66 @@ pub struct Origin {
     pub base_path: String,
 }
 
+/// Why a URL was refused, in configuration or by the policy at request time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    NotAUrl { url: String, reason: String },
+    BadScheme(String),
+    NoHost(String),
+    UserInfo(String),
+    Query(String),
+    OriginNotAllowed { target: Origin, api: Origin, oauth: Origin },
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::NotAUrl { url, reason } => {
+                write!(f, "{url:?} is not a URL ({reason}); expected e.g. https://api.trakt.tv")
+            }
+            PolicyError::BadScheme(url) => write!(f, "{url:?} must start with http:// or https://"),
+            PolicyError::NoHost(url) => write!(f, "{url:?} has no host"),
+            PolicyError::UserInfo(url) => write!(f, "{url:?} must not carry user info"),
+            PolicyError::Query(url) => write!(f, "{url:?} must not carry a query string"),
+            PolicyError::OriginNotAllowed { target, api, oauth } => {
+                write!(f, "{target} is not an allowed origin (allowed: {api} and {oauth})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
 impl Origin {
     /// Parse an `http(s)://host[:port][/base]` URL given in configuration. Anything else is
     /// a configuration error that names the bad value.
-    pub fn parse(url: &str) -> Result<Origin, String> {
+    pub fn parse(url: &str) -> Result<Origin, PolicyError> {
         let (origin, has_query) = Origin::of_url(url)?;
         if has_query {
-            return Err(format!("{url:?} must not carry a query string"));
+            return Err(PolicyError::Query(url.into()));
         }
         Ok(origin)
     }
 
     /// The origin (and path) of any request URL; also reports whether it has a query.
-    fn of_url(url: &str) -> Result<(Origin, bool), String> {
+    fn of_url(url: &str) -> Result<(Origin, bool), PolicyError> {
         let uri: Uri = url
             .trim()
             .parse()
-            .map_err(|e| format!("{url:?} is not a URL ({e}); expected e.g. https://api.trakt.tv"))?;
+            .map_err(|e: ureq::http::uri::InvalidUri| PolicyError::NotAUrl { url: url.into(), reason: e.to_string() })?;
         let scheme = uri.scheme_str().map(str::to_ascii_lowercase).unwrap_or_default();
         let default_port = match scheme.as_str() {
             "https" => 443,
             "http" => 80,
-            _ => return Err(format!("{url:?} must start with http:// or https://")),
+            _ => return Err(PolicyError::BadScheme(url.into())),
         };
-        let authority = uri.authority().ok_or_else(|| format!("{url:?} has no host"))?;
+        let authority = uri.authority().ok_or_else(|| PolicyError::NoHost(url.into()))?;
         if authority.as_str().contains('@') {
-            return Err(format!("{url:?} must not carry user info"));
+            return Err(PolicyError::UserInfo(url.into()));
         }
         let host = authority.host().trim_matches(['[', ']']).to_ascii_lowercase();
         if host.is_empty() {
-            return Err(format!("{url:?} has no host"));
+            return Err(PolicyError::NoHost(url.into()));
         }
         let base_path = uri.path().trim_end_matches('/').to_string();
         let origin = Origin { scheme, host, port: authority.port_u16().unwrap_or(default_port), base_path };
@@ -120,19 +150,16 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Decide whether `url` may be fetched, and how. The error text is what the component
-    /// sees in `http-error::denied`.
-    pub fn check(&self, url: &str) -> Result<Destination, String> {
-        let (target, _) = Origin::of_url(url).map_err(|e| format!("refused by host policy: {e}"))?;
+    /// Decide whether `url` may be fetched, and how. The component sees the error as
+    /// `http-error::denied("refused by host policy: <error>")`.
+    pub fn check(&self, url: &str) -> Result<Destination, PolicyError> {
+        let (target, _) = Origin::of_url(url)?;
         if target.same_origin(&self.api) {
             Ok(Destination::Api)
         } else if target.same_origin(&self.oauth) {
             Ok(Destination::OAuth)
         } else {
-            Err(format!(
-                "refused by host policy: {} is not an allowed origin (allowed: {} and {})",
-                target, self.api, self.oauth
-            ))
+            Err(PolicyError::OriginNotAllowed { target, api: self.api.clone(), oauth: self.oauth.clone() })
         }
     }
 }
@@ -160,10 +187,12 @@ mod tests {
 
     #[test]
     fn bad_origins_are_named() {
-        assert!(Origin::parse("ftp://x").unwrap_err().contains("http://"));
-        assert!(Origin::parse("https://u:p@x").unwrap_err().contains("user info"));
-        assert!(Origin::parse("not a url").unwrap_err().contains("not a URL"));
-        assert!(Origin::parse("https://x/?a=1").unwrap_err().contains("query"));
+        assert_eq!(Origin::parse("ftp://x").unwrap_err(), PolicyError::BadScheme("ftp://x".into()));
+        assert!(Origin::parse("ftp://x").unwrap_err().to_string().contains("http://"));
+        assert!(Origin::parse("https://u:p@x").unwrap_err().to_string().contains("user info"));
+        assert!(matches!(Origin::parse("not a url").unwrap_err(), PolicyError::NotAUrl { .. }));
+        assert!(Origin::parse("not a url").unwrap_err().to_string().contains("not a URL"));
+        assert!(Origin::parse("https://x/?a=1").unwrap_err().to_string().contains("query"));
     }
 
     #[test]
@@ -174,6 +203,8 @@ mod tests {
         assert!(p.check("https://api.trakt.tv:8443/x").is_err());
         assert!(p.check("http://api.trakt.tv/x").is_err());
         let e = p.check("https://evil.example/steal").unwrap_err();
+        assert!(matches!(&e, PolicyError::OriginNotAllowed { target, .. } if target.host == "evil.example"));
+        let e = e.to_string();
         assert!(e.contains("evil.example") && e.contains("not an allowed origin"), "{e}");
     }
 }

@@ -63,7 +63,8 @@ impl HttpBroker {
     }
 
     pub fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpFault> {
-        let destination = self.policy.check(&req.url).map_err(HttpFault::Denied)?;
+        let destination =
+            self.policy.check(&req.url).map_err(|e| HttpFault::Denied(format!("refused by host policy: {e}")))?;
         let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| HttpFault::InvalidRequest(format!("invalid HTTP method {:?}", req.method)))?;
         let mut headers: Vec<(String, String)> = req.headers;
