@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python host's test suite: makes the virtualenv (target/py-venv) when missing, installs
-# the pinned wasmtime and pytest, and runs pytest against the component and cw-host that cargo
-# built (`cargo build -p host-harness`). Missing artefacts fail the run here (they only skip
-# when pytest is run by hand). Extra arguments go to pytest.
+# the pinned wasmtime, cryptography (encrypted CrossWatch configs) and pytest, and runs pytest
+# against the component and cw-host that cargo built (`cargo build -p host-harness`). Missing
+# artefacts fail the run here (they only skip when pytest is run by hand). Extra arguments go
+# to pytest.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -14,14 +15,14 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
     exit 1
 fi
 if [ ! -x "$VENV/bin/python" ]; then
-    echo "run_tests.sh: creating the virtualenv $VENV (first run; pip then downloads wasmtime and pytest, about 25 MB)" >&2
+    echo "run_tests.sh: creating the virtualenv $VENV (first run; pip then downloads wasmtime, cryptography and pytest, about 30 MB)" >&2
     if ! "$PYTHON" -m venv "$VENV"; then
         rm -rf "$VENV"
         echo "run_tests.sh: '$PYTHON -m venv' failed; install the venv module (Debian: apt-get install python3-venv), then run again" >&2
         exit 1
     fi
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==50.0.1" "pytest>=8,<10"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==50.0.1" "cryptography==50.0.2" "pytest>=8,<10"
 
 export TRAKT_ADAPTER_WASM="${TRAKT_ADAPTER_WASM:-$REPO/target/wasm/wasm32-wasip2/plugin-release/trakt_adapter.wasm}"
 export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"

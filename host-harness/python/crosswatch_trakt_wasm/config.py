@@ -1,6 +1,7 @@
 """CrossWatch's configuration as this provider reads it: where config.json and the state
-directory are, the credentials and adapter options of the ``trakt`` block, and the atomic
-write-back of rotated tokens that keeps every other key of config.json intact.
+directory are, the credentials and adapter options of the ``trakt`` block, and atomic file
+replacement (the write-back of rotated tokens is in tokenstore.py, the account/instance rules
+in instances.py, encrypted values in encryption.py).
 Mirrors host-harness/src/config.rs.
 """
 
@@ -317,30 +318,6 @@ def write_atomic(path: Path, contents: bytes) -> None:
         os.close(dfd)
 
 
-def persist_tokens(path: Path, update: TokenUpdate) -> None:
-    """Write rotated tokens into the ``trakt`` block of the config file at ``path``,
-    atomically, keeping every other key (and the key order) as it is on disk now."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot re-read config {path} to save tokens: {e}") from None
-    try:
-        root = json.loads(text)
-    except ValueError as e:
-        raise ConfigError(f"config {path} is not valid JSON: {e}") from None
-    if not isinstance(root, dict):
-        raise ConfigError(f"config {path} must hold a JSON object")
-    block = root.setdefault("trakt", {})
-    if not isinstance(block, dict):
-        raise ConfigError(f'config {path}: "trakt" must be an object')
-    apply_update(block, update)
-    out = json.dumps(root, indent=2, ensure_ascii=False) + "\n"
-    try:
-        write_atomic(path, out.encode("utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot write config {path}: {e}") from None
-
-
 def apply_update(block: MutableMapping, update: TokenUpdate) -> None:
     block["access_token"] = update.access_token
     block["refresh_token"] = update.refresh_token
@@ -351,15 +328,6 @@ def apply_update(block: MutableMapping, update: TokenUpdate) -> None:
         block["token_type"] = update.token_type
     if update.scope is not None:
         block["scope"] = update.scope
-
-
-def read_disk_credentials(path: Path) -> Optional[Credentials]:
-    """The credentials currently saved in config.json, or None when unreadable."""
-    try:
-        root = json.loads(path.read_text(encoding="utf-8"))
-        return credentials_from_cfg(root)
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass

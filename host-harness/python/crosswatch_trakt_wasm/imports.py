@@ -9,7 +9,6 @@ them into the WIT shapes (see runtime.py).
 
 from __future__ import annotations
 
-import fcntl
 import http.client
 import json
 import os
@@ -17,22 +16,28 @@ import re
 import socket
 import ssl
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from . import __version__
-from .config import (
-    ConfigError,
-    Credentials,
-    TokenUpdate,
-    persist_tokens,
-    read_disk_credentials,
-)
+from .config import Credentials, TokenUpdate, write_atomic  # noqa: F401 (re-exported)
+from .encryption import PREFIX as ENC_PREFIX
 from .policy import API, Policy, PolicyError
+
+# The auth import and the credentials live in tokens.py; these names stay importable here.
+from .tokens import (  # noqa: F401
+    ROTATIONS,
+    USER_AGENT,
+    AuthFault,
+    SharedCredentials,
+    TokenService,
+    latest_rotation,
+    needs_refresh,
+    parse_token,
+    refresh_grant,
+)
 
 # --------------------------------------------------------------------------------------------
 # log
@@ -195,27 +200,50 @@ def validate_name(name: str) -> None:
 
 
 class StateStore:
-    """The component's files, under one directory it cannot see."""
+    """The component's files, under one directory it cannot see.
 
-    def __init__(self, directory: Path, quota_bytes: int):
+    ``legacy_dir`` (the default account's scoped directories only, see instances.py): a read
+    of a name missing here but present directly in ``legacy_dir`` moves that file here once
+    (files written before state was scoped per pair and account); a delete removes both."""
+
+    def __init__(self, directory: Path, quota_bytes: int, legacy_dir: Optional[Path] = None, log: Optional["LogSink"] = None):
         self.dir = Path(directory)
         self.quota_bytes = quota_bytes
+        self.legacy_dir = Path(legacy_dir) if legacy_dir is not None else None
+        self.log = log
 
     def _io(self, what: str, name: str, e: OSError) -> StateFault:
         return StateFault("io", f"cannot {what} state file {name!r} in {self.dir}: {e}")
 
+    def _adopt(self, name: str) -> None:
+        if self.legacy_dir is None:
+            return
+        old = self.legacy_dir / name
+        try:
+            if not old.is_file() or old.is_symlink():
+                return
+            self.dir.mkdir(parents=True, exist_ok=True)
+            os.replace(old, self.dir / name)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise self._io("adopt", name, e) from None
+        if self.log is not None:
+            self.log.event("info", "module", "state_adopted", [("name", name), ("from", str(self.legacy_dir)), ("to", str(self.dir))])
+
     def read(self, name: str) -> Optional[bytes]:
         validate_name(name)
+        path = self.dir / name
+        if self.legacy_dir is not None and not path.exists():
+            self._adopt(name)
         try:
-            return (self.dir / name).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as e:
             raise self._io("read", name, e) from None
 
     def write(self, name: str, contents: bytes) -> None:
-        from .config import write_atomic
-
         validate_name(name)
         used = self._used_bytes_except(name)
         if used + len(contents) > self.quota_bytes:
@@ -232,12 +260,15 @@ class StateStore:
 
     def delete(self, name: str) -> None:
         validate_name(name)
-        try:
-            (self.dir / name).unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise self._io("delete", name, e) from None
+        for d in (self.dir, self.legacy_dir):
+            if d is None:
+                continue
+            try:
+                (d / name).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise self._io("delete", name, e) from None
 
     def list_names(self) -> List[str]:
         """Valid names present, sorted; anything else in the directory is not the component's."""
@@ -270,321 +301,6 @@ class StateStore:
                 except OSError:
                     pass
         return total
-
-
-# --------------------------------------------------------------------------------------------
-# credentials and auth
-
-
-class SharedCredentials:
-    """Credentials plus a generation counter, so a refresh request can tell whether the
-    token that failed has already been replaced. Shared by the http broker (which signs) and
-    the token service (which refreshes)."""
-
-    def __init__(self, creds: Credentials):
-        self.lock = threading.RLock()
-        self.creds = creds
-        self.generation = 0
-        self.used_generation = 0
-        #: Access tokens this holder replaced: a config mapping that still carries one of
-        #: them is stale, not a new login.
-        self.retired: set = set()
-
-    def snapshot(self) -> Credentials:
-        with self.lock:
-            c = self.creds
-            return Credentials(**vars(c))
-
-    def mark_used(self) -> None:
-        self.used_generation = self.generation
-
-    def install(self, update: TokenUpdate) -> None:
-        with self.lock:
-            if self.creds.access_token and self.creds.access_token != update.access_token:
-                self.retired.add(self.creds.access_token)
-            self.creds.access_token = update.access_token
-            self.creds.refresh_token = update.refresh_token
-            self.creds.expires_at = update.expires_at
-            self.creds.created_at = update.created_at
-            self.generation += 1
-
-    def adopt_from_config(self, given: Credentials) -> bool:
-        """Take credentials from CrossWatch's config mapping for a later call: a new login
-        (an access token this holder never retired) replaces the pair; a stale copy of a
-        token rotated since is ignored. True when something changed."""
-        with self.lock:
-            c = self.creds
-            changed = False
-            if given.client_id and given.client_id != c.client_id:
-                c.client_id, changed = given.client_id, True
-            if given.client_secret and given.client_secret != c.client_secret:
-                c.client_secret, changed = given.client_secret, True
-            if (
-                given.access_token
-                and given.access_token != c.access_token
-                and given.access_token not in self.retired
-            ):
-                self.install(
-                    TokenUpdate(
-                        access_token=given.access_token,
-                        refresh_token=given.refresh_token,
-                        expires_at=given.expires_at,
-                        created_at=given.created_at,
-                    )
-                )
-                changed = True
-            return changed
-
-
-class AuthFault(Exception):
-    """Mirrors the WIT ``auth-error``: kind not-configured, invalid-grant or failed."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-def needs_refresh(creds: Credentials, now: int, margin_secs: int) -> bool:
-    """True when fewer than ``margin_secs`` (or a tenth of the token's lifetime, when its
-    issue time is known) remain. An unknown expiry waits for a 401."""
-    if creds.expires_at <= 0:
-        return False
-    remaining = creds.expires_at - now
-    tenth = 0
-    if creds.created_at > 0 and creds.expires_at > creds.created_at:
-        tenth = (creds.expires_at - creds.created_at) // 10
-    return remaining < max(margin_secs, tenth)
-
-
-USER_AGENT = f"crosswatch-trakt-wasm/{__version__}"
-
-#: Rotations made in this process: (OAuth origin, client id, retired access token) -> the
-#: pair that replaced it, so a later call that is handed a stale config mapping uses the new
-#: pair.
-ROTATIONS: Dict[Tuple[str, str, str], TokenUpdate] = {}
-_ROTATIONS_LOCK = threading.Lock()
-_PROCESS_REFRESH_LOCK = threading.Lock()
-
-
-def latest_rotation(oauth_base: str, client_id: str, access_token: str) -> Optional[TokenUpdate]:
-    with _ROTATIONS_LOCK:
-        seen = set()
-        update = None
-        token = access_token
-        while (oauth_base, client_id, token) in ROTATIONS and token not in seen:
-            seen.add(token)
-            update = ROTATIONS[(oauth_base, client_id, token)]
-            token = update.access_token
-        return update
-
-
-def parse_token(text: str) -> TokenUpdate:
-    try:
-        v = json.loads(text)
-    except ValueError as e:
-        raise ValueError(f"the token endpoint answered invalid JSON: {e}") from None
-    if not isinstance(v, dict):
-        raise ValueError("the token endpoint answered invalid JSON: not an object")
-    access = v.get("access_token")
-    refresh = v.get("refresh_token")
-    if not isinstance(access, str) or not access:
-        raise ValueError("the token answer has no access_token")
-    if not isinstance(refresh, str) or not refresh:
-        raise ValueError("the token answer has no refresh_token")
-    expires_in = v.get("expires_in")
-    expires_in = int(expires_in) if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) else 0
-    created = v.get("created_at")
-    created = int(created) if isinstance(created, (int, float)) and not isinstance(created, bool) else int(time.time())
-    return TokenUpdate(
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=created + expires_in if expires_in > 0 else 0,
-        created_at=created,
-        token_type=v.get("token_type") if isinstance(v.get("token_type"), str) else None,
-        scope=v.get("scope") if isinstance(v.get("scope"), str) else None,
-    )
-
-
-def _post_json(base_url: str, path: str, body: dict, timeout: float = 30.0) -> Tuple[int, str]:
-    """POST JSON with no redirects; (status, body text). Raises OSError-like on failures."""
-    url = base_url.rstrip("/") + path
-    parts = urlsplit(url)
-    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    kwargs = {"timeout": timeout}
-    if parts.scheme == "https":
-        kwargs["context"] = ssl.create_default_context()
-    conn = conn_cls(parts.hostname, parts.port, **kwargs)
-    try:
-        data = json.dumps(body).encode("utf-8")
-        conn.request(
-            "POST",
-            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-            body=data,
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-        )
-        resp = conn.getresponse()
-        text = resp.read().decode("utf-8", "replace")
-        return resp.status, text
-    finally:
-        conn.close()
-
-
-def refresh_grant(oauth_base: str, creds: Credentials) -> TokenUpdate:
-    """The refresh-token grant. Trakt rotates refresh tokens: the old one is dead once this
-    succeeds, so the caller must persist the answer before anything else."""
-    if not (creds.refresh_token and creds.client_secret and creds.client_id):
-        raise AuthFault(
-            "not-configured",
-            "cannot refresh the Trakt token: trakt.client_id, trakt.client_secret and "
-            "trakt.refresh_token are needed in the config; log in to Trakt again in CrossWatch",
-        )
-    body = {
-        "refresh_token": creds.refresh_token,
-        "client_id": creds.client_id,
-        "client_secret": creds.client_secret,
-        "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
-        "grant_type": "refresh_token",
-    }
-    try:
-        status, text = _post_json(oauth_base, "/oauth/token", body)
-    except (OSError, http.client.HTTPException, ssl.SSLError) as e:
-        raise AuthFault("failed", f"cannot reach {oauth_base.rstrip('/')}/oauth/token: {e}") from None
-    if 200 <= status < 300:
-        try:
-            return parse_token(text)
-        except ValueError as e:
-            raise AuthFault("failed", str(e)) from None
-    if status in (400, 401):
-        code = "invalid_grant"
-        try:
-            err = json.loads(text).get("error")
-            if isinstance(err, str) and err:
-                code = err
-        except (ValueError, AttributeError):
-            pass
-        raise AuthFault(
-            "invalid-grant",
-            f"Trakt rejected the refresh token (HTTP {status} {code}): log in to Trakt again in CrossWatch",
-        )
-    raise AuthFault("failed", f"token refresh failed with HTTP {status}: {text[:200]}")
-
-
-class _FileLock:
-    """An exclusive lock on ``<config>.lock`` (flock), so two processes never spend the same
-    refresh token."""
-
-    def __init__(self, config: Path):
-        self.path = config.with_name(config.name + ".lock")
-        self.fd: Optional[int] = None
-
-    def __enter__(self) -> "_FileLock":
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except OSError as e:
-            if self.fd is not None:
-                os.close(self.fd)
-                self.fd = None
-            raise AuthFault("failed", f"cannot lock {self.path}: {e}") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            finally:
-                os.close(self.fd)
-                self.fd = None
-
-
-class TokenService:
-    """Refresh ahead of expiry and on the component's request, one refresher at a time, the
-    rotated pair persisted atomically into config.json before it is used."""
-
-    REJECTED = "rejected"
-    EXPIRING = "expiring"
-
-    def __init__(
-        self,
-        creds: SharedCredentials,
-        config_path: Optional[Path],
-        oauth_base: str,
-        log: LogSink,
-        on_rotated: Optional[Callable[[TokenUpdate], None]] = None,
-    ):
-        self.creds = creds
-        self.config_path = config_path
-        self.oauth_base = oauth_base
-        self.log = log
-        self.on_rotated = on_rotated
-
-    def refresh_if_expiring(self, margin_secs: int) -> bool:
-        if not needs_refresh(self.creds.snapshot(), int(time.time()), margin_secs):
-            return False
-        self.refresh(self.EXPIRING)
-        return True
-
-    def refresh(self, reason: str) -> None:
-        with _PROCESS_REFRESH_LOCK, self.creds.lock:
-            if reason == self.REJECTED and self.creds.generation > self.creds.used_generation:
-                self.log.event("debug", "auth", "token_refresh_skipped", [("reason", "already_refreshed")])
-                return
-            current = self.creds.snapshot()
-            # Another session of this process rotated this token already.
-            done = latest_rotation(self.oauth_base, current.client_id, current.access_token)
-            if done is not None:
-                self.creds.install(done)
-                self.log.event("info", "auth", "token_adopted", [("source", "process"), ("expires_at", str(done.expires_at))])
-                return
-            path = self.config_path if self.config_path is not None and self.config_path.exists() else None
-            lock = _FileLock(path) if path is not None else None
-            if lock is not None:
-                lock.__enter__()
-            try:
-                if path is not None:
-                    disk = read_disk_credentials(path)
-                    if disk is not None and disk.access_token and disk.access_token != current.access_token:
-                        # Another process refreshed since we read the config: use its pair.
-                        update = TokenUpdate(disk.access_token, disk.refresh_token, disk.expires_at, disk.created_at)
-                        self._record(current, update)
-                        self.creds.install(update)
-                        self.log.event("info", "auth", "token_adopted", [("source", "config"), ("expires_at", str(update.expires_at))])
-                        return
-                try:
-                    update = refresh_grant(self.oauth_base, current)
-                except AuthFault as e:
-                    result = {"invalid-grant": "rejected", "not-configured": "not_configured"}.get(e.kind, "failed")
-                    self.log.event("error", "auth", "token_refresh_failed", [("result", result), ("error", e.message)])
-                    raise
-                # The old refresh token is dead now: the new pair reaches disk before use.
-                if path is not None:
-                    try:
-                        persist_tokens(path, update)
-                    except ConfigError as e:
-                        self.log.event("error", "auth", "token_save_failed", [("error", str(e))])
-                else:
-                    self.log.event("warn", "auth", "token_not_saved", [("reason", "no_config_file"), ("config", str(self.config_path or ""))])
-                self._record(current, update)
-                self.creds.install(update)
-                self.log.event("info", "auth", "token_refreshed", [("reason", reason), ("expires_at", str(update.expires_at))])
-            finally:
-                if lock is not None:
-                    lock.__exit__(None, None, None)
-
-    def _record(self, old: Credentials, update: TokenUpdate) -> None:
-        if old.access_token:
-            with _ROTATIONS_LOCK:
-                ROTATIONS[(self.oauth_base, old.client_id, old.access_token)] = update
-        if self.on_rotated is not None:
-            try:
-                self.on_rotated(update)
-            except Exception:
-                pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -654,6 +370,9 @@ class HttpBroker:
         with self.creds.lock:
             self.creds.mark_used()
             c = self.creds.creds
+            if c.access_token.startswith(ENC_PREFIX):
+                # Ciphertext is never a token: Trakt would answer 401 and the refresh would fail.
+                raise HttpFault("denied", "the Trakt access token is still encrypted (enc:v1:...); not sent")
             out.append(("trakt-api-key", c.client_id))
             out.append(("Authorization", f"Bearer {c.access_token}"))
         if not any(k.lower() == "trakt-api-version" for k, _ in out):

@@ -18,8 +18,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import encryption, instances
 from . import items as itemsmod
 from .config import (
     ConfigError,
@@ -29,22 +32,16 @@ from .config import (
     apply_update,
     cache_dir,
     component_path,
+    config_path,
     context_from_cfg,
+    credentials_from_cfg,
     find_access_token,
     settings,
     trakt_block,
 )
-from .imports import (
-    AuthFault,
-    HttpBroker,
-    LogSink,
-    ProgressSink,
-    SharedCredentials,
-    StateStore,
-    TokenService,
-    latest_rotation,
-    parse_level,
-)
+from .imports import HttpBroker, LogSink, ProgressSink, StateStore, parse_level
+from .tokens import AuthFault, SharedCredentials, TokenService, latest_rotation
+from .tokenstore import TokenStore
 from .policy import Origin, Policy
 from .runtime import Adapter, HostError, HostServices, component_for
 
@@ -67,13 +64,81 @@ class TraktWasmError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------
-# sessions: one live instance per account and configuration
+# accounts: which instance a call serves, its own credentials and state directory
+
+
+@dataclass(frozen=True)
+class Account:
+    #: CrossWatch's instance id (``default`` = the base ``trakt`` block).
+    instance: str
+    #: The state scope (instances.state_scope), None for today's unscoped layout.
+    scope: Optional[str]
+    state_dir: Path
+    #: Where legacy unscoped files are adopted from (default instance, scoped dirs only).
+    legacy_dir: Optional[Path]
+
+
+#: Token fields a non-default instance must have in its own block (never the base block's).
+_TOKEN_FIELDS = (
+    ("access_token", "access_token", ""),
+    ("refresh_token", "refresh_token", ""),
+    ("expires_at", "expires_at", 0),
+    ("token_created_at", "created_at", 0),
+)
+
+
+def _resolve_account(cfg: Any, given: Credentials, path: Path) -> str:
+    """The instance this call serves (from CrossWatch's CW_PAIR_* environment), with
+    ``given`` turned into that instance's own, decrypted credentials. Raises ConfigError
+    (SecretsError) when encrypted values cannot be read."""
+    store = TokenStore(path)
+    store.check_key()
+    for key in ("client_secret", "access_token", "refresh_token"):
+        value = getattr(given, key)
+        if encryption.is_encrypted(value):
+            setattr(given, key, store.cipher.decrypt(value, f"the config handed to the provider: trakt.{key}"))
+    instance, other = instances.pair_instances()
+    if other is not None:
+
+        def tokens_of(inst: str) -> Optional[Tuple[str, str]]:
+            c = TokenStore(path, inst).read()
+            return (c.access_token, c.refresh_token) if c is not None else None
+
+        instance = instances.choose(instance, other, (given.access_token, given.refresh_token), tokens_of)
+    if instance != instances.DEFAULT:
+        # CrossWatch's view merges the instance's block over the base block: a token field
+        # the instance's own block lacks is the base account's, never this one's.
+        view = trakt_block(cfg).get("access_token")
+        if not (isinstance(view, str) and view.strip()):
+            given.access_token = ""  # not CrossWatch's other token places: those are the base's
+        root = store.raw_root()
+        if root is not None:
+            own = instances.instance_block(root, instance) or {}
+            for key, attr, empty in _TOKEN_FIELDS:
+                if not own.get(key):
+                    setattr(given, attr, empty)
+    return instance
+
+
+def _account_for(instance: str, state_dir: Path) -> Account:
+    scope = instances.state_scope(instance)
+    return Account(
+        instance=instance,
+        scope=scope,
+        state_dir=instances.state_dir_for(state_dir, scope),
+        legacy_dir=instances.legacy_dir_for(state_dir, instance, scope),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# sessions: one live instance per account, pair scope and configuration
 
 
 class _Session:
-    def __init__(self, ctx: Context, log: LogSink):
+    def __init__(self, ctx: Context, account: Account, log: LogSink):
         self.lock = threading.RLock()
         self.log = log
+        self.account = account
         self.creds = SharedCredentials(ctx.credentials)
         self.adapter: Optional[Adapter] = None
         self.component: Any = None
@@ -101,14 +166,25 @@ class _Session:
                 policy=policy,
                 creds=self.creds,
                 http=HttpBroker(policy, self.creds),
-                state=StateStore(ctx.state_dir, policy.limits.state_quota_bytes),
-                auth=TokenService(self.creds, ctx.config_path, ctx.oauth.base_url(), self.log, self._on_rotated),
+                state=StateStore(self.account.state_dir, policy.limits.state_quota_bytes, self.account.legacy_dir, self.log),
+                auth=TokenService(
+                    self.creds,
+                    TokenStore(ctx.config_path, self.account.instance, self.log),
+                    ctx.oauth.base_url(),
+                    self.log,
+                    self._on_rotated,
+                ),
                 log=self.log,
                 progress=ProgressSink(),
             )
             self.adapter = Adapter(component, host)
             self.configured_with = None
-            self.log.event("debug", "module", "component_loaded", [("source", self.load_source)])
+            self.log.event(
+                "debug",
+                "module",
+                "component_loaded",
+                [("source", self.load_source), ("instance", self.account.instance), ("state", str(self.account.state_dir))],
+            )
         if self.configured_with != ctx.options_json:
             err = self.adapter.configure(ctx.options_json)
             if err is not None:
@@ -139,6 +215,11 @@ def _open(cfg: Any, need_credentials: bool = True) -> Tuple[_Session, Context]:
     except ConfigError as e:
         raise TraktWasmError("config", str(e)) from None
     given = ctx.credentials
+    try:
+        instance = _resolve_account(cfg, given, ctx.config_path)
+    except ConfigError as e:
+        raise TraktWasmError("config", str(e)) from None
+    account = _account_for(instance, ctx.state_dir)
     # A mapping that still carries a token this process rotated away is stale: use the pair
     # that replaced it (it is in config.json too).
     newer = latest_rotation(ctx.oauth.base_url(), given.client_id, given.access_token)
@@ -146,17 +227,27 @@ def _open(cfg: Any, need_credentials: bool = True) -> Tuple[_Session, Context]:
         given.access_token, given.refresh_token = newer.access_token, newer.refresh_token
         given.expires_at, given.created_at = newer.expires_at, newer.created_at
     if need_credentials:
-        missing = [k for k, v in (("trakt.client_id", given.client_id), ("trakt.access_token", given.access_token)) if not v]
+        block = "trakt" if instance == instances.DEFAULT else f"trakt.instances.{instance}"
+        missing = [k for k, v in (("client_id", given.client_id), ("access_token", given.access_token)) if not v]
         if missing:
             raise TraktWasmError(
                 "auth",
-                f"{' and '.join(missing)} missing in the config: connect Trakt in CrossWatch first",
+                f"{' and '.join(block + '.' + k for k in missing)} missing in the config: connect Trakt in CrossWatch first",
             )
-    key = (str(ctx.component_path), str(ctx.api), str(ctx.oauth), given.client_id, str(ctx.state_dir), str(ctx.config_path))
+    key = (
+        str(ctx.component_path),
+        str(ctx.api),
+        str(ctx.oauth),
+        given.client_id,
+        str(ctx.state_dir),
+        str(ctx.config_path),
+        account.instance,
+        account.scope,
+    )
     with _SESSIONS_LOCK:
         session = _SESSIONS.get(key)
         if session is None:
-            session = _Session(ctx, _log_for(cfg))
+            session = _Session(ctx, account, _log_for(cfg))
             _SESSIONS[key] = session
     with session.lock:
         session.creds.adopt_from_config(given)
@@ -325,7 +416,13 @@ class TraktWasmOps:
         return caps
 
     def is_configured(self, cfg: Any) -> bool:
-        return bool(find_access_token(cfg))
+        """A token for the instance the call serves (a non-default instance's own block)."""
+        try:
+            given = credentials_from_cfg(cfg)
+            _resolve_account(cfg, given, config_path())
+            return bool(given.access_token)
+        except ConfigError:
+            return bool(find_access_token(cfg))
 
     def index_semantics(self, cfg: Any = None, feature: Optional[str] = None) -> str:
         return "present"

@@ -17,6 +17,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
+PAIR_ENV = (
+    "CW_PAIR_KEY",
+    "CW_PAIR_SCOPE",
+    "CW_SYNC_PAIR",
+    "CW_PAIR",
+    "CW_PAIR_SRC",
+    "CW_PAIR_DST",
+    "CW_PAIR_SRC_INSTANCE",
+    "CW_PAIR_DST_INSTANCE",
+    "CW_PAIR_MODE",
+    "CW_PAIR_FEATURE",
+)
+
 BUILD_HINT = (
     "build them from the repository root with `cargo build -p host-harness` "
     "(or point TRAKT_ADAPTER_WASM and CW_HOST_BIN at them)"
@@ -64,6 +77,9 @@ def cw(artefacts, cache_dir, tmp_path, logs, monkeypatch):
     monkeypatch.setattr(pkg.settings, "component_path", str(wasm))
     monkeypatch.setattr(pkg.settings, "cache_dir", str(cache_dir))
     monkeypatch.setenv("CW_TRAKT_LOG_LEVEL", "debug")
+    # No pair scope, instance or config key from the environment the suite runs in.
+    for var in (*PAIR_ENV, "CW_CONFIG_KEY", "CROSSWATCH_CONFIG_KEY"):
+        monkeypatch.delenv(var, raising=False)
     assert parse_level("debug") is not None
     yield base
     pkg.reset_sessions()

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +51,14 @@ class Emulator:
         info = self._read_banner(timeout=60)
         self.url: str = info["url"].rstrip("/")
         self.trakt: Dict[str, Any] = info["config"]["trakt"]
+        #: Every account's credentials by username (the banner's ``accounts``; filled from the
+        #: seed when this emulator does not print them).
+        self.accounts: Dict[str, Dict[str, Any]] = dict(info.get("accounts") or {})
+        if seed is not None:
+            for entry in [seed, *(seed.get("accounts") or [])]:
+                name = (entry.get("user") or {}).get("username")
+                if name and name not in self.accounts and entry.get("auth"):
+                    self.accounts[name] = dict(entry["auth"], api_url=self.url, auth_url=self.url)
         # Keep draining stdout so the emulator never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -89,8 +98,12 @@ class Emulator:
             text = r.read().decode()
         return json.loads(text) if text.strip() else None
 
-    def state(self) -> dict:
-        return self._call("GET", "/_emulator/state")
+    def state(self, account: Optional[str] = None) -> dict:
+        """The whole state (the primary account's library, the others under ``accounts``), or
+        one account's own library."""
+        if account is None:
+            return self._call("GET", "/_emulator/state")
+        return self._call("GET", "/_emulator/state?account=" + urllib.parse.quote(account))
 
     def requests(self) -> List[dict]:
         return self._call("GET", "/_emulator/requests")
@@ -247,3 +260,84 @@ def write_config(base: Path, emu: Emulator, extra_trakt: Optional[dict] = None, 
     base.mkdir(parents=True, exist_ok=True)
     (base / "config.json").write_text(json.dumps(cfg, indent=2))
     return json.loads((base / "config.json").read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# several accounts (CrossWatch instances)
+
+
+def account(username: str, auth: dict, watchlist: Sequence[dict] = (), **lists: Any) -> dict:
+    """One emulator account: a Library-shaped object with its own user, tokens and lists
+    (the catalogue is the primary account's unless ``catalog`` is given)."""
+    a: Dict[str, Any] = {"user": {"username": username, "vip": True}, "auth": dict(auth), "watchlist": list(watchlist)}
+    a.update({k: list(v) if isinstance(v, (list, tuple)) else v for k, v in lists.items()})
+    return a
+
+
+def seed_accounts(primary: dict, *others: dict) -> dict:
+    """A seed whose top-level library is the primary account and ``accounts`` the others."""
+    out = dict(primary)
+    out["accounts"] = [dict(o) for o in others]
+    return out
+
+
+def trakt_block_for(emu: Emulator, username: str, extra: Optional[dict] = None) -> dict:
+    """The Trakt block CrossWatch would keep for ``username`` on ``emu``."""
+    a = emu.accounts[username]
+    block = {k: a[k] for k in ("client_id", "client_secret", "access_token", "refresh_token", "expires_at")}
+    block.update({"api_url": emu.url, "auth_url": emu.url, "timeout": 10, "max_retries": 3, "rate_limit": {"enabled": False}})
+    block.update(extra or {})
+    return block
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = json.loads(json.dumps(base))
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = json.loads(json.dumps(v))
+    return out
+
+
+def instance_view(cfg: dict, instance: str) -> dict:
+    """The config view CrossWatch hands a provider for one Trakt instance: the instance's block
+    merged over the base block (without ``instances``); ``default`` is the base block."""
+    view = json.loads(json.dumps(cfg))
+    base = dict(view.get("trakt") or {})
+    if instance == "default":
+        view["trakt"] = base
+        return view
+    own = (base.get("instances") or {}).get(instance) or {}
+    base.pop("instances", None)
+    view["trakt"] = deep_merge(base, own)
+    return view
+
+
+def pair_env(monkeypatch: Any, key: Optional[str], src: str, dst: str, src_instance: str = "default", dst_instance: str = "default", feature: str = "watchlist", mode: str = "one-way") -> None:
+    """The CW_PAIR_* environment CrossWatch's orchestrator sets around a pair's calls."""
+    values = {
+        "CW_PAIR_SRC": src.upper(),
+        "CW_PAIR_DST": dst.upper(),
+        "CW_PAIR_SRC_INSTANCE": src_instance,
+        "CW_PAIR_DST_INSTANCE": dst_instance,
+        "CW_PAIR_MODE": mode,
+        "CW_PAIR_FEATURE": feature,
+    }
+    for name in ("CW_PAIR_KEY", "CW_PAIR_SCOPE", "CW_SYNC_PAIR", "CW_PAIR"):
+        values[name] = key
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def health_env(monkeypatch: Any, instance: str) -> None:
+    """The environment of CrossWatch's health run for one Trakt instance."""
+    pair_env(monkeypatch, f"health:TRAKT#{instance}", "TRAKT", "TRAKT", instance, instance, "health", "health")
+
+
+def clear_pair_env(monkeypatch: Any) -> None:
+    for name in ("CW_PAIR_KEY", "CW_PAIR_SCOPE", "CW_SYNC_PAIR", "CW_PAIR", "CW_PAIR_SRC", "CW_PAIR_DST", "CW_PAIR_SRC_INSTANCE", "CW_PAIR_DST_INSTANCE", "CW_PAIR_MODE", "CW_PAIR_FEATURE"):
+        monkeypatch.delenv(name, raising=False)

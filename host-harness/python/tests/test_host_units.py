@@ -17,8 +17,8 @@ from crosswatch_trakt_wasm.config import (
     api_origin,
     credentials_from_cfg,
     oauth_origin,
-    persist_tokens,
 )
+from crosswatch_trakt_wasm.tokenstore import persist_tokens
 
 
 def test_items_keep_unknown_fields_drop_non_scalar_ids_and_pass_bad_ratings_as_nan():
