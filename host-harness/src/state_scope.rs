@@ -1,6 +1,6 @@
 //! Where one account's state files live, so that two accounts (CrossWatch profiles) or two
 //! sync pairs never share a cache, a shadow, an unresolved file or a journal. The same rule is
-//! implemented by the Python host (`crosswatch_trakt_wasm/scope.py`):
+//! implemented by the Python host (`crosswatch_trakt_wasm/instances.py`):
 //!
 //! - pair key = `CW_PAIR_KEY`, else `CW_PAIR_SCOPE`, `CW_SYNC_PAIR`, `CW_PAIR` (CrossWatch sets
 //!   them around every pair run; health runs use `health:<PROVIDER>#<instance>`);
@@ -24,9 +24,12 @@ pub const PAIR_ENV: [&str; 4] = ["CW_PAIR_KEY", "CW_PAIR_SCOPE", "CW_SYNC_PAIR",
 pub const SCOPED_ROOT: &str = "trakt-wasm";
 const MAX_SAFE_LEN: usize = 96;
 
-/// The pair key from the environment, if CrossWatch set one.
+/// The pair key from the environment, if CrossWatch set one (its `run_pairs` treats the value
+/// `unscoped` as none, and so does this).
 pub fn pair_key_from_env() -> Option<String> {
-    PAIR_ENV.iter().find_map(|v| std::env::var(v).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+    PAIR_ENV.iter().find_map(|v| {
+        std::env::var(v).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("unscoped"))
+    })
 }
 
 /// The scope of `instance` in the pair `pair_key` (see the module docs).

@@ -86,9 +86,11 @@ def choose(
 
 
 def pair_key(env: Optional[Mapping] = None) -> Optional[str]:
+    """The first pair-scope variable set; CrossWatch's ``run_pairs`` treats the value
+    ``unscoped`` as no scope, and so does this."""
     for name in PAIR_KEY_VARS:
         v = _env(env, name)
-        if v:
+        if v and v.strip().lower() != "unscoped":
             return v
     return None
 
