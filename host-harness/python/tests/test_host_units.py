@@ -96,7 +96,7 @@ def test_inside_crosswatch_log_events_go_to_its_logger(monkeypatch):
     monkeypatch.setitem(sys.modules, "providers", types.ModuleType("providers"))
     monkeypatch.setitem(sys.modules, "providers.sync", types.ModuleType("providers.sync"))
     monkeypatch.setitem(sys.modules, "providers.sync._log", fake)
-    monkeypatch.setattr(imports, "_CW_LOG", None)
+    monkeypatch.setattr(imports.log, "_CW_LOG", None)
     monkeypatch.setattr(imports.LogSink, "writer", None)
     imports.LogSink().event("info", "watchlist", "index_done", [("count", "8"), ("level", "x")])
     assert calls == [("TRAKT", "watchlist", "info", "index_done", {"count": "8", "level_": "x"})]
