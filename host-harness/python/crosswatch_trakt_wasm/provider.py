@@ -467,7 +467,9 @@ class TraktWasmOps:
             except HostError as e:
                 raise _host_error(e) from None
         if isinstance(result, str):
-            return json.loads(result)
+            from . import caller_keys  # keys as the running CrossWatch makes them (issue 10)
+
+            return caller_keys.index_keys(json.loads(result), session.log, name)
         e = itemsmod.error_to_json(result)
         raise TraktWasmError(e["kind"], e["message"], e)
 
@@ -479,13 +481,17 @@ class TraktWasmOps:
 
     def _write(self, op: str, cfg: Any, items: Any, feature: str, dry_run: bool) -> dict:
         """``{ok, count, confirmed_keys, skipped_keys, skipped, unresolved, dry_run[,
-        requests]}``; failures come back as ``{ok: False, error, error_kind, ...}``."""
+        requests]}``, keyed as the caller looks items up (caller_keys); failures come back as
+        ``{ok: False, error, error_kind, ...}``."""
         name = str(feature or "").strip().lower()
         if name not in itemsmod.FEATURES:
             LogSink().event("info", name or "module", "write_skipped", [("reason", "unknown_feature"), ("op", op)])
             return _empty_write(dry_run)
+        from . import caller_keys  # the report in the caller's keys (issue 10)
+
+        inputs = caller_keys.Inputs(items)
         try:
-            records = itemsmod.items_from_json(items if items is not None else [])
+            records = itemsmod.items_from_json(inputs.items)
         except itemsmod.ItemError as e:
             return _write_error("invalid_input", str(e), dry_run)
         if not records:
@@ -511,7 +517,7 @@ class TraktWasmOps:
             if e["kind"] == "account_limit":
                 out["limit"] = e
             return out
-        return itemsmod.report_to_json(result, bool(dry_run))
+        return caller_keys.report_to_json(result, inputs, bool(dry_run), session.log, name)
 
     def last_ledger(self, cfg: Any) -> List[dict]:
         """The requests the most recent call for this account made (method, path, status,
