@@ -8,8 +8,7 @@
 
 use std::time::Instant;
 
-use host_harness::config::Credentials;
-use host_harness::emulator::{Emulator, EmulatorConfig, Library};
+use host_harness::cli::host_credentials;
 use host_harness::imports::log::{Level, LogSink};
 use host_harness::imports::progress::ProgressSink;
 use host_harness::items::{item_from_json, item_to_json};
@@ -17,6 +16,7 @@ use host_harness::policy::{Limits, Origin, Policy};
 use host_harness::runtime::{Adapter, Feature, HostSetup, Runtime};
 use host_harness::state_scope::StateLocation;
 use serde_json::{json, Value};
+use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 const PLAYS: usize = 100_000;
 const ADDS: usize = 10_000;
@@ -33,7 +33,7 @@ fn adapter(runtime: &Runtime, emulator: &Emulator, state: &std::path::Path, opti
     let mut adapter = runtime
         .instantiate(HostSetup {
             policy: Policy { api: origin.clone(), oauth: origin, limits: Limits::default() },
-            credentials: Credentials::from(c.clone()),
+            credentials: host_credentials(c.clone()),
             token_store: None,
             state: StateLocation::plain(state.to_path_buf()),
             log: LogSink::to_writer(Box::new(std::io::sink()), Level::Error),

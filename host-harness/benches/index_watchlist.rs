@@ -5,13 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use host_harness::config::Credentials;
-use host_harness::emulator::{Emulator, EmulatorConfig, Library};
+use host_harness::cli::host_credentials;
 use host_harness::imports::log::{Level, LogSink};
 use host_harness::imports::progress::ProgressSink;
 use host_harness::policy::{Limits, Origin, Policy};
 use host_harness::runtime::{Feature, HostSetup, Runtime};
 use host_harness::state_scope::StateLocation;
+use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 const ITEMS_TARGET: usize = 5_000;
 const RUNS: usize = 5;
@@ -44,7 +44,7 @@ fn main() {
         let mut adapter = runtime
             .instantiate(HostSetup {
                 policy: Policy { api: origin.clone(), oauth: origin.clone(), limits },
-                credentials: Credentials::from(c.clone()),
+                credentials: host_credentials(c.clone()),
                 token_store: None,
                 state: StateLocation::plain(state.path().to_path_buf()),
                 log: LogSink::to_writer(Box::new(std::io::sink()), Level::Error),

@@ -94,20 +94,6 @@ fn redact(s: &str) -> &'static str {
     }
 }
 
-impl From<crate::emulator::Credentials> for Credentials {
-    /// The emulator's current credentials as a host holds them (issue time unknown).
-    fn from(c: crate::emulator::Credentials) -> Credentials {
-        Credentials {
-            client_id: c.client_id,
-            client_secret: c.client_secret,
-            access_token: c.access_token,
-            refresh_token: c.refresh_token,
-            expires_at: c.expires_at,
-            created_at: 0,
-        }
-    }
-}
-
 /// A new token pair from a refresh or a login.
 #[derive(Clone, Debug)]
 pub struct TokenUpdate {

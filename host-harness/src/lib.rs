@@ -1,11 +1,10 @@
 //! Reference host for the CrossWatch Trakt adapter component: loads the component under a
-//! sandbox policy, provides its imports, drives it from the `cw-host` command line, and
-//! carries a Trakt API emulator for tests and the demo.
+//! sandbox policy, provides its imports, and drives it from the `cw-host` command line (whose
+//! `emulator` and `demo` commands serve the Trakt emulator of the `trakt-emulator` crate).
 
 pub mod cli;
 pub mod config;
 pub mod config_secrets;
-pub mod emulator;
 pub mod engine;
 pub mod fsutil;
 pub mod imports;

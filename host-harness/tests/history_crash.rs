@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_harness::emulator::{Emulator, EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
+use trakt_emulator::{Emulator, EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
 use serde_json::{json, Value};
 
 const CW_HOST: &str = env!("CARGO_BIN_EXE_cw-host");

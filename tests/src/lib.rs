@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use host_harness::emulator::{Emulator, EmulatorConfig, Library, LoggedRequest};
+use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest};
 use serde_json::{json, Value};
 
 /// Compiled components are cached across the tests of one run, as a user's cw-host would.
@@ -14,6 +14,18 @@ pub fn cache_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cw-host-e2e-cache-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create the test cache dir");
     dir
+}
+
+/// The emulator's current credentials as a host holds them (issue time unknown).
+pub fn host_credentials(c: trakt_emulator::Credentials) -> host_harness::config::Credentials {
+    host_harness::config::Credentials {
+        client_id: c.client_id,
+        client_secret: c.client_secret,
+        access_token: c.access_token,
+        refresh_token: c.refresh_token,
+        expires_at: c.expires_at,
+        created_at: 0,
+    }
 }
 
 /// What one `cw-host` run produced.

@@ -5,7 +5,7 @@
 
 use e2e_tests::Harness;
 use host_harness::config_secrets::{ConfigKey, KEY_ENV, KEY_FILE};
-use host_harness::emulator::{EmulatorConfig, Library, LoggedRequest};
+use trakt_emulator::{EmulatorConfig, Library, LoggedRequest};
 use serde_json::{json, Value};
 
 const PAIR_A: &str = "one-way:TRAKT#default-PLEX#default:pa";

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use e2e_tests::Harness;
-use host_harness::emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library, RateLimitConfig};
+use trakt_emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library, RateLimitConfig};
 use serde_json::{json, Value};
 
 /// 300 movies: two pages of 250.

@@ -3,7 +3,7 @@
 //! collection side-write, removes by history id and by coordinates, and the incremental cache.
 
 use e2e_tests::Harness;
-use host_harness::emulator::{Fault, FaultAction, FaultWhen, Library};
+use trakt_emulator::{Fault, FaultAction, FaultWhen, Library};
 use serde_json::{json, Value};
 
 fn epoch(iso: &str) -> i64 {

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e_tests::{cache_dir, Harness};
+use e2e_tests::{cache_dir, host_credentials, Harness};
 use host_harness::config::Credentials;
-use host_harness::emulator::Library;
+use trakt_emulator::Library;
 use host_harness::engine::LoadSource;
 use host_harness::imports::log::{Level, LogSink};
 use host_harness::imports::progress::ProgressSink;
@@ -34,7 +34,7 @@ impl Capture {
 }
 
 fn credentials(h: &Harness) -> Credentials {
-    Credentials::from(h.emulator.credentials())
+    host_credentials(h.emulator.credentials())
 }
 
 /// An instance whose policy allows `h`'s emulator, configured with `options` (which may point

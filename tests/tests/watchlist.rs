@@ -2,7 +2,7 @@
 //! against the emulator: paging, add/remove accounting, dry runs, the CLI contract.
 
 use e2e_tests::{items_file, Harness};
-use host_harness::emulator::Library;
+use trakt_emulator::Library;
 use serde_json::{json, Value};
 
 /// Three movies (only the first on the watchlist) and a show with one season of two episodes.

@@ -3,7 +3,7 @@
 //! last_activities cache, upsert/unrate, and every unresolved hint.
 
 use e2e_tests::Harness;
-use host_harness::emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
+use trakt_emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
 use serde_json::{json, Value};
 
 /// Movies 272 (Batman Begins) and 603 (The Matrix); show Breaking Bad (tmdb 1396) with seasons

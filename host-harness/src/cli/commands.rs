@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use super::{Cli, Command, GlobalArgs, Io, WriteArgs, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
 use crate::config::{HostConfig, DEFAULT_API_URL};
-use crate::emulator::{Emulator, EmulatorConfig, Library};
 use crate::engine::default_cache_dir;
 use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
@@ -374,51 +373,10 @@ impl Write for SharedWriter {
 }
 
 /// `cw-host emulator`: serve until killed; stdout gets one JSON object with the URL and the
-/// credentials to put in a config file.
+/// credentials to put in a config file, the same banner the `trakt-emulator` binary prints
+/// (`trakt_emulator::serve`).
 pub fn emulator(port: u16, seed: Option<PathBuf>, mut io: Io) -> i32 {
-    let library = match &seed {
-        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Library::from_json(&t)) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = writeln!(io.stderr, "cw-host: seed {}: {e}", path.display());
-                return EXIT_USAGE;
-            }
-        },
-        None => Library::sample(20, 5),
-    };
-    let emu = match Emulator::start(EmulatorConfig { port, seed: library, ..EmulatorConfig::default() }) {
-        Ok(e) => e,
-        Err(e) => {
-            let _ = writeln!(io.stderr, "cw-host: cannot start the emulator on 127.0.0.1:{port}: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let trakt_block = |c: crate::emulator::Credentials| {
-        json!({
-            "client_id": c.client_id, "client_secret": c.client_secret,
-            "access_token": c.access_token, "refresh_token": c.refresh_token, "expires_at": c.expires_at,
-            "api_url": emu.url(), "auth_url": emu.url(),
-        })
-    };
-    // Every account (the primary first) by username, each with its own ready `trakt` block.
-    let accounts: serde_json::Map<String, Value> = emu
-        .usernames()
-        .into_iter()
-        .filter_map(|u| emu.credentials_of(&u).map(|c| (u, trakt_block(c))))
-        .collect();
-    print_json(
-        &mut io.stdout,
-        &json!({
-            "url": emu.url(),
-            "config": {"trakt": trakt_block(emu.credentials())},
-            "accounts": accounts,
-            "control": {"state": format!("{}/_emulator/state", emu.url()), "requests": format!("{}/_emulator/requests", emu.url())},
-        }),
-    );
-    let _ = writeln!(io.stderr, "cw-host: Trakt emulator listening on {} (Ctrl-C to stop)", emu.url());
-    loop {
-        std::thread::park();
-    }
+    trakt_emulator::serve("cw-host", port, seed.as_deref(), &mut *io.stdout, &mut *io.stderr)
 }
 
 /// Used by the demo to print an item briefly.

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 
 use super::commands::{describe, report_failure, Failure, Session};
 use super::{GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
-use crate::emulator::{Emulator, EmulatorConfig, Library};
+use crate::config::Credentials;
 use crate::items::item_from_json;
 use crate::runtime::Feature;
+use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 pub fn run(global: &GlobalArgs, mut io: Io) -> i32 {
     match demo(global, &mut io) {
@@ -106,4 +107,17 @@ fn keys(v: &Value) -> String {
 
 fn count_posts(emulator: &Emulator) -> usize {
     emulator.requests().iter().filter(|r| r.method == "POST").count()
+}
+
+/// The emulator's current credentials as a host holds them (issue time unknown), for benches
+/// and tools that instantiate the component against an emulator.
+pub fn host_credentials(c: trakt_emulator::Credentials) -> Credentials {
+    Credentials {
+        client_id: c.client_id,
+        client_secret: c.client_secret,
+        access_token: c.access_token,
+        refresh_token: c.refresh_token,
+        expires_at: c.expires_at,
+        created_at: 0,
+    }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use commands::Session;
+pub use demo::host_credentials;
 
 /// Exit statuses of the contract.
 pub const EXIT_OK: i32 = 0;

@@ -3,7 +3,7 @@
 //! and follows `shared/reference/trakt-api.md` (2026 behaviour).
 //!
 //! ```no_run
-//! use host_harness::emulator::{Emulator, EmulatorConfig, Library};
+//! use trakt_emulator::{Emulator, EmulatorConfig, Library};
 //! let emu = Emulator::start(EmulatorConfig { seed: Library::sample(3, 2), ..Default::default() }).unwrap();
 //! let base = emu.url(); // http://127.0.0.1:PORT
 //! let token = emu.credentials().access_token;
@@ -60,6 +60,7 @@
 
 mod accounts;
 mod activities;
+mod banner;
 mod catalog;
 mod control;
 mod faults;
@@ -90,6 +91,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use activities::LastActivities;
+pub use banner::{banner, load_seed, serve, trakt_block};
 pub use faults::{Fault, FaultAction, FaultWhen};
 pub use library::{
     slugify, Auth, Catalog, CollectionEntry, CollectionMetadata, Episode, EpisodeIds, ItemCount,
