@@ -79,9 +79,6 @@ mod timestamp;
 mod user_index;
 mod users;
 
-#[cfg(test)]
-mod tests;
-
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

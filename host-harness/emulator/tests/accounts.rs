@@ -1,9 +1,11 @@
 //! Several Trakt accounts on one emulator: routing by token, per-account state, tokens, rate
-//! limits and the request log's `account` (a child of `tests`, sharing its helpers).
+//! limits and the request log's `account`.
 
+mod common;
+
+use common::{Api, agent_with, control, err, last_logged, start};
 use serde_json::{json, Value};
-
-use super::*;
+use trakt_emulator::{Auth, Emulator, EmulatorConfig, Library, RateLimitConfig, User};
 
 /// Alice (primary: movie 1 on the watchlist, one play of movie 1) and Bob (`accounts[0]`: movie
 /// 2 on the watchlist, no plays), with Bob's app credentials `bob_app`.
