@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::runtime::{AdapterError, Feature, Id, IndexEntry, Item, WriteReport};
+use crate::runtime::{AdapterError, Feature, Id, IndexEntry, Item, ItemStatus, WriteReport};
 
 /// Fields with a typed place in the WIT item; every other field travels in `extra`.
 const KNOWN_FIELDS: &[&str] = &[
@@ -205,7 +205,9 @@ pub fn index_to_json(entries: &[IndexEntry]) -> Value {
     Value::Object(entries.iter().map(|e| (e.key.clone(), item_to_json(&e.item))).collect())
 }
 
-/// `{ok, count, confirmed_keys, skipped_keys, unresolved, dry_run[, requests]}`.
+/// `{ok, count, confirmed_keys, skipped_keys, unresolved, outcomes, dry_run[, requests]}`;
+/// `outcomes` has one `{key, status[, hint]}` per input item in input order (the component's
+/// keys, as in the lists).
 pub fn report_to_json(report: &WriteReport, dry_run: bool) -> Value {
     let mut v = json!({
         "ok": true,
@@ -215,6 +217,11 @@ pub fn report_to_json(report: &WriteReport, dry_run: bool) -> Value {
         "unresolved": report.unresolved.iter().map(|u| json!({
             "key": u.key, "item": item_to_json(&u.item), "hint": u.hint,
         })).collect::<Vec<_>>(),
+        "outcomes": report.outcomes.iter().map(|o| match &o.status {
+            ItemStatus::Confirmed => json!({"key": o.key, "status": "confirmed"}),
+            ItemStatus::Skipped => json!({"key": o.key, "status": "skipped"}),
+            ItemStatus::Unresolved(hint) => json!({"key": o.key, "status": "unresolved", "hint": hint}),
+        }).collect::<Vec<_>>(),
         "dry_run": dry_run,
     });
     if dry_run {
@@ -260,6 +267,7 @@ pub fn error_to_json(e: &AdapterError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::ItemOutcome;
 
     #[test]
     fn parses_minimal_items_and_keeps_unknown_fields() {
@@ -289,6 +297,28 @@ mod tests {
         assert!(e.contains("array"), "{e}");
         let e = items_from_json(r#"[{"ids":[1]}]"#).unwrap_err();
         assert!(e.contains("ids"), "{e}");
+    }
+
+    #[test]
+    fn reports_print_one_outcome_per_input_in_order() {
+        let report = WriteReport {
+            confirmed: vec!["tmdb:2".into()],
+            skipped: vec!["tmdb:1".into()],
+            unresolved: vec![],
+            planned: vec![],
+            outcomes: vec![
+                ItemOutcome { key: "tmdb:1".into(), status: ItemStatus::Skipped },
+                ItemOutcome { key: "".into(), status: ItemStatus::Unresolved("missing ids".into()) },
+                ItemOutcome { key: "tmdb:2".into(), status: ItemStatus::Confirmed },
+            ],
+        };
+        let v = report_to_json(&report, false);
+        assert_eq!(v["outcomes"], json!([
+            {"key": "tmdb:1", "status": "skipped"},
+            {"key": "", "status": "unresolved", "hint": "missing ids"},
+            {"key": "tmdb:2", "status": "confirmed"},
+        ]));
+        assert_eq!(v["confirmed_keys"], json!(["tmdb:2"]));
     }
 
     #[test]

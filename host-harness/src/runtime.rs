@@ -32,7 +32,7 @@ mod bindings {
 
 pub use bindings::crosswatch::sync::types::{
     AccountLimit, AdapterError, AdapterManifest, Feature, FeatureHealth, FeatureSupport, HealthReport, HttpFailure, Id,
-    IndexEntry, Item, LedgerEntry, PlannedRequest, RateLimited, Unresolved, WriteReport,
+    IndexEntry, Item, ItemOutcome, ItemStatus, LedgerEntry, PlannedRequest, RateLimited, Unresolved, WriteReport,
 };
 use bindings::crosswatch::sync as wit;
 

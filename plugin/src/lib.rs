@@ -203,6 +203,18 @@ fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) ->
             .into_iter()
             .map(|p| wit::PlannedRequest { method: p.method, path: p.path, body: p.body })
             .collect(),
+        outcomes: r
+            .outcomes
+            .into_iter()
+            .map(|o| wit::ItemOutcome {
+                key: o.key,
+                status: match o.outcome {
+                    features::Outcome::Confirmed => wit::ItemStatus::Confirmed,
+                    features::Outcome::Skipped => wit::ItemStatus::Skipped,
+                    features::Outcome::Unresolved(hint) => wit::ItemStatus::Unresolved(hint),
+                },
+            })
+            .collect(),
     })
 }
 

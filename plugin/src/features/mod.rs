@@ -130,13 +130,24 @@ pub struct PlannedRequest {
     pub body: String,
 }
 
-/// Mirror of the WIT `write-report`: every input item is in exactly one of the first three.
+/// Mirror of the WIT `write-report`: every input item is in exactly one of the first three,
+/// and has its entry in `outcomes` at its input position.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteReport {
     pub confirmed: Vec<String>,
     pub skipped: Vec<String>,
     pub unresolved: Vec<Unresolved>,
     pub planned: Vec<PlannedRequest>,
+    /// One per input item, in input order (WIT `item-outcome`).
+    pub outcomes: Vec<ItemOutcome>,
+}
+
+/// What happened to the input item at this position, under the adapter's key for it (the
+/// key as listed in `confirmed`, `skipped` or `unresolved`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemOutcome {
+    pub key: String,
+    pub outcome: Outcome,
 }
 
 /// What happened to one input item.
@@ -377,8 +388,8 @@ pub fn write_failure(feature: &str, op: Op, e: AdapterError, wrote_any: bool) ->
     }
 }
 
-/// The report of a call from its outcomes (an item with no outcome is an adapter bug and is
-/// reported as such rather than lost).
+/// The report of a call from its outcomes, one per input item in input order (an item with
+/// no outcome is an adapter bug and is reported as such rather than lost).
 pub fn finish(
     feature: &str,
     op: Op,
@@ -388,15 +399,26 @@ pub fn finish(
     planned: Vec<PlannedRequest>,
     dry_run: bool,
 ) -> WriteReport {
-    let mut report = WriteReport { planned, ..WriteReport::default() };
+    let mut report = WriteReport { planned, outcomes: Vec::with_capacity(outcome.len()), ..WriteReport::default() };
     for (i, o) in outcome.into_iter().enumerate() {
-        match o.unwrap_or_else(|| Outcome::Unresolved("internal: item not accounted".into())) {
-            Outcome::Confirmed => report.confirmed.push(keys[i].clone()),
-            Outcome::Skipped => report.skipped.push(keys[i].clone()),
-            Outcome::Unresolved(hint) => {
-                report.unresolved.push(Unresolved { key: public_key(&keys[i]), item: items[i].clone(), hint });
+        let o = o.unwrap_or_else(|| Outcome::Unresolved("internal: item not accounted".into()));
+        // The outcome carries the key exactly as the grouped list shows it.
+        let key = match &o {
+            Outcome::Confirmed => {
+                report.confirmed.push(keys[i].clone());
+                keys[i].clone()
             }
-        }
+            Outcome::Skipped => {
+                report.skipped.push(keys[i].clone());
+                keys[i].clone()
+            }
+            Outcome::Unresolved(hint) => {
+                let key = public_key(&keys[i]);
+                report.unresolved.push(Unresolved { key: key.clone(), item: items[i].clone(), hint: hint.clone() });
+                key
+            }
+        };
+        report.outcomes.push(ItemOutcome { key, outcome: o });
     }
     log::event(Level::Info, feature, "write_done", &[
         ("op", op.name().into()),
@@ -411,4 +433,34 @@ pub fn finish(
 /// The key as reported: "" for an item without any usable id or title.
 pub fn public_key(key: &str) -> String {
     if key == UNKNOWN_KEY { String::new() } else { key.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_reports_one_outcome_per_input_in_input_order() {
+        let items: Vec<Item> = (0..4).map(|i| Item { title: Some(format!("t{i}")), ..Item::default() }).collect();
+        let keys: Vec<String> = ["tmdb:1", "tmdb:2", UNKNOWN_KEY, "tmdb:4"].iter().map(|k| k.to_string()).collect();
+        let outcome = vec![
+            Some(Outcome::Skipped),
+            Some(Outcome::Confirmed),
+            Some(Outcome::Unresolved("missing ids".into())),
+            None,
+        ];
+        let r = finish("watchlist", Op::Add, &items, &keys, outcome, Vec::new(), false);
+        let got: Vec<(&str, &Outcome)> = r.outcomes.iter().map(|o| (o.key.as_str(), &o.outcome)).collect();
+        assert_eq!(got, [
+            ("tmdb:1", &Outcome::Skipped),
+            ("tmdb:2", &Outcome::Confirmed),
+            ("", &Outcome::Unresolved("missing ids".into())),
+            ("tmdb:4", &Outcome::Unresolved("internal: item not accounted".into())),
+        ]);
+        // The grouped lists say the same, keyed alike.
+        assert_eq!(r.confirmed, ["tmdb:2"]);
+        assert_eq!(r.skipped, ["tmdb:1"]);
+        let unresolved: Vec<(&str, &str)> = r.unresolved.iter().map(|u| (u.key.as_str(), u.hint.as_str())).collect();
+        assert_eq!(unresolved, [("", "missing ids"), ("tmdb:4", "internal: item not accounted")]);
+    }
 }
