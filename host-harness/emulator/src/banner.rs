@@ -20,7 +20,8 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::{Credentials, Emulator, EmulatorConfig, Library};
+use crate::emulator::{Credentials, Emulator, EmulatorConfig};
+use crate::library::Library;
 
 /// Exit status of [`serve`] when the seed cannot be read or the port cannot be bound (the
 /// usage-error status of `cw-host`).

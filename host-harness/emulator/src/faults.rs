@@ -1,4 +1,4 @@
-//! Fault injection, scriptable by tests: [`Emulator::inject`](super::Emulator::inject) (or
+//! Fault injection, scriptable by tests: [`Emulator::inject`](crate::Emulator::inject) (or
 //! `POST /_emulator/faults`) adds a [`Fault`]; `Emulator::clear_faults` (`DELETE
 //! /_emulator/faults`) removes them all.
 //!

@@ -3,7 +3,7 @@
 //! responses always carry `X-Pagination-Page`, `-Limit`, `-Page-Count` and `-Item-Count`; a page
 //! past the end is `200 []` with those headers.
 
-use super::server::{Ctx, Reply};
+use crate::route::{Ctx, Reply};
 
 /// Largest page Trakt serves since 2026-06-15.
 pub const MAX_LIMIT: u64 = 250;

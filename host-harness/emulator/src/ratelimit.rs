@@ -17,8 +17,8 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::server::Reply;
-use super::timestamp::Timestamp;
+use crate::reply::Reply;
+use crate::timestamp::Timestamp;
 
 /// Bucket sizes. `Default` is Trakt's documented limits: GET 1000 per 300 s, writes 1 per second,
 /// `X-Ratelimit` only on `429`s.

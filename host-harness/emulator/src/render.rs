@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::catalog::Lookup;
-use super::library::{Episode, MediaRef, MediaType, Movie, Season, Show};
+use crate::catalog::Lookup;
+use crate::library::{Episode, MediaRef, MediaType, Movie, Season, Show};
 
 /// Cached media-object text per item (without the enclosing braces).
 pub(crate) type Fragments = HashMap<MediaRef, Box<str>>;
@@ -82,7 +82,7 @@ pub(crate) fn plain_field(out: &mut String, key: &str, text: &str) {
 }
 
 /// Appends `"key":"YYYY-MM-DDTHH:MM:SS.000Z",`.
-pub(crate) fn time_field(out: &mut String, key: &str, t: super::timestamp::Timestamp) {
+pub(crate) fn time_field(out: &mut String, key: &str, t: crate::timestamp::Timestamp) {
     let _ = write!(out, "\"{key}\":\"");
     t.write_trakt(out);
     out.push_str("\",");
@@ -223,9 +223,9 @@ fn episode_text(out: &mut String, season: &Season, e: &Episode) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::catalog::CatalogIndex;
-    use super::super::library::Library;
     use super::*;
+    use crate::catalog::CatalogIndex;
+    use crate::library::Library;
     use serde_json::Value;
 
     #[test]

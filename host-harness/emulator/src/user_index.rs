@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::library::{Library, MediaRef, MediaType, HISTORY_ID_BASE};
+use crate::library::{Library, MediaRef, MediaType, HISTORY_ID_BASE};
 
 #[derive(Debug, Default)]
 pub(crate) struct UserIndex {

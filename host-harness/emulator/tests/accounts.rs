@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Api, agent_with, control, err, last_logged, start};
+use common::{agent_with, control, err, last_logged, start, Api};
 use serde_json::{json, Value};
 use trakt_emulator::{Auth, Emulator, EmulatorConfig, Library, RateLimitConfig, User};
 

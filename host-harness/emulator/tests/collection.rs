@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Api, activities, hdrs, is_trakt_time, paging_headers, rows, start};
+use common::{activities, hdrs, is_trakt_time, paging_headers, rows, start, Api};
 use serde_json::json;
 use trakt_emulator::{Library, Limits};
 

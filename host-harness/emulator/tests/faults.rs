@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Api, control, last_logged, ranks, raw_get, start};
+use common::{control, last_logged, ranks, raw_get, start, Api};
 use serde_json::{json, Value};
 use trakt_emulator::{Fault, FaultAction, FaultWhen, Library};
 

@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Api, activities, ep, hdrs, ids_of, last_logged, media_of, mv, paging_headers, rate_limited, rows, start};
+use common::{
+    activities, ep, hdrs, ids_of, last_logged, media_of, mv, paging_headers, rate_limited, rows,
+    start, Api,
+};
 use serde_json::{json, Value};
 use trakt_emulator::{Fault, FaultAction, FaultWhen, Library, Limits, RateLimitConfig, Timestamp};
 
@@ -533,7 +536,10 @@ fn history_sample_100k_pages_fast() {
         }
         t.elapsed() / n
     };
-    let baseline = mean((0..40).map(|i| format!("/sync/no-such-list/{i}")).collect(), 404);
+    let baseline = mean(
+        (0..40).map(|i| format!("/sync/no-such-list/{i}")).collect(),
+        404,
+    );
     let server = |pages: std::ops::Range<u32>, limit: u32| {
         let paths = pages.map(|page| format!("/sync/history/episodes?page={page}&limit={limit}"));
         mean(paths.collect(), 200).saturating_sub(baseline)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Api, agent_with, err, send, start};
+use common::{agent_with, err, send, start, Api};
 use serde_json::json;
 use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest};
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Api, Resp, agent_with, control, err, send, start};
+use common::{agent_with, control, err, send, start, Api, Resp};
 use serde_json::json;
 use trakt_emulator::{Emulator, EmulatorConfig, Library};
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Api, rate_limited, start};
+use common::{rate_limited, start, Api};
 use serde_json::{json, Value};
 use trakt_emulator::{Emulator, EmulatorConfig, Library, RateLimitConfig, Timestamp};
 

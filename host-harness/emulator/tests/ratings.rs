@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Api, activities, ep, err, hdrs, media_of, mv, paging_headers, rows, start};
+use common::{activities, ep, err, hdrs, media_of, mv, paging_headers, rows, start, Api};
 use serde_json::{json, Value};
 use trakt_emulator::{Library, Limits, MediaType, UPGRADE_URL};
 

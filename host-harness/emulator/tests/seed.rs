@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{Api, agent_with, ids_of, is_trakt_time, rows, send, start};
+use common::{agent_with, ids_of, is_trakt_time, rows, send, start, Api};
 use serde_json::json;
-use trakt_emulator::{Emulator, EmulatorConfig, LIBRARY_KEYS, Library, MediaType, PlayAction, Timestamp};
+use trakt_emulator::{
+    Emulator, EmulatorConfig, Library, MediaType, PlayAction, Timestamp, LIBRARY_KEYS,
+};
 
 #[test]
 fn dump_round_trip() {

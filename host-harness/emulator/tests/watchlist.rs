@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Api, err, is_trakt_time, start};
+use common::{err, is_trakt_time, start, Api};
 use serde_json::json;
 use trakt_emulator::{Library, MediaType, Timestamp};
 

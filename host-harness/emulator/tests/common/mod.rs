@@ -6,7 +6,9 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest, RateLimitConfig, Timestamp};
+use trakt_emulator::{
+    Emulator, EmulatorConfig, Library, LoggedRequest, RateLimitConfig, Timestamp,
+};
 
 pub struct Resp {
     pub status: u16,
@@ -90,7 +92,13 @@ impl Api {
         self
     }
 
-    pub fn call(&self, method: &str, path: &str, extra: &[(&str, &str)], body: Option<&Value>) -> Resp {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         let auth = format!("Bearer {}", self.token);
         let mut headers = vec![
             ("trakt-api-key", self.client_id.as_str()),

@@ -3,10 +3,14 @@
 
 use serde_json::{json, Value};
 
+use crate::device::DeviceStatus;
+use crate::encoding::{parse_urlencoded, percent_decode};
+use crate::faults::OneOrMany;
+use crate::reply::Reply;
+
 use super::accounts::account_value;
-use super::faults::OneOrMany;
-use super::oauth::DeviceStatus;
-use super::server::{parse_urlencoded, percent_decode, Incoming, Reply, Shared};
+use super::request::Incoming;
+use super::shared::Shared;
 
 impl Shared {
     /// `/_emulator/*`: test control, no auth, not logged.

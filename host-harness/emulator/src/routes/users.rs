@@ -3,8 +3,9 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::library::slugify;
-use super::server::{hex, Access, Ctx, Reply, RouteDef};
+use crate::encoding::hex;
+use crate::library::slugify;
+use crate::route::{Access, Ctx, Reply, RouteDef};
 
 pub(crate) fn routes() -> Vec<RouteDef> {
     vec![RouteDef::new(

@@ -4,11 +4,13 @@
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
-use super::catalog::date_start;
-use super::library::MediaType;
-use super::server::{Ctx, Reply};
-use super::sync_watchlist::UPGRADE_URL;
-use super::timestamp::Timestamp;
+use crate::catalog::date_start;
+use crate::library::MediaType;
+use crate::route::{Ctx, Reply};
+use crate::timestamp::Timestamp;
+
+/// Where non-VIP users are sent on `420` (`X-Upgrade-URL`) and `426`, as Trakt's 2026 answers say.
+pub const UPGRADE_URL: &str = "https://app.trakt.tv/vip";
 
 /// Per-type counters, rendered as `{"movies": n, "shows": n, "seasons": n, "episodes": n}`
 /// ([`all_json`](Self::all_json)) or `{"movies": n, "episodes": n}` ([`me_json`](Self::me_json)).

@@ -2,9 +2,9 @@
 //! `POST /oauth/revoke`, and `GET /oauth/authorize` (redirects straight back with a code).
 //!
 //! Each account has exactly one valid access token and one valid refresh token (in its
-//! `Library::auth`; `accounts` picks the account). A successful grant rotates both: the previous access token answers 401
-//! and the previous refresh token `400 invalid_grant`. Bodies may be JSON or form-encoded; no
-//! `trakt-api-key` is needed.
+//! `Library::auth`; `server::accounts` picks the account). A successful grant rotates both: the
+//! previous access token answers 401 and the previous refresh token `400 invalid_grant`. Bodies
+//! may be JSON or form-encoded; no `trakt-api-key` is needed.
 //!
 //! Device flow (section 2.4):
 //! * `POST /oauth/device/code` `{"client_id"}` -> `200 {device_code (64 hex), user_code (8 chars
@@ -23,7 +23,9 @@
 
 use serde_json::{json, Value};
 
-use super::server::{percent_encode, Access, Ctx, Reply, RouteDef};
+use crate::device::{DeviceCode, DeviceStatus};
+use crate::encoding::percent_encode;
+use crate::route::{Access, Ctx, Reply, RouteDef};
 
 pub(crate) fn routes() -> Vec<RouteDef> {
     vec![
@@ -33,28 +35,6 @@ pub(crate) fn routes() -> Vec<RouteDef> {
         RouteDef::new("POST", "/oauth/device/code", Access::OAuth, device_code),
         RouteDef::new("POST", "/oauth/device/token", Access::OAuth, device_token),
     ]
-}
-
-/// Where a device code stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DeviceStatus {
-    Pending,
-    Approved,
-    Denied,
-    /// Approved and its tokens handed out.
-    Used,
-}
-
-/// One issued device code.
-#[derive(Clone, Debug)]
-pub(crate) struct DeviceCode {
-    pub device_code: String,
-    pub user_code: String,
-    /// Emulator clock, Unix ms.
-    pub expires_at_ms: i64,
-    /// The last poll that was not answered `429`.
-    pub last_poll_ms: Option<i64>,
-    pub status: DeviceStatus,
 }
 
 const USER_CODE_ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

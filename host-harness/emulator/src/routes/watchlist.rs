@@ -6,9 +6,11 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
-use super::library::{MediaRef, MediaType, WatchlistEntry};
-use super::paging::{Paging, DEFAULT_LIMIT};
-use super::server::{Access, Ctx, Reply, RouteDef, State};
+use crate::library::{MediaRef, MediaType, WatchlistEntry};
+use crate::paging::{Paging, DEFAULT_LIMIT};
+use crate::route::{Access, Ctx, Reply, RouteDef, State};
+
+use super::common::UPGRADE_URL;
 
 pub(crate) fn routes() -> Vec<RouteDef> {
     vec![
@@ -25,9 +27,6 @@ pub(crate) fn routes() -> Vec<RouteDef> {
         RouteDef::new("POST", "/sync/watchlist/remove", Access::User, remove),
     ]
 }
-
-/// Where non-VIP users are sent on 420/426 (2026 docs).
-pub const UPGRADE_URL: &str = "https://app.trakt.tv/vip";
 
 /// Sort orders the emulator applies; any other `sort_by` falls back to `rank`.
 const SORTS: &[&str] = &["rank", "added", "title", "released"];
@@ -146,7 +145,7 @@ fn bad_body(e: impl std::fmt::Display) -> Reply {
 }
 
 /// Bumps `watchlist.updated_at` and `<type>.watchlisted_at` for the given types.
-fn touch(state: &mut State, now: super::timestamp::Timestamp, types: &HashSet<MediaType>) {
+fn touch(state: &mut State, now: crate::timestamp::Timestamp, types: &HashSet<MediaType>) {
     let mut keys = vec![("watchlist", "updated_at")];
     for t in MediaType::ALL {
         if types.contains(&t) {

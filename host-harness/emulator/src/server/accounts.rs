@@ -1,5 +1,5 @@
-//! Several Trakt accounts (users) on one origin: the seed's `accounts` array, and which account
-//! serves a request.
+//! Several Trakt accounts (users) on one origin: which account serves a request, and the
+//! accounts' state locked together (the seed's `accounts` array is read in `seed`).
 //!
 //! The primary account is the top-level library (`Shared::state`); every entry of the seed's
 //! `accounts` is a further account with its own [`State`] (`Shared::accounts`, seed order): its own
@@ -24,12 +24,12 @@
 use std::sync::MutexGuard;
 
 use axum::http::HeaderMap;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::library::{json_kind, Auth, Library, User, LIBRARY_KEYS};
-use super::server::{Shared, State};
-use super::timestamp::Timestamp;
+use crate::library::{Auth, Library};
+use crate::state::State;
+
+use super::shared::{lock, Shared};
 
 /// Which account: the primary, or `Shared::accounts[i]` (= seed `accounts[i]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl Shared {
     /// Locks every account (in the documented order).
     pub(crate) fn accounts(&self) -> Accounts<'_> {
         let primary = self.state();
-        let others = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let others = lock(&self.accounts);
         Accounts { primary, others }
     }
 }
@@ -146,138 +146,4 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => "",
     })
-}
-
-/// The seed's `accounts` value (`catalog`: the primary's, for entries without one). Errors name
-/// the entry and the field: `accounts[1].auth.access_token: invalid type: ...`.
-pub(crate) fn parse_seed(value: &Value, catalog: Option<&Value>) -> Result<Vec<Library>, String> {
-    let Value::Array(entries) = value else {
-        return Err(format!(
-            "accounts: expected an array of accounts, found {}",
-            json_kind(value)
-        ));
-    };
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| parse_entry(&format!("accounts[{i}]"), entry, catalog))
-        .collect()
-}
-
-fn parse_entry(at: &str, entry: &Value, catalog: Option<&Value>) -> Result<Library, String> {
-    let obj = entry.as_object().ok_or_else(|| {
-        format!(
-            "{at}: expected an object (auth, user, watchlist, ...), found {}",
-            json_kind(entry)
-        )
-    })?;
-    let mut fields = Map::new();
-    for (key, v) in obj {
-        if key == "accounts" {
-            if v.is_null() || v.as_array().is_some_and(Vec::is_empty) {
-                continue;
-            }
-            return Err(format!("{at}.accounts: accounts cannot be nested"));
-        }
-        if !LIBRARY_KEYS.contains(&key.as_str()) {
-            let expected: Vec<&str> = LIBRARY_KEYS
-                .iter()
-                .copied()
-                .filter(|k| *k != "accounts")
-                .collect();
-            return Err(format!(
-                "{at}: unknown field `{key}` (expected one of: {})",
-                expected.join(", ")
-            ));
-        }
-        fields.insert(key.clone(), v.clone());
-    }
-    if let Some(v) = fields.get("auth") {
-        blame_field::<Auth>(v, &format!("{at}.auth"))?;
-    }
-    if let Some(v) = fields.get("user") {
-        blame_field::<User>(v, &format!("{at}.user"))?;
-    }
-    if fields.get("catalog").is_none_or(Value::is_null) {
-        if let Some(c) = catalog {
-            fields.insert("catalog".into(), c.clone());
-        }
-    }
-    Library::from_json(&Value::Object(fields).to_string()).map_err(|e| format!("{at}.{e}"))
-}
-
-/// When the object `value` does not parse as `T` (a struct whose fields all have defaults),
-/// names the first field that does not parse on its own: `{path}.{field}: {error}`.
-fn blame_field<T: DeserializeOwned>(value: &Value, path: &str) -> Result<(), String> {
-    let Some(obj) = value.as_object() else {
-        return Ok(()); // Library::from_json names the object.
-    };
-    if serde_json::from_value::<T>(value.clone()).is_ok() {
-        return Ok(());
-    }
-    for (k, v) in obj {
-        let one = Value::Object(Map::from_iter([(k.clone(), v.clone())]));
-        if let Err(e) = serde_json::from_value::<T>(one) {
-            return Err(format!("{path}.{k}: {e}"));
-        }
-    }
-    Ok(())
-}
-
-/// Completes the further accounts of `primary` for a start: each without a catalogue gets the
-/// primary's, is normalized, and gets `expires_at` (`default_expires_at`) when it has none.
-/// Then [`check_distinct`].
-pub(crate) fn prepare(
-    primary: &Library,
-    accounts: &mut [Library],
-    now: Timestamp,
-    default_expires_at: i64,
-) -> Result<(), String> {
-    for (i, a) in accounts.iter_mut().enumerate() {
-        let at = format!("accounts[{i}]");
-        if !a.accounts.is_empty() {
-            return Err(format!("{at}.accounts: accounts cannot be nested"));
-        }
-        if a.catalog.movies.is_empty() && a.catalog.shows.is_empty() {
-            a.catalog = primary.catalog.clone();
-        }
-        a.normalize(now).map_err(|e| format!("{at}.{e}"))?;
-        a.auth.expires_at.get_or_insert(default_expires_at);
-    }
-    check_distinct(primary, accounts)
-}
-
-/// Every account needs its own (non-empty) username, access token and refresh token.
-pub(crate) fn check_distinct(primary: &Library, accounts: &[Library]) -> Result<(), String> {
-    let name = |i: Option<usize>| match i {
-        None => "the primary account".to_string(),
-        Some(j) => format!("accounts[{j}]"),
-    };
-    let all: Vec<(Option<usize>, &Library)> = std::iter::once((None, primary))
-        .chain(accounts.iter().enumerate().map(|(i, a)| (Some(i), a)))
-        .collect();
-    for (n, (i, a)) in all.iter().enumerate().skip(1) {
-        let at = name(*i);
-        if a.user.username.is_empty() {
-            return Err(format!("{at}.user.username: must not be empty"));
-        }
-        for (j, b) in &all[..n] {
-            let clash = |what: &str, field: &str| {
-                Err(format!(
-                    "{at}.{field}: the same {what} as {} (every account needs its own)",
-                    name(*j)
-                ))
-            };
-            if a.user.username == b.user.username {
-                return clash(&format!("username {:?}", a.user.username), "user.username");
-            }
-            if a.auth.access_token == b.auth.access_token {
-                return clash("access token", "auth.access_token");
-            }
-            if a.auth.refresh_token == b.auth.refresh_token {
-                return clash("refresh token", "auth.refresh_token");
-            }
-        }
-    }
-    Ok(())
 }

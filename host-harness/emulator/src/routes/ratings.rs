@@ -24,12 +24,12 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::catalog::Lookup;
-use super::library::{MediaRef, MediaType, Rating};
-use super::paging::{paged_text, Paging, DEFAULT_LIMIT};
-use super::render::{num_field, plain_field, time_field, Fragments, Rows};
-use super::server::{Access, Ctx, Reply, RouteDef, State};
-use super::sync_common::{account_limit, bad_request, parse_when, Counts, When};
+use super::common::{account_limit, bad_request, parse_when, Counts, When};
+use crate::catalog::Lookup;
+use crate::library::{MediaRef, MediaType, Rating};
+use crate::paging::{paged_text, Paging, DEFAULT_LIMIT};
+use crate::render::{num_field, plain_field, time_field, Fragments, Rows};
+use crate::route::{Access, Ctx, Reply, RouteDef, State};
 
 pub(crate) fn routes() -> Vec<RouteDef> {
     vec![
@@ -152,7 +152,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
             Err(e) => return bad_request(e),
         };
         let mut not_found = resolution.not_found;
-        let mut ops: Vec<(MediaRef, u8, super::timestamp::Timestamp)> = Vec::new();
+        let mut ops: Vec<(MediaRef, u8, crate::timestamp::Timestamp)> = Vec::new();
         for f in &resolution.found {
             let rating = match f.item.get("rating").filter(|v| !v.is_null()) {
                 None if !f.leaf => continue,

@@ -32,13 +32,13 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::catalog::Lookup;
-use super::library::{MediaRef, MediaType, Play, PlayAction};
-use super::paging::{paged_text, Paging, DEFAULT_LIMIT};
-use super::render::{num_field, plain_field, time_field, Fragments, Rows};
-use super::server::{Access, Ctx, Reply, RouteDef, State};
-use super::sync_common::{account_limit, bad_request, parse_when, query_time, Counts, When};
-use super::timestamp::Timestamp;
+use super::common::{account_limit, bad_request, parse_when, query_time, Counts, When};
+use crate::catalog::Lookup;
+use crate::library::{MediaRef, MediaType, Play, PlayAction};
+use crate::paging::{paged_text, Paging, DEFAULT_LIMIT};
+use crate::render::{num_field, plain_field, time_field, Fragments, Rows};
+use crate::route::{Access, Ctx, Reply, RouteDef, State};
+use crate::timestamp::Timestamp;
 
 pub(crate) fn routes() -> Vec<RouteDef> {
     vec![

@@ -24,12 +24,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::catalog::{movie_json, show_json, Found};
-use super::library::{CollectionEntry, CollectionMetadata, MediaRef, MediaType};
-use super::paging::{paged, Paging, DEFAULT_LIMIT};
-use super::server::{Access, Ctx, Reply, RouteDef};
-use super::sync_common::{account_limit, bad_request, parse_when, Counts, When};
-use super::timestamp::Timestamp;
+use super::common::{account_limit, bad_request, parse_when, Counts, When};
+use crate::catalog::{movie_json, show_json};
+use crate::library::{CollectionEntry, CollectionMetadata, MediaRef, MediaType};
+use crate::paging::{paged, Paging, DEFAULT_LIMIT};
+use crate::resolve::Found;
+use crate::route::{Access, Ctx, Reply, RouteDef};
+use crate::timestamp::Timestamp;
 
 pub(crate) fn routes() -> Vec<RouteDef> {
     vec![

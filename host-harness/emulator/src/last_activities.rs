@@ -1,4 +1,4 @@
-//! `GET /sync/last_activities` and the timestamps behind it.
+//! The timestamps behind `GET /sync/last_activities` (served by `routes::activities`).
 //!
 //! Every mutation bumps the timestamps of what it changed plus `all` through
 //! [`LastActivities::bump`]. Bumps are strictly increasing: a change gets
@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::server::{Access, Ctx, Reply, RouteDef};
-use super::timestamp::Timestamp;
+use crate::timestamp::Timestamp;
 
-/// The groups and keys of the 2026 `last_activities` payload (section 3.1 of the reference).
+/// The groups and keys of the `last_activities` payload as Trakt serves it in 2026 (the
+/// documented groups plus the newer `favorites`, `collaborations`, `saved_filters` and `notes`).
 pub const GROUPS: &[(&str, &[&str])] = &[
     (
         "movies",
@@ -186,17 +186,4 @@ impl<'de> Deserialize<'de> for LastActivities {
         }
         Ok(out)
     }
-}
-
-pub(crate) fn routes() -> Vec<RouteDef> {
-    vec![RouteDef::new(
-        "GET",
-        "/sync/last_activities",
-        Access::User,
-        get_last_activities,
-    )]
-}
-
-fn get_last_activities(ctx: &mut Ctx<'_>) -> Reply {
-    Reply::json(200, ctx.state.library.last_activities.to_json())
 }
