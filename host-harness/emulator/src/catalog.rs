@@ -1,11 +1,14 @@
-//! Catalogue lookups: resolving request objects to catalogue media, and rendering the minimal
-//! media objects Trakt puts in responses (section 8).
+//! Catalogue lookups: finding catalogue media from a request object's ids (request bodies are
+//! walked in `resolve`), release dates, and the minimal media objects Trakt puts in response rows
+//! (`title`, `year` and `ids`; "Standard Media Objects" in Trakt's API docs,
+//! <https://trakt.docs.apiary.io/>).
 //!
-//! Matching rules (section 8.2): ids are tried in the order `trakt, imdb, tmdb, tvdb, slug`,
-//! each only for the types Trakt's contract accepts it for (movies: trakt|slug|imdb|tmdb; shows:
-//! trakt|slug|imdb|tmdb|tvdb; seasons: trakt|tmdb|tvdb; episodes: trakt|tvdb); the first id that
-//! matches wins. Movies and shows without a matching id fall back to `title` + `year`, then to
-//! `title` alone (most recent year). Seasons and episodes nested in a show are found by `number`.
+//! Matching rules, as Trakt's sync POSTs apply them: ids are tried in the order `trakt, imdb, tmdb,
+//! tvdb, slug`, each only for the types Trakt's contract accepts it for (movies:
+//! trakt|slug|imdb|tmdb; shows: trakt|slug|imdb|tmdb|tvdb; seasons: trakt|tmdb|tvdb; episodes:
+//! trakt|tvdb); the first id that matches wins. Movies and shows without a matching id fall back to
+//! `title` + `year`, then to `title` alone (most recent year). Seasons and episodes nested in a
+//! show are found by `number`.
 
 use std::collections::HashMap;
 

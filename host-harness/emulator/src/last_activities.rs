@@ -107,7 +107,8 @@ impl LastActivities {
             .insert(key.to_string(), at);
     }
 
-    /// Gives every key of [`GROUPS`] that has no value the timestamp `at`.
+    /// Gives every key of the payload (every group and key Trakt serves) that has no value the
+    /// timestamp `at`.
     pub fn fill_missing(&mut self, at: Timestamp) {
         for (group, keys) in GROUPS {
             let g = self.groups.entry(group.to_string()).or_default();

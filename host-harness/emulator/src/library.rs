@@ -445,7 +445,8 @@ impl Play {
     }
 }
 
-/// Collection metadata (section 3.9); absent values are `None`.
+/// Collection metadata: the optional keys of a collected item in `POST /sync/collection` and in
+/// `GET /sync/collection?extended=metadata`; absent values are `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,8 @@
-//! Pagination (section 4): `page` (1-based, default 1) and `limit` (clamped to 1..=250, default
-//! per endpoint, 100 for sync lists); non-numeric values fall back to the defaults. Paginated
-//! responses always carry `X-Pagination-Page`, `-Limit`, `-Page-Count` and `-Item-Count`; a page
-//! past the end is `200 []` with those headers.
+//! Pagination ("Pagination" in Trakt's API docs, <https://trakt.docs.apiary.io/>): `page` (1-based,
+//! default 1) and `limit` (clamped to 1..=250, default per endpoint, 100 for sync lists);
+//! non-numeric values fall back to the defaults. Paginated responses always carry
+//! `X-Pagination-Page`, `-Limit`, `-Page-Count` and `-Item-Count`; a page past the end is `200 []`
+//! with those headers.
 
 use crate::route::{Ctx, Reply};
 

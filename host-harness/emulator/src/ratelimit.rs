@@ -1,4 +1,5 @@
-//! Trakt's rate-limit buckets (section 5), off unless `EmulatorConfig::rate_limit` is set.
+//! Trakt's rate-limit buckets ("Rate Limiting" in Trakt's API docs,
+//! <https://trakt.docs.apiary.io/>), off unless `EmulatorConfig::rate_limit` is set.
 //!
 //! Fixed windows per bucket: `AUTHED_API_GET_LIMIT` and `AUTHED_API_POST_LIMIT` keyed by user
 //! (requests with a valid token; the emulator has one user, so this is "per token" except that the

@@ -20,7 +20,8 @@ pub struct LoggedRequest {
     pub body: Option<serde_json::Value>,
     /// Arrival time in milliseconds since the emulator started (monotonic).
     pub at_ms: u64,
-    /// The injected fault that hit this request ([`FaultAction::label`], e.g. `"status:503"`,
+    /// The injected fault that hit this request
+    /// ([`FaultAction::label`](crate::FaultAction::label), e.g. `"status:503"`,
     /// `"drop_connection"`), `None` if none. Dropped connections are logged with `status` 0.
     #[serde(default)]
     pub fault: Option<String>,

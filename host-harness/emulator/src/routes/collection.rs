@@ -1,4 +1,4 @@
-//! The collection ("library", section 3.9): `GET /sync/collection/{movies|shows}`,
+//! The collection (the "library" on trakt.tv): `GET /sync/collection/{movies|shows}`,
 //! `POST /sync/collection` and `POST /sync/collection/remove`.
 //!
 //! * Add: movies and episodes; a show without `seasons` = all its episodes (specials

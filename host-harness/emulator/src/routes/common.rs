@@ -47,7 +47,8 @@ pub(crate) fn bad_request(e: impl std::fmt::Display) -> Reply {
     Reply::error(400, "bad_request", e.to_string())
 }
 
-/// `420` with `X-Upgrade-URL`, `X-VIP-User` and `X-Account-Limit` (section 6.2).
+/// Trakt's answer when an account limit would be exceeded: `420` with `X-Upgrade-URL`,
+/// `X-VIP-User` and `X-Account-Limit`.
 pub(crate) fn account_limit(vip: bool, what: &str, limit: u64, count: usize, more: usize) -> Reply {
     Reply::error(
         420,

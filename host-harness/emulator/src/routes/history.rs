@@ -1,15 +1,16 @@
-//! Watched history (sections 3.6 to 3.8): `GET /sync/history[/{type}[/{id}]]`,
-//! `POST /sync/history` and `POST /sync/history/remove`.
+//! Watched history: `GET /sync/history[/{type}[/{id}]]`, `POST /sync/history` and `POST
+//! /sync/history/remove`.
 //!
-//! * Reads: `type` ∈ `movies|shows|seasons|episodes` (`shows`, `seasons` and `episodes` all
-//!   list episode plays), anything else `404`; `id` is the trakt id of an item of that type
-//!   (`/sync/history/shows/1` = plays of show 1's episodes); an id that is not a number or not
-//!   in the catalogue is `404`, a known item without plays `200 []`. Rows (section 3.6) newest
-//!   `watched_at` first, ties higher history id first. `start_at` / `end_at` filter on
-//!   `watched_at`, both inclusive; they take a date-time or `YYYY-MM-DD` (start of that day /
-//!   its last second); anything else is `400`. Paginated like the watchlist (default 100,
-//!   clamp 1..=250). A page costs O(log n + page) (the library keeps the history sorted and the
-//!   server keeps per-type position lists), plus O(n) only when filtering by `id`.
+//! * Reads: `type` ∈ `movies|shows|seasons|episodes` (`shows`, `seasons` and `episodes` all list
+//!   episode plays), anything else `404`; `id` is the trakt id of an item of that type
+//!   (`/sync/history/shows/1` = plays of show 1's episodes); an id that is not a number or not in
+//!   the catalogue is `404`, a known item without plays `200 []`. Rows (`id`, `watched_at`,
+//!   `action`, `type` and the media objects) newest `watched_at` first, ties higher history id
+//!   first. `start_at` / `end_at` filter on `watched_at`, both inclusive; they take a date-time or
+//!   `YYYY-MM-DD` (start of that day / its last second); anything else is `400`. Paginated like the
+//!   watchlist (default 100, clamp 1..=250). A page costs O(log n + page) (the library keeps the
+//!   history sorted and the server keeps per-type position lists), plus O(n) only when filtering by
+//!   `id`.
 //! * Add: a show without `seasons` = all its episodes (specials included), a season (by ids, or
 //!   `shows[].seasons[{number}]`) = its episodes, nested episode numbers = those episodes.
 //!   `watched_at` on an object applies to everything below it unless overridden: a date-time
@@ -161,7 +162,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     })
 }
 
-/// History rows (section 3.6) as a JSON array.
+/// History rows (`id`, `watched_at`, `action`, `type`, then the media objects) as a JSON array.
 fn rows<'p>(
     lookup: Lookup<'_>,
     fragments: &mut Fragments,

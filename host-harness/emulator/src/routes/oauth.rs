@@ -1,16 +1,18 @@
-//! OAuth (section 2): `POST /oauth/token` (refresh-token and authorization-code grants),
-//! `POST /oauth/revoke`, and `GET /oauth/authorize` (redirects straight back with a code).
+//! OAuth ("Authentication - OAuth" and "Authentication - Devices" in Trakt's API docs,
+//! <https://trakt.docs.apiary.io/>): `POST /oauth/token` (refresh-token and authorization-code
+//! grants), `POST /oauth/revoke`, and `GET /oauth/authorize` (redirects straight back with a
+//! code).
 //!
 //! Each account has exactly one valid access token and one valid refresh token (in its
 //! `Library::auth`; `server::accounts` picks the account). A successful grant rotates both: the
 //! previous access token answers 401 and the previous refresh token `400 invalid_grant`. Bodies
 //! may be JSON or form-encoded; no `trakt-api-key` is needed.
 //!
-//! Device flow (section 2.4):
+//! Device flow:
 //! * `POST /oauth/device/code` `{"client_id"}` -> `200 {device_code (64 hex), user_code (8 chars
 //!   A-Z0-9), verification_url "https://trakt.tv/activate", expires_in, interval}` (both from
 //!   `EmulatorConfig`); no `client_id` -> `400 invalid_request`; an unknown `client_id` ->
-//!   `403 invalid_client` (section 6.1: "invalid API key or unapproved app").
+//!   `403 invalid_client` (Trakt's `403` means "invalid API key or unapproved app").
 //! * `POST /oauth/device/token` `{"code", "client_id", "client_secret"}`: missing `code` -> `400
 //!   invalid_request` (JSON); wrong client credentials -> `401 invalid_client` (JSON); otherwise,
 //!   with empty bodies as on Trakt: unknown code `404`; already used `409`; expired (emulator
@@ -177,7 +179,8 @@ fn token(ctx: &mut Ctx<'_>) -> Reply {
     issue_tokens(ctx)
 }
 
-/// Replaces both tokens and answers with the token object (section 2.3).
+/// Replaces both tokens and answers with the token object (`access_token`, `token_type`,
+/// `expires_in`, `refresh_token`, `scope`, `created_at`).
 fn issue_tokens(ctx: &mut Ctx<'_>) -> Reply {
     let now = ctx.now.secs();
     let ttl = ctx.state.access_token_ttl_secs;

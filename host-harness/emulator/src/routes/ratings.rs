@@ -1,10 +1,11 @@
-//! Ratings (sections 3.4 and 3.5): `GET /sync/ratings[/{type}[/{rating}]]`, `POST /sync/ratings`
-//! and `POST /sync/ratings/remove`.
+//! Ratings: `GET /sync/ratings[/{type}[/{rating}]]`, `POST /sync/ratings` and `POST
+//! /sync/ratings/remove`.
 //!
 //! * Reads: `type` ∈ `movies|shows|seasons|episodes|all`, anything else `404`; `rating` is one
-//!   value `1..10` or a comma list (`8,9,10`), anything else `400`. Rows (section 3.4) newest
-//!   `rated_at` first (ties: movie, show, season, episode, then trakt id), paginated like the
-//!   watchlist (default 100, `limit` clamped to 1..=250, four `X-Pagination-*` headers).
+//!   value `1..10` or a comma list (`8,9,10`), anything else `400`. Rows (`rated_at`, `rating`,
+//!   `type` and the media objects) newest `rated_at` first (ties: movie, show, season, episode,
+//!   then trakt id), paginated like the watchlist (default 100, `limit` clamped to 1..=250, four
+//!   `X-Pagination-*` headers).
 //! * Add: every resolved object that carries a `rating` rates its own level — a show with
 //!   `seasons` may rate the show too, a season with `episodes` the season too; the most specific
 //!   objects (a bare show, a season without `episodes`, an episode, a movie) must carry one. The
@@ -111,7 +112,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     }
 }
 
-/// Rating rows (section 3.4) as a JSON array.
+/// Rating rows (`rated_at`, `rating`, `type`, then the media objects) as a JSON array.
 fn rows<'r>(
     lookup: Lookup<'_>,
     fragments: &mut Fragments,

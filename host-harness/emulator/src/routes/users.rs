@@ -1,4 +1,4 @@
-//! `GET /users/settings` (section 3.10): user, account, connections, sharing text and limits.
+//! `GET /users/settings`: user, account, connections, sharing text and limits.
 
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -1,4 +1,4 @@
-//! The watchlist (sections 3.2 and 3.3): `GET /sync/watchlist[/{type}[/{sort_by}[/{sort_how}]]]`,
+//! The watchlist: `GET /sync/watchlist[/{type}[/{sort_by}[/{sort_how}]]]`,
 //! `POST /sync/watchlist` and `POST /sync/watchlist/remove`.
 
 use std::cmp::Ordering;
