@@ -196,7 +196,7 @@ fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) ->
         unresolved: r
             .unresolved
             .into_iter()
-            .map(|u| wit::Unresolved { key: u.key, item: item_to_wit(u.item), hint: u.hint })
+            .map(|u| wit::Unresolved { key: u.key, item: item_to_wit(u.item), hint: u.hint.to_string() })
             .collect(),
         planned: r
             .planned
@@ -211,7 +211,7 @@ fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) ->
                 status: match o.outcome {
                     features::Outcome::Confirmed => wit::ItemStatus::Confirmed,
                     features::Outcome::Skipped => wit::ItemStatus::Skipped,
-                    features::Outcome::Unresolved(hint) => wit::ItemStatus::Unresolved(hint),
+                    features::Outcome::Unresolved(hint) => wit::ItemStatus::Unresolved(hint.to_string()),
                 },
             })
             .collect(),

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::model::{Ids, Item, Kind};
+use crate::model::{Hint, Ids, Item, Kind};
 
 /// The four top-level arrays of a sync body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -108,18 +108,18 @@ pub fn show_scope_ids(show_ids: &Ids) -> Map<String, Value> {
 /// with a season number. Episodes go flat with a strong id (trakt or tvdb), else nested under
 /// show ids with season and episode numbers, else flat with weak ids. Otherwise the hint is
 /// "missing ids" without show ids and "missing scope" with them.
-pub fn target_for(item: &Item) -> Result<Target, &'static str> {
+pub fn target_for(item: &Item) -> Result<Target, Hint> {
     let kind = item.kind();
-    let Some(group) = Group::of(&kind) else { return Err("unsupported type") };
+    let Some(group) = Group::of(&kind) else { return Err(Hint::UnsupportedType) };
     let season = item.season.filter(|s| *s >= 0);
     let episode = item.episode.filter(|e| *e >= 0);
     let ids = item.ids();
     let show_ids = item.show_ids();
     let own = ids_for_trakt(&kind, &ids, &show_ids, season.is_some() && episode.is_some());
     let scope = show_scope_ids(&show_ids);
-    let missing = if scope.is_empty() { "missing ids" } else { "missing scope" };
+    let missing = if scope.is_empty() { Hint::MissingIds } else { Hint::MissingScope };
     match kind {
-        Kind::Movie | Kind::Show if own.is_empty() => Err("missing ids"),
+        Kind::Movie | Kind::Show if own.is_empty() => Err(Hint::MissingIds),
         Kind::Movie | Kind::Show => Ok(Target::Flat { group, ids: own }),
         Kind::Season => match (own.is_empty(), scope.is_empty(), season) {
             (false, _, _) => Ok(Target::Flat { group, ids: own }),
@@ -135,7 +135,7 @@ pub fn target_for(item: &Item) -> Result<Target, &'static str> {
                 _ => Err(missing),
             }
         }
-        Kind::Other(_) => Err("unsupported type"),
+        Kind::Other(_) => Err(Hint::UnsupportedType),
     }
 }
 
@@ -512,7 +512,7 @@ mod tests {
     #[test]
     fn episode_numbers_without_show_ids_get_no_ids() {
         let it = item("episode", &[("tmdb", "1396")], &[], Some(1), Some(1));
-        assert_eq!(target_for(&it), Err("missing ids"));
+        assert_eq!(target_for(&it), Err(Hint::MissingIds));
         let it = item("episode", &[("tmdb", "62085"), ("plex", "77")], &[], Some(1), Some(1));
         assert!(matches!(target_for(&it), Ok(Target::Flat { group: Group::Episodes, .. })));
     }
@@ -520,13 +520,13 @@ mod tests {
     #[test]
     fn acceptance_hints() {
         let cases = [
-            (item("movie", &[("slug", "x")], &[], None, None), "missing ids"),
-            (item("show", &[], &[], None, None), "missing ids"),
-            (item("season", &[], &[], Some(1), None), "missing ids"),
-            (item("season", &[], &BB, None, None), "missing scope"),
-            (item("episode", &[], &BB, Some(1), None), "missing scope"),
-            (item("episode", &[], &[], Some(1), Some(2)), "missing ids"),
-            (item("person", &[("tmdb", "1")], &[], None, None), "unsupported type"),
+            (item("movie", &[("slug", "x")], &[], None, None), Hint::MissingIds),
+            (item("show", &[], &[], None, None), Hint::MissingIds),
+            (item("season", &[], &[], Some(1), None), Hint::MissingIds),
+            (item("season", &[], &BB, None, None), Hint::MissingScope),
+            (item("episode", &[], &BB, Some(1), None), Hint::MissingScope),
+            (item("episode", &[], &[], Some(1), Some(2)), Hint::MissingIds),
+            (item("person", &[("tmdb", "1")], &[], None, None), Hint::UnsupportedType),
         ];
         for (it, hint) in cases {
             assert_eq!(target_for(&it), Err(hint), "{it:?}");

@@ -17,7 +17,7 @@ use crate::config::Options;
 use crate::error::AdapterError;
 use crate::log::{self, Level};
 use crate::model::keys::UNKNOWN_KEY;
-use crate::model::Item;
+use crate::model::{Hint, Item};
 use crate::payload::{self, Body, Entry};
 use crate::state::Store;
 
@@ -120,7 +120,7 @@ pub struct Unresolved {
     pub key: String,
     /// The input item unchanged.
     pub item: Item,
-    pub hint: String,
+    pub hint: Hint,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +155,7 @@ pub struct ItemOutcome {
 pub enum Outcome {
     Confirmed,
     Skipped,
-    Unresolved(String),
+    Unresolved(Hint),
 }
 
 /// Mark the inputs of a chunk that Trakt echoed in `not_found` as unresolved `not_found`
@@ -166,7 +166,7 @@ pub fn mark_not_found(feature: &str, resp: &Value, body: &Body, inputs: &[usize]
         log::event(Level::Warn, feature, "not_found_unmatched", &[("count", nf.unmatched.to_string())]);
     }
     for i in nf.inputs.iter().filter(|i| inputs.contains(i)) {
-        outcome[*i] = Some(Outcome::Unresolved("not_found".into()));
+        outcome[*i] = Some(Outcome::Unresolved(Hint::NotFound));
     }
 }
 
@@ -298,14 +298,14 @@ pub fn send_bodies(
 ) -> Result<Sent, AdapterError> {
     let mut sent = Sent::default();
     let mut wrote_any = false;
-    let mut stop_hint: Option<String> = None;
+    let mut stop_hint: Option<Hint> = None;
     let mut done = 0u64;
     let total: u64 = chunks.iter().map(|c| c.inputs.len() as u64).sum();
     for (n, chunk) in chunks.iter().enumerate() {
         let inputs = &chunk.inputs;
         done += inputs.len() as u64;
-        if let Some(hint) = &stop_hint {
-            mark(outcome, inputs, Outcome::Unresolved(hint.clone()));
+        if let Some(hint) = stop_hint {
+            mark(outcome, inputs, Outcome::Unresolved(hint));
             continue;
         }
         if dry_run {
@@ -324,7 +324,7 @@ pub fn send_bodies(
                             ("status", resp.status.to_string()),
                         ]);
                         sent.ambiguous = true;
-                        mark(outcome, inputs, Outcome::Unresolved("bad_response".into()));
+                        mark(outcome, inputs, Outcome::Unresolved(Hint::BadResponse));
                     }
                 }
             }
@@ -332,7 +332,7 @@ pub fn send_bodies(
                 Failure::Fatal(e) => return Err(e),
                 Failure::Chunk { hint, stop, ambiguous } => {
                     sent.ambiguous |= ambiguous;
-                    mark(outcome, inputs, Outcome::Unresolved(hint.clone()));
+                    mark(outcome, inputs, Outcome::Unresolved(hint));
                     if stop {
                         stop_hint = Some(hint);
                     }
@@ -350,7 +350,7 @@ pub enum Failure {
     Fatal(AdapterError),
     /// Unresolve the chunk with `hint`; `stop`: do not send later chunks (they get the same
     /// hint); `ambiguous`: Trakt may have applied it.
-    Chunk { hint: String, stop: bool, ambiguous: bool },
+    Chunk { hint: Hint, stop: bool, ambiguous: bool },
 }
 
 /// Classify (and log) the error of a write request.
@@ -364,7 +364,7 @@ pub fn write_failure(feature: &str, op: Op, e: AdapterError, wrote_any: bool) ->
                 ("upgrade_url", upgrade_url.unwrap_or_default()),
                 ("message", message),
             ]);
-            Failure::Chunk { hint: "trakt_limit".into(), stop: true, ambiguous: false }
+            Failure::Chunk { hint: Hint::TraktLimit, stop: true, ambiguous: false }
         }
         AdapterError::Http { status, message } => {
             log::event(Level::Warn, feature, "write_chunk_failed", &[
@@ -373,14 +373,14 @@ pub fn write_failure(feature: &str, op: Op, e: AdapterError, wrote_any: bool) ->
                 ("message", message),
             ]);
             // A 4xx was refused as a whole; after a 5xx the write may have been applied.
-            Failure::Chunk { hint: format!("http:{status}"), stop: false, ambiguous: status >= 500 }
+            Failure::Chunk { hint: Hint::Http(status), stop: false, ambiguous: status >= 500 }
         }
         e if !wrote_any => Failure::Fatal(e),
         e => {
-            let hint = e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into());
+            let hint = Hint::of_status(e.status());
             log::event(Level::Error, feature, "write_stopped", &[
                 ("op", op.name().into()),
-                ("hint", hint.clone()),
+                ("hint", hint.to_string()),
                 ("error", e.to_string()),
             ]);
             Failure::Chunk { hint, stop: true, ambiguous: true }
@@ -401,7 +401,7 @@ pub fn finish(
 ) -> WriteReport {
     let mut report = WriteReport { planned, outcomes: Vec::with_capacity(outcome.len()), ..WriteReport::default() };
     for (i, o) in outcome.into_iter().enumerate() {
-        let o = o.unwrap_or_else(|| Outcome::Unresolved("internal: item not accounted".into()));
+        let o = o.unwrap_or_else(|| Outcome::Unresolved(Hint::NotAccounted));
         // The outcome carries the key exactly as the grouped list shows it.
         let key = match &o {
             Outcome::Confirmed => {
@@ -414,7 +414,7 @@ pub fn finish(
             }
             Outcome::Unresolved(hint) => {
                 let key = public_key(&keys[i]);
-                report.unresolved.push(Unresolved { key: key.clone(), item: items[i].clone(), hint: hint.clone() });
+                report.unresolved.push(Unresolved { key: key.clone(), item: items[i].clone(), hint: *hint });
                 key
             }
         };
@@ -446,7 +446,7 @@ mod tests {
         let outcome = vec![
             Some(Outcome::Skipped),
             Some(Outcome::Confirmed),
-            Some(Outcome::Unresolved("missing ids".into())),
+            Some(Outcome::Unresolved(Hint::MissingIds)),
             None,
         ];
         let r = finish("watchlist", Op::Add, &items, &keys, outcome, Vec::new(), false);
@@ -454,13 +454,13 @@ mod tests {
         assert_eq!(got, [
             ("tmdb:1", &Outcome::Skipped),
             ("tmdb:2", &Outcome::Confirmed),
-            ("", &Outcome::Unresolved("missing ids".into())),
-            ("tmdb:4", &Outcome::Unresolved("internal: item not accounted".into())),
+            ("", &Outcome::Unresolved(Hint::MissingIds)),
+            ("tmdb:4", &Outcome::Unresolved(Hint::NotAccounted)),
         ]);
         // The grouped lists say the same, keyed alike.
         assert_eq!(r.confirmed, ["tmdb:2"]);
         assert_eq!(r.skipped, ["tmdb:1"]);
-        let unresolved: Vec<(&str, &str)> = r.unresolved.iter().map(|u| (u.key.as_str(), u.hint.as_str())).collect();
-        assert_eq!(unresolved, [("", "missing ids"), ("tmdb:4", "internal: item not accounted")]);
+        let unresolved: Vec<(&str, Hint)> = r.unresolved.iter().map(|u| (u.key.as_str(), u.hint)).collect();
+        assert_eq!(unresolved, [("", Hint::MissingIds), ("tmdb:4", Hint::NotAccounted)]);
     }
 }

@@ -55,7 +55,7 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::log::{self, Level};
 use crate::model::json::{item_from_json, item_to_json};
-use crate::model::{item_key, Item, Kind};
+use crate::model::{item_key, Hint, Item, Kind};
 use crate::payload::{self, Attrs, Body, Entry, Group};
 use crate::state::{self, RATINGS_INDEX, RATINGS_UNRESOLVED};
 use crate::time;
@@ -222,7 +222,7 @@ impl Ratings {
         for (i, item) in items.iter().enumerate() {
             match accept(op, item) {
                 Ok(e) => accepted.push(Entry { input: i, ..e }),
-                Err(hint) => outcome[i] = Some(Outcome::Unresolved(hint.into())),
+                Err(hint) => outcome[i] = Some(Outcome::Unresolved(hint)),
             }
         }
         if op == Op::Add {
@@ -279,7 +279,7 @@ impl Ratings {
             let i = e.input;
             let w = &accepted[winner[keys[i].as_str()]];
             if w.attrs != e.attrs {
-                outcome[i] = Some(Outcome::Unresolved("duplicate key".into()));
+                outcome[i] = Some(Outcome::Unresolved(Hint::DuplicateKey));
                 continue;
             }
             let same = presence.as_ref().zip(self.index.as_ref()).and_then(|(p, ix)| ix.get(p.find(&items[i], &keys[i])?));
@@ -364,23 +364,23 @@ fn rated_at_of(attrs: &Attrs) -> Option<&str> {
 }
 
 /// How an input goes out, or its hint (the input index is set by the caller).
-fn accept(op: Op, item: &Item) -> Result<Entry, &'static str> {
+fn accept(op: Op, item: &Item) -> Result<Entry, Hint> {
     if !item.extra_is_valid() {
-        return Err("invalid extra");
+        return Err(Hint::InvalidExtra);
     }
     if let Kind::Other(_) = item.kind() {
-        return Err("unsupported type");
+        return Err(Hint::UnsupportedType);
     }
     let mut attrs = Map::new();
     if op == Op::Add {
-        let rating = valid_rating(item.rating).ok_or("invalid rating")?;
+        let rating = valid_rating(item.rating).ok_or(Hint::InvalidRating)?;
         attrs.insert("rating".into(), Value::from(rating));
         match item.rated_at.as_deref().map(str::trim) {
             None | Some("") => {}
             Some(t) if time::parse(t).is_some() => {
                 attrs.insert("rated_at".into(), Value::String(t.to_string()));
             }
-            Some(_) => return Err("invalid rated_at"),
+            Some(_) => return Err(Hint::InvalidRatedAt),
         }
     }
     let target = payload::target_for(item)?;
@@ -465,7 +465,7 @@ fn account(
         }
         for i in members.iter().copied() {
             outcome[i] = Some(match (op, done[g].cmp(&units)) {
-                (Op::Add, Ordering::Less) => Outcome::Unresolved("unconfirmed".into()),
+                (Op::Add, Ordering::Less) => Outcome::Unresolved(Hint::Unconfirmed),
                 (Op::Add, _) => Outcome::Confirmed,
                 (Op::Remove, _) if done[g] == 0 => Outcome::Skipped,
                 (Op::Remove, Ordering::Less) => match presence.map(|p| p.find(&items[i], &keys[i]).is_some()) {
@@ -591,8 +591,8 @@ mod tests {
         Item { kind: kind.into(), ids: raw(ids), rating, ..Item::default() }
     }
 
-    fn unresolved(r: &WriteReport) -> Vec<(&str, &str)> {
-        r.unresolved.iter().map(|u| (u.key.as_str(), u.hint.as_str())).collect()
+    fn unresolved(r: &WriteReport) -> Vec<(&str, Hint)> {
+        r.unresolved.iter().map(|u| (u.key.as_str(), u.hint)).collect()
     }
 
     fn body_of(req: &Request) -> Value {
@@ -811,10 +811,10 @@ mod tests {
         let r = Ratings::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:8"]);
         assert_eq!(unresolved(&r), vec![
-            ("tmdb:1", "invalid rating"), ("tmdb:2", "invalid rating"), ("tmdb:3", "invalid rating"),
-            ("tmdb:4", "invalid rating"), ("tmdb:5", "invalid rating"), ("tmdb:6", "invalid rating"),
-            ("tmdb:7", "invalid rated_at"), ("tmdb:9", "unsupported type"), ("slug:x", "missing ids"),
-            ("", "missing scope"), ("tmdb:10", "invalid rating"),
+            ("tmdb:1", Hint::InvalidRating), ("tmdb:2", Hint::InvalidRating), ("tmdb:3", Hint::InvalidRating),
+            ("tmdb:4", Hint::InvalidRating), ("tmdb:5", Hint::InvalidRating), ("tmdb:6", Hint::InvalidRating),
+            ("tmdb:7", Hint::InvalidRatedAt), ("tmdb:9", Hint::UnsupportedType), ("slug:x", Hint::MissingIds),
+            ("", Hint::MissingScope), ("tmdb:10", Hint::InvalidRating),
         ]);
         assert_eq!(env.fakes.requests().len(), 1);
 
@@ -854,10 +854,10 @@ mod tests {
         let r = Ratings::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:603", "tvdb:999#s01e01"]);
         assert_eq!(unresolved(&r), vec![
-            ("imdb:tt0000111", "not_found"),
-            ("tvdb:999#s01e02", "not_found"),
-            ("tvdb:999#season:3", "not_found"),
-            ("trakt:999999999", "not_found"),
+            ("imdb:tt0000111", Hint::NotFound),
+            ("tvdb:999#s01e02", Hint::NotFound),
+            ("tvdb:999#season:3", Hint::NotFound),
+            ("trakt:999999999", Hint::NotFound),
         ]);
     }
 
@@ -870,7 +870,7 @@ mod tests {
             .write(Op::Add, &[rated("movie", &[("tmdb", "1")], Some(5.0)), rated("movie", &[("tmdb", "2")], Some(6.0))], false, &mut env.ctx())
             .unwrap();
         assert!(r.confirmed.is_empty());
-        assert_eq!(unresolved(&r), vec![("tmdb:1", "unconfirmed"), ("tmdb:2", "unconfirmed")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:1", Hint::Unconfirmed), ("tmdb:2", Hint::Unconfirmed)]);
         assert!(take_lines().iter().any(|l| l.contains("WARN write_unconfirmed type=movies sent=2 counted=1")));
     }
 
@@ -901,7 +901,7 @@ mod tests {
         let rep = r.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
         assert_eq!(rep.skipped, vec!["tvdb:81189", "tmdb:1396#s04e08"]);
         assert_eq!(rep.confirmed, vec!["tmdb:272", "tmdb:5"]);
-        assert_eq!(unresolved(&rep), vec![("tmdb:5", "duplicate key")]);
+        assert_eq!(unresolved(&rep), vec![("tmdb:5", Hint::DuplicateKey)]);
         // This run's index and the cache file are upserted; the watermarks stay.
         let ix = r.index.as_ref().unwrap();
         assert_eq!((ix["tmdb:5"].rating, ix["tmdb:272"].rated_at.as_deref()), (Some(4.0), Some("2026-05-01T00:00:00Z")));
@@ -964,7 +964,7 @@ mod tests {
         r.build_index(&mut env.ctx()).unwrap();
         assert!(env.mem.text(RATINGS_INDEX).is_some());
         let rep = r.write(Op::Add, &[rated("movie", &[("tmdb", "1")], Some(5.0))], false, &mut env.ctx()).unwrap();
-        assert_eq!(unresolved(&rep), vec![("tmdb:1", "http:502")]);
+        assert_eq!(unresolved(&rep), vec![("tmdb:1", Hint::Http(502))]);
         assert_eq!(env.mem.text(RATINGS_INDEX), None);
         assert!(r.index.is_none());
 

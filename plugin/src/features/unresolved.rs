@@ -55,8 +55,9 @@ pub fn update(
     keys: &[String],
     outcome: &[Option<Outcome>],
 ) {
-    // Per key: every hint of this call, or none when it succeeded.
-    let mut calls: BTreeMap<&str, (Option<&Item>, BTreeSet<&str>)> = BTreeMap::new();
+    // Per key: every hint of this call as the file words it (sorted by that text), or none
+    // when it succeeded.
+    let mut calls: BTreeMap<&str, (Option<&Item>, BTreeSet<String>)> = BTreeMap::new();
     for (i, o) in outcome.iter().enumerate() {
         let key = keys[i].as_str();
         if public_key(key).is_empty() {
@@ -65,7 +66,7 @@ pub fn update(
         let slot = calls.entry(key).or_insert((None, BTreeSet::new()));
         if let Some(Outcome::Unresolved(hint)) = o {
             slot.0 = Some(&items[i]);
-            slot.1.insert(hint.as_str());
+            slot.1.insert(hint.to_string());
         }
     }
     let has_failures = calls.values().any(|(item, _)| item.is_some());
@@ -80,7 +81,7 @@ pub fn update(
             doc.items.remove(key);
             continue;
         };
-        let hints = hints.into_iter().map(str::to_string);
+        let hints = hints.into_iter();
         match doc.items.get_mut(key) {
             Some(e) if e.action == op.name() => {
                 let mut reasons: BTreeSet<String> = e.reasons.drain(..).collect();

@@ -59,7 +59,7 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::log::{self, Level};
 use crate::model::json::{item_from_json, item_to_json};
-use crate::model::{item_key, Item};
+use crate::model::{item_key, Hint, Item};
 use crate::payload::{self, Body, Entry, Group};
 use crate::state::{self, WATCHLIST_SHADOW, WATCHLIST_UNRESOLVED};
 use crate::time;
@@ -218,12 +218,12 @@ impl Watchlist {
         let mut accepted: Vec<Entry> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             if !item.extra_is_valid() {
-                outcome[i] = Some(Outcome::Unresolved("invalid extra".into()));
+                outcome[i] = Some(Outcome::Unresolved(Hint::InvalidExtra));
                 continue;
             }
             match payload::target_for(item) {
                 Ok(t) => accepted.push(Entry::bare(i, t)),
-                Err(hint) => outcome[i] = Some(Outcome::Unresolved(hint.into())),
+                Err(hint) => outcome[i] = Some(Outcome::Unresolved(hint)),
             }
         }
         if op == Op::Add && !accepted.is_empty() {
@@ -299,7 +299,7 @@ impl Watchlist {
             if let Some(r) = room.as_mut() {
                 if !scheduled.contains(keys[i].as_str()) {
                     if *r == 0 {
-                        outcome[i] = Some(Outcome::Unresolved("trakt_limit".into()));
+                        outcome[i] = Some(Outcome::Unresolved(Hint::TraktLimit));
                         over += 1;
                         continue;
                     }
@@ -624,8 +624,8 @@ mod tests {
         entries.iter().map(|(k, _)| k.as_str()).collect()
     }
 
-    fn unresolved(r: &WriteReport) -> Vec<(&str, &str)> {
-        r.unresolved.iter().map(|u| (u.key.as_str(), u.hint.as_str())).collect()
+    fn unresolved(r: &WriteReport) -> Vec<(&str, Hint)> {
+        r.unresolved.iter().map(|u| (u.key.as_str(), u.hint)).collect()
     }
 
     fn created(added: u64, existing: u64) -> Result<Response, TransportError> {
@@ -851,11 +851,11 @@ mod tests {
         let r = w.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
         assert_eq!(r.skipped, vec!["trakt:1001"]);
         assert_eq!(r.confirmed, vec!["tmdb:3"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:4", "trakt_limit"), ("tmdb:5", "trakt_limit")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:4", Hint::TraktLimit), ("tmdb:5", Hint::TraktLimit)]);
         assert_eq!(env.sent(), vec!["GET /sync/watchlist?page=1&limit=250", "POST /sync/watchlist"]);
         // The run's index now holds 3: the list is full, nothing more is sent.
         let r = w.write(Op::Add, &[movie(6)], false, &mut env.ctx()).unwrap();
-        assert_eq!(unresolved(&r), vec![("tmdb:6", "trakt_limit")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:6", Hint::TraktLimit)]);
         assert_eq!(env.fakes.requests().len(), 2);
     }
 
@@ -869,7 +869,7 @@ mod tests {
         assert_eq!(r.confirmed, vec!["tmdb:3"]);
         let r = w.write(Op::Add, &[movie(4), movie(5)], false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:4"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:5", "trakt_limit")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:5", Hint::TraktLimit)]);
         assert_eq!(env.sent(), vec![
             "GET /users/settings",
             "GET /sync/watchlist?page=1&limit=250",
@@ -888,7 +888,7 @@ mod tests {
         let mut env = remote.env(Options::default());
         let r = Watchlist::default().write(Op::Add, &[movie(1000), movie(1001)], false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:1000"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:1001", "trakt_limit")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:1001", Hint::TraktLimit)]);
 
         // VIP without a number: no limit, so no index is read for the count.
         remote.set(|s| s.settings = json!({"user": {"vip": true}}));
@@ -950,7 +950,7 @@ mod tests {
         let r = w.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:2"]);
         assert_eq!(r.skipped, vec!["tmdb:1"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:3", "not_found"), ("slug:only-a-slug", "missing ids"), ("tmdb:9", "unsupported type")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::NotFound), ("slug:only-a-slug", Hint::MissingIds), ("tmdb:9", Hint::UnsupportedType)]);
         assert_eq!(r.unresolved[0].item, items[2], "the input item comes back unchanged");
         assert!(r.planned.is_empty());
         assert_eq!(w.index.as_ref().unwrap().keys().collect::<Vec<_>>(), vec!["tmdb:1", "tmdb:2"], "index updated");
@@ -991,7 +991,7 @@ mod tests {
         let mut env = remote.env(Options::default());
         let r = Watchlist::default().write(Op::Add, &[e1, e2], false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:1396#s01e01"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:1396#s01e02", "not_found")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:1396#s01e02", Hint::NotFound)]);
     }
 
     #[test]
@@ -1009,7 +1009,7 @@ mod tests {
         let r = Watchlist::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
         assert_eq!(env.sent(), vec!["GET /users/settings", "POST /sync/watchlist", "POST /sync/watchlist"], "nothing after the 420");
         assert_eq!(r.confirmed, vec!["tmdb:1", "tmdb:2"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:3", "trakt_limit"), ("tmdb:4", "trakt_limit"), ("tmdb:5", "trakt_limit"), ("tmdb:6", "trakt_limit")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::TraktLimit), ("tmdb:4", Hint::TraktLimit), ("tmdb:5", Hint::TraktLimit), ("tmdb:6", Hint::TraktLimit)]);
         assert!(env.fakes.sleeps().contains(&1000), "the second write waited for the 1 s spacing: {:?}", env.fakes.sleeps());
     }
 
@@ -1026,7 +1026,7 @@ mod tests {
         let mut env = remote.env(Options { watchlist_batch_size: 1, ..Options::default() });
         let r = Watchlist::default().write(Op::Add, &[movie(1), movie(2)], false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:2"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:1", "http:400")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:1", Hint::Http(400))]);
     }
 
     #[test]
@@ -1050,7 +1050,7 @@ mod tests {
         let mut env = remote.env(Options { watchlist_batch_size: 1, ..Options::default() });
         let r = Watchlist::default().write(Op::Add, &[movie(1), movie(2), movie(3)], false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:1"]);
-        assert_eq!(r.unresolved.iter().map(|u| u.hint.as_str()).collect::<Vec<_>>(), vec!["transport", "transport"]);
+        assert_eq!(r.unresolved.iter().map(|u| u.hint).collect::<Vec<_>>(), vec![Hint::Transport, Hint::Transport]);
         assert_eq!(env.sent().iter().filter(|s| s.starts_with("POST")).count(), 2);
     }
 
@@ -1070,7 +1070,7 @@ mod tests {
         assert!(env.mem.text(WATCHLIST_SHADOW).is_some());
         let r = w.write(Op::Add, &[movie(2), movie(3)], false, &mut env.ctx()).unwrap();
         assert_eq!(r.confirmed, vec!["tmdb:2"]);
-        assert_eq!(unresolved(&r), vec![("tmdb:3", "http:503")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::Http(503))]);
         assert!(w.index.is_none(), "Trakt may or may not have added movie 3");
         assert_eq!(env.mem.text(WATCHLIST_SHADOW), None);
     }
@@ -1127,7 +1127,7 @@ mod tests {
 
         // 1: movie 3 is not found.
         let r = w.write(Op::Add, &[movie(4), m3.clone()], false, &mut env.ctx()).unwrap();
-        assert_eq!(unresolved(&r), vec![("tmdb:3", "not_found")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::NotFound)]);
         let t1 = crate::time::format_utc(T0);
         assert_eq!(env.mem.json(WATCHLIST_UNRESOLVED).unwrap(), json!({"schema": 1, "items": {"tmdb:3": {
             "item": {"type": "movie", "title": "Unknown Film", "year": null, "ids": {"tmdb": "3"}},
@@ -1138,7 +1138,7 @@ mod tests {
         env.fakes.advance(60_000);
         w.write(Op::Add, &[m3.clone()], true, &mut env.ctx()).unwrap();
         let r = w.write(Op::Add, &[m3.clone()], false, &mut env.ctx()).unwrap();
-        assert_eq!(unresolved(&r), vec![("tmdb:3", "http:422")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::Http(422))]);
         let e = &env.mem.json(WATCHLIST_UNRESOLVED).unwrap()["items"]["tmdb:3"];
         assert_eq!(e["reasons"], json!(["http:422", "not_found"]));
         assert_eq!(e["attempts"], 2);
@@ -1185,7 +1185,7 @@ mod tests {
         let mut env = remote.env(Options::default());
         let r = Watchlist::default().write(Op::Remove, &[movie(1), movie(2), movie(99)], false, &mut env.ctx()).unwrap();
         assert_eq!((r.confirmed.clone(), r.skipped.clone()), (vec!["tmdb:1".to_string()], vec!["tmdb:2".to_string()]));
-        assert_eq!(unresolved(&r), vec![("tmdb:99", "not_found")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:99", Hint::NotFound)]);
         assert_eq!(env.sent(), vec!["GET /sync/watchlist?page=1&limit=250", "POST /sync/watchlist/remove"]);
         let body: Value = serde_json::from_slice(&env.fakes.requests()[1].body).unwrap();
         assert_eq!(body["movies"].as_array().unwrap().len(), 3, "everything is sent");
@@ -1212,7 +1212,7 @@ mod tests {
             PlannedRequest { method: "POST".into(), path: "/sync/watchlist/remove".into(),
                              body: r#"{"movies":[{"ids":{"tmdb":3}}]}"#.into() },
         ]);
-        assert_eq!(unresolved(&r), vec![("tmdb:4", "invalid extra"), ("", "missing ids")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:4", Hint::InvalidExtra), ("", Hint::MissingIds)]);
         assert!(env.mem.names().is_empty(), "a dry run writes no state");
 
         // A dry add still reads what the capacity check needs, and plans only what fits.
@@ -1220,7 +1220,7 @@ mod tests {
         let r = Watchlist::default().write(Op::Add, &[movie(1), movie(2), movie(3)], true, &mut env.ctx()).unwrap();
         assert_eq!(env.sent(), vec!["GET /sync/watchlist?page=1&limit=250"]);
         assert_eq!((r.skipped.clone(), r.confirmed.clone()), (vec!["tmdb:1".to_string()], vec!["tmdb:2".to_string()]));
-        assert_eq!(unresolved(&r), vec![("tmdb:3", "trakt_limit")]);
+        assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::TraktLimit)]);
         assert_eq!(r.planned[0].body, r#"{"movies":[{"ids":{"tmdb":2}}]}"#);
     }
 

@@ -1,8 +1,10 @@
 //! Items, ids and canonical keys: pure data, no I/O.
 
+pub mod hint;
 pub mod item;
 pub mod json;
 pub mod keys;
 
+pub use hint::Hint;
 pub use item::{Ids, Item, Kind};
 pub use keys::{item_key, KEY_SCHEME};

@@ -15,7 +15,7 @@ use crate::features::presence::Presence;
 use crate::features::{finish, mark, unresolved, write_failure, Ctx, Failure, Op, Outcome, PlannedRequest, WriteReport};
 use crate::log::{self, Level};
 use crate::model::json::item_to_json;
-use crate::model::{item_key, Item};
+use crate::model::{item_key, Hint, Item};
 use crate::payload::{self, Attrs, Body, Entry, Group, Scope, Target};
 use crate::state::HISTORY_UNRESOLVED;
 use crate::time::{self, WatchedAt};
@@ -39,21 +39,21 @@ pub fn input_key(item: &Item) -> String {
 
 /// The `watched_at` of an input: `missing watched_at` when absent or blank (a play is never
 /// sent "now" silently), `invalid watched_at` when it does not parse.
-pub fn watched(item: &Item) -> Result<WatchedAt, &'static str> {
+pub fn watched(item: &Item) -> Result<WatchedAt, Hint> {
     match item.watched_at.as_deref().map(str::trim) {
-        None | Some("") => Err("missing watched_at"),
-        Some(t) => time::parse_watched_at(t).ok_or("invalid watched_at"),
+        None | Some("") => Err(Hint::MissingWatchedAt),
+        Some(t) => time::parse_watched_at(t).ok_or(Hint::InvalidWatchedAt),
     }
 }
 
 /// How a history play is addressed. Movies and episodes with a trakt or tvdb episode id go
 /// flat by ids; other episodes with show ids and numbers go nested when `fallback` (number
 /// fallback) is on, else flat with whatever other own ids they have, else `missing ids`.
-pub fn target(item: &Item, fallback: bool) -> Result<Target, &'static str> {
+pub fn target(item: &Item, fallback: bool) -> Result<Target, Hint> {
     match payload::target_for(item)? {
         Target::Episode { .. } if !fallback => {
             let own = payload::ids_for_trakt(&item.kind(), &item.ids(), &item.show_ids(), true);
-            if own.is_empty() { Err("missing ids") } else { Ok(Target::Flat { group: Group::Episodes, ids: own }) }
+            if own.is_empty() { Err(Hint::MissingIds) } else { Ok(Target::Flat { group: Group::Episodes, ids: own }) }
         }
         t => Ok(t),
     }
@@ -99,15 +99,15 @@ fn sent_text(when: WatchedAt) -> String {
 }
 
 /// Validation of one input: its kind, time and address, or the unresolved hint.
-fn accept(item: &Item, fallback: bool) -> Result<(PlayKind, WatchedAt, Target), &'static str> {
+fn accept(item: &Item, fallback: bool) -> Result<(PlayKind, WatchedAt, Target), Hint> {
     if !item.extra_is_valid() {
-        return Err("invalid extra");
+        return Err(Hint::InvalidExtra);
     }
-    let kind = PlayKind::of(&item.kind()).ok_or("unsupported type")?;
+    let kind = PlayKind::of(&item.kind()).ok_or(Hint::UnsupportedType)?;
     let when = watched(item)?;
     if kind == PlayKind::Movie && !matches!(when, WatchedAt::Minute(_)) {
         // `released` / `unknown` are documented for episodes only.
-        return Err("invalid watched_at");
+        return Err(Hint::InvalidWatchedAt);
     }
     Ok((kind, when, target(item, fallback)?))
 }
@@ -188,7 +188,7 @@ impl History {
         for (i, item) in all.iter().enumerate() {
             match accept(item, fallback) {
                 Ok((kind, when, t)) => accepted.push((i, kind, when, t)),
-                Err(hint) => run.outcome[i] = Some(Outcome::Unresolved(hint.into())),
+                Err(hint) => run.outcome[i] = Some(Outcome::Unresolved(hint)),
             }
         }
         if !accepted.is_empty() && run.index.is_none() {
@@ -274,11 +274,7 @@ fn settled_for_good(o: Option<&Outcome>) -> bool {
     match o {
         None => false,
         Some(Outcome::Confirmed | Outcome::Skipped) => true,
-        Some(Outcome::Unresolved(h)) => {
-            !matches!(h.as_str(), "transport" | "unconfirmed" | "journal_unavailable" | "trakt_limit" | "bad_response")
-                && !h.starts_with("http:5")
-                && h != "http:429"
-        }
+        Some(Outcome::Unresolved(h)) => !h.may_change(),
     }
 }
 
@@ -436,13 +432,13 @@ fn send_all(
     planned_requests: &mut Vec<PlannedRequest>,
 ) -> Result<(), AdapterError> {
     let size = ctx.opts.history_chunk_size.max(1) as usize;
-    let mut stop: Option<String> = None;
+    let mut stop: Option<Hint> = None;
     let mut done = 0u64;
     for chunk in plan.chunks(size) {
         let inputs: Vec<usize> = chunk.iter().map(|p| p.input).collect();
         done += inputs.len() as u64;
-        if let Some(hint) = &stop {
-            mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint.clone()));
+        if let Some(hint) = stop {
+            mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint));
             continue;
         }
         if dry_run {
@@ -493,7 +489,7 @@ fn journal_play(all: &[Item], p: &Planned, keys_base: &str) -> JournalPlay {
 
 /// Journal, send and decide one batch; `resend`: plays found missing after an unknown
 /// outcome are sent once more. Returns the hint that stops later chunks, if any.
-fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], resend: bool) -> Result<Option<String>, AdapterError> {
+fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], resend: bool) -> Result<Option<Hint>, AdapterError> {
     let inputs: Vec<usize> = plays.iter().map(|p| p.input).collect();
     let entries: Vec<Entry> = plays.iter().map(|p| p.entry()).collect();
     let body = payload::build_body(&entries);
@@ -505,8 +501,8 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
         plays: plays.iter().map(|p| journal_play(all, p, &item_key(&all[p.input]))).collect(),
     };
     if !journal::begin(ctx.state, &batch) {
-        mark(&mut run.outcome, &inputs, Outcome::Unresolved("journal_unavailable".into()));
-        return Ok(Some("journal_unavailable".into()));
+        mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::JournalUnavailable));
+        return Ok(Some(Hint::JournalUnavailable));
     }
     log::event(Level::Debug, FEATURE, "journal_written", &[("batch", batch.id.clone()), ("plays", plays.len().to_string())]);
     let call = Call {
@@ -523,7 +519,7 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
             }
             _ => {
                 log::event(Level::Warn, FEATURE, "write_bad_response", &[("op", "add".into()), ("status", resp.status.to_string())]);
-                "bad_response".to_string()
+                Hint::BadResponse
             }
         },
         Err(e) if refused(&e) => {
@@ -531,13 +527,13 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
             return match write_failure(FEATURE, Op::Add, e, run.wrote_any) {
                 Failure::Fatal(e) => Err(e),
                 Failure::Chunk { hint, stop, .. } => {
-                    mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint.clone()));
+                    mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint));
                     Ok(stop.then_some(hint))
                 }
             };
         }
         Err(e) => {
-            let hint = e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into());
+            let hint = Hint::of_status(e.status());
             log::event(Level::Warn, FEATURE, "write_outcome_unknown", &[
                 ("batch", batch.id.clone()),
                 ("plays", plays.len().to_string()),
@@ -554,8 +550,8 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
         Err(e) => {
             log::event(Level::Error, FEATURE, "journal_kept", &[("batch", batch.id.clone()), ("error", e.to_string())]);
             run.drop_index = true;
-            mark(&mut run.outcome, &inputs, Outcome::Unresolved("unconfirmed".into()));
-            return Ok(Some(e.status().map(|s| format!("http:{s}")).unwrap_or_else(|| "transport".into())));
+            mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::Unconfirmed));
+            return Ok(Some(Hint::of_status(e.status())));
         }
     };
     let mut missing: Vec<&Planned> = Vec::new();
@@ -582,7 +578,7 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
     }
     // The resend's outcome is unknown too and its plays are not on Trakt: stop here.
     for p in &missing {
-        run.outcome[p.input] = Some(Outcome::Unresolved(hint.clone()));
+        run.outcome[p.input] = Some(Outcome::Unresolved(hint));
     }
     Ok(Some(hint))
 }
@@ -619,11 +615,11 @@ fn account(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], body:
             continue;
         }
         let hint = match scope {
-            Scope::Flat(Group::Episodes) | Scope::Episode => "trakt_episode_not_found",
-            Scope::Parent => "trakt_parent_not_found",
-            Scope::Flat(_) => "not_found",
+            Scope::Flat(Group::Episodes) | Scope::Episode => Hint::TraktEpisodeNotFound,
+            Scope::Parent => Hint::TraktParentNotFound,
+            Scope::Flat(_) => Hint::NotFound,
         };
-        run.outcome[i] = Some(Outcome::Unresolved(hint.into()));
+        run.outcome[i] = Some(Outcome::Unresolved(hint));
     }
     let added = payload::counts(resp, "added");
     for (kind, counted) in [(PlayKind::Movie, added[0]), (PlayKind::Episode, added[3])] {
@@ -659,7 +655,7 @@ fn account(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], body:
                         run.outcome[p.input] = Some(Outcome::Confirmed);
                         run.read_back.insert(p.input);
                     } else {
-                        run.outcome[p.input] = Some(Outcome::Unresolved("unconfirmed".into()));
+                        run.outcome[p.input] = Some(Outcome::Unresolved(Hint::Unconfirmed));
                     }
                 }
             }
@@ -667,7 +663,7 @@ fn account(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], body:
                 log::event(Level::Warn, FEATURE, "verify_failed", &[("error", e.to_string())]);
                 run.drop_index = true;
                 for p in members {
-                    run.outcome[p.input] = Some(Outcome::Unresolved("unconfirmed".into()));
+                    run.outcome[p.input] = Some(Outcome::Unresolved(Hint::Unconfirmed));
                 }
             }
         }

@@ -11,7 +11,7 @@ use super::{History, FEATURE};
 use crate::error::AdapterError;
 use crate::features::{finish, send_bodies, unresolved, Chunk, Ctx, Op, Outcome, WriteReport};
 use crate::log::{self, Level};
-use crate::model::{item_key, Item};
+use crate::model::{item_key, Hint, Item};
 use crate::payload::{self, Entry, Target};
 use crate::state::HISTORY_UNRESOLVED;
 use crate::time::{self, WatchedAt};
@@ -42,7 +42,7 @@ impl History {
         for (i, item) in items.iter().enumerate() {
             match way(item) {
                 Ok(w) => ways[i] = Some(w),
-                Err(hint) => outcome[i] = Some(Outcome::Unresolved(hint.into())),
+                Err(hint) => outcome[i] = Some(Outcome::Unresolved(hint)),
             }
         }
         if ways.iter().any(|w| matches!(w, Some(Way::Minute(..)))) && self.index.is_none() {
@@ -201,19 +201,19 @@ impl History {
 
 /// How an input is removed, or its hint: a history id (decimal, 64-bit) wins; else a
 /// `watched_at` (a minute; `released` cannot be looked up); else the whole item.
-fn way(item: &Item) -> Result<Way, &'static str> {
+fn way(item: &Item) -> Result<Way, Hint> {
     if !item.extra_is_valid() {
-        return Err("invalid extra");
+        return Err(Hint::InvalidExtra);
     }
-    let kind = PlayKind::of(&item.kind()).ok_or("unsupported type")?;
+    let kind = PlayKind::of(&item.kind()).ok_or(Hint::UnsupportedType)?;
     if let Some(h) = item.history_id.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
-        return h.parse::<u64>().map(Way::Id).map_err(|_| "invalid history id");
+        return h.parse::<u64>().map(Way::Id).map_err(|_| Hint::InvalidHistoryId);
     }
     match item.watched_at.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
         Some(w) => match time::parse_watched_at(w) {
             Some(WatchedAt::Minute(m)) => Ok(Way::Minute(kind, m)),
             Some(WatchedAt::Unknown) => Ok(Way::Minute(kind, 0)),
-            _ => Err("invalid watched_at"),
+            _ => Err(Hint::InvalidWatchedAt),
         },
         None => target(item, true).map(Way::Item),
     }
@@ -255,7 +255,7 @@ fn account_ids(resp: &Value, list: &[u64], inputs: &[usize], ways: &[Option<Way>
         } else if deleted == expected {
             Outcome::Confirmed
         } else {
-            Outcome::Unresolved("unconfirmed".into())
+            Outcome::Unresolved(Hint::Unconfirmed)
         });
     }
 }
@@ -267,7 +267,7 @@ fn account_item(resp: &Value, body: &payload::Body, inputs: &[usize], outcome: &
     let deleted: u64 = payload::counts(resp, "deleted").iter().sum();
     for &i in inputs {
         outcome[i] = Some(if nf.inputs.contains(&i) {
-            Outcome::Unresolved("not_found".into())
+            Outcome::Unresolved(Hint::NotFound)
         } else if deleted > 0 {
             Outcome::Confirmed
         } else {

@@ -10,7 +10,7 @@ use crate::client::transport::Method;
 use crate::config::Options;
 use crate::features::{Op, WriteReport};
 use crate::log::take_lines;
-use crate::model::Item;
+use crate::model::{Hint, Item};
 use crate::state::{HISTORY_INDEX, HISTORY_JOURNAL, HISTORY_UNRESOLVED};
 use crate::testkit::{resp, route_of, Env, Fakes};
 use crate::time;
@@ -51,8 +51,8 @@ fn strings(v: &[&str]) -> Vec<String> {
     sorted(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
 }
 
-fn unresolved(r: &WriteReport) -> Vec<(String, String)> {
-    r.unresolved.iter().map(|u| (u.key.clone(), u.hint.clone())).collect()
+fn unresolved(r: &WriteReport) -> Vec<(String, Hint)> {
+    r.unresolved.iter().map(|u| (u.key.clone(), u.hint)).collect()
 }
 
 /// Bodies of the requests to `path`, in order.
@@ -253,10 +253,10 @@ fn each_input_is_one_play_in_any_time_form_and_existing_or_repeated_plays_are_sk
     ]));
     assert_eq!(r.skipped, vec!["tmdb:603@1780336800", "tmdb:272@1777669800"]);
     assert_eq!(unresolved(&r), vec![
-        ("tmdb:603".to_string(), "invalid watched_at".to_string()),
-        ("tmdb:603".to_string(), "missing watched_at".to_string()),
-        ("tmdb:603".to_string(), "invalid watched_at".to_string()),
-        ("tmdb:1396#show@1780336800".to_string(), "unsupported type".to_string()),
+        ("tmdb:603".to_string(), Hint::InvalidWatchedAt),
+        ("tmdb:603".to_string(), Hint::MissingWatchedAt),
+        ("tmdb:603".to_string(), Hint::InvalidWatchedAt),
+        ("tmdb:1396#show@1780336800".to_string(), Hint::UnsupportedType),
     ]);
     let bodies = posts(&env, "/sync/history");
     assert_eq!(bodies, vec![json!({
@@ -327,7 +327,7 @@ fn number_fallback_on_and_off() {
     ];
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tvdb:81189#s01e05@1780437600", "tvdb:81189#s01e01@1780441200"]);
-    assert_eq!(unresolved(&r), vec![("tvdb:81189#s01e02@1780434000".to_string(), "missing ids".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tvdb:81189#s01e02@1780434000".to_string(), Hint::MissingIds)]);
     assert_eq!(posts(&env, "/sync/history")[0], json!({"episodes": [
         {"ids": {"tmdb": 62089}, "watched_at": "2026-06-02T22:00:00.000Z"},
         {"ids": {"trakt": 16}, "watched_at": "2026-06-02T23:00:00.000Z"}
@@ -356,12 +356,12 @@ fn not_found_is_matched_back_flat_and_nested() {
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tvdb:81189#s01e02@1780336800", "tmdb:603@1780336800"]);
     assert_eq!(unresolved(&r), vec![
-        ("tmdb:999@1780336800".to_string(), "not_found".to_string()),
-        ("trakt:999999@1780336800".to_string(), "trakt_episode_not_found".to_string()),
-        ("tvdb:555#s01e01@1780336800".to_string(), "trakt_parent_not_found".to_string()),
-        ("tvdb:555#s01e02@1780336800".to_string(), "trakt_parent_not_found".to_string()),
-        ("tvdb:81189#s01e09@1780336800".to_string(), "trakt_episode_not_found".to_string()),
-        ("tvdb:81189#s07e01@1780336800".to_string(), "trakt_parent_not_found".to_string()),
+        ("tmdb:999@1780336800".to_string(), Hint::NotFound),
+        ("trakt:999999@1780336800".to_string(), Hint::TraktEpisodeNotFound),
+        ("tvdb:555#s01e01@1780336800".to_string(), Hint::TraktParentNotFound),
+        ("tvdb:555#s01e02@1780336800".to_string(), Hint::TraktParentNotFound),
+        ("tvdb:81189#s01e09@1780336800".to_string(), Hint::TraktEpisodeNotFound),
+        ("tvdb:81189#s07e01@1780336800".to_string(), Hint::TraktParentNotFound),
     ]);
     let doc = env.mem.json(HISTORY_UNRESOLVED).unwrap();
     assert_eq!(doc["items"]["tmdb:999@1780336800"]["reasons"], json!(["not_found"]));
@@ -377,7 +377,7 @@ fn fewer_plays_counted_than_sent_are_read_back() {
     let items = vec![at(movie("603"), "2026-06-01T18:00:00Z"), at(movie("272"), "2026-06-01T19:00:00Z")];
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:603@1780336800"]);
-    assert_eq!(unresolved(&r), vec![("tmdb:272@1780340400".to_string(), "unconfirmed".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:272@1780340400".to_string(), Hint::Unconfirmed)]);
     let lines = take_lines();
     assert!(lines.iter().any(|l| l.contains("WARN write_unconfirmed type=movies sent=2 counted=1")), "{lines:#?}");
     assert_eq!(env.sent().last().unwrap(), &format!(
@@ -490,8 +490,8 @@ fn a_batch_lost_before_trakt_saw_it_is_sent_once_more() {
     let mut env = t.env(Options { history_chunk_size: 1, ..Options::default() });
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(unresolved(&r), vec![
-        ("tmdb:272@1777669800".to_string(), "transport".to_string()),
-        ("tvdb:81189#s01e02@1780434000".to_string(), "transport".to_string()),
+        ("tmdb:272@1777669800".to_string(), Hint::Transport),
+        ("tvdb:81189#s01e02@1780434000".to_string(), Hint::Transport),
     ]);
     assert_eq!(posts(&env, "/sync/history").len(), 2);
     assert!(t.plays().is_empty());
@@ -569,7 +569,7 @@ fn a_refused_batch_is_not_resent_and_a_420_stops_the_rest() {
     let items = vec![at(movie("603"), "2026-06-01T18:00:00Z"), at(movie("272"), "2026-06-01T18:00:00Z")];
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:272@1780336800"]);
-    assert_eq!(unresolved(&r), vec![("tmdb:603@1780336800".to_string(), "http:422".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:603@1780336800".to_string(), Hint::Http(422))]);
     assert_eq!(posts(&env, "/sync/history").len(), 2, "no read back, no resend");
     assert!(!env.sent().iter().any(|s| s.contains("start_at")));
     assert_eq!(env.mem.text(HISTORY_JOURNAL), None);
@@ -581,8 +581,8 @@ fn a_refused_batch_is_not_resent_and_a_420_stops_the_rest() {
     let mut h = History::default();
     let r = h.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(unresolved(&r), vec![
-        ("tmdb:603@1780336800".to_string(), "trakt_limit".to_string()),
-        ("tmdb:272@1780336800".to_string(), "trakt_limit".to_string()),
+        ("tmdb:603@1780336800".to_string(), Hint::TraktLimit),
+        ("tmdb:272@1780336800".to_string(), Hint::TraktLimit),
     ]);
     assert_eq!(posts(&env, "/sync/history").len(), 1);
     assert!(t.plays().is_empty());
@@ -596,8 +596,8 @@ fn no_journal_no_send() {
     env.mem.fail_writes(true);
     let r = History::default().write(Op::Add, &[at(movie("603"), "2026-06-01T18:00:00Z"), at(movie("272"), "2026-06-01T18:00:00Z")], false, &mut env.ctx()).unwrap();
     assert_eq!(unresolved(&r), vec![
-        ("tmdb:603@1780336800".to_string(), "journal_unavailable".to_string()),
-        ("tmdb:272@1780336800".to_string(), "journal_unavailable".to_string()),
+        ("tmdb:603@1780336800".to_string(), Hint::JournalUnavailable),
+        ("tmdb:272@1780336800".to_string(), Hint::JournalUnavailable),
     ]);
     assert!(posts(&env, "/sync/history").is_empty());
 }
@@ -612,7 +612,7 @@ fn a_batch_that_cannot_be_read_back_stays_journaled_for_the_next_run() {
     t.0.borrow_mut().fail_reads = true;
     let items = vec![at(movie("603"), "2026-06-01T18:00:00Z")];
     let r = h.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
-    assert_eq!(unresolved(&r), vec![("tmdb:603@1780336800".to_string(), "unconfirmed".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:603@1780336800".to_string(), Hint::Unconfirmed)]);
     assert_eq!(env.mem.json(HISTORY_JOURNAL).unwrap()["batches"][0]["plays"][0]["key"], "tmdb:603@1780336800");
     assert_eq!(env.mem.text(HISTORY_INDEX), None);
 
@@ -641,7 +641,7 @@ fn confirmed_plays_are_collected_once_per_title_and_a_collection_failure_changes
     ];
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed.len(), 4);
-    assert_eq!(unresolved(&r), vec![("tmdb:999@1780336800".to_string(), "not_found".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:999@1780336800".to_string(), Hint::NotFound)]);
     assert_eq!(t.0.borrow().collected, vec![json!({
         "episodes": [{"collected_at": "2026-06-02T20:00:00.000Z", "ids": {"trakt": 16}}],
         "movies": [{"collected_at": "2026-06-01T18:00:00.000Z", "ids": {"tmdb": 603}}],
@@ -681,7 +681,7 @@ fn remove_by_history_id_is_exact_and_strict() {
     let r = History::default().write(Op::Remove, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:272@1777669800"]);
     assert_eq!(r.skipped, vec!["tmdb:272"], "not on Trakt (not_found.ids): already gone");
-    assert_eq!(unresolved(&r), vec![("tmdb:272".to_string(), "invalid history id".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:272".to_string(), Hint::InvalidHistoryId)]);
     assert_eq!(posts(&env, "/sync/history/remove"), vec![json!({"ids": [4_999_999_999u64, 5_000_000_010u64]})]);
     assert_eq!(t.times(true, 1), vec!["2026-05-02T21:10:00Z"]);
     assert_eq!(env.sent().len(), 1, "no index needed");
@@ -695,7 +695,7 @@ fn remove_by_history_id_is_exact_and_strict() {
     ];
     let r = History::default().write(Op::Remove, &items, false, &mut env.ctx()).unwrap();
     assert!(r.confirmed.is_empty());
-    assert_eq!(unresolved(&r), vec![("tmdb:272".to_string(), "unconfirmed".to_string()), ("tmdb:603".to_string(), "unconfirmed".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:272".to_string(), Hint::Unconfirmed), ("tmdb:603".to_string(), Hint::Unconfirmed)]);
 }
 
 #[test]
@@ -747,7 +747,7 @@ fn remove_by_coordinates_takes_every_play_one_item_per_request() {
     let r = History::default().write(Op::Remove, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:603"]);
     assert_eq!(r.skipped, vec!["tmdb:11", "tvdb:81189#s01e02"], "no plays");
-    assert_eq!(unresolved(&r), vec![("tmdb:999".to_string(), "not_found".to_string())]);
+    assert_eq!(unresolved(&r), vec![("tmdb:999".to_string(), Hint::NotFound)]);
     assert_eq!(posts(&env, "/sync/history/remove"), vec![
         json!({"movies": [{"ids": {"tmdb": 603}}]}),
         json!({"movies": [{"ids": {"tmdb": 11}}]}),
