@@ -1,0 +1,266 @@
+//! The ratings index: the live read of the four types and its cache behind
+//! `/sync/last_activities`.
+//!
+//! ## Index cache (`trakt_ratings.index.json`)
+//!
+//! `{"schema": 1, "generated_at": ISO, "items": {key: item}, "wm": {"movies": rated_at,
+//! "shows": ..., "seasons": ..., "episodes": ...}}`, where `wm` holds the four
+//! `{type}.rated_at` texts of the `last_activities` read that preceded the live read. An
+//! index first reads `last_activities` (one GET); when every one of the four `rated_at` is
+//! the same instant as in the cache (timestamps are compared as instants:
+//! `2026-04-30T19:02:00Z` and `2026-04-30T19:02:00.000Z` are unchanged), the cached items
+//! are the index: a cache hit costs exactly that one GET. A missing or unparseable value on
+//! either side counts as changed. Otherwise all four types are read (all pages; any failure
+//! fails the call and leaves the cache alone), de-duplicated by key keeping the newer
+//! `rated_at` (as instants; ties keep the later row) and saved with the new watermarks.
+//! Rows whose rating is not an integer 1..10 are skipped with a warning.
+//!
+//! After a real write the cache (and this run's index) gets the written items upserted or
+//! removed and keeps its `wm`: Trakt moves `rated_at` on writes, so the next index reads
+//! live anyway and the cache can never hide a change. When a chunk's outcome is unknown
+//! (5xx or no answer after retries) the cache is deleted.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{not_older, valid_rating, Ratings, FEATURE};
+use crate::client::{paging, Call};
+use crate::config::MAX_PAGE_LIMIT;
+use crate::error::AdapterError;
+use crate::features::presence::Presence;
+use crate::features::rows::{row_to_item, row_type};
+use crate::features::{is_session_wide, Ctx, Op, Outcome};
+use crate::log::{self, Level};
+use crate::model::json::{item_from_json, item_to_json};
+use crate::model::{item_key, Item};
+use crate::state::{self, RATINGS_INDEX};
+use crate::time;
+
+pub(super) const ACTIVITIES_PATH: &str = "/sync/last_activities";
+/// The four rating types, in index order.
+pub(super) const TYPES: [&str; 4] = ["movies", "shows", "seasons", "episodes"];
+pub const INDEX_SCHEMA: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IndexDoc {
+    schema: u32,
+    generated_at: String,
+    items: BTreeMap<String, Value>,
+    /// Type (plural) -> `rated_at` text; types Trakt did not report are omitted.
+    wm: BTreeMap<String, String>,
+}
+
+struct Cache {
+    generated_at: String,
+    items: BTreeMap<String, Item>,
+    wm: BTreeMap<String, String>,
+}
+
+/// `rating` of a Trakt row: an integer 1..10 (as Trakt sends it; integral numbers and digit
+/// strings are accepted like CrossWatch's `int(str(v))`).
+pub(super) fn row_rating(v: Option<&Value>) -> Option<i64> {
+    let n = match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }?;
+    (1..=10).contains(&n).then_some(n)
+}
+
+impl Ratings {
+    pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
+        let remote = watermarks(ctx)?;
+        if let Some(cache) = load_cache(ctx.state) {
+            let changed: Vec<&str> = TYPES
+                .iter()
+                .zip(remote.iter())
+                .filter(|(t, r)| match (cache.wm.get(**t), r) {
+                    (Some(c), Some(r)) => !time::same_instant(c, r),
+                    _ => true,
+                })
+                .map(|(t, _)| *t)
+                .collect();
+            if changed.is_empty() {
+                log::event(Level::Info, FEATURE, "index_cache_hit", &[("generated_at", cache.generated_at.clone())]);
+                log::event(Level::Info, FEATURE, "index_done", &[
+                    ("count", cache.items.len().to_string()),
+                    ("source", "cache".into()),
+                ]);
+                let entries: Vec<(String, Item)> = cache.items.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                self.index = Some(cache.items);
+                return Ok(entries);
+            }
+            log::event(Level::Info, FEATURE, "index_cache_stale", &[("changed", changed.join(","))]);
+        }
+
+        let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
+        let mut entries: Vec<(String, Item)> = Vec::new();
+        let mut position: BTreeMap<String, usize> = BTreeMap::new();
+        let mut pages = 0u32;
+        for t in TYPES {
+            let path = format!("/sync/ratings/{t}");
+            let listing = paging::fetch_all(ctx.client, FEATURE, &path, limit)?;
+            pages += listing.pages;
+            for (n, row) in listing.rows.iter().enumerate() {
+                let item = match row_to_item(row) {
+                    Ok(Some(item)) => item,
+                    Ok(None) => {
+                        log::event(Level::Warn, FEATURE, "index_row_skipped", &[
+                            ("reason", "unsupported_type".into()),
+                            ("type", row_type(row)),
+                        ]);
+                        continue;
+                    }
+                    Err(why) => return Err(AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"))),
+                };
+                let Some(rating) = row_rating(row.get("rating")) else {
+                    log::event(Level::Warn, FEATURE, "index_row_skipped", &[
+                        ("reason", "invalid_rating".into()),
+                        ("type", row_type(row)),
+                        ("rating", row.get("rating").map(Value::to_string).unwrap_or_default()),
+                    ]);
+                    continue;
+                };
+                let rated_at = ["rated_at", "user_rated_at"]
+                    .iter()
+                    .find_map(|f| row.get(*f).and_then(Value::as_str).filter(|s| !s.is_empty()))
+                    .map(str::to_string);
+                let item = Item { rating: Some(rating as f64), rated_at, ..item };
+                let key = item_key(&item);
+                match position.get(&key) {
+                    Some(&p) => {
+                        log::event(Level::Warn, FEATURE, "index_reconcile", &[
+                            ("reason", "key_collision".into()),
+                            ("key", key.clone()),
+                        ]);
+                        if not_older(item.rated_at.as_deref(), entries[p].1.rated_at.as_deref()) {
+                            entries[p].1 = item;
+                        }
+                    }
+                    None => {
+                        position.insert(key.clone(), entries.len());
+                        entries.push((key, item));
+                    }
+                }
+            }
+        }
+        let doc = IndexDoc {
+            schema: INDEX_SCHEMA,
+            generated_at: time::format_utc(ctx.client.wall_unix_secs()),
+            items: entries.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect(),
+            wm: TYPES
+                .iter()
+                .zip(remote.iter())
+                .filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r)))
+                .collect(),
+        };
+        state::save_or_delete(ctx.state, FEATURE, RATINGS_INDEX, &doc);
+        log::event(Level::Info, FEATURE, "index_done", &[
+            ("count", entries.len().to_string()),
+            ("source", "live".into()),
+            ("pages", pages.to_string()),
+        ]);
+        self.index = Some(entries.iter().cloned().collect());
+        Ok(entries)
+    }
+
+    /// Keep this run's index and the cache file right after a real write.
+    pub(super) fn after_write(&mut self, op: Op, items: &[Item], keys: &[String], outcome: &[Option<Outcome>], ambiguous: bool, ctx: &mut Ctx) {
+        let changed = outcome.iter().any(|o| matches!(o, Some(Outcome::Confirmed)));
+        if ambiguous {
+            self.index = None;
+            if state::delete(ctx.state, FEATURE, RATINGS_INDEX) {
+                log::event(Level::Info, FEATURE, "state_dropped", &[
+                    ("file", RATINGS_INDEX.into()),
+                    ("reason", "write_outcome_unknown".into()),
+                ]);
+            }
+            return;
+        }
+        if !changed {
+            return;
+        }
+        let apply = |ix: &mut BTreeMap<String, Item>| {
+            let presence = Presence::new(&*ix);
+            let mut upserts: Vec<(String, Item)> = Vec::new();
+            let mut removals: Vec<String> = Vec::new();
+            for (i, o) in outcome.iter().enumerate() {
+                let found = presence.find(&items[i], &keys[i]).map(str::to_string);
+                match (op, o) {
+                    (Op::Add, Some(Outcome::Confirmed)) => {
+                        let rated_at = items[i].rated_at.as_deref().map(str::trim).filter(|s| !s.is_empty());
+                        let base = found.as_ref().and_then(|k| ix.get(k)).cloned().unwrap_or_else(|| items[i].minimal());
+                        let item = Item {
+                            rating: valid_rating(items[i].rating).map(|r| r as f64),
+                            rated_at: rated_at.map(str::to_string),
+                            ..base
+                        };
+                        upserts.push((found.unwrap_or_else(|| keys[i].clone()), item));
+                    }
+                    (Op::Remove, Some(Outcome::Confirmed | Outcome::Skipped)) => removals.extend(found),
+                    _ => {}
+                }
+            }
+            for (k, it) in upserts {
+                ix.insert(k, it);
+            }
+            for k in removals {
+                ix.remove(&k);
+            }
+        };
+        if let Some(ix) = self.index.as_mut() {
+            apply(ix);
+        }
+        if let Some(mut cache) = load_cache(ctx.state) {
+            apply(&mut cache.items);
+            let doc = IndexDoc {
+                schema: INDEX_SCHEMA,
+                generated_at: cache.generated_at,
+                items: cache.items.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect(),
+                wm: cache.wm,
+            };
+            state::save_or_delete(ctx.state, FEATURE, RATINGS_INDEX, &doc);
+        }
+    }
+}
+
+/// The four `{type}.rated_at` texts of `/sync/last_activities` (none when missing). A
+/// session-wide failure fails the index; any other failure means "unknown", i.e. changed.
+fn watermarks(ctx: &mut Ctx) -> Result<[Option<String>; 4], AdapterError> {
+    let resp = match ctx.client.execute(&Call::get(ACTIVITIES_PATH)) {
+        Ok(r) => r,
+        Err(e) if is_session_wide(&e) => return Err(e),
+        Err(e) => {
+            log::event(Level::Warn, FEATURE, "activities_unavailable", &[("error", e.to_string())]);
+            return Ok(Default::default());
+        }
+    };
+    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    if !v.is_object() {
+        log::event(Level::Warn, FEATURE, "activities_unavailable", &[("error", "body is not a JSON object".into())]);
+    }
+    Ok(TYPES.map(|t| v.get(t).and_then(|g| g.get("rated_at")).and_then(Value::as_str).map(str::to_string)))
+}
+
+fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
+    let doc: IndexDoc = state::load(store, FEATURE, RATINGS_INDEX, INDEX_SCHEMA)?;
+    let mut items = BTreeMap::new();
+    for (key, v) in doc.items {
+        match item_from_json(&v) {
+            Some(item) if item_key(&item) == key && valid_rating(item.rating).is_some() => {
+                items.insert(key, item);
+            }
+            _ => {
+                log::event(Level::Warn, FEATURE, "state_ignored", &[
+                    ("file", RATINGS_INDEX.into()),
+                    ("reason", "bad_item".into()),
+                    ("detail", key),
+                ]);
+                return None;
+            }
+        }
+    }
+    Some(Cache { generated_at: doc.generated_at, items, wm: doc.wm })
+}
