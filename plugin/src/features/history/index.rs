@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::windows::windows;
 use super::FEATURE;
 use crate::client::paging::{self, Walked};
 use crate::client::Call;
@@ -544,7 +545,7 @@ fn resolve_pending(ctx: &mut Ctx, index: &mut Index) {
     }
     let mut rows = Index::default();
     for (kind, minutes) in per_kind {
-        for (from, to) in super::journal::windows(minutes) {
+        for (from, to) in windows(minutes) {
             let query = [("start_at", time::format_utc_millis(from)), ("end_at", time::format_utc_millis(to))];
             if let Err(e) = read_into(ctx, kind.path(), &query, &mut rows) {
                 log::event(Level::Warn, FEATURE, "pending_unresolved", &[("plays", pending.len().to_string()), ("error", e.to_string())]);

@@ -121,6 +121,7 @@ mod fake;
 pub mod index;
 pub mod journal;
 mod remove;
+mod windows;
 #[cfg(test)]
 mod tests;
 
