@@ -40,8 +40,8 @@ pub fn progress(feature: &str, phase: &str, done: u64, total: Option<u64>) {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::Level;
-    use crate::crosswatch::sync::log as host_log;
-    use crate::crosswatch::sync::progress as host_progress;
+    use crate::bindings::crosswatch::sync::log as host_log;
+    use crate::bindings::crosswatch::sync::progress as host_progress;
 
     pub fn event(level: Level, feature: &str, name: &str, fields: &[(&str, String)]) {
         let level = match level {

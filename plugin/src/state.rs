@@ -153,7 +153,7 @@ pub fn save_or_delete<T: Serialize>(store: &mut dyn Store, feature: &str, name: 
 /// The real store over the component's `state` import.
 pub mod host {
     use super::Store;
-    use crate::crosswatch::sync::state as wit_state;
+    use crate::bindings::crosswatch::sync::state as wit_state;
 
     pub struct HostStore;
 

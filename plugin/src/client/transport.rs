@@ -116,7 +116,7 @@ pub trait Auth {
 /// The real implementations over the component's imports.
 pub mod host {
     use super::*;
-    use crate::crosswatch::sync::{auth as wit_auth, http as wit_http};
+    use crate::bindings::crosswatch::sync::{auth as wit_auth, http as wit_http};
     use wasip2::clocks::{monotonic_clock, wall_clock};
 
     pub struct HostTransport;
