@@ -40,7 +40,7 @@ def main() -> int:
     wasm, host = harness.wasm_path(), harness.cw_host_path()
     for what, p in (("component", wasm), ("cw-host", host)):
         if not p.is_file():
-            print(f"bench_history: {what} not found at {p}; build with `cargo build -p host-harness`", file=sys.stderr)
+            print(f"bench_history: {what} not found at {p}; build with `cargo build --workspace`", file=sys.stderr)
             return 2
 
     base = Path(tempfile.mkdtemp(prefix="cw-bench-history-"))

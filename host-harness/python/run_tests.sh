@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python host's test suite: makes the virtualenv (target/py-venv) when missing, installs
 # the pinned wasmtime, cryptography (encrypted CrossWatch configs) and pytest, and runs pytest
-# against the component and cw-host that cargo built (`cargo build -p host-harness`). Missing
+# against the component and cw-host that cargo built (`cargo build --workspace`). Missing
 # artefacts fail the run here (they only skip when pytest is run by hand). Extra arguments go
 # to pytest.
 set -euo pipefail
@@ -24,7 +24,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==50.0.1" "cryptography==50.0.2" "pytest>=8,<10"
 
-export TRAKT_ADAPTER_WASM="${TRAKT_ADAPTER_WASM:-$REPO/target/wasm/wasm32-wasip2/plugin-release/trakt_adapter.wasm}"
+if [ -z "${TRAKT_ADAPTER_WASM:-}" ]; then
+    # The component lives in the artifacts crate's OUT_DIR; its small binary prints the path
+    # (built already when `cargo test --workspace` ran, so this takes seconds).
+    TRAKT_ADAPTER_WASM="$(cd "$REPO" && cargo run -q -p trakt-adapter-artifacts)"
+fi
+export TRAKT_ADAPTER_WASM
 export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"
 export CW_TRAKT_WASM_REQUIRE="${CW_TRAKT_WASM_REQUIRE:-1}"
 

@@ -17,8 +17,8 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The emulator's current credentials as a host holds them (issue time unknown).
-pub fn host_credentials(c: trakt_emulator::Credentials) -> host_harness::config::Credentials {
-    host_harness::config::Credentials {
+pub fn host_credentials(c: trakt_emulator::Credentials) -> trakt_host::config::Credentials {
+    trakt_host::config::Credentials {
         client_id: c.client_id,
         client_secret: c.client_secret,
         access_token: c.access_token,
@@ -142,12 +142,12 @@ impl Harness {
 pub fn run_cli(argv: Vec<String>, stdin: &str) -> Run {
     let out = Capture::default();
     let err = Capture::default();
-    let io = host_harness::cli::Io {
+    let io = cw_host::Io {
         stdin: Box::new(std::io::Cursor::new(stdin.as_bytes().to_vec())),
         stdout: Box::new(out.clone()),
         stderr: Box::new(err.clone()),
     };
-    let code = host_harness::cli::run(argv, io);
+    let code = cw_host::run(argv, io);
     let text = |c: &Capture| String::from_utf8_lossy(&c.0.lock().unwrap()).into_owned();
     Run { code, stdout: text(&out), stderr: text(&err) }
 }

@@ -4,7 +4,7 @@
 //! config values (`enc:v1:`) with CrossWatch's key.
 
 use e2e_tests::Harness;
-use host_harness::config_secrets::{ConfigKey, KEY_ENV, KEY_FILE};
+use trakt_host::config_secrets::{ConfigKey, KEY_ENV, KEY_FILE};
 use trakt_emulator::{EmulatorConfig, Library, LoggedRequest};
 use serde_json::{json, Value};
 

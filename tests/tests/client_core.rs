@@ -182,9 +182,12 @@ fn a_second_401_is_an_auth_error_after_exactly_one_refresh() {
     assert_eq!(page_statuses(&h, 1), [401, 401], "exactly one replay");
 }
 
+/// A status Trakt answers, the headers it sends with it, the adapter error kind expected.
+type AccountCase<'a> = (u16, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn account_statuses_are_typed_and_never_retried() {
-    let cases: [(u16, &[(&str, &str)], &str); 4] = [
+    let cases: [AccountCase; 4] = [
         (403, &[], "forbidden"),
         (420, &[("X-Account-Limit", "250"), ("X-VIP-User", "false"), ("X-Upgrade-URL", "https://trakt.tv/vip")], "account_limit"),
         (423, &[("X-Account-Locked", "true")], "locked"),

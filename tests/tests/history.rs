@@ -1,4 +1,4 @@
-//! History through the compiled component (issue 5): one key per play, same-minute
+//! History through the compiled component: one key per play, same-minute
 //! collisions, the epoch play, adds that never duplicate, number fallback, specials, the
 //! collection side-write, removes by history id and by coordinates, and the incremental cache.
 

@@ -1,4 +1,4 @@
-//! The write report's `outcomes` (issue 10): one entry per input item, in input order, with
+//! The write report's `outcomes`: one entry per input item, in input order, with
 //! the component's key and the item's status, for watchlist, ratings and history adds and
 //! removes, dry runs included; and the same keys as the grouped lists.
 

@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2e_tests::{cache_dir, host_credentials, Harness};
-use host_harness::config::Credentials;
+use trakt_host::config::Credentials;
 use trakt_emulator::Library;
-use host_harness::engine::LoadSource;
-use host_harness::imports::log::{Level, LogSink};
-use host_harness::imports::progress::ProgressSink;
-use host_harness::policy::{Limits, Origin, Policy};
-use host_harness::runtime::{Adapter, AdapterError, Feature, HostErrorKind, HostSetup, Item, Runtime, EMBEDDED_COMPONENT};
-use host_harness::state_scope::StateLocation;
+use trakt_host::engine::LoadSource;
+use trakt_host::imports::log::{Level, LogSink};
+use trakt_host::imports::progress::ProgressSink;
+use trakt_host::policy::{Limits, Origin, Policy};
+use cw_host::EMBEDDED_COMPONENT;
+use trakt_host::runtime::{Adapter, AdapterError, Feature, HostErrorKind, HostSetup, Item, Runtime};
+use trakt_host::state_scope::StateLocation;
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -157,7 +158,7 @@ fn a_wall_clock_limit_stops_a_call_that_runs_too_long() {
     let mut a = adapter(&h, limits, json!({"watchlist_batch_size": 1}), Capture::default());
     let items: Vec<Item> = (0..4)
         .map(|i| {
-            host_harness::items::item_from_json(i, &json!({"type": "movie", "ids": {"tmdb": 900000 + i}})).unwrap()
+            trakt_host::items::item_from_json(i, &json!({"type": "movie", "ids": {"tmdb": 900000 + i}})).unwrap()
         })
         .collect();
     let started = std::time::Instant::now();
@@ -186,7 +187,7 @@ fn the_json_index_is_the_same_index() {
         let records = a.build_index(feature).unwrap().unwrap();
         let text = a.build_index_json(feature).unwrap().unwrap();
         let from_json: serde_json::Value = serde_json::from_str(&text).expect("JSON object text");
-        assert_eq!(from_json, host_harness::items::index_to_json(&records), "{feature:?}");
+        assert_eq!(from_json, trakt_host::items::index_to_json(&records), "{feature:?}");
         assert!(!records.is_empty());
     }
 }

@@ -1,4 +1,5 @@
-"""Write reports and indexes in the caller's key space (issue 10).
+"""Write reports and indexes in the caller's key space: each input item is reported under the key
+CrossWatch attempted for it.
 
 CrossWatch's applier checks a write by looking up, for every item it sent, the key *it*
 attempted for that item in ``confirmed_keys``, ``skipped_keys`` and ``unresolved[].key``; an

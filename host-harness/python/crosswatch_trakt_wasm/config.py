@@ -207,7 +207,7 @@ def _dig(cfg: Mapping, *path: str) -> Any:
     return cur
 
 
-#: Where CrossWatch may keep the Trakt access token (crosswatch.md 1.1, is_configured).
+#: Where CrossWatch may keep the Trakt access token (docs/crosswatch.md 1.1, is_configured).
 TOKEN_PATHS = (
     ("trakt", "access_token"),
     ("trakt", "token"),

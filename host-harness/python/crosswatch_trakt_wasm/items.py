@@ -314,7 +314,7 @@ def manifest_to_json(m: Record) -> Dict[str, Any]:
 
 
 def health_to_json(h: Record) -> Dict[str, Any]:
-    """CrossWatch's health dict (crosswatch.md 1.5)."""
+    """CrossWatch's health dict (docs/crosswatch.md 1.5)."""
     status = h.status
     ok = status in ("ok", "degraded")
     features = {f.feature: bool(f.available) for f in h.features}

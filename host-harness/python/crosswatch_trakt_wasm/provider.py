@@ -3,7 +3,7 @@
 CrossWatch's orchestrator loads a module-level ``OPS`` object with ``name``, ``label``,
 ``features``, ``capabilities``, ``is_configured``, ``build_index(cfg, *, feature)``,
 ``add(cfg, items, *, feature, dry_run=False)``, ``remove(...)`` and ``health(cfg)``
-(crosswatch.md section 1). ``cfg`` is CrossWatch's whole config mapping; everything this
+(docs/crosswatch.md 1). ``cfg`` is CrossWatch's whole config mapping; everything this
 provider needs is read from it (the ``trakt`` block, plus per-pair options).
 
 One instance of the component serves the calls of one account and configuration, so its
@@ -388,7 +388,7 @@ class TraktWasmOps:
         return {f: bool(m.get(f, {}).get("supported")) for f in CROSSWATCH_FEATURES}
 
     def capabilities(self) -> dict:
-        """CrossWatch's capability map (crosswatch.md 1.2) for the features the component
+        """CrossWatch's capability map (docs/crosswatch.md 1.2) for the features the component
         supports."""
         try:
             feats = manifest()["features"]
@@ -467,7 +467,7 @@ class TraktWasmOps:
             except HostError as e:
                 raise _host_error(e) from None
         if isinstance(result, str):
-            from . import caller_keys  # keys as the running CrossWatch makes them (issue 10)
+            from . import caller_keys  # keys as the running CrossWatch makes them
 
             return caller_keys.index_keys(json.loads(result), session.log, name)
         e = itemsmod.error_to_json(result)
@@ -487,7 +487,7 @@ class TraktWasmOps:
         if name not in itemsmod.FEATURES:
             LogSink().event("info", name or "module", "write_skipped", [("reason", "unknown_feature"), ("op", op)])
             return _empty_write(dry_run)
-        from . import caller_keys  # the report in the caller's keys (issue 10)
+        from . import caller_keys  # the report in the caller's keys
 
         inputs = caller_keys.Inputs(items)
         try:

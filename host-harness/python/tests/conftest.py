@@ -31,7 +31,7 @@ PAIR_ENV = (
 )
 
 BUILD_HINT = (
-    "build them from the repository root with `cargo build -p host-harness` "
+    "build them from the repository root with `cargo build --workspace` "
     "(or point TRAKT_ADAPTER_WASM and CW_HOST_BIN at them)"
 )
 

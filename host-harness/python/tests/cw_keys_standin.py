@@ -1,5 +1,5 @@
 """A stand-in for CrossWatch's ``cw_platform.id_map.canonical_key``, written for these tests from
-CrossWatch's documented key algorithm (reference crosswatch.md 2.1 and 2.2), not from its code:
+CrossWatch's documented key algorithm (docs/crosswatch.md 2.1 and 2.2), not from its code:
 
 * type aliases: movies -> movie; shows/series/tv -> show; seasons -> season; episodes ->
   episode; other text lowercased; empty -> movie;

@@ -5,6 +5,7 @@ and by bench_history.py. Builds nothing: the component and cw-host come from the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -18,12 +19,27 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[3]
-DEFAULT_WASM = REPO / "target" / "wasm" / "wasm32-wasip2" / "plugin-release" / "trakt_adapter.wasm"
 DEFAULT_CW_HOST = REPO / "target" / "debug" / "cw-host"
 
 
 def wasm_path() -> Path:
-    return Path(os.environ.get("TRAKT_ADAPTER_WASM") or DEFAULT_WASM)
+    env = os.environ.get("TRAKT_ADAPTER_WASM")
+    return Path(env) if env else _cargo_artifact()
+
+
+@functools.lru_cache(maxsize=1)
+def _cargo_artifact() -> Path:
+    """The component cargo built, as the artifacts crate reports it (building it if needed)."""
+    try:
+        out = subprocess.run(
+            ["cargo", "run", "-q", "-p", "trakt-adapter-artifacts"],
+            cwd=REPO, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return REPO / "target" / "trakt_adapter.wasm-not-built"
 
 
 def cw_host_path() -> Path:

@@ -1,4 +1,4 @@
-"""Write reports in the caller's key space (issue 10), checked the way CrossWatch's applier
+"""Write reports in the caller's key space (the caller-keys rule: each item reported under the key CrossWatch attempted), checked the way CrossWatch's applier
 checks them: for every item it sent, it looks its attempted key up in ``confirmed_keys``,
 ``skipped_keys`` and ``unresolved[].key``; an item found in none of them is counted
 ``apply:add:unaccounted`` (a failure). The attempted key is the item's ``_cw_event_key`` when it

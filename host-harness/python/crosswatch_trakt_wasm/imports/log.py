@@ -24,7 +24,7 @@ def parse_level(text: str) -> Optional[int]:
 
 def default_level() -> int:
     """``CW_TRAKT_LOG_LEVEL`` > ``CW_LOG_LEVEL`` > debug when ``CW_DEBUG``/``CW_TRAKT_DEBUG``
-    is set > info (CrossWatch's rules, crosswatch.md 6)."""
+    is set > info (CrossWatch's rules, docs/crosswatch.md 6)."""
     for var in ("CW_TRAKT_LOG_LEVEL", "CW_LOG_LEVEL"):
         lvl = parse_level(os.environ.get(var, ""))
         if lvl is not None:

@@ -22,7 +22,7 @@ use crate::state_scope::StateLocation;
 mod bindings {
     wasmtime::component::bindgen!({
         world: "trakt-adapter",
-        path: "../wit",
+        path: "../../wit",
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
@@ -35,11 +35,6 @@ pub use bindings::crosswatch::sync::types::{
     IndexEntry, Item, ItemOutcome, ItemStatus, LedgerEntry, PlannedRequest, RateLimited, Unresolved, WriteReport,
 };
 use bindings::crosswatch::sync as wit;
-
-/// The component this build of the host embeds (built by build.rs from `plugin/`).
-pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("TRAKT_ADAPTER_WASM"));
-/// Where build.rs left that component.
-pub const EMBEDDED_COMPONENT_PATH: &str = env!("TRAKT_ADAPTER_WASM");
 
 /// Guest stdout/stderr kept per instance; more is dropped by the pipe.
 const GUEST_OUTPUT_CAPACITY: usize = 1 << 20;
@@ -300,11 +295,6 @@ impl Runtime {
         let pre = bindings::TraktAdapterPre::new(instance_pre)
             .map_err(|e| host_error("the component does not export crosswatch:sync/sync-adapter@0.1.0", e))?;
         Ok(Runtime { engine, component, pre, load_source })
-    }
-
-    /// The embedded component, with the compile cache in `cache_dir`.
-    pub fn embedded(cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
-        Runtime::new(EMBEDDED_COMPONENT, cache_dir)
     }
 
     /// Names of the interfaces the component imports, e.g. `crosswatch:sync/http@0.1.0`.

@@ -3,18 +3,19 @@
 //!    component's peak linear memory and the process's peak RSS.
 //! 2. Adding 10,000 new plays, pacing on (Trakt's 1 write/s): wall time, POSTs, and the time
 //!    the adapter spent waiting (from its ledger).
-//! Run with `cargo bench -p host-harness --bench history` (about two minutes: the write pacing
+//!
+//! Run with `cargo bench -p e2e-tests --bench history` (about two minutes: the write pacing
 //! is real).
 
 use std::time::Instant;
 
-use host_harness::cli::host_credentials;
-use host_harness::imports::log::{Level, LogSink};
-use host_harness::imports::progress::ProgressSink;
-use host_harness::items::{item_from_json, item_to_json};
-use host_harness::policy::{Limits, Origin, Policy};
-use host_harness::runtime::{Adapter, Feature, HostSetup, Runtime};
-use host_harness::state_scope::StateLocation;
+use cw_host::host_credentials;
+use trakt_host::imports::log::{Level, LogSink};
+use trakt_host::imports::progress::ProgressSink;
+use trakt_host::items::{item_from_json, item_to_json};
+use trakt_host::policy::{Limits, Origin, Policy};
+use trakt_host::runtime::{Adapter, Feature, HostSetup, Runtime};
+use trakt_host::state_scope::StateLocation;
 use serde_json::{json, Value};
 use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
@@ -54,7 +55,7 @@ fn main() {
     let emulator = Emulator::start(EmulatorConfig { seed, ..EmulatorConfig::default() }).expect("emulator");
     println!("history bench: emulator with {PLAYS} plays ready in {:.1} s", started.elapsed().as_secs_f64());
     let cache = tempfile::tempdir().unwrap();
-    let runtime = Runtime::embedded(Some(cache.path())).expect("component");
+    let runtime = Runtime::new(cw_host::EMBEDDED_COMPONENT, Some(cache.path())).expect("component");
 
     // 1. Full index, pacing off.
     let state = tempfile::tempdir().unwrap();

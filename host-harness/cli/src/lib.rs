@@ -1,5 +1,6 @@
-//! The `cw-host` command line. Its flags and commands are a public contract (scripts and
-//! tests outside this repository drive them): extend, never rename or reshape.
+//! `cw-host`, the command line of the CrossWatch Trakt adapter and the only crate that embeds
+//! the component. Its flags and commands are a public contract (scripts and tests outside this
+//! repository drive them): extend, never rename or reshape.
 //!
 //! stdout carries only JSON (except `demo`, which prints a summary for people); logs go to
 //! stderr. Exit status: 0 success, 1 the adapter (or the sandbox) reported an error, 2 usage
@@ -15,6 +16,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use commands::Session;
+
+/// The component this `cw-host` runs unless `--component` names another (built from
+/// `plugin/` by the trakt-adapter-artifacts crate).
+pub const EMBEDDED_COMPONENT: &[u8] = trakt_adapter_artifacts::TRAKT_ADAPTER_WASM;
 pub use demo::host_credentials;
 
 /// Exit statuses of the contract.

@@ -24,7 +24,8 @@ pub enum PolicyError {
     NoHost(String),
     UserInfo(String),
     Query(String),
-    OriginNotAllowed { target: Origin, api: Origin, oauth: Origin },
+    /// Origins as text (`https://host[:port]`), which keeps the error small.
+    OriginNotAllowed { target: String, api: String, oauth: String },
 }
 
 impl fmt::Display for PolicyError {
@@ -159,7 +160,11 @@ impl Policy {
         } else if target.same_origin(&self.oauth) {
             Ok(Destination::OAuth)
         } else {
-            Err(PolicyError::OriginNotAllowed { target, api: self.api.clone(), oauth: self.oauth.clone() })
+            Err(PolicyError::OriginNotAllowed {
+                target: target.to_string(),
+                api: self.api.to_string(),
+                oauth: self.oauth.to_string(),
+            })
         }
     }
 }
@@ -203,7 +208,7 @@ mod tests {
         assert!(p.check("https://api.trakt.tv:8443/x").is_err());
         assert!(p.check("http://api.trakt.tv/x").is_err());
         let e = p.check("https://evil.example/steal").unwrap_err();
-        assert!(matches!(&e, PolicyError::OriginNotAllowed { target, .. } if target.host == "evil.example"));
+        assert!(matches!(&e, PolicyError::OriginNotAllowed { target, .. } if target == "https://evil.example"));
         let e = e.to_string();
         assert!(e.contains("evil.example") && e.contains("not an allowed origin"), "{e}");
     }

@@ -1,44 +1,59 @@
-//! Builds the Trakt adapter component for `wasm32-wasip2` with a nested cargo, into its own
-//! target directory (the pattern of wasmtime's test-programs artifacts crate), so that
-//! `cargo run`, `cargo test` and the `cw-host` binary always embed a fresh component.
+//! Builds the Trakt adapter component for `wasm32-wasip2` with a nested cargo into this
+//! crate's `OUT_DIR` (the pattern of wasmtime's `crates/test-programs/artifacts/build.rs`), and
+//! reruns when any source file the nested build read changes (its dep-info file lists them).
 //!
-//! `TRAKT_ADAPTER_WASM=/path/file.wasm` skips the nested build and embeds that file instead.
+//! `TRAKT_ADAPTER_WASM=/path/file.wasm` skips the nested build and uses that file instead.
+//! `cargo clippy` (check-only) skips it too and gets an empty placeholder.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
+const PROFILE: &str = "plugin-release";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=TRAKT_ADAPTER_WASM");
+    for knob in ["STRIP", "DEBUG", "OPT_LEVEL", "LTO"] {
+        println!("cargo:rerun-if-env-changed=CARGO_PROFILE_PLUGIN_RELEASE_{knob}");
+    }
     if let Ok(path) = env::var("TRAKT_ADAPTER_WASM") {
         println!("cargo:rerun-if-changed={path}");
         println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={path}");
         return;
     }
 
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir.parent().expect("host-harness lives in the workspace").to_path_buf();
-    for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"] {
+    let workspace = manifest_dir.ancestors().nth(2).expect("host-harness/artifacts lives in the workspace").to_path_buf();
+    for watched in ["plugin/Cargo.toml", "Cargo.lock", "Cargo.toml", "rust-toolchain.toml", "wit"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+
+    if env::var("RUSTC_WORKSPACE_WRAPPER").is_ok_and(|w| w.contains("clippy")) {
+        let placeholder = out_dir.join("trakt_adapter.placeholder.wasm");
+        std::fs::write(&placeholder, b"").expect("write the placeholder component");
+        println!("cargo:rerun-if-changed={}", workspace.join("plugin/src").display());
+        println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={}", placeholder.display());
+        return;
     }
 
     ensure_wasm_target(&workspace);
 
     // A target directory of its own: cargo locks per target directory, so the nested build
     // never waits on the outer one.
-    let target_dir = workspace.join("target").join("wasm");
+    let target_dir = out_dir.join("wasm-target");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--package", "trakt-adapter", "--target", "wasm32-wasip2"])
-        .args(["--profile", "plugin-release", "--target-dir"])
+        .args(["build", "--package", "trakt-adapter", "--target", WASM_TARGET])
+        .args(["--profile", PROFILE, "--target-dir"])
         .arg(&target_dir);
     // The outer build's settings must not leak into the wasm build.
     for (key, _) in env::vars() {
         if key.starts_with("CARGO_BUILD_")
-            || key.starts_with("CARGO_PROFILE_")
+            // The plugin-release profile's own settings do pass (profiling builds use them).
+            || (key.starts_with("CARGO_PROFILE_") && !key.starts_with("CARGO_PROFILE_PLUGIN_RELEASE_"))
             || key.starts_with("CARGO_ENCODED_RUSTFLAGS")
             || key == "RUSTFLAGS"
             || key == "CARGO_TARGET_DIR"
@@ -54,9 +69,28 @@ fn main() {
     if !status.success() {
         panic!("building the trakt-adapter component for wasm32-wasip2 failed (see the errors above)");
     }
-    let wasm = target_dir.join("wasm32-wasip2").join("plugin-release").join("trakt_adapter.wasm");
+    let wasm = target_dir.join(WASM_TARGET).join(PROFILE).join("trakt_adapter.wasm");
     assert!(wasm.exists(), "the nested build did not produce {}", wasm.display());
+    let deps = dep_info(&wasm.with_extension("d"), &workspace);
+    if deps.is_empty() {
+        println!("cargo:rerun-if-changed={}", workspace.join("plugin/src").display());
+    }
+    for dep in deps {
+        println!("cargo:rerun-if-changed={}", dep.display());
+    }
     println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={}", wasm.display());
+}
+
+/// The source files of a cargo dep-info file (`target: dep dep ...`, spaces in names escaped
+/// with a backslash) that lie inside the workspace (registry sources never change).
+fn dep_info(path: &Path, workspace: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Some((_, deps)) = text.split_once(": ") else { return Vec::new() };
+    let deps = deps.replace("\\\n", " ").replace("\\ ", "\u{0}");
+    deps.split_whitespace()
+        .map(|d| PathBuf::from(d.replace('\u{0}', " ")))
+        .filter(|p| p.starts_with(workspace))
+        .collect()
 }
 
 /// Makes sure the toolchain that will build the plugin has the `wasm32-wasip2` standard

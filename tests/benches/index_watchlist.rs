@@ -1,16 +1,16 @@
 //! Benchmark: index a 5,000-item watchlist from the emulator through the compiled component.
 //! Prints wall time, requests made, and the component's share of the call (time not spent
-//! inside host imports), plus fuel used. Run with `cargo bench -p host-harness --bench
+//! inside host imports), plus fuel used. Run with `cargo bench -p e2e-tests --bench
 //! index_watchlist`.
 
 use std::time::{Duration, Instant};
 
-use host_harness::cli::host_credentials;
-use host_harness::imports::log::{Level, LogSink};
-use host_harness::imports::progress::ProgressSink;
-use host_harness::policy::{Limits, Origin, Policy};
-use host_harness::runtime::{Feature, HostSetup, Runtime};
-use host_harness::state_scope::StateLocation;
+use cw_host::host_credentials;
+use trakt_host::imports::log::{Level, LogSink};
+use trakt_host::imports::progress::ProgressSink;
+use trakt_host::policy::{Limits, Origin, Policy};
+use trakt_host::runtime::{Feature, HostSetup, Runtime};
+use trakt_host::state_scope::StateLocation;
 use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 const ITEMS_TARGET: usize = 5_000;
@@ -32,10 +32,10 @@ fn main() {
     let items = library.watchlist.len();
     let emulator = Emulator::start(EmulatorConfig { seed: library, ..EmulatorConfig::default() }).expect("emulator");
     let cache = tempfile::tempdir().unwrap();
-    let runtime = Runtime::embedded(Some(cache.path())).expect("load component");
+    let runtime = Runtime::new(cw_host::EMBEDDED_COMPONENT, Some(cache.path())).expect("load component");
     let origin = Origin::parse(&emulator.url()).unwrap();
     let c = emulator.credentials();
-    println!("index_watchlist: {items} items, {RUNS} runs, pacing on (defaults), component {} bytes", host_harness::runtime::EMBEDDED_COMPONENT.len());
+    println!("index_watchlist: {items} items, {RUNS} runs, pacing on (defaults), component {} bytes", cw_host::EMBEDDED_COMPONENT.len());
     let mut walls = Vec::new();
     for run in 1..=RUNS {
         let state = tempfile::tempdir().unwrap();

@@ -5,11 +5,11 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use super::commands::{describe, report_failure, Failure, Session};
-use super::{GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
-use crate::config::Credentials;
-use crate::items::item_from_json;
-use crate::runtime::Feature;
+use crate::commands::{describe, report_failure, Failure, Session};
+use crate::{GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
+use trakt_host::config::Credentials;
+use trakt_host::items::item_from_json;
+use trakt_host::runtime::Feature;
 use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 pub fn run(global: &GlobalArgs, mut io: Io) -> i32 {

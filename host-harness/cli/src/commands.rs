@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{Cli, Command, GlobalArgs, Io, WriteArgs, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
-use crate::config::{HostConfig, DEFAULT_API_URL};
-use crate::engine::default_cache_dir;
-use crate::imports::log::{Level, LogSink};
-use crate::imports::progress::ProgressSink;
-use crate::items::{self, error_to_json, feature_name, index_to_json, report_to_json};
-use crate::policy::{Limits, Origin, Policy};
-use crate::imports::auth::{AuthFault, TokenStore};
-use crate::state_scope::{self, StateLocation};
-use crate::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostErrorKind, HostSetup, Item, LedgerEntry, Runtime};
+use crate::{Cli, Command, GlobalArgs, Io, WriteArgs, EMBEDDED_COMPONENT, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
+use trakt_host::config::{HostConfig, DEFAULT_API_URL};
+use trakt_host::engine::default_cache_dir;
+use trakt_host::imports::log::{Level, LogSink};
+use trakt_host::imports::progress::ProgressSink;
+use trakt_host::items::{self, error_to_json, feature_name, index_to_json, report_to_json};
+use trakt_host::policy::{Limits, Origin, Policy};
+use trakt_host::imports::auth::{AuthFault, TokenStore};
+use trakt_host::state_scope::{self, StateLocation};
+use trakt_host::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostErrorKind, HostSetup, Item, LedgerEntry, Runtime};
 
 /// Why a command did not produce its normal output.
 pub enum Failure {
@@ -120,7 +120,7 @@ impl Session {
         let v = Value::Array(entries.iter().map(ledger_entry_to_json).collect());
         let mut text = serde_json::to_vec_pretty(&v).expect("JSON serialises");
         text.push(b'\n');
-        crate::fsutil::write_atomic(&path, &text)
+        trakt_host::fsutil::write_atomic(&path, &text)
             .map_err(|e| Failure::Usage(format!("cannot write the ledger to {}: {e}", path.display())))
     }
 
@@ -156,11 +156,11 @@ fn load_runtime(global: &GlobalArgs) -> Result<Runtime, Failure> {
                 .map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", path.display())))?;
             Runtime::new(&bytes, cache_dir.as_deref())?
         }
-        None => Runtime::embedded(cache_dir.as_deref())?,
+        None => Runtime::new(EMBEDDED_COMPONENT, cache_dir.as_deref())?,
     })
 }
 
-/// Trakt's OAuth origin since 2026 (trakt-api.md 1.1).
+/// Trakt's OAuth origin since 2026 (docs/trakt-api.md 1.1).
 pub const DEFAULT_AUTH_URL: &str = "https://auth.trakt.tv";
 
 /// `--auth-url` > `trakt.auth_url` > auth.trakt.tv for Trakt's own API, else the API origin

@@ -1,5 +1,5 @@
 //! Trakt's OAuth endpoints as the host uses them: the refresh-token grant and the
-//! device-code login (trakt-api.md 2.2-2.4). Only the host talks to these: the component
+//! device-code login (docs/trakt-api.md 2.2-2.4). Only the host talks to these: the component
 //! never holds a refresh token or the client secret.
 
 use std::time::Duration;
@@ -75,7 +75,7 @@ pub fn refresh_grant(agent: &ureq::Agent, base: &str, creds: &Credentials) -> Re
     let (status, text) = post(agent, base, "/oauth/token", &body)?;
     match status {
         200..=299 => parse_token(&text).map_err(OAuthError::Failed),
-        // 2026 docs answer 400, older ones 401 (trakt-api.md 2.2): both mean "log in again".
+        // 2026 docs answer 400, older ones 401 (docs/trakt-api.md 2.2): both mean "log in again".
         400 | 401 => {
             let code = serde_json::from_str::<Value>(&text)
                 .ok()

@@ -1,4 +1,4 @@
-//! Crash safety of history adds (issue 5), with real processes: a `cw-host add history` killed
+//! Crash safety of history adds, with real processes: a `cw-host add history` killed
 //! after Trakt applied its POST and before the answer came, then a rerun; and connections
 //! dropped before or after Trakt applied the POST. No play may be lost or duplicated.
 

@@ -1,6 +1,6 @@
 //! `cw-host`: run the CrossWatch Trakt adapter component from the command line.
 
 fn main() {
-    let code = host_harness::cli::run(std::env::args_os(), host_harness::cli::Io::process());
+    let code = cw_host::run(std::env::args_os(), cw_host::Io::process());
     std::process::exit(code);
 }

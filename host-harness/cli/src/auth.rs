@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::commands::{api_origin, oauth_origin, print_json, report_failure, Failure};
-use super::{AuthCommand, GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
-use crate::config::{persist_tokens, HostConfig};
-use crate::imports::auth::needs_refresh;
-use crate::oauth::{self, DevicePoll, OAuthError};
-use crate::runtime::AdapterError;
+use crate::commands::{api_origin, oauth_origin, print_json, report_failure, Failure};
+use crate::{AuthCommand, GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
+use trakt_host::config::{persist_tokens, HostConfig};
+use trakt_host::imports::auth::needs_refresh;
+use trakt_host::oauth::{self, DevicePoll, OAuthError};
+use trakt_host::runtime::AdapterError;
 
 pub fn run(global: &GlobalArgs, action: AuthCommand, mut io: Io) -> i32 {
     let result = match action {
