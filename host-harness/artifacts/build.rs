@@ -25,7 +25,8 @@ fn main() {
 
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir.ancestors().nth(2).expect("host-harness/artifacts lives in the workspace").to_path_buf();
+    let workspace =
+        manifest_dir.ancestors().nth(2).expect("host-harness/artifacts lives in the workspace").to_path_buf();
     for watched in ["plugin/Cargo.toml", "Cargo.lock", "Cargo.toml", "rust-toolchain.toml", "wit"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }

@@ -10,14 +10,14 @@
 use std::time::Instant;
 
 use cw_host::host_credentials;
+use serde_json::{json, Value};
+use trakt_emulator::{Emulator, EmulatorConfig, Library};
 use trakt_host::imports::log::{Level, LogSink};
 use trakt_host::imports::progress::ProgressSink;
 use trakt_host::items::{item_from_json, item_to_json};
 use trakt_host::policy::{Limits, Origin, Policy};
 use trakt_host::runtime::{Adapter, Feature, HostSetup, Runtime};
 use trakt_host::state_scope::StateLocation;
-use serde_json::{json, Value};
-use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 const PLAYS: usize = 100_000;
 const ADDS: usize = 10_000;

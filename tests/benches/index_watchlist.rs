@@ -6,12 +6,12 @@
 use std::time::{Duration, Instant};
 
 use cw_host::host_credentials;
+use trakt_emulator::{Emulator, EmulatorConfig, Library};
 use trakt_host::imports::log::{Level, LogSink};
 use trakt_host::imports::progress::ProgressSink;
 use trakt_host::policy::{Limits, Origin, Policy};
 use trakt_host::runtime::{Feature, HostSetup, Runtime};
 use trakt_host::state_scope::StateLocation;
-use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 const ITEMS_TARGET: usize = 5_000;
 const RUNS: usize = 5;
@@ -35,7 +35,10 @@ fn main() {
     let runtime = Runtime::new(cw_host::EMBEDDED_COMPONENT, Some(cache.path())).expect("load component");
     let origin = Origin::parse(&emulator.url()).unwrap();
     let c = emulator.credentials();
-    println!("index_watchlist: {items} items, {RUNS} runs, pacing on (defaults), component {} bytes", cw_host::EMBEDDED_COMPONENT.len());
+    println!(
+        "index_watchlist: {items} items, {RUNS} runs, pacing on (defaults), component {} bytes",
+        cw_host::EMBEDDED_COMPONENT.len()
+    );
     let mut walls = Vec::new();
     for run in 1..=RUNS {
         let state = tempfile::tempdir().unwrap();

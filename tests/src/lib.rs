@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest};
 use serde_json::{json, Value};
+use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest};
 
 /// Compiled components are cached across the tests of one run, as a user's cw-host would.
 pub fn cache_dir() -> PathBuf {

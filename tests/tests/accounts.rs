@@ -4,9 +4,9 @@
 //! config values (`enc:v1:`) with CrossWatch's key.
 
 use e2e_tests::Harness;
-use trakt_host::config_secrets::{ConfigKey, KEY_ENV, KEY_FILE};
-use trakt_emulator::{EmulatorConfig, Library, LoggedRequest};
 use serde_json::{json, Value};
+use trakt_emulator::{EmulatorConfig, Library, LoggedRequest};
+use trakt_host::config_secrets::{ConfigKey, KEY_ENV, KEY_FILE};
 
 const PAIR_A: &str = "one-way:TRAKT#default-PLEX#default:pa";
 const PAIR_B: &str = "one-way:TRAKT#b-PLEX#default:pb";
@@ -83,7 +83,10 @@ fn each_account_is_signed_with_its_own_token_and_keeps_its_own_state() {
     assert_ne!(bob_now.access_token, "bob-access-token");
     let after = config(&h);
     let b = &after["trakt"]["instances"]["b"];
-    assert_eq!((b["access_token"].as_str(), b["refresh_token"].as_str()), (Some(&*bob_now.access_token), Some(&*bob_now.refresh_token)));
+    assert_eq!(
+        (b["access_token"].as_str(), b["refresh_token"].as_str()),
+        (Some(&*bob_now.access_token), Some(&*bob_now.refresh_token))
+    );
     assert_eq!(without_b(after.clone()), without_b(before.clone()), "alice's block and everything else unchanged");
 
     // bob's write lands in bob's account.
@@ -108,7 +111,9 @@ fn each_account_is_signed_with_its_own_token_and_keeps_its_own_state() {
     let a_dir = root.join("one-way_TRAKT_default-PLEX_default_pa_TRAKT_default");
     let b_dir = root.join("one-way_TRAKT_b-PLEX_default_pb_TRAKT_b");
     let shadow = "trakt_watchlist.shadow.json";
-    let read = |d: &std::path::Path| -> Value { serde_json::from_str(&std::fs::read_to_string(d.join(shadow)).unwrap()).unwrap() };
+    let read = |d: &std::path::Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(shadow)).unwrap()).unwrap()
+    };
     assert_eq!(read(&a_dir)["items"].as_object().unwrap().len(), alice_len);
     assert_eq!(read(&b_dir)["items"].as_object().unwrap().len(), 3);
     assert!(!h.state_dir().join(shadow).exists(), "nothing unscoped written inside a pair");
@@ -123,7 +128,8 @@ fn a_401_for_the_second_account_refreshes_only_its_block() {
     let run = run_as(&h, "b", PAIR_B, &["index", "watchlist"], "");
     assert_eq!(run.code, 0, "{run:#?}");
     let reqs = h.requests();
-    let statuses: Vec<(u16, &str, Option<&str>)> = reqs.iter().map(|r| (r.status, r.path.as_str(), r.account.as_deref())).collect();
+    let statuses: Vec<(u16, &str, Option<&str>)> =
+        reqs.iter().map(|r| (r.status, r.path.as_str(), r.account.as_deref())).collect();
     assert_eq!(statuses.iter().filter(|s| s.0 == 401).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| s.2 != Some("alice")), "never alice's token: {statuses:?}");
     assert!(statuses.contains(&(200, "/oauth/token", Some("bob"))), "{statuses:?}");
@@ -147,7 +153,8 @@ fn encrypted_config(h: &Harness, key: &ConfigKey, expires_at: i64) {
         "access_token": key.encrypt(&c.access_token), "refresh_token": key.encrypt(&c.refresh_token),
         "expires_at": expires_at, "api_url": h.emulator.url(), "auth_url": h.emulator.url(),
     });
-    std::fs::write(h.config_path(), serde_json::to_vec_pretty(&json!({"version": "0.11.3", "trakt": trakt})).unwrap()).unwrap();
+    std::fs::write(h.config_path(), serde_json::to_vec_pretty(&json!({"version": "0.11.3", "trakt": trakt})).unwrap())
+        .unwrap();
 }
 
 fn no_ciphertext_on_the_wire(reqs: &[LoggedRequest]) {
@@ -173,7 +180,10 @@ fn an_encrypted_crosswatch_config_survives_a_refresh_ahead_and_after_a_401() {
     assert_eq!(run.code, 0, "{run:#?}");
     let reqs = h.requests();
     no_ciphertext_on_the_wire(&reqs);
-    assert!(reqs.iter().filter(|r| r.path != "/oauth/token").all(|r| r.status == 200 && r.account.is_some()), "{reqs:#?}");
+    assert!(
+        reqs.iter().filter(|r| r.path != "/oauth/token").all(|r| r.status == 200 && r.account.is_some()),
+        "{reqs:#?}"
+    );
     let rotated = h.emulator.credentials();
     let disk = config(&h);
     for field in ["access_token", "refresh_token"] {
@@ -198,7 +208,11 @@ fn an_encrypted_crosswatch_config_survives_a_refresh_ahead_and_after_a_401() {
     let disk = config(&h);
     assert_eq!(key.decrypt(disk["trakt"]["access_token"].as_str().unwrap()).unwrap(), after.access_token);
     assert_eq!(key.decrypt(disk["trakt"]["refresh_token"].as_str().unwrap()).unwrap(), after.refresh_token);
-    assert_eq!(key.decrypt(disk["trakt"]["client_secret"].as_str().unwrap()).unwrap(), after.client_secret, "left as it was");
+    assert_eq!(
+        key.decrypt(disk["trakt"]["client_secret"].as_str().unwrap()).unwrap(),
+        after.client_secret,
+        "left as it was"
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use e2e_tests::Harness;
-use trakt_emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library, RateLimitConfig};
 use serde_json::{json, Value};
+use trakt_emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library, RateLimitConfig};
 
 /// 300 movies: two pages of 250.
 fn two_pages() -> Library {
@@ -189,7 +189,11 @@ type AccountCase<'a> = (u16, &'a [(&'a str, &'a str)], &'a str);
 fn account_statuses_are_typed_and_never_retried() {
     let cases: [AccountCase; 4] = [
         (403, &[], "forbidden"),
-        (420, &[("X-Account-Limit", "250"), ("X-VIP-User", "false"), ("X-Upgrade-URL", "https://trakt.tv/vip")], "account_limit"),
+        (
+            420,
+            &[("X-Account-Limit", "250"), ("X-VIP-User", "false"), ("X-Upgrade-URL", "https://trakt.tv/vip")],
+            "account_limit",
+        ),
         (423, &[("X-Account-Locked", "true")], "locked"),
         (426, &[("X-Upgrade-URL", "https://trakt.tv/vip")], "vip_only"),
     ];
@@ -226,7 +230,11 @@ fn reads_are_paced_to_the_configured_window_without_a_single_429() {
     let pages = h.requests_to("GET", "/sync/watchlist");
     let expected_pages = watchlist_len(&h).div_ceil(4);
     assert_eq!(pages.len(), expected_pages);
-    assert!(pages.iter().all(|r| r.status == 200), "paced below the server's limit: {:?}", pages.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(
+        pages.iter().all(|r| r.status == 200),
+        "paced below the server's limit: {:?}",
+        pages.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     // 6+ pages at 4 per 2 s cannot finish in under 2 s.
     assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
 }
@@ -239,7 +247,12 @@ fn a_token_close_to_expiry_is_refreshed_before_the_first_request() {
     let run = h.cw_host(&["index", "watchlist"], "");
     assert_eq!(run.code, 0, "{run:#?}");
     let log = h.requests();
-    assert_eq!(log[0].path, "/oauth/token", "refreshed before anything else: {:?}", log.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert_eq!(
+        log[0].path,
+        "/oauth/token",
+        "refreshed before anything else: {:?}",
+        log.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
     assert_eq!(h.requests_to("POST", "/oauth/token").len(), 1);
     assert!(h.requests_to("GET", "/sync/watchlist").iter().all(|r| r.status == 200));
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(h.config_path()).unwrap()).unwrap();
@@ -264,7 +277,9 @@ fn auth_login_runs_the_device_flow_and_saves_the_tokens() {
     // A config with the app's credentials only.
     h.write_config(json!({"access_token": null, "refresh_token": null, "expires_at": null, "keep": "me"}));
     let config = h.config_path().display().to_string();
-    let login = std::thread::spawn(move || e2e_tests::run_cli(vec!["cw-host".into(), "--config".into(), config, "auth".into(), "login".into()], ""));
+    let login = std::thread::spawn(move || {
+        e2e_tests::run_cli(vec!["cw-host".into(), "--config".into(), config, "auth".into(), "login".into()], "")
+    });
     let code = wait_for(|| h.emulator.pending_device_codes().into_iter().next());
     assert!(h.emulator.approve_device(&code));
     let run = login.join().unwrap();
@@ -300,7 +315,9 @@ fn a_denied_device_login_says_so() {
         ..EmulatorConfig::default()
     });
     let config = h.config_path().display().to_string();
-    let login = std::thread::spawn(move || e2e_tests::run_cli(vec!["cw-host".into(), "--config".into(), config, "auth".into(), "login".into()], ""));
+    let login = std::thread::spawn(move || {
+        e2e_tests::run_cli(vec!["cw-host".into(), "--config".into(), config, "auth".into(), "login".into()], "")
+    });
     let code = wait_for(|| h.emulator.pending_device_codes().into_iter().next());
     assert!(h.emulator.deny_device(&code));
     let run = login.join().unwrap();

@@ -3,8 +3,8 @@
 //! collection side-write, removes by history id and by coordinates, and the incremental cache.
 
 use e2e_tests::Harness;
-use trakt_emulator::{Fault, FaultAction, FaultWhen, Library};
 use serde_json::{json, Value};
+use trakt_emulator::{Fault, FaultAction, FaultWhen, Library};
 
 fn epoch(iso: &str) -> i64 {
     // Minute-floored Unix seconds of a `YYYY-MM-DDTHH:MM:SSZ` time, via the host's parser.
@@ -124,22 +124,22 @@ fn adds_create_each_play_once_in_any_timestamp_form_and_never_twice() {
     let run = h.cw_host(&["add", "history"], &items.to_string());
     assert_eq!(run.code, 0, "{run:#?}");
     let r = run.json();
-    assert_eq!(
-        sorted(&r["confirmed_keys"]),
-        {
-            let mut v = vec![
-                format!("tmdb:603@{}", epoch("2026-06-01T18:00:00Z")),
-                "tmdb:603@1780000020".to_string(),
-                "tmdb:603@1780000080".to_string(),
-                format!("tvdb:81189#s01e02@{}", epoch("2026-06-02T21:00:00Z")),
-                format!("tvdb:81189#s00e01@{}", epoch("2026-06-03T21:00:00Z")),
-            ];
-            v.sort();
-            v
-        }
-    );
+    assert_eq!(sorted(&r["confirmed_keys"]), {
+        let mut v = vec![
+            format!("tmdb:603@{}", epoch("2026-06-01T18:00:00Z")),
+            "tmdb:603@1780000020".to_string(),
+            "tmdb:603@1780000080".to_string(),
+            format!("tvdb:81189#s01e02@{}", epoch("2026-06-02T21:00:00Z")),
+            format!("tvdb:81189#s00e01@{}", epoch("2026-06-03T21:00:00Z")),
+        ];
+        v.sort();
+        v
+    });
     // The same minute as the first play (in another form), and a play already on Trakt.
-    let mut skipped = vec![format!("tmdb:603@{}", epoch("2026-06-01T18:00:00Z")), format!("tmdb:272@{}", epoch("2026-05-01T21:10:00Z"))];
+    let mut skipped = vec![
+        format!("tmdb:603@{}", epoch("2026-06-01T18:00:00Z")),
+        format!("tmdb:272@{}", epoch("2026-05-01T21:10:00Z")),
+    ];
     skipped.sort();
     assert_eq!(sorted(&r["skipped_keys"]), skipped);
     let unresolved = r["unresolved"].as_array().unwrap();
@@ -183,7 +183,9 @@ fn number_fallback_off_leaves_episodes_without_ids_unresolved() {
 #[test]
 fn confirmed_plays_are_also_collected_when_asked_and_a_collection_failure_changes_nothing() {
     let h = Harness::new(library(json!([])));
-    h.write_config(json!({"history_collection": true, "history_collection_types": ["movies", "shows"], "max_retries": 1}));
+    h.write_config(
+        json!({"history_collection": true, "history_collection_types": ["movies", "shows"], "max_retries": 1}),
+    );
     let items = json!([
         {"type": "movie", "ids": {"tmdb": 603}, "watched_at": "2026-06-01T20:00:00Z"},
         {"type": "episode", "ids": {"trakt": 16}, "show_ids": {"tvdb": 81189}, "season": 1, "episode": 1, "watched_at": "2026-06-02T20:00:00Z"},
@@ -204,10 +206,18 @@ fn confirmed_plays_are_also_collected_when_asked_and_a_collection_failure_change
 
     // The collection write fails: the plays are still confirmed.
     h.emulator.inject(Fault {
-        when: FaultWhen { method: Some("POST".into()), path: Some("/sync/collection".into()), times: 0, ..FaultWhen::default() },
+        when: FaultWhen {
+            method: Some("POST".into()),
+            path: Some("/sync/collection".into()),
+            times: 0,
+            ..FaultWhen::default()
+        },
         action: FaultAction::Status { status: 500, headers: vec![], body: String::new() },
     });
-    let run = h.cw_host(&["add", "history"], &json!([{"type": "movie", "ids": {"tmdb": 272}, "watched_at": "2026-06-05T20:00:00Z"}]).to_string());
+    let run = h.cw_host(
+        &["add", "history"],
+        &json!([{"type": "movie", "ids": {"tmdb": 272}, "watched_at": "2026-06-05T20:00:00Z"}]).to_string(),
+    );
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.json()["confirmed_keys"].as_array().unwrap().len(), 1);
     assert!(run.stderr.contains("collection"), "the failure is logged: {}", run.stderr);
@@ -256,10 +266,21 @@ fn the_incremental_cache_keeps_reindexing_cheap() {
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.json().as_object().unwrap().len(), 600);
     let unchanged = h.requests().len();
-    assert!(unchanged <= 3, "unchanged re-index cost {unchanged} requests: {:?}", h.requests().iter().map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect::<Vec<_>>());
+    assert!(
+        unchanged <= 3,
+        "unchanged re-index cost {unchanged} requests: {:?}",
+        h.requests().iter().map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect::<Vec<_>>()
+    );
 
     // Ten new plays arrive from elsewhere.
-    let movies: Vec<Value> = h.emulator.library().catalog.movies.iter().take(10).enumerate()
+    let movies: Vec<Value> = h
+        .emulator
+        .library()
+        .catalog
+        .movies
+        .iter()
+        .take(10)
+        .enumerate()
         .map(|(i, m)| json!({"ids": {"trakt": m.ids.trakt}, "watched_at": format!("2030-01-01T10:{:02}:00.000Z", i)}))
         .collect();
     assert_eq!(h.post_as_user("/sync/history", &json!({"movies": movies})), 201);

@@ -3,8 +3,8 @@
 //! removes, dry runs included; and the same keys as the grouped lists.
 
 use e2e_tests::Harness;
-use trakt_emulator::Library;
 use serde_json::{json, Value};
+use trakt_emulator::Library;
 
 /// Two movies (the first listed, rated and watched) and a show keyed by TMDB (listed).
 fn library() -> Library {
@@ -87,17 +87,24 @@ fn watchlist_outcomes_follow_the_input_order() {
         let run = h.cw_host(&args, &items.to_string());
         assert_eq!(run.code, 0, "{run:#?}");
         let r = run.json();
-        assert_eq!(outcomes(&r), [
-            row("tmdb:999999991", if dry { "confirmed" } else { "unresolved" }, if dry { "" } else { "not_found" }),
-            row("tmdb:1396#show", "skipped", ""),
-            row("tmdb:603", "confirmed", ""),
-            row("", "unresolved", "missing ids"),
-            row("imdb:tt0372784", "skipped", ""),
-        ], "dry run {dry}: {r}");
+        assert_eq!(
+            outcomes(&r),
+            [
+                row("tmdb:999999991", if dry { "confirmed" } else { "unresolved" }, if dry { "" } else { "not_found" }),
+                row("tmdb:1396#show", "skipped", ""),
+                row("tmdb:603", "confirmed", ""),
+                row("", "unresolved", "missing ids"),
+                row("imdb:tt0372784", "skipped", ""),
+            ],
+            "dry run {dry}: {r}"
+        );
         assert_lists_agree(&r);
     }
 
-    let run = h.cw_host(&["remove", "watchlist"], &json!([{"type": "movie", "ids": {"tmdb": 272}}, {"type": "show", "ids": {"tmdb": 1396}}]).to_string());
+    let run = h.cw_host(
+        &["remove", "watchlist"],
+        &json!([{"type": "movie", "ids": {"tmdb": 272}}, {"type": "show", "ids": {"tmdb": 1396}}]).to_string(),
+    );
     assert_eq!(run.code, 0, "{run:#?}");
     let r = run.json();
     assert_eq!(outcomes(&r), [row("tmdb:272", "confirmed", ""), row("tmdb:1396#show", "confirmed", "")], "{r}");
@@ -116,14 +123,21 @@ fn ratings_outcomes_follow_the_input_order() {
     assert_eq!(run.code, 0, "{run:#?}");
     let r = run.json();
     // A rating is an upsert: the same value again is sent and confirmed.
-    assert_eq!(outcomes(&r), [
-        row("tmdb:603", "unresolved", "invalid rating"),
-        row("tmdb:1396#show", "confirmed", ""),
-        row("tmdb:272", "confirmed", ""),
-    ], "{r}");
+    assert_eq!(
+        outcomes(&r),
+        [
+            row("tmdb:603", "unresolved", "invalid rating"),
+            row("tmdb:1396#show", "confirmed", ""),
+            row("tmdb:272", "confirmed", ""),
+        ],
+        "{r}"
+    );
     assert_lists_agree(&r);
 
-    let run = h.cw_host(&["remove", "ratings"], &json!([{"type": "movie", "ids": {"tmdb": 603}}, {"type": "movie", "ids": {"tmdb": 272}}]).to_string());
+    let run = h.cw_host(
+        &["remove", "ratings"],
+        &json!([{"type": "movie", "ids": {"tmdb": 603}}, {"type": "movie", "ids": {"tmdb": 272}}]).to_string(),
+    );
     assert_eq!(run.code, 0, "{run:#?}");
     let r = run.json();
     let o = outcomes(&r);
@@ -146,13 +160,17 @@ fn history_outcomes_follow_the_input_order_with_event_keys() {
     let run = h.cw_host(&["add", "history"], &items.to_string());
     assert_eq!(run.code, 0, "{run:#?}");
     let r = run.json();
-    assert_eq!(outcomes(&r), [
-        row("tmdb:603@1751328000", "confirmed", ""),
-        row("tmdb:272@1751328000", "skipped", ""),
-        row("tmdb:603", "unresolved", "missing watched_at"),
-        row("tmdb:999999991@1751414400", "unresolved", "not_found"),
-        row("tmdb:1396#s01e01@1751414400", "confirmed", ""),
-    ], "{r}");
+    assert_eq!(
+        outcomes(&r),
+        [
+            row("tmdb:603@1751328000", "confirmed", ""),
+            row("tmdb:272@1751328000", "skipped", ""),
+            row("tmdb:603", "unresolved", "missing watched_at"),
+            row("tmdb:999999991@1751414400", "unresolved", "not_found"),
+            row("tmdb:1396#s01e01@1751414400", "confirmed", ""),
+        ],
+        "{r}"
+    );
     assert_lists_agree(&r);
 
     // Removes: by coordinates (every play), by minute, and a minute with no play.

@@ -5,17 +5,17 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cw_host::EMBEDDED_COMPONENT;
 use e2e_tests::{cache_dir, host_credentials, Harness};
-use trakt_host::config::Credentials;
+use serde_json::json;
 use trakt_emulator::Library;
+use trakt_host::config::Credentials;
 use trakt_host::engine::LoadSource;
 use trakt_host::imports::log::{Level, LogSink};
 use trakt_host::imports::progress::ProgressSink;
 use trakt_host::policy::{Limits, Origin, Policy};
-use cw_host::EMBEDDED_COMPONENT;
 use trakt_host::runtime::{Adapter, AdapterError, Feature, HostErrorKind, HostSetup, Item, Runtime};
 use trakt_host::state_scope::StateLocation;
-use serde_json::json;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -113,7 +113,10 @@ fn the_component_gets_no_filesystem_sockets_or_environment() {
     let runtime = Runtime::new(EMBEDDED_COMPONENT, Some(&cache_dir())).unwrap();
     let imports = runtime.component_imports();
     for name in &imports {
-        assert!(!name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets") && !name.starts_with("wasi:http"), "{name}");
+        assert!(
+            !name.starts_with("wasi:filesystem") && !name.starts_with("wasi:sockets") && !name.starts_with("wasi:http"),
+            "{name}"
+        );
     }
     for needed in [
         "crosswatch:sync/http@0.1.0",
@@ -157,9 +160,7 @@ fn a_wall_clock_limit_stops_a_call_that_runs_too_long() {
     // One item per POST: writes are spaced a second apart, so the call outlives its limit.
     let mut a = adapter(&h, limits, json!({"watchlist_batch_size": 1}), Capture::default());
     let items: Vec<Item> = (0..4)
-        .map(|i| {
-            trakt_host::items::item_from_json(i, &json!({"type": "movie", "ids": {"tmdb": 900000 + i}})).unwrap()
-        })
+        .map(|i| trakt_host::items::item_from_json(i, &json!({"type": "movie", "ids": {"tmdb": 900000 + i}})).unwrap())
         .collect();
     let started = std::time::Instant::now();
     let err = a.add(Feature::Watchlist, &items, false).expect_err("the wall-clock limit must stop this call");
@@ -181,7 +182,9 @@ fn compiled_components_are_cached_between_starts() {
 
 #[test]
 fn the_json_index_is_the_same_index() {
-    for (library, feature) in [(Library::sample(30, 3), Feature::Watchlist), (Library::history_sample(300), Feature::History)] {
+    for (library, feature) in
+        [(Library::sample(30, 3), Feature::Watchlist), (Library::history_sample(300), Feature::History)]
+    {
         let h = Harness::new(library);
         let mut a = adapter(&h, Limits::default(), json!({}), Capture::default());
         let records = a.build_index(feature).unwrap().unwrap();

@@ -2,8 +2,8 @@
 //! against the emulator: paging, add/remove accounting, dry runs, the CLI contract.
 
 use e2e_tests::{items_file, Harness};
-use trakt_emulator::Library;
 use serde_json::{json, Value};
+use trakt_emulator::Library;
 
 /// Three movies (only the first on the watchlist) and a show with one season of two episodes.
 fn small_library() -> Library {
@@ -46,9 +46,7 @@ fn query_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 fn watchlist_refs(h: &Harness) -> Vec<(String, u64)> {
-    let mut v: Vec<(String, u64)> = h
-        .emulator
-        .dump()["watchlist"]
+    let mut v: Vec<(String, u64)> = h.emulator.dump()["watchlist"]
         .as_array()
         .unwrap()
         .iter()
@@ -107,7 +105,8 @@ fn add_and_remove_account_for_every_item_including_one_unknown_to_trakt() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["dry_run"], false);
     assert_eq!(report["count"], 2);
-    let mut confirmed: Vec<&str> = report["confirmed_keys"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut confirmed: Vec<&str> =
+        report["confirmed_keys"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     confirmed.sort();
     assert_eq!(confirmed, ["tmdb:603", "tvdb:81189#s01e02"]);
     assert_eq!(report["skipped_keys"], json!([]));
@@ -122,10 +121,14 @@ fn add_and_remove_account_for_every_item_including_one_unknown_to_trakt() {
     let posts = h.requests_to("POST", "/sync/watchlist");
     assert_eq!(posts.len(), 1);
     let body = posts[0].body.clone().unwrap();
-    assert_eq!(body["shows"], json!([{"ids": {"tvdb": 81189}, "seasons": [{"number": 1, "episodes": [{"number": 2}]}]}]));
+    assert_eq!(
+        body["shows"],
+        json!([{"ids": {"tvdb": 81189}, "seasons": [{"number": 1, "episodes": [{"number": 2}]}]}])
+    );
 
     // Adding what is already there is skipped, not confirmed.
-    let run = h.cw_host(&["add", "watchlist", "-"], &json!([{"type": "movie", "ids": {"imdb": "tt0372784"}}]).to_string());
+    let run =
+        h.cw_host(&["add", "watchlist", "-"], &json!([{"type": "movie", "ids": {"imdb": "tt0372784"}}]).to_string());
     assert_eq!(run.code, 0, "{run:#?}");
     let report = run.json();
     assert_eq!(report["skipped_keys"], json!(["imdb:tt0372784"]));
@@ -144,10 +147,16 @@ fn add_and_remove_account_for_every_item_including_one_unknown_to_trakt() {
     );
     assert_eq!(run.code, 0, "{run:#?}");
     let report = run.json();
-    let keys = |k: &str| -> Vec<String> { report[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect() };
-    let accounted = keys("confirmed_keys").len() + keys("skipped_keys").len() + report["unresolved"].as_array().unwrap().len();
+    let keys = |k: &str| -> Vec<String> {
+        report[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    let accounted =
+        keys("confirmed_keys").len() + keys("skipped_keys").len() + report["unresolved"].as_array().unwrap().len();
     assert_eq!(accounted, 3, "every item ends in exactly one bucket: {report:#}");
-    assert!(keys("confirmed_keys").contains(&"tmdb:603".to_string()) || keys("skipped_keys").contains(&"tmdb:603".to_string()));
+    assert!(
+        keys("confirmed_keys").contains(&"tmdb:603".to_string())
+            || keys("skipped_keys").contains(&"tmdb:603".to_string())
+    );
     assert_eq!(report["unresolved"][0]["key"], "tmdb:999999991");
     assert_eq!(report["unresolved"][0]["hint"], "not_found");
     assert_eq!(watchlist_refs(&h), [("episode".into(), 17), ("movie".into(), 1)]);
@@ -169,7 +178,8 @@ fn dry_run_plans_the_exact_request_and_sends_no_write() {
     assert!(h.requests().iter().all(|r| r.method != "POST"), "a dry run sends no write: {:?}", h.requests());
     assert_eq!(watchlist_refs(&h), [("movie".into(), 1)]);
 
-    let run = h.cw_host(&["remove", "watchlist", "--dry-run"], &json!([{"type": "movie", "ids": {"tmdb": 272}}]).to_string());
+    let run =
+        h.cw_host(&["remove", "watchlist", "--dry-run"], &json!([{"type": "movie", "ids": {"tmdb": 272}}]).to_string());
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.json()["requests"][0]["path"], "/sync/watchlist/remove");
     assert!(h.requests().iter().all(|r| r.method != "POST"));
@@ -190,7 +200,8 @@ fn items_without_usable_ids_are_unresolved_with_a_reason() {
     );
     assert_eq!(run.code, 0, "{run:#?}");
     let report = run.json();
-    let hints: Vec<&str> = report["unresolved"].as_array().unwrap().iter().map(|u| u["hint"].as_str().unwrap()).collect();
+    let hints: Vec<&str> =
+        report["unresolved"].as_array().unwrap().iter().map(|u| u["hint"].as_str().unwrap()).collect();
     assert_eq!(hints, ["missing ids", "missing ids", "missing scope"]);
     assert!(h.requests_to("POST", "/sync/watchlist").is_empty(), "nothing sendable, nothing sent");
 }
@@ -229,7 +240,10 @@ fn cli_contract_exit_codes_and_error_shapes() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not valid JSON"), "{}", run.stderr);
 
-    let run = e2e_tests::run_cli(vec!["cw-host".into(), "--config".into(), "/nonexistent/config.json".into(), "health".into()], "");
+    let run = e2e_tests::run_cli(
+        vec!["cw-host".into(), "--config".into(), "/nonexistent/config.json".into(), "health".into()],
+        "",
+    );
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("/nonexistent/config.json") && run.stderr.contains("not found"), "{}", run.stderr);
 

@@ -3,8 +3,8 @@
 //! last_activities cache, upsert/unrate, and every unresolved hint.
 
 use e2e_tests::Harness;
-use trakt_emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
 use serde_json::{json, Value};
+use trakt_emulator::{EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
 
 /// Movies 272 (Batman Begins) and 603 (The Matrix); show Breaking Bad (tmdb 1396) with seasons
 /// 1 and 4; a show whose TMDB id is also 603 (TMDB movie and TV ids collide).
@@ -62,7 +62,12 @@ fn strs(v: &Value) -> Vec<String> {
 }
 
 fn hints(report: &Value) -> Vec<(String, String)> {
-    report["unresolved"].as_array().unwrap().iter().map(|u| (u["key"].as_str().unwrap().to_string(), u["hint"].as_str().unwrap().to_string())).collect()
+    report["unresolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["key"].as_str().unwrap().to_string(), u["hint"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[test]
@@ -125,7 +130,13 @@ fn capacity_is_checked_before_writing_and_a_420_stops_the_rest() {
     let h = Harness::new(library(Some(100)));
     h.write_config(json!({"watchlist_batch_size": 1, "backoff_base_ms": 10}));
     h.emulator.inject(Fault {
-        when: FaultWhen { method: Some("POST".into()), path: Some("/sync/watchlist".into()), nth: 2, times: 0, ..FaultWhen::default() },
+        when: FaultWhen {
+            method: Some("POST".into()),
+            path: Some("/sync/watchlist".into()),
+            nth: 2,
+            times: 0,
+            ..FaultWhen::default()
+        },
         action: FaultAction::Status {
             status: 420,
             headers: vec![("X-Account-Limit".into(), "7".into()), ("X-VIP-User".into(), "false".into())],
@@ -143,7 +154,13 @@ fn capacity_is_checked_before_writing_and_a_420_stops_the_rest() {
     assert_eq!(strs(&r["confirmed_keys"]), ["tmdb:949"]);
     let mut got = hints(&r);
     got.sort();
-    assert_eq!(got, [("tmdb:8195".to_string(), "trakt_limit".to_string()), ("tvdb:81189#s01e02".to_string(), "trakt_limit".to_string())]);
+    assert_eq!(
+        got,
+        [
+            ("tmdb:8195".to_string(), "trakt_limit".to_string()),
+            ("tvdb:81189#s01e02".to_string(), "trakt_limit".to_string())
+        ]
+    );
     assert_eq!(h.requests_to("POST", "/sync/watchlist").len(), 2);
 }
 
@@ -155,7 +172,10 @@ fn unresolved_items_are_recorded_and_cleared_once_written() {
         let run = h.cw_host(&["add", "watchlist"], &item.to_string());
         assert_eq!(run.code, 0, "{run:#?}");
         assert_eq!(hints(&run.json()), [("tmdb:949".to_string(), "trakt_limit".to_string())]);
-        let file: Value = serde_json::from_str(&std::fs::read_to_string(h.state_dir().join("trakt_watchlist.unresolved.json")).unwrap()).unwrap();
+        let file: Value = serde_json::from_str(
+            &std::fs::read_to_string(h.state_dir().join("trakt_watchlist.unresolved.json")).unwrap(),
+        )
+        .unwrap();
         let entry = file.get("tmdb:949").or_else(|| file["items"].get("tmdb:949")).expect("entry for tmdb:949");
         assert_eq!(entry["attempts"], attempt);
         assert_eq!(entry["action"], "add");
@@ -238,7 +258,10 @@ fn ratings_upsert_and_unrate_account_for_every_item() {
     assert_eq!(rating_of("episode", 16).unwrap()["rating"], 10);
     assert!(rating_of("movie", 3).is_none(), "an invalid rating is never sent");
 
-    let run = h.cw_host(&["remove", "ratings"], &json!([{"type": "movie", "ids": {"tmdb": 603}}, {"type": "movie", "ids": {"tmdb": 949}}]).to_string());
+    let run = h.cw_host(
+        &["remove", "ratings"],
+        &json!([{"type": "movie", "ids": {"tmdb": 603}}, {"type": "movie", "ids": {"tmdb": 949}}]).to_string(),
+    );
     assert_eq!(run.code, 0, "{run:#?}");
     let r = run.json();
     assert_eq!(strs(&r["confirmed_keys"]), ["tmdb:603"]);
@@ -269,7 +292,13 @@ fn every_unresolved_hint_reaches_the_report() {
     h.emulator.with_library(|lib| lib.limits.watchlist.item_count = 100);
     h.write_config(json!({"backoff_base_ms": 10, "max_retries": 1, "watchlist_limit": 100, "watchlist_batch_size": 1}));
     h.emulator.inject(Fault {
-        when: FaultWhen { method: Some("POST".into()), path: Some("/sync/watchlist".into()), nth: 2, times: 1, ..FaultWhen::default() },
+        when: FaultWhen {
+            method: Some("POST".into()),
+            path: Some("/sync/watchlist".into()),
+            nth: 2,
+            times: 1,
+            ..FaultWhen::default()
+        },
         action: FaultAction::Status { status: 500, headers: vec![], body: String::new() },
     });
     let items = json!([{"type": "movie", "ids": {"tmdb": 999999991}}, {"type": "movie", "ids": {"tmdb": 949}}]);
@@ -277,7 +306,10 @@ fn every_unresolved_hint_reaches_the_report() {
     assert_eq!(run.code, 0, "{run:#?}");
     let mut got = hints(&run.json());
     got.sort();
-    assert_eq!(got, [("tmdb:949".to_string(), "http:500".to_string()), ("tmdb:999999991".to_string(), "not_found".to_string())]);
+    assert_eq!(
+        got,
+        [("tmdb:949".to_string(), "http:500".to_string()), ("tmdb:999999991".to_string(), "not_found".to_string())]
+    );
 }
 
 /// 1,000 movies (the first 250 on the watchlist) and 250 shows of one 3-episode season; 2,000
@@ -293,7 +325,8 @@ fn counting_library() -> Library {
                                 "episodes": (1..=3u64).map(|e| json!({"number": e, "ids": {"trakt": 100_000 + i * 10 + e}})).collect::<Vec<_>>()}]})
         })
         .collect();
-    let mut ratings: Vec<Value> = (1..=1000u64).map(|i| json!({"type": "movie", "trakt": i, "rating": 1 + i % 10})).collect();
+    let mut ratings: Vec<Value> =
+        (1..=1000u64).map(|i| json!({"type": "movie", "trakt": i, "rating": 1 + i % 10})).collect();
     for i in 1..=250u64 {
         ratings.push(json!({"type": "show", "trakt": i, "rating": 7}));
         ratings.push(json!({"type": "season", "trakt": 10_000 + i, "rating": 8}));
@@ -302,8 +335,10 @@ fn counting_library() -> Library {
         }
     }
     let watchlist: Vec<Value> = (1..=250u64).map(|i| json!({"type": "movie", "trakt": i})).collect();
-    Library::from_json(&json!({"catalog": {"movies": movies, "shows": shows}, "watchlist": watchlist, "ratings": ratings}).to_string())
-        .expect("valid seed")
+    Library::from_json(
+        &json!({"catalog": {"movies": movies, "shows": shows}, "watchlist": watchlist, "ratings": ratings}).to_string(),
+    )
+    .expect("valid seed")
 }
 
 /// The request counts the closing note reports, pinned so they cannot drift.

@@ -66,7 +66,10 @@ fn login(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
             DevicePoll::Approved(update) => {
                 persist_tokens(&global.config, &config.instance, &update).map_err(|e| Failure::Usage(e.0))?;
                 let _ = writeln!(io.stderr, "cw-host: logged in; tokens saved to {}", global.config.display());
-                print_json(&mut io.stdout, &json!({"ok": true, "expires_at": update.expires_at, "config": global.config}));
+                print_json(
+                    &mut io.stdout,
+                    &json!({"ok": true, "expires_at": update.expires_at, "config": global.config}),
+                );
                 return Ok(EXIT_OK);
             }
         }

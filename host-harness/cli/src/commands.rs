@@ -10,13 +10,16 @@ use serde_json::{json, Value};
 use crate::{Cli, Command, GlobalArgs, Io, WriteArgs, EMBEDDED_COMPONENT, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
 use trakt_host::config::{HostConfig, DEFAULT_API_URL};
 use trakt_host::engine::default_cache_dir;
+use trakt_host::imports::auth::{AuthFault, TokenStore};
 use trakt_host::imports::log::{Level, LogSink};
 use trakt_host::imports::progress::ProgressSink;
 use trakt_host::items::{self, error_to_json, feature_name, index_to_json, report_to_json};
 use trakt_host::policy::{Limits, Origin, Policy};
-use trakt_host::imports::auth::{AuthFault, TokenStore};
+use trakt_host::runtime::{
+    Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostErrorKind, HostSetup, Item,
+    LedgerEntry, Runtime,
+};
 use trakt_host::state_scope::{self, StateLocation};
-use trakt_host::runtime::{Adapter, AdapterError, AdapterManifest, Feature, HealthReport, HostError, HostErrorKind, HostSetup, Item, LedgerEntry, Runtime};
 
 /// Why a command did not produce its normal output.
 pub enum Failure {
@@ -48,7 +51,11 @@ pub struct Session {
 
 impl Session {
     /// Load the config and component, apply the policy, instantiate and configure.
-    pub fn open(global: &GlobalArgs, stderr: Box<dyn Write + Send>, need_credentials: bool) -> Result<Session, Failure> {
+    pub fn open(
+        global: &GlobalArgs,
+        stderr: Box<dyn Write + Send>,
+        need_credentials: bool,
+    ) -> Result<Session, Failure> {
         let level = Level::parse(&global.log_level).ok_or_else(|| {
             Failure::Usage(format!("invalid --log-level {:?}: use trace, debug, info, warn or error", global.log_level))
         })?;
@@ -78,7 +85,12 @@ impl Session {
         let pair_key = global.pair_scope.clone().or_else(state_scope::pair_key_from_env);
         let state = StateLocation::resolve(&state_dir, &config.instance, pair_key.as_deref());
         if state.dir != state_dir {
-            log.event(Level::Debug, "module", "state_scoped", &[("instance", &config.instance), ("dir", &state.dir.display().to_string())]);
+            log.event(
+                Level::Debug,
+                "module",
+                "state_scoped",
+                &[("instance", &config.instance), ("dir", &state.dir.display().to_string())],
+            );
         }
 
         let runtime = load_runtime(global)?;
@@ -87,7 +99,9 @@ impl Session {
         let mut adapter = runtime.instantiate(HostSetup {
             policy,
             credentials,
-            token_store: config.exists.then(|| TokenStore { path: config.path.clone(), instance: config.instance.clone() }),
+            token_store: config
+                .exists
+                .then(|| TokenStore { path: config.path.clone(), instance: config.instance.clone() }),
             state,
             log: log.clone(),
             progress: ProgressSink::auto(),
@@ -189,7 +203,8 @@ pub fn api_origin(global: &GlobalArgs, config: &HostConfig) -> Result<Origin, Fa
 }
 
 pub fn ledger_entry_to_json(e: &LedgerEntry) -> Value {
-    let rate = e.rate_limit.as_deref().map(|t| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.into())));
+    let rate =
+        e.rate_limit.as_deref().map(|t| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.into())));
     json!({
         "method": e.method, "path": e.path, "status": e.status, "attempts": e.attempts,
         "waited_ms": e.waited_ms, "elapsed_ms": e.elapsed_ms, "bytes_sent": e.bytes_sent,
@@ -276,7 +291,12 @@ pub fn report_failure(f: Failure, io: &mut Io) -> i32 {
         }
         Failure::Adapter(e) => {
             let err = error_to_json(&e);
-            let _ = writeln!(io.stderr, "cw-host: {}: {}", err["kind"].as_str().unwrap_or(""), err["message"].as_str().unwrap_or(""));
+            let _ = writeln!(
+                io.stderr,
+                "cw-host: {}: {}",
+                err["kind"].as_str().unwrap_or(""),
+                err["message"].as_str().unwrap_or("")
+            );
             print_json(&mut io.stdout, &json!({"ok": false, "error": err}));
             EXIT_ADAPTER_ERROR
         }
@@ -286,7 +306,8 @@ pub fn report_failure(f: Failure, io: &mut Io) -> i32 {
 fn read_items(args: &WriteArgs, stdin: &mut dyn Read) -> Result<Vec<Item>, Failure> {
     let (text, source) = match &args.file {
         Some(p) if p.as_os_str() != "-" => (
-            std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("cannot read items file {}: {e}", p.display())))?,
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure::Usage(format!("cannot read items file {}: {e}", p.display())))?,
             p.display().to_string(),
         ),
         _ => {
@@ -383,7 +404,9 @@ pub fn emulator(port: u16, seed: Option<PathBuf>, mut io: Io) -> i32 {
 pub fn describe(item: &Value) -> String {
     let title = item["title"].as_str().or(item["series_title"].as_str()).unwrap_or("?");
     match item["type"].as_str() {
-        Some("episode") => format!("{title} S{:02}E{:02}", item["season"].as_i64().unwrap_or(0), item["episode"].as_i64().unwrap_or(0)),
+        Some("episode") => {
+            format!("{title} S{:02}E{:02}", item["season"].as_i64().unwrap_or(0), item["episode"].as_i64().unwrap_or(0))
+        }
         Some("season") => format!("{title} season {}", item["season"].as_i64().unwrap_or(0)),
         _ => match item["year"].as_i64() {
             Some(y) => format!("{title} ({y})"),

@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 
 use crate::commands::{describe, report_failure, Failure, Session};
 use crate::{GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
+use trakt_emulator::{Emulator, EmulatorConfig, Library};
 use trakt_host::config::Credentials;
 use trakt_host::items::item_from_json;
 use trakt_host::runtime::Feature;
-use trakt_emulator::{Emulator, EmulatorConfig, Library};
 
 pub fn run(global: &GlobalArgs, mut io: Io) -> i32 {
     match demo(global, &mut io) {
@@ -31,13 +31,7 @@ fn demo(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
     }});
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).expect("JSON serialises"))
         .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", config_path.display())))?;
-    let global = GlobalArgs {
-        config: config_path,
-        state_dir: None,
-        api_url: None,
-        auth_url: None,
-        ..global.clone()
-    };
+    let global = GlobalArgs { config: config_path, state_dir: None, api_url: None, auth_url: None, ..global.clone() };
     let stderr = std::mem::replace(&mut io.stderr, Box::new(std::io::sink()));
     let mut session = Session::open(&global, stderr, true)?;
     let out = &mut io.stdout;
@@ -78,13 +72,23 @@ fn demo(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
     let planned = dry["requests"].as_array().map(Vec::len).unwrap_or(0);
     let _ = writeln!(out, "4. dry-run add of 3 items: {planned} request(s) planned, {sent} write(s) sent");
     if let Some(first) = dry["requests"].get(0) {
-        let _ = writeln!(out, "     {} {} {}", first["method"].as_str().unwrap_or(""), first["path"].as_str().unwrap_or(""), first["body"]);
+        let _ = writeln!(
+            out,
+            "     {} {} {}",
+            first["method"].as_str().unwrap_or(""),
+            first["path"].as_str().unwrap_or(""),
+            first["body"]
+        );
     }
 
     let added = session.write(false, Feature::Watchlist, &additions, false)?;
     let unresolved: Vec<String> = added["unresolved"]
         .as_array()
-        .map(|a| a.iter().map(|u| format!("{} ({})", u["key"].as_str().unwrap_or(""), u["hint"].as_str().unwrap_or(""))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|u| format!("{} ({})", u["key"].as_str().unwrap_or(""), u["hint"].as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     let _ = writeln!(
         out,
@@ -96,7 +100,8 @@ fn demo(global: &GlobalArgs, io: &mut Io) -> Result<i32, Failure> {
     let after = session.index(Feature::Watchlist)?;
     let count = after.as_object().map(|o| o.len()).unwrap_or(0);
     let same = count == entries.len();
-    let _ = writeln!(out, "6. index again: {count} items ({})", if same { "back where we started" } else { "UNEXPECTED" });
+    let _ =
+        writeln!(out, "6. index again: {count} items ({})", if same { "back where we started" } else { "UNEXPECTED" });
     let _ = writeln!(out, "Requests the emulator saw: {}", emulator.requests().len());
     Ok(if same && sent == 0 && unresolved.len() == 1 { EXIT_OK } else { EXIT_ADAPTER_ERROR })
 }

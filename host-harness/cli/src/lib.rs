@@ -161,7 +161,11 @@ pub struct Io {
 
 impl Io {
     pub fn process() -> Io {
-        Io { stdin: Box::new(std::io::stdin()), stdout: Box::new(std::io::stdout()), stderr: Box::new(std::io::stderr()) }
+        Io {
+            stdin: Box::new(std::io::stdin()),
+            stdout: Box::new(std::io::stdout()),
+            stderr: Box::new(std::io::stderr()),
+        }
     }
 }
 

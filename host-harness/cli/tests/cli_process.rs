@@ -50,7 +50,8 @@ fn index_against_a_server_given_only_by_api_url() {
         .map(|i| serde_json::json!({"title": format!("Film {i}"), "year": 2000, "ids": {"trakt": i, "tmdb": 5000 + i}}))
         .collect();
     let watchlist: Vec<Value> = (1..=260).map(|i| serde_json::json!({"type": "movie", "trakt": i})).collect();
-    std::fs::write(&seed, serde_json::json!({"catalog": {"movies": movies}, "watchlist": watchlist}).to_string()).unwrap();
+    std::fs::write(&seed, serde_json::json!({"catalog": {"movies": movies}, "watchlist": watchlist}).to_string())
+        .unwrap();
     let (_emulator, info) = start_emulator(Some(&seed));
     let url = info["url"].as_str().unwrap().to_string();
 

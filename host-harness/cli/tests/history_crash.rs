@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use trakt_emulator::{Emulator, EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
 use serde_json::{json, Value};
+use trakt_emulator::{Emulator, EmulatorConfig, Fault, FaultAction, FaultWhen, Library};
 
 const CW_HOST: &str = env!("CARGO_BIN_EXE_cw-host");
 

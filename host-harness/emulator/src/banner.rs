@@ -51,11 +51,8 @@ pub fn trakt_block(emu: &Emulator, c: &Credentials) -> Value {
 /// The banner JSON of a running emulator (see the module documentation).
 pub fn banner(emu: &Emulator) -> Value {
     // Every account (the primary first) by username, each with its own ready `trakt` block.
-    let accounts: Map<String, Value> = emu
-        .usernames()
-        .into_iter()
-        .filter_map(|u| emu.credentials_of(&u).map(|c| (u, trakt_block(emu, &c))))
-        .collect();
+    let accounts: Map<String, Value> =
+        emu.usernames().into_iter().filter_map(|u| emu.credentials_of(&u).map(|c| (u, trakt_block(emu, &c)))).collect();
     json!({
         "url": emu.url(),
         "config": {"trakt": trakt_block(emu, &emu.credentials())},
@@ -71,13 +68,7 @@ pub fn banner(emu: &Emulator) -> Value {
 /// until the process ends: prints the [`banner`] on `stdout`, then one line on `stderr`. Error
 /// messages start with `program: `. Returns only when the emulator cannot start, with the exit
 /// status 2.
-pub fn serve(
-    program: &str,
-    port: u16,
-    seed: Option<&Path>,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> i32 {
+pub fn serve(program: &str, port: u16, seed: Option<&Path>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     let library = match load_seed(seed) {
         Ok(l) => l,
         Err(e) => {
@@ -85,29 +76,18 @@ pub fn serve(
             return EXIT_USAGE;
         }
     };
-    let config = EmulatorConfig {
-        port,
-        seed: library,
-        ..EmulatorConfig::default()
-    };
+    let config = EmulatorConfig { port, seed: library, ..EmulatorConfig::default() };
     let emu = match Emulator::start(config) {
         Ok(e) => e,
         Err(e) => {
-            let _ = writeln!(
-                stderr,
-                "{program}: cannot start the emulator on 127.0.0.1:{port}: {e}"
-            );
+            let _ = writeln!(stderr, "{program}: cannot start the emulator on 127.0.0.1:{port}: {e}");
             return EXIT_USAGE;
         }
     };
     let text = serde_json::to_string_pretty(&banner(&emu)).expect("JSON values serialise");
     let _ = writeln!(stdout, "{text}");
     let _ = stdout.flush();
-    let _ = writeln!(
-        stderr,
-        "{program}: Trakt emulator listening on {} (Ctrl-C to stop)",
-        emu.url()
-    );
+    let _ = writeln!(stderr, "{program}: Trakt emulator listening on {} (Ctrl-C to stop)", emu.url());
     loop {
         std::thread::park();
     }

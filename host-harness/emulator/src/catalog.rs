@@ -81,12 +81,7 @@ impl CatalogIndex {
             }
             let mut numbers = HashMap::new();
             for (ni, season) in s.seasons.iter().enumerate() {
-                unique(
-                    &mut numbers,
-                    season.number,
-                    (),
-                    &format!("show {t}: season number"),
-                )?;
+                unique(&mut numbers, season.number, (), &format!("show {t}: season number"))?;
                 let st = season.ids.trakt;
                 unique(&mut ix.season_pos, st, (si, ni), "season trakt id")?;
                 if let Some(tvdb) = season.ids.tvdb {
@@ -97,18 +92,8 @@ impl CatalogIndex {
                 }
                 let mut ep_numbers = HashMap::new();
                 for (ei, ep) in season.episodes.iter().enumerate() {
-                    unique(
-                        &mut ep_numbers,
-                        ep.number,
-                        (),
-                        &format!("season {st}: episode number"),
-                    )?;
-                    unique(
-                        &mut ix.episode_pos,
-                        ep.ids.trakt,
-                        (si, ni, ei),
-                        "episode trakt id",
-                    )?;
+                    unique(&mut ep_numbers, ep.number, (), &format!("season {st}: episode number"))?;
+                    unique(&mut ix.episode_pos, ep.ids.trakt, (si, ni, ei), "episode trakt id")?;
                     if let Some(tvdb) = ep.ids.tvdb {
                         unique(&mut ix.episode_tvdb, tvdb, ep.ids.trakt, "episode tvdb id")?;
                     }
@@ -186,160 +171,90 @@ impl<'a> Lookup<'a> {
     pub(crate) fn find_movie(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt")
-            .and_then(id_u64)
-            .filter(|t| self.ix.movie_pos.contains_key(t))
-        {
+        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.movie_pos.contains_key(t)) {
             return Some(t);
         }
-        if let Some(t) = by("imdb")
-            .and_then(id_str)
-            .and_then(|v| self.ix.movie_imdb.get(&v))
-        {
+        if let Some(t) = by("imdb").and_then(id_str).and_then(|v| self.ix.movie_imdb.get(&v)) {
             return Some(*t);
         }
-        if let Some(t) = by("tmdb")
-            .and_then(id_u64)
-            .and_then(|v| self.ix.movie_tmdb.get(&v))
-        {
+        if let Some(t) = by("tmdb").and_then(id_u64).and_then(|v| self.ix.movie_tmdb.get(&v)) {
             return Some(*t);
         }
-        if let Some(t) = by("slug")
-            .and_then(id_str)
-            .and_then(|v| self.ix.movie_slug.get(&v))
-        {
+        if let Some(t) = by("slug").and_then(id_str).and_then(|v| self.ix.movie_slug.get(&v)) {
             return Some(*t);
         }
-        title_match(
-            obj,
-            self.cat
-                .movies
-                .iter()
-                .map(|m| (m.title.as_str(), m.year, m.ids.trakt)),
-        )
+        title_match(obj, self.cat.movies.iter().map(|m| (m.title.as_str(), m.year, m.ids.trakt)))
     }
 
     /// Finds a show from a request object (`ids`, else `title`/`year`).
     pub(crate) fn find_show(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt")
-            .and_then(id_u64)
-            .filter(|t| self.ix.show_pos.contains_key(t))
-        {
+        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.show_pos.contains_key(t)) {
             return Some(t);
         }
-        if let Some(t) = by("imdb")
-            .and_then(id_str)
-            .and_then(|v| self.ix.show_imdb.get(&v))
-        {
+        if let Some(t) = by("imdb").and_then(id_str).and_then(|v| self.ix.show_imdb.get(&v)) {
             return Some(*t);
         }
-        if let Some(t) = by("tmdb")
-            .and_then(id_u64)
-            .and_then(|v| self.ix.show_tmdb.get(&v))
-        {
+        if let Some(t) = by("tmdb").and_then(id_u64).and_then(|v| self.ix.show_tmdb.get(&v)) {
             return Some(*t);
         }
-        if let Some(t) = by("tvdb")
-            .and_then(id_u64)
-            .and_then(|v| self.ix.show_tvdb.get(&v))
-        {
+        if let Some(t) = by("tvdb").and_then(id_u64).and_then(|v| self.ix.show_tvdb.get(&v)) {
             return Some(*t);
         }
-        if let Some(t) = by("slug")
-            .and_then(id_str)
-            .and_then(|v| self.ix.show_slug.get(&v))
-        {
+        if let Some(t) = by("slug").and_then(id_str).and_then(|v| self.ix.show_slug.get(&v)) {
             return Some(*t);
         }
-        title_match(
-            obj,
-            self.cat
-                .shows
-                .iter()
-                .map(|s| (s.title.as_str(), s.year, s.ids.trakt)),
-        )
+        title_match(obj, self.cat.shows.iter().map(|s| (s.title.as_str(), s.year, s.ids.trakt)))
     }
 
     /// Finds a season by its own ids (`trakt`, `tmdb`, `tvdb`).
     pub(crate) fn find_season(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt")
-            .and_then(id_u64)
-            .filter(|t| self.ix.season_pos.contains_key(t))
-        {
+        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.season_pos.contains_key(t)) {
             return Some(t);
         }
-        if let Some(t) = by("tmdb")
-            .and_then(id_u64)
-            .and_then(|v| self.ix.season_tmdb.get(&v))
-        {
+        if let Some(t) = by("tmdb").and_then(id_u64).and_then(|v| self.ix.season_tmdb.get(&v)) {
             return Some(*t);
         }
-        by("tvdb")
-            .and_then(id_u64)
-            .and_then(|v| self.ix.season_tvdb.get(&v))
-            .copied()
+        by("tvdb").and_then(id_u64).and_then(|v| self.ix.season_tvdb.get(&v)).copied()
     }
 
     /// Finds an episode by its own ids (`trakt`, `tvdb`).
     pub(crate) fn find_episode(&self, obj: &Value) -> Option<u64> {
         let ids = obj.get("ids");
         let by = |key: &str| ids.and_then(|i| i.get(key)).filter(|v| !v.is_null());
-        if let Some(t) = by("trakt")
-            .and_then(id_u64)
-            .filter(|t| self.ix.episode_pos.contains_key(t))
-        {
+        if let Some(t) = by("trakt").and_then(id_u64).filter(|t| self.ix.episode_pos.contains_key(t)) {
             return Some(t);
         }
-        by("tvdb")
-            .and_then(id_u64)
-            .and_then(|v| self.ix.episode_tvdb.get(&v))
-            .copied()
+        by("tvdb").and_then(id_u64).and_then(|v| self.ix.episode_tvdb.get(&v)).copied()
     }
 
     /// Season `number` of a show (trakt id of the season).
     pub(crate) fn season_by_number(&self, show: u64, number: u64) -> Option<u64> {
-        self.show(show)?
-            .seasons
-            .iter()
-            .find(|s| u64::from(s.number) == number)
-            .map(|s| s.ids.trakt)
+        self.show(show)?.seasons.iter().find(|s| u64::from(s.number) == number).map(|s| s.ids.trakt)
     }
 
     /// Episode `number` of a season (trakt id of the episode).
     pub(crate) fn episode_by_number(&self, season: u64, number: u64) -> Option<u64> {
         let (_, s) = self.season(season)?;
-        s.episodes
-            .iter()
-            .find(|e| u64::from(e.number) == number)
-            .map(|e| e.ids.trakt)
+        s.episodes.iter().find(|e| u64::from(e.number) == number).map(|e| e.ids.trakt)
     }
 
     /// The movies and episodes a resolved object stands for when it means "everything below"
     /// (history, collection): a movie or an episode is itself, a season is its episodes, a show
     /// is every episode of every season (specials included), in catalogue order.
     pub(crate) fn expand(&self, m: MediaRef) -> Vec<MediaRef> {
-        let ep = |e: &Episode| MediaRef {
-            kind: MediaType::Episode,
-            trakt: e.ids.trakt,
-        };
+        let ep = |e: &Episode| MediaRef { kind: MediaType::Episode, trakt: e.ids.trakt };
         match m.kind {
             MediaType::Movie | MediaType::Episode => vec![m],
-            MediaType::Season => self
-                .season(m.trakt)
-                .map(|(_, s)| s.episodes.iter().map(ep).collect())
-                .unwrap_or_default(),
+            MediaType::Season => {
+                self.season(m.trakt).map(|(_, s)| s.episodes.iter().map(ep).collect()).unwrap_or_default()
+            }
             MediaType::Show => self
                 .show(m.trakt)
-                .map(|s| {
-                    s.seasons
-                        .iter()
-                        .flat_map(|season| season.episodes.iter().map(ep))
-                        .collect()
-                })
+                .map(|s| s.seasons.iter().flat_map(|season| season.episodes.iter().map(ep)).collect())
                 .unwrap_or_default(),
         }
     }
@@ -364,11 +279,8 @@ impl<'a> Lookup<'a> {
             MediaType::Episode => match self.episode(m.trakt) {
                 Some((show, season, ep)) => {
                     let at = ep.first_aired.unwrap_or_else(|| {
-                        let days =
-                            365 * i64::from(season.number) + 7 * (i64::from(ep.number) - 1).max(0);
-                        Timestamp(
-                            year_start(show.year.unwrap_or(2000)).0 + 20 * 3600 + days * 86_400,
-                        )
+                        let days = 365 * i64::from(season.number) + 7 * (i64::from(ep.number) - 1).max(0);
+                        Timestamp(year_start(show.year.unwrap_or(2000)).0 + 20 * 3600 + days * 86_400)
                     });
                     (at, ep.runtime.unwrap_or(0))
                 }
@@ -448,15 +360,8 @@ pub(crate) fn date_start(date: &str) -> Result<Timestamp, String> {
         .ok_or_else(|| format!("invalid date {date:?}; expected YYYY-MM-DD"))
 }
 
-fn title_match<'x>(
-    obj: &Value,
-    items: impl Iterator<Item = (&'x str, Option<i32>, u64)>,
-) -> Option<u64> {
-    let title = obj
-        .get("title")
-        .and_then(Value::as_str)?
-        .trim()
-        .to_lowercase();
+fn title_match<'x>(obj: &Value, items: impl Iterator<Item = (&'x str, Option<i32>, u64)>) -> Option<u64> {
+    let title = obj.get("title").and_then(Value::as_str)?.trim().to_lowercase();
     if title.is_empty() {
         return None;
     }

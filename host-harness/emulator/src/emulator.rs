@@ -97,18 +97,15 @@ impl Emulator {
         let started = Instant::now();
         let now = Timestamp::now();
         let mut library = config.seed;
-        library
-            .normalize(now)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        library.normalize(now).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let default_expires_at = now.secs() + config.access_token_ttl_secs;
         library.auth.expires_at.get_or_insert(default_expires_at);
         let mut others = std::mem::take(&mut library.accounts);
         prepare_accounts(&library, &mut others, now, default_expires_at)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id());
+        let nonce =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+                ^ u64::from(std::process::id());
         // One State per account; distinct nonces keep their generated tokens apart.
         let mut states = std::iter::once(library)
             .chain(others)
@@ -142,47 +139,36 @@ impl Emulator {
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("trakt-emulator-{port}"))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    let listener = FaultListener(listener);
-                    let app = app.into_make_service_with_connect_info::<ConnHandle>();
-                    tokio::select! {
-                        _ = async { axum::serve(listener, app).await } => {}
-                        _ = stop_rx => {}
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let thread = std::thread::Builder::new().name(format!("trakt-emulator-{port}")).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
                     }
-                });
-                // Drops open connections instead of waiting for idle keep-alive clients.
-                runtime.shutdown_timeout(Duration::from_millis(100));
-            })?;
+                };
+                let _ = ready_tx.send(Ok(()));
+                let listener = FaultListener(listener);
+                let app = app.into_make_service_with_connect_info::<ConnHandle>();
+                tokio::select! {
+                    _ = async { axum::serve(listener, app).await } => {}
+                    _ = stop_rx => {}
+                }
+            });
+            // Drops open connections instead of waiting for idle keep-alive clients.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(io::Error::other("emulator thread exited during start")),
         }
-        Ok(Emulator {
-            shared,
-            port,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        Ok(Emulator { shared, port, stop: Some(stop_tx), thread: Some(thread) })
     }
 
     /// `http://127.0.0.1:PORT`: the API and OAuth base URL.
@@ -210,10 +196,7 @@ impl Emulator {
     /// Every account's username: the primary first, then the seed's `accounts` in order.
     pub fn usernames(&self) -> Vec<String> {
         let accounts = self.shared.accounts();
-        accounts
-            .all()
-            .map(|(_, s)| s.library.user.username.clone())
-            .collect()
+        accounts.all().map(|(_, s)| s.library.user.username.clone()).collect()
     }
 
     /// Every logged request, oldest first.
@@ -262,11 +245,7 @@ impl Emulator {
 
     /// [`with_library`](Self::with_library) for the account with this `user.username`; `None`
     /// (and no edit) if there is none.
-    pub fn with_account<R>(
-        &self,
-        username: &str,
-        edit: impl FnOnce(&mut Library) -> R,
-    ) -> Option<R> {
+    pub fn with_account<R>(&self, username: &str, edit: impl FnOnce(&mut Library) -> R) -> Option<R> {
         let mut accounts = self.shared.accounts();
         let pick = accounts.by_username(username)?;
         Some(self.edit_state(accounts.get(pick), edit))
@@ -278,10 +257,7 @@ impl Emulator {
         if !st.library.accounts.is_empty() {
             panic!("emulator library edit: accounts cannot be added by an edit");
         }
-        st.library
-            .normalize(now)
-            .and_then(|_| st.reindex())
-            .unwrap_or_else(|e| panic!("emulator library edit: {e}"));
+        st.library.normalize(now).and_then(|_| st.reindex()).unwrap_or_else(|e| panic!("emulator library edit: {e}"));
         out
     }
 

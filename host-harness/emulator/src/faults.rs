@@ -69,43 +69,25 @@ pub struct FaultWhen {
 
 impl Default for FaultWhen {
     fn default() -> FaultWhen {
-        FaultWhen {
-            method: None,
-            path: None,
-            query_contains: None,
-            nth: 1,
-            times: 1,
-        }
+        FaultWhen { method: None, path: None, query_contains: None, nth: 1, times: 1 }
     }
 }
 
 impl FaultWhen {
     /// Any request to `path` (any method, any query).
     pub fn path(path: &str) -> FaultWhen {
-        FaultWhen {
-            path: Some(path.to_string()),
-            ..FaultWhen::default()
-        }
+        FaultWhen { path: Some(path.to_string()), ..FaultWhen::default() }
     }
 
     /// Requests with this method to `path`.
     pub fn request(method: &str, path: &str) -> FaultWhen {
-        FaultWhen {
-            method: Some(method.to_string()),
-            path: Some(path.to_string()),
-            ..FaultWhen::default()
-        }
+        FaultWhen { method: Some(method.to_string()), path: Some(path.to_string()), ..FaultWhen::default() }
     }
 
     pub(crate) fn matches(&self, method: &str, path: &str, query: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.trim().eq_ignore_ascii_case(method))
+        self.method.as_deref().is_none_or(|m| m.trim().eq_ignore_ascii_case(method))
             && self.path.as_deref().is_none_or(|p| p == path)
-            && self
-                .query_contains
-                .as_deref()
-                .is_none_or(|q| query.contains(q))
+            && self.query_contains.as_deref().is_none_or(|q| query.contains(q))
     }
 
     /// Whether the `count`-th matching request (1-based) is inside the window.
@@ -267,11 +249,7 @@ pub(crate) struct ConnHandle(Arc<Mutex<CutState>>);
 
 impl ConnHandle {
     fn new() -> ConnHandle {
-        ConnHandle(Arc::new(Mutex::new(CutState {
-            cut: Cut::Open,
-            head_done: false,
-            tail: Vec::new(),
-        })))
+        ConnHandle(Arc::new(Mutex::new(CutState { cut: Cut::Open, head_done: false, tail: Vec::new() })))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, CutState> {
@@ -293,9 +271,7 @@ impl ConnHandle {
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, FaultListener>>
-    for ConnHandle
-{
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, FaultListener>> for ConnHandle {
     fn connect_info(stream: axum::serve::IncomingStream<'_, FaultListener>) -> ConnHandle {
         stream.remote_addr().clone()
     }
@@ -314,13 +290,7 @@ impl axum::serve::Listener for FaultListener {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     let handle = ConnHandle::new();
-                    return (
-                        FaultIo {
-                            inner: stream,
-                            handle: handle.clone(),
-                        },
-                        handle,
-                    );
+                    return (FaultIo { inner: stream, handle: handle.clone() }, handle);
                 }
                 // E.g. too many open files: back off instead of spinning.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
@@ -340,18 +310,11 @@ pub(crate) struct FaultIo {
 }
 
 fn cut_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "emulator fault: connection cut",
-    )
+    io::Error::new(io::ErrorKind::ConnectionAborted, "emulator fault: connection cut")
 }
 
 impl AsyncRead for FaultIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.handle.state().cut == Cut::Dead {
             return Poll::Ready(Err(cut_error()));
         }
@@ -363,18 +326,11 @@ impl AsyncRead for FaultIo {
 fn head_end(tail: &[u8], buf: &[u8]) -> Option<usize> {
     let mut joined = tail.to_vec();
     joined.extend_from_slice(buf);
-    joined
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 4 - tail.len())
+    joined.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4 - tail.len())
 }
 
 impl AsyncWrite for FaultIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let mut st = this.handle.state();
         let allowed = match st.cut {
@@ -426,19 +382,13 @@ impl AsyncWrite for FaultIo {
             }
         };
         let left = body - body_sent.min(body);
-        st.cut = if st.head_done && left == 0 {
-            Cut::Dead
-        } else {
-            Cut::After { body: left }
-        };
+        st.cut = if st.head_done && left == 0 { Cut::Dead } else { Cut::After { body: left } };
         Poll::Ready(Ok(written))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Ready(Ok(())) if self.handle.state().cut == Cut::Dead => {
-                Poll::Ready(Err(cut_error()))
-            }
+            Poll::Ready(Ok(())) if self.handle.state().cut == Cut::Dead => Poll::Ready(Err(cut_error())),
             other => other,
         }
     }
@@ -456,20 +406,9 @@ mod tests {
     fn windows_and_matching() {
         let w = FaultWhen::default();
         assert!(w.in_window(1) && !w.in_window(2));
-        let w = FaultWhen {
-            nth: 2,
-            times: 3,
-            ..FaultWhen::default()
-        };
-        assert_eq!(
-            (1..=6).map(|c| w.in_window(c)).collect::<Vec<_>>(),
-            vec![false, true, true, true, false, false]
-        );
-        let w = FaultWhen {
-            nth: 0,
-            times: 0,
-            ..FaultWhen::default()
-        };
+        let w = FaultWhen { nth: 2, times: 3, ..FaultWhen::default() };
+        assert_eq!((1..=6).map(|c| w.in_window(c)).collect::<Vec<_>>(), vec![false, true, true, true, false, false]);
+        let w = FaultWhen { nth: 0, times: 0, ..FaultWhen::default() };
         assert!(w.in_window(1) && w.in_window(1000));
         let w = FaultWhen {
             method: Some("get".into()),
@@ -483,13 +422,7 @@ mod tests {
         assert!(!w.matches("GET", "/sync/watchlist", "page=1"));
 
         let mut set = FaultSet::default();
-        set.inject(Fault::new(
-            FaultWhen {
-                nth: 2,
-                ..FaultWhen::path("/a")
-            },
-            FaultAction::DropConnection,
-        ));
+        set.inject(Fault::new(FaultWhen { nth: 2, ..FaultWhen::path("/a") }, FaultAction::DropConnection));
         set.inject(Fault::new(FaultWhen::path("/a"), FaultAction::NonJsonBody));
         // First /a: fault 1 counts 1 (outside), fault 2 fires.
         assert_eq!(set.fire("GET", "/a", ""), Some(FaultAction::NonJsonBody));
@@ -511,21 +444,13 @@ mod tests {
         assert_eq!(f.action.label(), "status:503");
         let f: Fault = serde_json::from_str(r#"{"action":{"kind":"drop_connection"}}"#).unwrap();
         assert_eq!(f.when, FaultWhen::default());
-        let v = serde_json::to_value(FaultAction::CloudflareRateLimit {
-            retry_after_secs: Some(300),
-        })
-        .unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"kind": "cloudflare_rate_limit", "retry_after_secs": 300})
-        );
-        let f: FaultAction =
-            serde_json::from_str(r#"{"kind":"item_count_off_by","delta":-2}"#).unwrap();
+        let v = serde_json::to_value(FaultAction::CloudflareRateLimit { retry_after_secs: Some(300) }).unwrap();
+        assert_eq!(v, serde_json::json!({"kind": "cloudflare_rate_limit", "retry_after_secs": 300}));
+        let f: FaultAction = serde_json::from_str(r#"{"kind":"item_count_off_by","delta":-2}"#).unwrap();
         assert_eq!(f.label(), "item_count_off_by:-2");
-        let many: OneOrMany = serde_json::from_str(
-            r#"[{"action":{"kind":"delay","ms":5}},{"action":{"kind":"truncated_body"}}]"#,
-        )
-        .unwrap();
+        let many: OneOrMany =
+            serde_json::from_str(r#"[{"action":{"kind":"delay","ms":5}},{"action":{"kind":"truncated_body"}}]"#)
+                .unwrap();
         assert_eq!(many.into_vec().len(), 2);
         assert_eq!(head_end(b"\r\n", b"\r\nbody"), Some(2));
         assert_eq!(head_end(b"", b"a\r\n\r\nb"), Some(5));

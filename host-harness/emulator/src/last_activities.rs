@@ -29,50 +29,15 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "hidden_at",
         ],
     ),
-    (
-        "episodes",
-        &[
-            "watched_at",
-            "collected_at",
-            "rated_at",
-            "watchlisted_at",
-            "commented_at",
-            "paused_at",
-        ],
-    ),
-    (
-        "shows",
-        &[
-            "rated_at",
-            "watchlisted_at",
-            "favorited_at",
-            "commented_at",
-            "hidden_at",
-            "dropped_at",
-        ],
-    ),
-    (
-        "seasons",
-        &["rated_at", "watchlisted_at", "commented_at", "hidden_at"],
-    ),
+    ("episodes", &["watched_at", "collected_at", "rated_at", "watchlisted_at", "commented_at", "paused_at"]),
+    ("shows", &["rated_at", "watchlisted_at", "favorited_at", "commented_at", "hidden_at", "dropped_at"]),
+    ("seasons", &["rated_at", "watchlisted_at", "commented_at", "hidden_at"]),
     ("comments", &["liked_at", "reacted_at", "blocked_at"]),
-    (
-        "lists",
-        &["liked_at", "reacted_at", "updated_at", "commented_at"],
-    ),
+    ("lists", &["liked_at", "reacted_at", "updated_at", "commented_at"]),
     ("watchlist", &["updated_at"]),
     ("favorites", &["updated_at"]),
     ("collaborations", &["updated_at"]),
-    (
-        "account",
-        &[
-            "settings_at",
-            "followed_at",
-            "following_at",
-            "pending_at",
-            "requested_at",
-        ],
-    ),
+    ("account", &["settings_at", "followed_at", "following_at", "pending_at", "requested_at"]),
     ("saved_filters", &["updated_at"]),
     ("notes", &["updated_at"]),
 ];
@@ -88,11 +53,7 @@ pub struct LastActivities {
 impl LastActivities {
     /// The latest timestamp of all (`None` only for an empty, never-normalized value).
     pub fn all(&self) -> Option<Timestamp> {
-        self.groups
-            .values()
-            .flat_map(|g| g.values().copied())
-            .chain(self.all)
-            .max()
+        self.groups.values().flat_map(|g| g.values().copied()).chain(self.all).max()
     }
 
     pub fn get(&self, group: &str, key: &str) -> Option<Timestamp> {
@@ -101,10 +62,7 @@ impl LastActivities {
 
     /// Sets one timestamp as is (seeding; mutations use [`bump`](Self::bump)).
     pub fn set(&mut self, group: &str, key: &str, at: Timestamp) {
-        self.groups
-            .entry(group.to_string())
-            .or_default()
-            .insert(key.to_string(), at);
+        self.groups.entry(group.to_string()).or_default().insert(key.to_string(), at);
     }
 
     /// Gives every key of the payload (every group and key Trakt serves) that has no value the
@@ -138,10 +96,7 @@ impl LastActivities {
             out.insert("all".into(), all.to_trakt().into());
         }
         for (group, keys) in &self.groups {
-            let g: Map<String, Value> = keys
-                .iter()
-                .map(|(k, t)| (k.clone(), t.to_trakt().into()))
-                .collect();
+            let g: Map<String, Value> = keys.iter().map(|(k, t)| (k.clone(), t.to_trakt().into())).collect();
             out.insert(group.clone(), Value::Object(g));
         }
         Value::Object(out)
@@ -163,25 +118,20 @@ impl<'de> Deserialize<'de> for LastActivities {
             match value {
                 Value::Null => {}
                 Value::String(_) | Value::Number(_) if group == "all" => {
-                    out.all = Some(
-                        Timestamp::deserialize(value)
-                            .map_err(|e| D::Error::custom(format!("all: {e}")))?,
-                    );
+                    out.all = Some(Timestamp::deserialize(value).map_err(|e| D::Error::custom(format!("all: {e}")))?);
                 }
                 Value::Object(keys) => {
                     for (key, v) in keys {
                         if v.is_null() {
                             continue;
                         }
-                        let t = Timestamp::deserialize(v)
-                            .map_err(|e| D::Error::custom(format!("{group}.{key}: {e}")))?;
+                        let t =
+                            Timestamp::deserialize(v).map_err(|e| D::Error::custom(format!("{group}.{key}: {e}")))?;
                         out.set(&group, &key, t);
                     }
                 }
                 other => {
-                    return Err(D::Error::custom(format!(
-                        "{group}: expected an object of timestamps, found {other}"
-                    )));
+                    return Err(D::Error::custom(format!("{group}: expected an object of timestamps, found {other}")));
                 }
             }
         }

@@ -91,9 +91,9 @@ pub use emulator::{Credentials, Emulator, EmulatorConfig};
 pub use faults::{Fault, FaultAction, FaultWhen};
 pub use last_activities::LastActivities;
 pub use library::{
-    slugify, Auth, Catalog, CollectionEntry, CollectionMetadata, Episode, EpisodeIds, ItemCount,
-    Library, Limits, ListLimits, MediaRef, MediaType, Movie, MovieIds, Play, PlayAction, Rating,
-    Season, SeasonIds, Show, ShowIds, User, WatchlistEntry, HISTORY_ID_BASE, LIBRARY_KEYS,
+    slugify, Auth, Catalog, CollectionEntry, CollectionMetadata, Episode, EpisodeIds, ItemCount, Library, Limits,
+    ListLimits, MediaRef, MediaType, Movie, MovieIds, Play, PlayAction, Rating, Season, SeasonIds, Show, ShowIds, User,
+    WatchlistEntry, HISTORY_ID_BASE, LIBRARY_KEYS,
 };
 pub use paging::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use ratelimit::RateLimitConfig;

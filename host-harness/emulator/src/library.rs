@@ -142,9 +142,7 @@ fn free_collection() -> ItemCount {
 }
 
 fn all_history() -> ItemCount {
-    ItemCount {
-        item_count: 100_000,
-    }
+    ItemCount { item_count: 100_000 }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,25 +161,17 @@ impl Limits {
     pub fn for_vip(vip: bool) -> Limits {
         if vip {
             Limits {
-                list: ListLimits {
-                    count: 100,
-                    item_count: 5000,
-                },
+                list: ListLimits { count: 100, item_count: 5000 },
                 watchlist: ItemCount { item_count: 5000 },
                 favorites: ItemCount { item_count: 50 },
                 recommendations: ItemCount { item_count: 50 },
                 ratings: ItemCount { item_count: 20_000 },
-                collection: ItemCount {
-                    item_count: 100_000,
-                },
+                collection: ItemCount { item_count: 100_000 },
                 history: all_history(),
             }
         } else {
             Limits {
-                list: ListLimits {
-                    count: 5,
-                    item_count: 250,
-                },
+                list: ListLimits { count: 5, item_count: 250 },
                 watchlist: ItemCount { item_count: 250 },
                 favorites: ItemCount { item_count: 50 },
                 recommendations: ItemCount { item_count: 50 },
@@ -312,12 +302,7 @@ pub enum MediaType {
 }
 
 impl MediaType {
-    pub const ALL: [MediaType; 4] = [
-        MediaType::Movie,
-        MediaType::Show,
-        MediaType::Season,
-        MediaType::Episode,
-    ];
+    pub const ALL: [MediaType; 4] = [MediaType::Movie, MediaType::Show, MediaType::Season, MediaType::Episode];
 
     /// `movie`, `show`, `season`, `episode`.
     pub fn singular(self) -> &'static str {
@@ -369,10 +354,7 @@ pub struct WatchlistEntry {
 
 impl WatchlistEntry {
     pub fn media(&self) -> MediaRef {
-        MediaRef {
-            kind: self.kind,
-            trakt: self.trakt,
-        }
+        MediaRef { kind: self.kind, trakt: self.trakt }
     }
 }
 
@@ -388,10 +370,7 @@ pub struct Rating {
 
 impl Rating {
     pub fn media(&self) -> MediaRef {
-        MediaRef {
-            kind: self.kind,
-            trakt: self.trakt,
-        }
+        MediaRef { kind: self.kind, trakt: self.trakt }
     }
 }
 
@@ -433,10 +412,7 @@ pub struct Play {
 
 impl Play {
     pub fn media(&self) -> MediaRef {
-        MediaRef {
-            kind: self.kind,
-            trakt: self.trakt,
-        }
+        MediaRef { kind: self.kind, trakt: self.trakt }
     }
 
     /// The history order: newest `watched_at` first, then higher id first.
@@ -479,10 +455,7 @@ pub struct CollectionEntry {
 
 impl CollectionEntry {
     pub fn media(&self) -> MediaRef {
-        MediaRef {
-            kind: self.kind,
-            trakt: self.trakt,
-        }
+        MediaRef { kind: self.kind, trakt: self.trakt }
     }
 }
 
@@ -513,10 +486,7 @@ impl Library {
 
     /// Restores the history order ([`Play::newest_first`]); cheap when nearly sorted.
     pub(crate) fn sort_history(&mut self) {
-        if !self
-            .history
-            .is_sorted_by(|a, b| Play::newest_first(a, b).is_le())
-        {
+        if !self.history.is_sorted_by(|a, b| Play::newest_first(a, b).is_le()) {
             self.history.sort_by(Play::newest_first);
         }
     }

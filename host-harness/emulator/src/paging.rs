@@ -23,9 +23,7 @@ impl Paging {
     }
 
     pub(crate) fn parse(page: Option<&str>, limit: Option<&str>, default_limit: u64) -> Paging {
-        let page = page
-            .and_then(|p| p.trim().parse::<i64>().ok())
-            .map_or(1, |p| p.max(1) as u64);
+        let page = page.and_then(|p| p.trim().parse::<i64>().ok()).map_or(1, |p| p.max(1) as u64);
         let limit = limit
             .and_then(|l| l.trim().parse::<i64>().ok())
             .map_or(default_limit, |l| l.clamp(1, MAX_LIMIT as i64) as u64);
@@ -35,11 +33,7 @@ impl Paging {
     /// Cuts one page out of `items` and returns it with the four pagination headers.
     pub(crate) fn apply<T>(self, items: Vec<T>) -> (Vec<T>, Vec<(String, String)>) {
         let (range, headers) = self.window(items.len());
-        let rows: Vec<T> = items
-            .into_iter()
-            .skip(range.start)
-            .take(range.len())
-            .collect();
+        let rows: Vec<T> = items.into_iter().skip(range.start).take(range.len()).collect();
         (rows, headers)
     }
 
@@ -53,10 +47,7 @@ impl Paging {
         let headers = vec![
             ("x-pagination-page".to_string(), self.page.to_string()),
             ("x-pagination-limit".to_string(), self.limit.to_string()),
-            (
-                "x-pagination-page-count".to_string(),
-                page_count.to_string(),
-            ),
+            ("x-pagination-page-count".to_string(), page_count.to_string()),
             ("x-pagination-item-count".to_string(), total.to_string()),
         ];
         (start as usize..end as usize, headers)
@@ -77,11 +68,7 @@ pub(crate) fn paged(
 }
 
 /// Like [`paged`], for rows rendered straight to JSON text (an array).
-pub(crate) fn paged_text(
-    paging: Paging,
-    total: usize,
-    rows: impl FnOnce(std::ops::Range<usize>) -> String,
-) -> Reply {
+pub(crate) fn paged_text(paging: Paging, total: usize, rows: impl FnOnce(std::ops::Range<usize>) -> String) -> Reply {
     let (range, headers) = paging.window(total);
     let mut reply = Reply::json_text(200, rows(range));
     reply.headers.extend(headers);
@@ -94,61 +81,19 @@ mod tests {
 
     #[test]
     fn parse_and_apply() {
-        assert_eq!(
-            Paging::parse(None, None, 100),
-            Paging {
-                page: 1,
-                limit: 100
-            }
-        );
-        assert_eq!(
-            Paging::parse(Some("3"), Some("1000"), 100),
-            Paging {
-                page: 3,
-                limit: 250
-            }
-        );
-        assert_eq!(
-            Paging::parse(Some("x"), Some("abc"), 100),
-            Paging {
-                page: 1,
-                limit: 100
-            }
-        );
-        assert_eq!(
-            Paging::parse(Some("0"), Some("0"), 100),
-            Paging { page: 1, limit: 1 }
-        );
-        assert_eq!(
-            Paging::parse(Some("-2"), Some("-5"), 10),
-            Paging { page: 1, limit: 1 }
-        );
-        let (rows, h) = Paging {
-            page: 3,
-            limit: 250,
-        }
-        .apply((0..600).collect::<Vec<_>>());
+        assert_eq!(Paging::parse(None, None, 100), Paging { page: 1, limit: 100 });
+        assert_eq!(Paging::parse(Some("3"), Some("1000"), 100), Paging { page: 3, limit: 250 });
+        assert_eq!(Paging::parse(Some("x"), Some("abc"), 100), Paging { page: 1, limit: 100 });
+        assert_eq!(Paging::parse(Some("0"), Some("0"), 100), Paging { page: 1, limit: 1 });
+        assert_eq!(Paging::parse(Some("-2"), Some("-5"), 10), Paging { page: 1, limit: 1 });
+        let (rows, h) = Paging { page: 3, limit: 250 }.apply((0..600).collect::<Vec<_>>());
         assert_eq!(rows.len(), 100);
         assert_eq!(rows[0], 500);
-        assert_eq!(
-            h[2],
-            ("x-pagination-page-count".to_string(), "3".to_string())
-        );
-        let (rows, h) = Paging {
-            page: 9,
-            limit: 250,
-        }
-        .apply((0..600).collect::<Vec<_>>());
+        assert_eq!(h[2], ("x-pagination-page-count".to_string(), "3".to_string()));
+        let (rows, h) = Paging { page: 9, limit: 250 }.apply((0..600).collect::<Vec<_>>());
         assert!(rows.is_empty());
-        assert_eq!(
-            h[3],
-            ("x-pagination-item-count".to_string(), "600".to_string())
-        );
-        let (rows, h) = Paging {
-            page: 1,
-            limit: 100,
-        }
-        .apply(Vec::<u8>::new());
+        assert_eq!(h[3], ("x-pagination-item-count".to_string(), "600".to_string()));
+        let (rows, h) = Paging { page: 1, limit: 100 }.apply(Vec::<u8>::new());
         assert!(rows.is_empty());
         assert_eq!(h[2].1, "0");
     }

@@ -60,10 +60,7 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     pub(crate) fn new(config: Option<RateLimitConfig>) -> RateLimiter {
-        RateLimiter {
-            config,
-            windows: HashMap::new(),
-        }
+        RateLimiter { config, windows: HashMap::new() }
     }
 
     /// Counts one request; `Err` is the `429` reply when the bucket is exhausted. `Ok(Some(v))`:
@@ -79,38 +76,14 @@ impl RateLimiter {
             return Ok(None);
         };
         let (name, key, limit, period) = match (is_get, user) {
-            (true, Some(u)) => (
-                "AUTHED_API_GET_LIMIT",
-                u,
-                cfg.get_limit,
-                cfg.get_period_secs,
-            ),
-            (true, None) => (
-                "UNAUTHED_API_GET_LIMIT",
-                client_id,
-                cfg.get_limit,
-                cfg.get_period_secs,
-            ),
-            (false, u) => (
-                "AUTHED_API_POST_LIMIT",
-                u.unwrap_or(client_id),
-                cfg.post_limit,
-                cfg.post_period_secs,
-            ),
+            (true, Some(u)) => ("AUTHED_API_GET_LIMIT", u, cfg.get_limit, cfg.get_period_secs),
+            (true, None) => ("UNAUTHED_API_GET_LIMIT", client_id, cfg.get_limit, cfg.get_period_secs),
+            (false, u) => ("AUTHED_API_POST_LIMIT", u.unwrap_or(client_id), cfg.post_limit, cfg.post_period_secs),
         };
         let period_ms = i64::from(period) * 1000;
-        let w = self
-            .windows
-            .entry((name, key.to_string()))
-            .or_insert(Window {
-                start_ms: now_ms,
-                count: 0,
-            });
+        let w = self.windows.entry((name, key.to_string())).or_insert(Window { start_ms: now_ms, count: 0 });
         if now_ms >= w.start_ms + period_ms {
-            *w = Window {
-                start_ms: now_ms,
-                count: 0,
-            };
+            *w = Window { start_ms: now_ms, count: 0 };
         }
         let until_ms = w.start_ms + period_ms;
         let until = Timestamp((until_ms + 999).div_euclid(1000)).to_plain_z();
@@ -138,12 +111,7 @@ mod tests {
     use super::*;
 
     fn header(reply: &Reply, name: &str) -> String {
-        reply
-            .headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        reply.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
     #[test]
@@ -153,11 +121,8 @@ mod tests {
             assert!(matches!(off.check(false, Some("u"), "c", 0), Ok(None)));
         }
 
-        let mut rl = RateLimiter::new(Some(RateLimitConfig {
-            get_limit: 2,
-            get_period_secs: 10,
-            ..RateLimitConfig::default()
-        }));
+        let mut rl =
+            RateLimiter::new(Some(RateLimitConfig { get_limit: 2, get_period_secs: 10, ..RateLimitConfig::default() }));
         let t0 = 1_700_000_000_000;
         // Writes: 1 per 1000 ms of (millisecond) clock.
         assert!(rl.check(false, Some("u"), "c", t0).is_ok());

@@ -28,12 +28,7 @@ impl<'a> Rows<'a> {
     pub(crate) fn new(lookup: Lookup<'a>, cache: &'a mut Fragments, rows: usize) -> Rows<'a> {
         let mut out = String::with_capacity(2 + rows * 320);
         out.push('[');
-        Rows {
-            lookup,
-            cache,
-            out,
-            empty: true,
-        }
+        Rows { lookup, cache, out, empty: true }
     }
 
     /// Opens a row (`{`) and returns the text to append its leading fields to, each followed
@@ -50,10 +45,7 @@ impl<'a> Rows<'a> {
     /// Closes the row with the media objects of `m`.
     pub(crate) fn close(&mut self, m: MediaRef) {
         let lookup = self.lookup;
-        let fragment = self
-            .cache
-            .entry(m)
-            .or_insert_with(|| media_fragment(lookup, m).into());
+        let fragment = self.cache.entry(m).or_insert_with(|| media_fragment(lookup, m).into());
         if fragment.is_empty() {
             // Only the leading fields: drop their trailing comma.
             if self.out.ends_with(',') {
@@ -194,11 +186,7 @@ fn show_text(out: &mut String, s: &Show) {
 }
 
 fn season_text(out: &mut String, s: &Season) {
-    let _ = write!(
-        out,
-        "{{\"number\":{},\"ids\":{{\"trakt\":{},\"tvdb\":",
-        s.number, s.ids.trakt
-    );
+    let _ = write!(out, "{{\"number\":{},\"ids\":{{\"trakt\":{},\"tvdb\":", s.number, s.ids.trakt);
     opt_num(out, s.ids.tvdb);
     out.push_str(",\"tmdb\":");
     opt_num(out, s.ids.tmdb);
@@ -206,11 +194,7 @@ fn season_text(out: &mut String, s: &Season) {
 }
 
 fn episode_text(out: &mut String, season: &Season, e: &Episode) {
-    let _ = write!(
-        out,
-        "{{\"season\":{},\"number\":{},\"title\":",
-        season.number, e.number
-    );
+    let _ = write!(out, "{{\"season\":{},\"number\":{},\"title\":", season.number, e.number);
     opt_string(out, e.title.as_deref());
     let _ = write!(out, ",\"ids\":{{\"trakt\":{},\"tvdb\":", e.ids.trakt);
     opt_num(out, e.ids.tvdb);
@@ -231,8 +215,7 @@ mod tests {
     #[test]
     fn fragments_match_serde_json() {
         let mut lib = Library::sample(3, 2);
-        lib.catalog.movies[0].title =
-            "Quote \" back\\slash \n\t\r\u{8}\u{c}\u{1} é ✓ \u{7f}".into();
+        lib.catalog.movies[0].title = "Quote \" back\\slash \n\t\r\u{8}\u{c}\u{1} é ✓ \u{7f}".into();
         lib.catalog.movies[1].ids.imdb = None;
         lib.catalog.movies[1].year = None;
         lib.catalog.shows[0].title = "Tab\there".into();
@@ -242,41 +225,22 @@ mod tests {
         lib.catalog.shows[0].seasons[0].ids.tmdb = None;
         let ix = CatalogIndex::build(&lib.catalog).unwrap();
         let lookup = Lookup::new(&lib.catalog, &ix);
-        let mut refs = vec![MediaRef {
-            kind: MediaType::Movie,
-            trakt: 42,
-        }];
+        let mut refs = vec![MediaRef { kind: MediaType::Movie, trakt: 42 }];
         for m in &lib.catalog.movies {
-            refs.push(MediaRef {
-                kind: MediaType::Movie,
-                trakt: m.ids.trakt,
-            });
+            refs.push(MediaRef { kind: MediaType::Movie, trakt: m.ids.trakt });
         }
         for s in &lib.catalog.shows {
-            refs.push(MediaRef {
-                kind: MediaType::Show,
-                trakt: s.ids.trakt,
-            });
+            refs.push(MediaRef { kind: MediaType::Show, trakt: s.ids.trakt });
             for season in &s.seasons {
-                refs.push(MediaRef {
-                    kind: MediaType::Season,
-                    trakt: season.ids.trakt,
-                });
+                refs.push(MediaRef { kind: MediaType::Season, trakt: season.ids.trakt });
                 for e in &season.episodes {
-                    refs.push(MediaRef {
-                        kind: MediaType::Episode,
-                        trakt: e.ids.trakt,
-                    });
+                    refs.push(MediaRef { kind: MediaType::Episode, trakt: e.ids.trakt });
                 }
             }
         }
         for m in refs {
             let expected = Value::Object(lookup.media_objects(m)).to_string();
-            assert_eq!(
-                format!("{{{}}}", media_fragment(lookup, m)),
-                expected,
-                "{m:?}"
-            );
+            assert_eq!(format!("{{{}}}", media_fragment(lookup, m)), expected, "{m:?}");
         }
     }
 }

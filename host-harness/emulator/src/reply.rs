@@ -28,45 +28,26 @@ pub(crate) enum ReplyBody {
 
 impl Reply {
     pub(crate) fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Json(body),
-        }
+        Reply { status, headers: Vec::new(), body: ReplyBody::Json(body) }
     }
 
     /// Trakt's error body: `{"error": .., "error_description": ..}` (the OAuth error
     /// shape, which Trakt's API uses for its own errors too).
     pub(crate) fn error(status: u16, error: &str, description: impl Into<String>) -> Reply {
-        Reply::json(
-            status,
-            json!({ "error": error, "error_description": description.into() }),
-        )
+        Reply::json(status, json!({ "error": error, "error_description": description.into() }))
     }
 
     /// A reply whose body is JSON text rendered by the handler.
     pub(crate) fn json_text(status: u16, body: String) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::JsonText(body),
-        }
+        Reply { status, headers: Vec::new(), body: ReplyBody::JsonText(body) }
     }
 
     pub(crate) fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Empty,
-        }
+        Reply { status, headers: Vec::new(), body: ReplyBody::Empty }
     }
 
     pub(crate) fn html(status: u16, text: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Html(text.into()),
-        }
+        Reply { status, headers: Vec::new(), body: ReplyBody::Html(text.into()) }
     }
 
     pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -77,19 +58,12 @@ impl Reply {
     pub(crate) fn into_response(self) -> Response {
         let (bytes, content_type) = match self.body {
             ReplyBody::Empty => (Vec::new(), None),
-            ReplyBody::Json(v) => (
-                serde_json::to_vec(&v).unwrap_or_default(),
-                Some("application/json; charset=utf-8".to_string()),
-            ),
-            ReplyBody::JsonText(s) => (
-                s.into_bytes(),
-                Some("application/json; charset=utf-8".to_string()),
-            ),
+            ReplyBody::Json(v) => {
+                (serde_json::to_vec(&v).unwrap_or_default(), Some("application/json; charset=utf-8".to_string()))
+            }
+            ReplyBody::JsonText(s) => (s.into_bytes(), Some("application/json; charset=utf-8".to_string())),
             ReplyBody::Html(s) => (s.into_bytes(), Some("text/html; charset=UTF-8".to_string())),
-            ReplyBody::Raw {
-                content_type,
-                bytes,
-            } => (bytes, content_type),
+            ReplyBody::Raw { content_type, bytes } => (bytes, content_type),
         };
         let mut b = Response::builder().status(self.status);
         if let Some(ct) = content_type {

@@ -34,9 +34,6 @@ pub struct LoggedRequest {
 impl LoggedRequest {
     /// First value of a (lowercase) header name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }

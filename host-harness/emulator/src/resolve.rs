@@ -131,13 +131,7 @@ impl<'a> Lookup<'a> {
                     item: &'b Value,
                     show: Option<&'b Value>,
                     season: Option<&'b Value>,
-                    leaf: bool| Found {
-            media: MediaRef { kind, trakt },
-            item,
-            show,
-            season,
-            leaf,
-        };
+                    leaf: bool| Found { media: MediaRef { kind, trakt }, item, show, season, leaf };
         let nested_episodes = |v: &'b Value| match v.get("episodes") {
             Some(Value::Array(eps)) if !eps.is_empty() => Some(eps.as_slice()),
             _ => None,
@@ -145,9 +139,7 @@ impl<'a> Lookup<'a> {
         let mut out = Resolution::default();
         for m in list("movies")? {
             match self.find_movie(m) {
-                Some(t) => out
-                    .found
-                    .push(node(MediaType::Movie, t, m, None, None, true)),
+                Some(t) => out.found.push(node(MediaType::Movie, t, m, None, None, true)),
                 None => out.not_found.movies.push(m.clone()),
             }
         }
@@ -159,39 +151,24 @@ impl<'a> Lookup<'a> {
             let seasons = match s.get("seasons") {
                 Some(Value::Array(a)) if !a.is_empty() => a,
                 _ => {
-                    out.found
-                        .push(node(MediaType::Show, show, s, None, None, true));
+                    out.found.push(node(MediaType::Show, show, s, None, None, true));
                     continue;
                 }
             };
-            out.found
-                .push(node(MediaType::Show, show, s, None, None, false));
+            out.found.push(node(MediaType::Show, show, s, None, None, false));
             let mut missing_seasons = Vec::new();
             for season_obj in seasons {
-                let season = season_obj
-                    .get("number")
-                    .and_then(id_u64)
-                    .and_then(|n| self.season_by_number(show, n));
+                let season = season_obj.get("number").and_then(id_u64).and_then(|n| self.season_by_number(show, n));
                 let Some(season) = season else {
                     missing_seasons.push(season_obj.clone());
                     continue;
                 };
                 match nested_episodes(season_obj) {
                     Some(eps) => {
-                        out.found.push(node(
-                            MediaType::Season,
-                            season,
-                            season_obj,
-                            Some(s),
-                            None,
-                            false,
-                        ));
+                        out.found.push(node(MediaType::Season, season, season_obj, Some(s), None, false));
                         let mut missing_eps = Vec::new();
                         for ep_obj in eps {
-                            match ep_obj
-                                .get("number")
-                                .and_then(id_u64)
-                                .and_then(|n| self.episode_by_number(season, n))
+                            match ep_obj.get("number").and_then(id_u64).and_then(|n| self.episode_by_number(season, n))
                             {
                                 Some(ep) => out.found.push(node(
                                     MediaType::Episode,
@@ -210,14 +187,7 @@ impl<'a> Lookup<'a> {
                             missing_seasons.push(echo);
                         }
                     }
-                    None => out.found.push(node(
-                        MediaType::Season,
-                        season,
-                        season_obj,
-                        Some(s),
-                        None,
-                        true,
-                    )),
+                    None => out.found.push(node(MediaType::Season, season, season_obj, Some(s), None, true)),
                 }
             }
             if !missing_seasons.is_empty() {
@@ -233,29 +203,13 @@ impl<'a> Lookup<'a> {
             };
             match nested_episodes(season_obj) {
                 Some(eps) => {
-                    out.found.push(node(
-                        MediaType::Season,
-                        season,
-                        season_obj,
-                        None,
-                        None,
-                        false,
-                    ));
+                    out.found.push(node(MediaType::Season, season, season_obj, None, None, false));
                     let mut missing_eps = Vec::new();
                     for ep_obj in eps {
-                        match ep_obj
-                            .get("number")
-                            .and_then(id_u64)
-                            .and_then(|n| self.episode_by_number(season, n))
-                        {
-                            Some(ep) => out.found.push(node(
-                                MediaType::Episode,
-                                ep,
-                                ep_obj,
-                                None,
-                                Some(season_obj),
-                                true,
-                            )),
+                        match ep_obj.get("number").and_then(id_u64).and_then(|n| self.episode_by_number(season, n)) {
+                            Some(ep) => {
+                                out.found.push(node(MediaType::Episode, ep, ep_obj, None, Some(season_obj), true))
+                            }
                             None => missing_eps.push(ep_obj.clone()),
                         }
                     }
@@ -265,21 +219,12 @@ impl<'a> Lookup<'a> {
                         out.not_found.seasons.push(echo);
                     }
                 }
-                None => out.found.push(node(
-                    MediaType::Season,
-                    season,
-                    season_obj,
-                    None,
-                    None,
-                    true,
-                )),
+                None => out.found.push(node(MediaType::Season, season, season_obj, None, None, true)),
             }
         }
         for e in list("episodes")? {
             match self.find_episode(e) {
-                Some(t) => out
-                    .found
-                    .push(node(MediaType::Episode, t, e, None, None, true)),
+                Some(t) => out.found.push(node(MediaType::Episode, t, e, None, None, true)),
                 None => out.not_found.episodes.push(e.clone()),
             }
         }

@@ -37,27 +37,14 @@ pub(crate) struct RouteDef {
 }
 
 impl RouteDef {
-    pub(crate) fn new(
-        method: &'static str,
-        pattern: &'static str,
-        access: Access,
-        handler: Handler,
-    ) -> RouteDef {
-        RouteDef {
-            method,
-            pattern,
-            access,
-            handler,
-        }
+    pub(crate) fn new(method: &'static str, pattern: &'static str, access: Access, handler: Handler) -> RouteDef {
+        RouteDef { method, pattern, access, handler }
     }
 }
 
 /// The path parameters when `path` matches `pattern` (`:name` segments capture one non-empty
 /// segment each, percent-decoded), else `None`.
-pub(crate) fn match_pattern(
-    pattern: &'static str,
-    path: &str,
-) -> Option<Vec<(&'static str, String)>> {
+pub(crate) fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
     let pat: Vec<&'static str> = pattern.split('/').collect();
     let got: Vec<&str> = path.split('/').collect();
     if pat.len() != got.len() {
@@ -94,17 +81,11 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
     /// First value of a query parameter.
     pub(crate) fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }

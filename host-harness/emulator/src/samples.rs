@@ -2,8 +2,8 @@
 //! [`Library::history_sample`].
 
 use crate::library::{
-    Catalog, Episode, EpisodeIds, Library, MediaRef, MediaType, Movie, MovieIds, Play, PlayAction,
-    Rating, Season, SeasonIds, Show, ShowIds, WatchlistEntry, HISTORY_ID_BASE,
+    Catalog, Episode, EpisodeIds, Library, MediaRef, MediaType, Movie, MovieIds, Play, PlayAction, Rating, Season,
+    SeasonIds, Show, ShowIds, WatchlistEntry, HISTORY_ID_BASE,
 };
 use crate::timestamp::Timestamp;
 
@@ -41,11 +41,7 @@ fn sample_catalog(movies: usize, shows: usize) -> Catalog {
                             let k = 100 * j + 10 * s + e;
                             Episode {
                                 number: e as u32,
-                                title: Some(if s == 0 {
-                                    "Special".into()
-                                } else {
-                                    format!("Episode {e}")
-                                }),
+                                title: Some(if s == 0 { "Special".into() } else { format!("Episode {e}") }),
                                 ids: EpisodeIds {
                                     trakt: 100_000 + k,
                                     tvdb: Some(500_000 + k),
@@ -104,29 +100,15 @@ impl Library {
     ///   `listed_at`.
     pub fn sample(movies: usize, shows: usize) -> Library {
         let base = Timestamp(1_767_225_600); // 2026-01-01T00:00:00Z
-        let mut lib = Library {
-            catalog: sample_catalog(movies, shows),
-            ..Library::default()
-        };
+        let mut lib = Library { catalog: sample_catalog(movies, shows), ..Library::default() };
         let mut refs: Vec<MediaRef> = Vec::new();
-        refs.extend((1..=movies as u64).map(|t| MediaRef {
-            kind: MediaType::Movie,
-            trakt: t,
-        }));
-        refs.extend((1..=shows as u64).map(|t| MediaRef {
-            kind: MediaType::Show,
-            trakt: t,
-        }));
+        refs.extend((1..=movies as u64).map(|t| MediaRef { kind: MediaType::Movie, trakt: t }));
+        refs.extend((1..=shows as u64).map(|t| MediaRef { kind: MediaType::Show, trakt: t }));
         if shows > 0 {
             let last = shows as u64;
-            let season = |j: u64, s: u64| MediaRef {
-                kind: MediaType::Season,
-                trakt: 10_000 + 10 * j + s,
-            };
-            let episode = |j: u64, s: u64, e: u64| MediaRef {
-                kind: MediaType::Episode,
-                trakt: 100_000 + 100 * j + 10 * s + e,
-            };
+            let season = |j: u64, s: u64| MediaRef { kind: MediaType::Season, trakt: 10_000 + 10 * j + s };
+            let episode =
+                |j: u64, s: u64, e: u64| MediaRef { kind: MediaType::Episode, trakt: 100_000 + 100 * j + 10 * s + e };
             refs.push(season(1, 1));
             refs.push(season(last, 2));
             refs.push(episode(1, 1, 1));
@@ -144,17 +126,9 @@ impl Library {
             });
         }
         // 2025-12-DD HH:MM UTC.
-        let dec = |day: i64, h: i64, m: i64| {
-            Timestamp(1_764_547_200 + (day - 1) * 86_400 + h * 3600 + m * 60)
-        };
-        let movie = |i: u64| MediaRef {
-            kind: MediaType::Movie,
-            trakt: i,
-        };
-        let s1e = |e: u64| MediaRef {
-            kind: MediaType::Episode,
-            trakt: 100_110 + e,
-        };
+        let dec = |day: i64, h: i64, m: i64| Timestamp(1_764_547_200 + (day - 1) * 86_400 + h * 3600 + m * 60);
+        let movie = |i: u64| MediaRef { kind: MediaType::Movie, trakt: i };
+        let s1e = |e: u64| MediaRef { kind: MediaType::Episode, trakt: 100_110 + e };
         let mut ratings: Vec<(MediaRef, u8, Timestamp)> = Vec::new();
         for (i, rating) in [(1u64, 10u8), (2, 8), (3, 6)] {
             if i <= movies as u64 {
@@ -170,14 +144,8 @@ impl Library {
             plays.push((movie(2), dec(15, 21, 30)));
         }
         if shows > 0 {
-            let show = MediaRef {
-                kind: MediaType::Show,
-                trakt: 1,
-            };
-            let season = MediaRef {
-                kind: MediaType::Season,
-                trakt: 10_011,
-            };
+            let show = MediaRef { kind: MediaType::Show, trakt: 1 };
+            let season = MediaRef { kind: MediaType::Season, trakt: 10_011 };
             ratings.push((show, 9, dec(2, 12, 0)));
             ratings.push((season, 7, dec(3, 12, 0)));
             ratings.push((s1e(1), 8, dec(4, 21, 0)));
@@ -187,12 +155,7 @@ impl Library {
         }
         lib.ratings = ratings
             .into_iter()
-            .map(|(m, rating, rated_at)| Rating {
-                kind: m.kind,
-                trakt: m.trakt,
-                rating,
-                rated_at,
-            })
+            .map(|(m, rating, rated_at)| Rating { kind: m.kind, trakt: m.trakt, rating, rated_at })
             .collect();
         plays.sort_by_key(|(_, t)| *t);
         lib.history = plays
@@ -210,11 +173,9 @@ impl Library {
         lib.last_activities.fill_missing(base);
         let last_listed = Timestamp(base.0 + 60 * refs.len() as i64);
         for t in MediaType::ALL {
-            lib.last_activities
-                .set(t.plural(), "watchlisted_at", last_listed);
+            lib.last_activities.set(t.plural(), "watchlisted_at", last_listed);
         }
-        lib.last_activities
-            .set("watchlist", "updated_at", last_listed);
+        lib.last_activities.set("watchlist", "updated_at", last_listed);
         lib.normalize(base).expect("sample library is consistent");
         lib
     }
@@ -231,10 +192,7 @@ impl Library {
         let base = Timestamp(1_767_225_600); // 2026-01-01T00:00:00Z
         let movies = plays.div_ceil(6).max(1);
         let shows = plays.div_ceil(42).max(1);
-        let mut lib = Library {
-            catalog: sample_catalog(movies, shows),
-            ..Library::default()
-        };
+        let mut lib = Library { catalog: sample_catalog(movies, shows), ..Library::default() };
         let episodes: Vec<u64> = lib
             .catalog
             .shows
@@ -259,8 +217,7 @@ impl Library {
             })
             .collect();
         lib.last_activities.fill_missing(base);
-        lib.normalize(base)
-            .expect("history sample library is consistent");
+        lib.normalize(base).expect("history sample library is consistent");
         lib
     }
 }

@@ -85,8 +85,8 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{date_start, CatalogIndex};
 use crate::library::{
-    slugify, Auth, Episode, EpisodeIds, Library, Limits, MediaType, Movie, MovieIds, Season,
-    SeasonIds, Show, ShowIds, User, HISTORY_ID_BASE, LIBRARY_KEYS,
+    slugify, Auth, Episode, EpisodeIds, Library, Limits, MediaType, Movie, MovieIds, Season, SeasonIds, Show, ShowIds,
+    User, HISTORY_ID_BASE, LIBRARY_KEYS,
 };
 use crate::timestamp::Timestamp;
 
@@ -126,10 +126,7 @@ fn array_at<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a [Value], Str
     match value {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(format!(
-            "{path}: expected an array, found {}",
-            json_kind(other)
-        )),
+        Some(other) => Err(format!("{path}: expected an array, found {}", json_kind(other))),
     }
 }
 
@@ -160,17 +157,12 @@ impl Library {
     /// Parses a seed (or a dump) and normalizes it (see the module docs). Errors name the bad
     /// field, e.g. `catalog.shows[0].seasons[1].episodes[2].ids: missing field `trakt``.
     pub fn from_json(text: &str) -> Result<Library, String> {
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| format!("seed is not valid JSON: {e}"))?;
-        let obj = root
-            .as_object()
-            .ok_or_else(|| format!("seed: expected a JSON object, found {}", json_kind(&root)))?;
+        let root: Value = serde_json::from_str(text).map_err(|e| format!("seed is not valid JSON: {e}"))?;
+        let obj =
+            root.as_object().ok_or_else(|| format!("seed: expected a JSON object, found {}", json_kind(&root)))?;
         for key in obj.keys() {
             if !LIBRARY_KEYS.contains(&key.as_str()) {
-                return Err(format!(
-                    "unknown top-level field `{key}` (expected one of: {})",
-                    LIBRARY_KEYS.join(", ")
-                ));
+                return Err(format!("unknown top-level field `{key}` (expected one of: {})", LIBRARY_KEYS.join(", ")));
             }
         }
         let present = |k: &str| obj.get(k).filter(|v| !v.is_null());
@@ -181,14 +173,10 @@ impl Library {
         if let Some(v) = present("user") {
             lib.user = parse_at(v, "user")?;
         }
-        let mut limits =
-            serde_json::to_value(Limits::for_vip(lib.user.vip)).expect("limits serialize");
+        let mut limits = serde_json::to_value(Limits::for_vip(lib.user.vip)).expect("limits serialize");
         if let Some(v) = present("limits") {
             if !v.is_object() {
-                return Err(format!(
-                    "limits: expected an object, found {}",
-                    json_kind(v)
-                ));
+                return Err(format!("limits: expected an object, found {}", json_kind(v)));
             }
             merge_json(&mut limits, v);
         }
@@ -196,61 +184,31 @@ impl Library {
 
         if let Some(cat) = present("catalog") {
             if !cat.is_object() {
-                return Err(format!(
-                    "catalog: expected an object, found {}",
-                    json_kind(cat)
-                ));
+                return Err(format!("catalog: expected an object, found {}", json_kind(cat)));
             }
-            for (i, m) in array_at(cat.get("movies"), "catalog.movies")?
-                .iter()
-                .enumerate()
-            {
-                lib.catalog.movies.push(parse_media::<Movie, MovieIds>(
-                    m,
-                    &format!("catalog.movies[{i}]"),
-                    None,
-                )?);
+            for (i, m) in array_at(cat.get("movies"), "catalog.movies")?.iter().enumerate() {
+                lib.catalog.movies.push(parse_media::<Movie, MovieIds>(m, &format!("catalog.movies[{i}]"), None)?);
             }
-            let check_episode = |v: &Value, path: &str| {
-                parse_media::<Episode, EpisodeIds>(v, path, None).map(|_| ())
-            };
+            let check_episode = |v: &Value, path: &str| parse_media::<Episode, EpisodeIds>(v, path, None).map(|_| ());
             let check_season = |v: &Value, path: &str| {
-                parse_media::<Season, SeasonIds>(v, path, Some(("episodes", &check_episode)))
-                    .map(|_| ())
+                parse_media::<Season, SeasonIds>(v, path, Some(("episodes", &check_episode))).map(|_| ())
             };
-            for (i, s) in array_at(cat.get("shows"), "catalog.shows")?
-                .iter()
-                .enumerate()
-            {
+            for (i, s) in array_at(cat.get("shows"), "catalog.shows")?.iter().enumerate() {
                 let path = format!("catalog.shows[{i}]");
-                lib.catalog.shows.push(parse_media::<Show, ShowIds>(
-                    s,
-                    &path,
-                    Some(("seasons", &check_season)),
-                )?);
+                lib.catalog.shows.push(parse_media::<Show, ShowIds>(s, &path, Some(("seasons", &check_season)))?);
             }
         }
 
         // Watchlist: fill optional fields in JSON, then parse strictly.
         let entries = array_at(obj.get("watchlist"), "watchlist")?;
         let now = Timestamp::now();
-        let mut max_id = entries
-            .iter()
-            .filter_map(|e| e.get("id").and_then(Value::as_u64))
-            .max()
-            .unwrap_or(0);
-        let mut max_rank = entries
-            .iter()
-            .filter_map(|e| e.get("rank").and_then(Value::as_u64))
-            .max()
-            .unwrap_or(0);
+        let mut max_id = entries.iter().filter_map(|e| e.get("id").and_then(Value::as_u64)).max().unwrap_or(0);
+        let mut max_rank = entries.iter().filter_map(|e| e.get("rank").and_then(Value::as_u64)).max().unwrap_or(0);
         for (i, e) in entries.iter().enumerate() {
             let path = format!("watchlist[{i}]");
             let kind = json_kind(e);
             let mut e = e.clone();
-            let map = e
-                .as_object_mut()
-                .ok_or_else(|| format!("{path}: expected an object, found {kind}"))?;
+            let map = e.as_object_mut().ok_or_else(|| format!("{path}: expected an object, found {kind}"))?;
             if map.get("rank").is_none_or(Value::is_null) {
                 max_rank += 1;
                 map.insert("rank".into(), max_rank.into());
@@ -273,9 +231,8 @@ impl Library {
                 .map(|(i, e)| {
                     let kind = json_kind(e);
                     let mut e = e.clone();
-                    let map = e
-                        .as_object_mut()
-                        .ok_or_else(|| format!("{key}[{i}]: expected an object, found {kind}"))?;
+                    let map =
+                        e.as_object_mut().ok_or_else(|| format!("{key}[{i}]: expected an object, found {kind}"))?;
                     for (k, v) in defaults {
                         if map.get(*k).is_none_or(Value::is_null) {
                             map.insert((*k).into(), v.clone());
@@ -286,30 +243,17 @@ impl Library {
                 .collect()
         };
         let now_json = Value::from(now.to_trakt());
-        for (i, e) in fill("ratings", &[("rated_at", now_json.clone())])?
-            .iter()
-            .enumerate()
-        {
+        for (i, e) in fill("ratings", &[("rated_at", now_json.clone())])?.iter().enumerate() {
             lib.ratings.push(parse_at(e, &format!("ratings[{i}]"))?);
         }
-        for (i, e) in fill(
-            "history",
-            &[("id", 0.into()), ("watched_at", now_json.clone())],
-        )?
-        .iter()
-        .enumerate()
-        {
+        for (i, e) in fill("history", &[("id", 0.into()), ("watched_at", now_json.clone())])?.iter().enumerate() {
             lib.history.push(parse_at(e, &format!("history[{i}]"))?);
         }
-        for (i, mut e) in fill("collection", &[("collected_at", now_json)])?
-            .into_iter()
-            .enumerate()
-        {
+        for (i, mut e) in fill("collection", &[("collected_at", now_json)])?.into_iter().enumerate() {
             if e.get("updated_at").is_none_or(Value::is_null) {
                 e["updated_at"] = e["collected_at"].clone();
             }
-            lib.collection
-                .push(parse_at(&e, &format!("collection[{i}]"))?);
+            lib.collection.push(parse_at(&e, &format!("collection[{i}]"))?);
         }
 
         if let Some(v) = present("last_activities") {
@@ -330,8 +274,7 @@ impl Library {
     pub fn normalize(&mut self, now: Timestamp) -> Result<(), String> {
         for m in &mut self.catalog.movies {
             if let Some(d) = &m.released {
-                date_start(d)
-                    .map_err(|e| format!("catalog: movie {}: released: {e}", m.ids.trakt))?;
+                date_start(d).map_err(|e| format!("catalog: movie {}: released: {e}", m.ids.trakt))?;
             }
             if m.ids.slug.is_empty() {
                 m.ids.slug = match m.year {
@@ -369,11 +312,7 @@ impl Library {
                 ));
             }
             if !seen_media.insert(e.media()) {
-                return Err(format!(
-                    "watchlist: {} with trakt id {} is listed twice",
-                    e.kind.singular(),
-                    e.trakt
-                ));
+                return Err(format!("watchlist: {} with trakt id {} is listed twice", e.kind.singular(), e.trakt));
             }
         }
         self.normalize_ratings(&index)?;
@@ -402,20 +341,11 @@ impl Library {
     }
 
     fn normalize_history(&mut self, index: &CatalogIndex) -> Result<(), String> {
-        let mut max_id = self
-            .history
-            .iter()
-            .map(|p| p.id)
-            .max()
-            .unwrap_or(0)
-            .max(HISTORY_ID_BASE);
+        let mut max_id = self.history.iter().map(|p| p.id).max().unwrap_or(0).max(HISTORY_ID_BASE);
         let mut seen = HashSet::with_capacity(self.history.len());
         for p in &mut self.history {
             if !matches!(p.kind, MediaType::Movie | MediaType::Episode) {
-                return Err(format!(
-                    "history: a play must be of a movie or an episode, not a {}",
-                    p.kind.singular()
-                ));
+                return Err(format!("history: a play must be of a movie or an episode, not a {}", p.kind.singular()));
             }
             if !index.contains(p.media()) {
                 return Err(format!(
@@ -440,16 +370,9 @@ impl Library {
     fn normalize_collection(&mut self, index: &CatalogIndex) -> Result<(), String> {
         let mut seen = HashSet::new();
         for c in &self.collection {
-            let what = format!(
-                "collection: {} with trakt id {}",
-                c.kind.singular(),
-                c.trakt
-            );
+            let what = format!("collection: {} with trakt id {}", c.kind.singular(), c.trakt);
             if !matches!(c.kind, MediaType::Movie | MediaType::Episode) {
-                return Err(format!(
-                    "collection: an entry must be a movie or an episode, not a {}",
-                    c.kind.singular()
-                ));
+                return Err(format!("collection: an entry must be a movie or an episode, not a {}", c.kind.singular()));
             }
             if !index.contains(c.media()) {
                 return Err(format!("{what} is not in the catalogue"));
@@ -464,30 +387,17 @@ impl Library {
 
 /// The seed's `accounts` value (`catalog`: the primary's, for entries without one). Errors name
 /// the entry and the field: `accounts[1].auth.access_token: invalid type: ...`.
-pub(crate) fn parse_accounts(
-    value: &Value,
-    catalog: Option<&Value>,
-) -> Result<Vec<Library>, String> {
+pub(crate) fn parse_accounts(value: &Value, catalog: Option<&Value>) -> Result<Vec<Library>, String> {
     let Value::Array(entries) = value else {
-        return Err(format!(
-            "accounts: expected an array of accounts, found {}",
-            json_kind(value)
-        ));
+        return Err(format!("accounts: expected an array of accounts, found {}", json_kind(value)));
     };
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| parse_entry(&format!("accounts[{i}]"), entry, catalog))
-        .collect()
+    entries.iter().enumerate().map(|(i, entry)| parse_entry(&format!("accounts[{i}]"), entry, catalog)).collect()
 }
 
 fn parse_entry(at: &str, entry: &Value, catalog: Option<&Value>) -> Result<Library, String> {
-    let obj = entry.as_object().ok_or_else(|| {
-        format!(
-            "{at}: expected an object (auth, user, watchlist, ...), found {}",
-            json_kind(entry)
-        )
-    })?;
+    let obj = entry
+        .as_object()
+        .ok_or_else(|| format!("{at}: expected an object (auth, user, watchlist, ...), found {}", json_kind(entry)))?;
     let mut fields = Map::new();
     for (key, v) in obj {
         if key == "accounts" {
@@ -497,15 +407,8 @@ fn parse_entry(at: &str, entry: &Value, catalog: Option<&Value>) -> Result<Libra
             return Err(format!("{at}.accounts: accounts cannot be nested"));
         }
         if !LIBRARY_KEYS.contains(&key.as_str()) {
-            let expected: Vec<&str> = LIBRARY_KEYS
-                .iter()
-                .copied()
-                .filter(|k| *k != "accounts")
-                .collect();
-            return Err(format!(
-                "{at}: unknown field `{key}` (expected one of: {})",
-                expected.join(", ")
-            ));
+            let expected: Vec<&str> = LIBRARY_KEYS.iter().copied().filter(|k| *k != "accounts").collect();
+            return Err(format!("{at}: unknown field `{key}` (expected one of: {})", expected.join(", ")));
         }
         fields.insert(key.clone(), v.clone());
     }
@@ -570,9 +473,8 @@ pub(crate) fn check_distinct(primary: &Library, accounts: &[Library]) -> Result<
         None => "the primary account".to_string(),
         Some(j) => format!("accounts[{j}]"),
     };
-    let all: Vec<(Option<usize>, &Library)> = std::iter::once((None, primary))
-        .chain(accounts.iter().enumerate().map(|(i, a)| (Some(i), a)))
-        .collect();
+    let all: Vec<(Option<usize>, &Library)> =
+        std::iter::once((None, primary)).chain(accounts.iter().enumerate().map(|(i, a)| (Some(i), a))).collect();
     for (n, (i, a)) in all.iter().enumerate().skip(1) {
         let at = name(*i);
         if a.user.username.is_empty() {
@@ -580,10 +482,7 @@ pub(crate) fn check_distinct(primary: &Library, accounts: &[Library]) -> Result<
         }
         for (j, b) in &all[..n] {
             let clash = |what: &str, field: &str| {
-                Err(format!(
-                    "{at}.{field}: the same {what} as {} (every account needs its own)",
-                    name(*j)
-                ))
+                Err(format!("{at}.{field}: the same {what} as {} (every account needs its own)", name(*j)))
             };
             if a.user.username == b.user.username {
                 return clash(&format!("username {:?}", a.user.username), "user.username");

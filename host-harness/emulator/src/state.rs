@@ -34,12 +34,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(
-        library: Library,
-        ttl: i64,
-        rate: RateLimiter,
-        nonce: u64,
-    ) -> Result<State, String> {
+    pub(crate) fn new(library: Library, ttl: i64, rate: RateLimiter, nonce: u64) -> Result<State, String> {
         let index = CatalogIndex::build(&library.catalog)?;
         let next_list_item_id = library.watchlist.iter().map(|e| e.id).max().unwrap_or(0) + 1;
         let user = UserIndex::build(&library);
@@ -62,13 +57,7 @@ impl State {
     /// Re-derives the catalogue index (after the library was replaced or edited).
     pub(crate) fn reindex(&mut self) -> Result<(), String> {
         self.index = CatalogIndex::build(&self.library.catalog)?;
-        let max = self
-            .library
-            .watchlist
-            .iter()
-            .map(|e| e.id)
-            .max()
-            .unwrap_or(0);
+        let max = self.library.watchlist.iter().map(|e| e.id).max().unwrap_or(0);
         self.next_list_item_id = self.next_list_item_id.max(max + 1);
         self.user.rebuild_ratings(&self.library);
         self.user.rebuild_history(&self.library);

@@ -33,9 +33,7 @@ impl Timestamp {
     pub fn parse(text: &str) -> Result<Timestamp, String> {
         DateTime::parse_from_rfc3339(text.trim())
             .map(|t| Timestamp(t.timestamp()))
-            .map_err(|e| {
-                format!("invalid timestamp {text:?} ({e}); expected e.g. 2026-05-02T18:41:00.000Z")
-            })
+            .map_err(|e| format!("invalid timestamp {text:?} ({e}); expected e.g. 2026-05-02T18:41:00.000Z"))
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.000Z`.
@@ -115,9 +113,9 @@ impl<'de> Deserialize<'de> for Timestamp {
             Secs(i64),
             Text(String),
         }
-        match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected an RFC 3339 timestamp string or Unix seconds")
-        })? {
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected an RFC 3339 timestamp string or Unix seconds"))?
+        {
             Raw::Secs(s) => Ok(Timestamp(s)),
             Raw::Text(t) => Timestamp::parse(&t).map_err(serde::de::Error::custom),
         }
@@ -141,12 +139,8 @@ mod tests {
 
     #[test]
     fn fast_format_matches_chrono() {
-        let chrono_fmt = |t: i64| {
-            DateTime::<Utc>::from_timestamp(t, 0)
-                .unwrap()
-                .format("%Y-%m-%dT%H:%M:%S.000Z")
-                .to_string()
-        };
+        let chrono_fmt =
+            |t: i64| DateTime::<Utc>::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%S.000Z").to_string();
         let mut t = 0i64;
         while t < 253_402_300_799 {
             assert_eq!(Timestamp(t).to_trakt(), chrono_fmt(t), "{t}");

@@ -36,23 +36,13 @@ const APPS: [(&str, &str); 2] = [("app-a", "secret-a"), ("app-b", "secret-b")];
 
 fn api_for(emu: &Emulator, username: &str) -> Api {
     let c = emu.credentials_of(username).expect("a known account");
-    Api {
-        agent: agent_with(true, 0),
-        base: emu.url(),
-        client_id: c.client_id,
-        token: c.access_token,
-    }
+    Api { agent: agent_with(true, 0), base: emu.url(), client_id: c.client_id, token: c.access_token }
 }
 
 fn watchlist_movies(api: &Api) -> Vec<u64> {
     let r = api.get("/sync/watchlist");
     assert_eq!(r.status, 200, "{}", r.text);
-    r.json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["movie"]["ids"]["trakt"].as_u64().unwrap())
-        .collect()
+    r.json().as_array().unwrap().iter().map(|row| row["movie"]["ids"]["trakt"].as_u64().unwrap()).collect()
 }
 
 fn history_len(api: &Api) -> usize {
@@ -62,12 +52,7 @@ fn history_len(api: &Api) -> usize {
 }
 
 fn dumped_movies(emu: &Emulator, username: &str, key: &str) -> Vec<u64> {
-    emu.dump_account(username).unwrap()[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["trakt"].as_u64().unwrap())
-        .collect()
+    emu.dump_account(username).unwrap()[key].as_array().unwrap().iter().map(|e| e["trakt"].as_u64().unwrap()).collect()
 }
 
 #[test]
@@ -81,10 +66,7 @@ fn each_token_reads_and_writes_its_own_account() {
         assert_eq!(watchlist_movies(&alice), [1]);
         assert_eq!(watchlist_movies(&bob), [2]);
         assert_eq!((history_len(&alice), history_len(&bob)), (1, 0));
-        assert_eq!(
-            alice.get("/users/settings").json()["user"]["username"],
-            "alice"
-        );
+        assert_eq!(alice.get("/users/settings").json()["user"]["username"], "alice");
         let settings = bob.get("/users/settings").json();
         assert_eq!(settings["user"]["username"], "bob");
         assert_eq!(settings["user"]["vip"], true);
@@ -115,16 +97,12 @@ fn request_log_names_the_signing_account() {
         let emu = start(two_accounts_seed(bob_app));
         let (alice, bob) = (api_for(&emu, "alice"), api_for(&emu, "bob"));
         alice.get("/sync/watchlist");
-        bob.post(
-            "/sync/watchlist",
-            &json!({ "movies": [ { "ids": { "trakt": 3 } } ] }),
-        );
+        bob.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 3 } } ] }));
         let stranger = api_for(&emu, "bob").with_token("no-such-token");
         let r = stranger.get("/sync/watchlist");
         // An unknown token with Bob's app key is Bob's app's 401 (not a 403 from Alice's app).
         assert_eq!((r.status, err(&r).as_str()), (401, "invalid_token"));
-        emu.with_account("bob", |l| l.auth.expires_at = Some(0))
-            .unwrap();
+        emu.with_account("bob", |l| l.auth.expires_at = Some(0)).unwrap();
         let r = bob.get("/sync/watchlist");
         assert_eq!(r.status, 401);
         assert_eq!(r.json()["error_description"], "The access token expired");
@@ -132,10 +110,7 @@ fn request_log_names_the_signing_account() {
 
         let log = emu.requests();
         let accounts: Vec<Option<&str>> = log.iter().map(|r| r.account.as_deref()).collect();
-        assert_eq!(
-            accounts,
-            [Some("alice"), Some("bob"), None, None, Some("alice")]
-        );
+        assert_eq!(accounts, [Some("alice"), Some("bob"), None, None, Some("alice")]);
         assert_eq!(log[1].path, "/sync/watchlist");
         // The control endpoint serves the same field.
         let served = control(&emu, "GET", "/_emulator/requests", None).json();
@@ -202,10 +177,7 @@ fn refresh_rotates_only_that_account() {
             assert_eq!(emu.credentials_of("alice").unwrap(), alice_before);
         }
     }
-    assert_eq!(
-        start(two_accounts_seed(APPS[0])).credentials_of("carol"),
-        None
-    );
+    assert_eq!(start(two_accounts_seed(APPS[0])).credentials_of("carol"), None);
 }
 
 #[test]
@@ -223,14 +195,7 @@ fn state_control_endpoint_by_account() {
     assert_eq!(alice.json(), emu.dump_account("alice").unwrap());
     let r = control(&emu, "GET", "/_emulator/state?account=carol", None);
     assert_eq!(r.status, 404);
-    assert!(
-        r.json()["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("\"carol\""),
-        "{}",
-        r.text
-    );
+    assert!(r.json()["error_description"].as_str().unwrap().contains("\"carol\""), "{}", r.text);
     assert_eq!(emu.dump_account("carol"), None);
     let primary = control(&emu, "GET", "/_emulator/state", None).json();
     assert_eq!(primary, emu.dump());
@@ -247,15 +212,8 @@ fn state_control_endpoint_by_account() {
 fn accounts_built_in_rust_and_their_rate_limits() {
     let mut seed = Library::sample(3, 0);
     seed.accounts.push(Library {
-        auth: Auth {
-            access_token: "bob-token".into(),
-            refresh_token: "bob-refresh".into(),
-            ..Auth::default()
-        },
-        user: User {
-            username: "bob".into(),
-            ..User::default()
-        },
+        auth: Auth { access_token: "bob-token".into(), refresh_token: "bob-refresh".into(), ..Auth::default() },
+        user: User { username: "bob".into(), ..User::default() },
         ..Library::default()
     });
     let emu = Emulator::start(EmulatorConfig {
@@ -283,17 +241,9 @@ fn accounts_built_in_rust_and_their_rate_limits() {
 
     // The same tokens twice refuse to start.
     seed.accounts[0].auth = Auth::default();
-    let e = Emulator::start(EmulatorConfig {
-        seed,
-        ..Default::default()
-    })
-    .err()
-    .unwrap();
+    let e = Emulator::start(EmulatorConfig { seed, ..Default::default() }).err().unwrap();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-    assert!(
-        e.to_string().starts_with("accounts[0].auth.access_token:"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("accounts[0].auth.access_token:"), "{e}");
 }
 
 #[test]
@@ -308,52 +258,26 @@ fn seed_errors_name_the_account_entry() {
     let bob = |extra: Value| {
         let mut v = json!({ "user": { "username": "bob" },
                             "auth": { "access_token": "tb", "refresh_token": "rb" } });
-        v.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         v
     };
-    assert_eq!(
-        e(json!({})),
-        "accounts: expected an array of accounts, found an object"
-    );
+    assert_eq!(e(json!({})), "accounts: expected an array of accounts, found an object");
     assert!(e(json!([5])).starts_with("accounts[0]: expected an object"));
-    let msg = e(json!([
-        bob(json!({})),
-        bob(json!({ "auth": { "access_token": 5 } }))
-    ]));
-    assert!(
-        msg.starts_with("accounts[1].auth.access_token: invalid type: integer `5`"),
-        "{msg}"
-    );
+    let msg = e(json!([bob(json!({})), bob(json!({ "auth": { "access_token": 5 } }))]));
+    assert!(msg.starts_with("accounts[1].auth.access_token: invalid type: integer `5`"), "{msg}");
     let msg = e(json!([bob(json!({ "watchlists": [] }))]));
-    assert!(
-        msg.starts_with("accounts[0]: unknown field `watchlists`"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("accounts[0]: unknown field `watchlists`"), "{msg}");
     assert_eq!(
-        e(json!([bob(
-            json!({ "watchlist": [ { "type": "movie", "trakt": 9 } ] })
-        )])),
+        e(json!([bob(json!({ "watchlist": [ { "type": "movie", "trakt": 9 } ] }))])),
         "accounts[0].watchlist: movie with trakt id 9 is not in the catalogue"
     );
     assert_eq!(
-        e(json!([bob(
-            json!({ "watchlist": [ { "type": "movie" } ] })
-        )])),
+        e(json!([bob(json!({ "watchlist": [ { "type": "movie" } ] }))])),
         "accounts[0].watchlist[0]: missing field `trakt`"
     );
-    let msg = e(json!([bob(
-        json!({ "user": { "username": "bob", "vip": "yes" } })
-    )]));
-    assert!(
-        msg.starts_with("accounts[0].user.vip: invalid type"),
-        "{msg}"
-    );
-    assert_eq!(
-        e(json!([bob(json!({ "accounts": [ {} ] }))])),
-        "accounts[0].accounts: accounts cannot be nested"
-    );
+    let msg = e(json!([bob(json!({ "user": { "username": "bob", "vip": "yes" } }))]));
+    assert!(msg.starts_with("accounts[0].user.vip: invalid type"), "{msg}");
+    assert_eq!(e(json!([bob(json!({ "accounts": [ {} ] }))])), "accounts[0].accounts: accounts cannot be nested");
     assert_eq!(
         e(json!([{ "user": { "username": "bob" } }])),
         "accounts[0].auth.access_token: the same access token as the primary account (every account needs its own)"
@@ -362,15 +286,9 @@ fn seed_errors_name_the_account_entry() {
         e(json!([bob(json!({})), bob(json!({ "auth": { "access_token": "tc", "refresh_token": "rc" } }))])),
         "accounts[1].user.username: the same username \"bob\" as accounts[0] (every account needs its own)"
     );
-    assert_eq!(
-        e(json!([bob(json!({ "user": { "username": "" } }))])),
-        "accounts[0].user.username: must not be empty"
-    );
+    assert_eq!(e(json!([bob(json!({ "user": { "username": "" } }))])), "accounts[0].user.username: must not be empty");
     // The top-level check still names unknown keys, and lists `accounts`.
     let msg = Library::from_json(r#"{"acounts":[]}"#).unwrap_err();
-    assert!(
-        msg.starts_with("unknown top-level field `acounts`"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("unknown top-level field `acounts`"), "{msg}");
     assert!(msg.ends_with("last_activities, accounts)"), "{msg}");
 }

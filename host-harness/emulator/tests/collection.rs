@@ -45,10 +45,7 @@ fn collection_add_update_existing_remove() {
     assert_eq!(r.json()["updated"], json!({ "movies": 1, "episodes": 0 }));
     let a2 = activities(&api);
     assert!(a2["movies"]["collected_at"].as_str() > a1["movies"]["collected_at"].as_str());
-    assert_eq!(
-        a2["episodes"]["collected_at"],
-        a1["episodes"]["collected_at"]
-    );
+    assert_eq!(a2["episodes"]["collected_at"], a1["episodes"]["collected_at"]);
 
     let r = api.get("/sync/collection/movies?extended=metadata");
     assert_eq!(paging_headers(&r), hdrs(1, 100, 1, 1));
@@ -61,17 +58,12 @@ fn collection_add_update_existing_remove() {
         json!({ "media_type": "bluray", "resolution": "uhd_4k", "hdr": null, "audio": "dts_ma",
                 "audio_channels": "5.1", "3d": true })
     );
-    assert!(rows(&api.get("/sync/collection/movies"))[0]
-        .get("metadata")
-        .is_none());
+    assert!(rows(&api.get("/sync/collection/movies"))[0].get("metadata").is_none());
 
     let r = api.get("/sync/collection/shows");
     assert_eq!(paging_headers(&r), hdrs(1, 100, 1, 2));
     let shows = rows(&r);
-    assert_eq!(
-        shows[0]["show"]["ids"]["trakt"], 1,
-        "ties: lower trakt id first"
-    );
+    assert_eq!(shows[0]["show"]["ids"]["trakt"], 1, "ties: lower trakt id first");
     let seasons: Vec<(u64, Vec<u64>)> = shows[0]["seasons"]
         .as_array()
         .unwrap()
@@ -79,34 +71,21 @@ fn collection_add_update_existing_remove() {
         .map(|s| {
             (
                 s["number"].as_u64().unwrap(),
-                s["episodes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["number"].as_u64().unwrap())
-                    .collect(),
+                s["episodes"].as_array().unwrap().iter().map(|e| e["number"].as_u64().unwrap()).collect(),
             )
         })
         .collect();
-    assert_eq!(
-        seasons,
-        vec![(0, vec![1]), (1, vec![1, 2, 3]), (2, vec![1, 2, 3])]
-    );
+    assert_eq!(seasons, vec![(0, vec![1]), (1, vec![1, 2, 3]), (2, vec![1, 2, 3])]);
     assert!(is_trakt_time(&shows[0]["last_collected_at"]));
     assert!(is_trakt_time(&shows[0]["last_updated_at"]));
-    assert!(is_trakt_time(
-        &shows[0]["seasons"][1]["episodes"][0]["collected_at"]
-    ));
+    assert!(is_trakt_time(&shows[0]["seasons"][1]["episodes"][0]["collected_at"]));
     assert_eq!(
         shows[1]["seasons"],
         json!([ { "number": 1, "episodes": [ { "number": 1, "collected_at": shows[1]["last_collected_at"] } ] } ])
     );
     let r = api.get("/sync/collection/shows?extended=metadata&limit=1&page=1");
     assert_eq!(paging_headers(&r), hdrs(1, 1, 2, 2));
-    assert_eq!(
-        rows(&r)[0]["seasons"][0]["episodes"][0]["metadata"]["media_type"],
-        "digital"
-    );
+    assert_eq!(rows(&r)[0]["seasons"][0]["episodes"][0]["metadata"]["media_type"], "digital");
     assert_eq!(api.get("/sync/collection/episodes").status, 404);
 
     // Remove: a season's episodes; uncollected items are not counted; unknown ones echoed.
@@ -128,25 +107,14 @@ fn collection_add_update_existing_remove() {
     assert_eq!(emu.library().collection.len(), 6);
 
     // collected_at: "released", invalid values, limit.
-    let r = api.post(
-        "/sync/collection",
-        &json!({ "movies": [ { "ids": { "trakt": 3 }, "collected_at": "released" } ] }),
-    );
+    let r =
+        api.post("/sync/collection", &json!({ "movies": [ { "ids": { "trakt": 3 }, "collected_at": "released" } ] }));
     assert_eq!(r.json()["added"]["movies"], 1);
-    assert_eq!(
-        rows(&api.get("/sync/collection/movies"))[1]["collected_at"],
-        "1993-01-01T00:00:00.000Z"
-    );
-    let r = api.post(
-        "/sync/collection",
-        &json!({ "movies": [ { "ids": { "trakt": 2 }, "collected_at": "nope" } ] }),
-    );
+    assert_eq!(rows(&api.get("/sync/collection/movies"))[1]["collected_at"], "1993-01-01T00:00:00.000Z");
+    let r = api.post("/sync/collection", &json!({ "movies": [ { "ids": { "trakt": 2 }, "collected_at": "nope" } ] }));
     assert_eq!(r.status, 400);
     emu.with_library(|l| l.limits.collection.item_count = 8);
-    let r = api.post(
-        "/sync/collection",
-        &json!({ "seasons": [ { "ids": { "trakt": 10011 } } ] }),
-    );
+    let r = api.post("/sync/collection", &json!({ "seasons": [ { "ids": { "trakt": 10011 } } ] }));
     assert_eq!(r.status, 420);
     assert_eq!(r.h("x-account-limit"), "8");
     assert_eq!(emu.library().collection.len(), 7);
@@ -154,10 +122,7 @@ fn collection_add_update_existing_remove() {
         "/sync/collection",
         &json!({ "movies": [ { "ids": { "trakt": 1 } } ], "episodes": [ { "ids": { "trakt": 100111 } } ] }),
     );
-    assert_eq!(
-        r.status, 201,
-        "one new item fits; the existing one does not count"
-    );
+    assert_eq!(r.status, 201, "one new item fits; the existing one does not count");
     assert_eq!(Limits::for_vip(false).collection.item_count, 1_000);
     assert_eq!(Limits::for_vip(true).collection.item_count, 100_000);
 }

@@ -39,29 +39,16 @@ fn fault_status_nth_times_and_query() {
     let log = emu.requests();
     assert_eq!(
         log.iter().map(|l| l.fault.clone()).collect::<Vec<_>>(),
-        vec![
-            None,
-            None,
-            Some("status:503".to_string()),
-            Some("status:503".to_string()),
-            None
-        ]
+        vec![None, None, Some("status:503".to_string()), Some("status:503".to_string()), None]
     );
     assert_eq!(log[2].status, 503);
 
     emu.inject(Fault::new(
         FaultWhen::path("/sync/last_activities"),
-        FaultAction::Status {
-            status: 429,
-            headers: vec![("Retry-After".into(), "3".into())],
-            body: String::new(),
-        },
+        FaultAction::Status { status: 429, headers: vec![("Retry-After".into(), "3".into())], body: String::new() },
     ));
     let r = api.get("/sync/last_activities");
-    assert_eq!(
-        (r.status, r.h("retry-after"), r.text.as_str()),
-        (429, "3", "")
-    );
+    assert_eq!((r.status, r.h("retry-after"), r.text.as_str()), (429, "3", ""));
     assert!(!r.has("x-ratelimit"));
     assert!(!r.has("content-type"));
     assert_eq!(api.get("/sync/last_activities").status, 200);
@@ -69,11 +56,7 @@ fn fault_status_nth_times_and_query() {
     // A JSON body is served as JSON, and a faulted POST is not applied.
     emu.inject(Fault::new(
         FaultWhen::request("POST", "/sync/watchlist/remove"),
-        FaultAction::Status {
-            status: 500,
-            headers: vec![],
-            body: r#"{"error":"server_error"}"#.into(),
-        },
+        FaultAction::Status { status: 500, headers: vec![], body: r#"{"error":"server_error"}"#.into() },
     ));
     let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
     let r = api.post("/sync/watchlist/remove", &body);
@@ -86,23 +69,12 @@ fn fault_status_nth_times_and_query() {
 
     // times 0 = forever; the earlier injected fault wins while both match; clear_faults.
     emu.inject(Fault::new(
-        FaultWhen {
-            times: 0,
-            ..FaultWhen::path("/users/settings")
-        },
-        FaultAction::Status {
-            status: 502,
-            headers: vec![],
-            body: "<html>bad gateway</html>".into(),
-        },
+        FaultWhen { times: 0, ..FaultWhen::path("/users/settings") },
+        FaultAction::Status { status: 502, headers: vec![], body: "<html>bad gateway</html>".into() },
     ));
     emu.inject(Fault::new(
         FaultWhen::path("/users/settings"),
-        FaultAction::Status {
-            status: 504,
-            headers: vec![],
-            body: String::new(),
-        },
+        FaultAction::Status { status: 504, headers: vec![], body: String::new() },
     ));
     for _ in 0..4 {
         let r = api.get("/users/settings");
@@ -118,43 +90,22 @@ fn fault_drop_connection() {
     let emu = start(Library::sample(2, 0));
     let api = Api::new(&emu);
     assert_eq!(api.get("/sync/last_activities").status, 200); // a pooled connection
-    emu.inject(Fault::new(
-        FaultWhen::request("POST", "/sync/watchlist/remove"),
-        FaultAction::DropConnection,
-    ));
+    emu.inject(Fault::new(FaultWhen::request("POST", "/sync/watchlist/remove"), FaultAction::DropConnection));
     let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
     let r = api.try_call("POST", "/sync/watchlist/remove", Some(&body));
-    assert!(
-        r.is_err(),
-        "expected a transport error, got {:?}",
-        r.map(|r| r.status())
-    );
+    assert!(r.is_err(), "expected a transport error, got {:?}", r.map(|r| r.status()));
     let l = last_logged(&emu);
     assert_eq!(
-        (
-            l.method.as_str(),
-            l.path.as_str(),
-            l.status,
-            l.fault.as_deref()
-        ),
+        (l.method.as_str(), l.path.as_str(), l.status, l.fault.as_deref()),
         ("POST", "/sync/watchlist/remove", 0, Some("drop_connection"))
     );
     assert_eq!(l.body, Some(body.clone()));
-    assert_eq!(
-        emu.library().watchlist.len(),
-        2,
-        "a dropped request is not applied"
-    );
+    assert_eq!(emu.library().watchlist.len(), 2, "a dropped request is not applied");
     assert_eq!(emu.requests().len(), 2);
 
     // Apply, then drop: the effect happens.
-    emu.inject(Fault::new(
-        FaultWhen::request("POST", "/sync/watchlist/remove"),
-        FaultAction::ApplyThenDrop,
-    ));
-    assert!(api
-        .try_call("POST", "/sync/watchlist/remove", Some(&body))
-        .is_err());
+    emu.inject(Fault::new(FaultWhen::request("POST", "/sync/watchlist/remove"), FaultAction::ApplyThenDrop));
+    assert!(api.try_call("POST", "/sync/watchlist/remove", Some(&body)).is_err());
     let l = last_logged(&emu);
     assert_eq!((l.status, l.fault.as_deref()), (0, Some("apply_then_drop")));
     assert_eq!(emu.library().watchlist.len(), 1);
@@ -169,31 +120,16 @@ fn fault_truncated_body() {
     let emu = start(Library::sample(3, 0));
     let api = Api::new(&emu);
     let full = api.get("/sync/watchlist?page=1&limit=10");
-    emu.inject(Fault::new(
-        FaultWhen::path("/sync/watchlist"),
-        FaultAction::TruncatedBody,
-    ));
-    let resp = api
-        .try_call("GET", "/sync/watchlist?page=1&limit=10", None)
-        .expect("the head arrives");
+    emu.inject(Fault::new(FaultWhen::path("/sync/watchlist"), FaultAction::TruncatedBody));
+    let resp = api.try_call("GET", "/sync/watchlist?page=1&limit=10", None).expect("the head arrives");
     assert_eq!(resp.status().as_u16(), 200);
-    let len: usize = resp.headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let len: usize = resp.headers()["content-length"].to_str().unwrap().parse().unwrap();
     assert_eq!(len, full.text.len());
     assert_eq!(resp.headers()["x-pagination-item-count"], "3");
     let read = resp.into_body().read_to_string();
-    assert!(
-        read.is_err(),
-        "reading a truncated body must fail, got {read:?}"
-    );
+    assert!(read.is_err(), "reading a truncated body must fail, got {read:?}");
     let l = last_logged(&emu);
-    assert_eq!(
-        (l.status, l.fault.as_deref()),
-        (200, Some("truncated_body"))
-    );
+    assert_eq!((l.status, l.fault.as_deref()), (200, Some("truncated_body")));
     // What a raw socket sees: exactly the head and half the body, then EOF.
     emu.inject(Fault::new(FaultWhen::default(), FaultAction::TruncatedBody));
     let raw = raw_get(&emu, "/sync/watchlist?page=1&limit=10");
@@ -207,10 +143,7 @@ fn fault_truncated_body() {
 fn fault_delay() {
     let emu = start(Library::sample(1, 0));
     let api = Api::new(&emu);
-    emu.inject(Fault::new(
-        FaultWhen::path("/sync/last_activities"),
-        FaultAction::Delay { ms: 300 },
-    ));
+    emu.inject(Fault::new(FaultWhen::path("/sync/last_activities"), FaultAction::Delay { ms: 300 }));
     let t = std::time::Instant::now();
     let r = api.get("/sync/last_activities");
     let elapsed = t.elapsed().as_millis();
@@ -220,10 +153,7 @@ fn fault_delay() {
     assert_eq!((l.status, l.fault.as_deref()), (200, Some("delay:300")));
 
     // Beyond a client timeout: the client gives up, the request was still handled.
-    emu.inject(Fault::new(
-        FaultWhen::request("POST", "/sync/watchlist/remove"),
-        FaultAction::Delay { ms: 1500 },
-    ));
+    emu.inject(Fault::new(FaultWhen::request("POST", "/sync/watchlist/remove"), FaultAction::Delay { ms: 1500 }));
     let quick = Api {
         agent: ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -234,9 +164,7 @@ fn fault_delay() {
     };
     let t = std::time::Instant::now();
     let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
-    assert!(quick
-        .try_call("POST", "/sync/watchlist/remove", Some(&body))
-        .is_err());
+    assert!(quick.try_call("POST", "/sync/watchlist/remove", Some(&body)).is_err());
     assert!(t.elapsed().as_millis() < 1000);
     assert_eq!(emu.library().watchlist.len(), 0);
     assert_eq!(last_logged(&emu).fault.as_deref(), Some("delay:1500"));
@@ -255,20 +183,10 @@ fn fault_html_bodies() {
     assert!(!r.has("x-pagination-page"));
     assert_eq!(last_logged(&emu).fault.as_deref(), Some("non_json_body"));
 
+    emu.inject(Fault::new(FaultWhen::default(), FaultAction::CloudflareRateLimit { retry_after_secs: Some(300) }));
     emu.inject(Fault::new(
-        FaultWhen::default(),
-        FaultAction::CloudflareRateLimit {
-            retry_after_secs: Some(300),
-        },
-    ));
-    emu.inject(Fault::new(
-        FaultWhen {
-            nth: 2,
-            ..FaultWhen::default()
-        },
-        FaultAction::CloudflareRateLimit {
-            retry_after_secs: None,
-        },
+        FaultWhen { nth: 2, ..FaultWhen::default() },
+        FaultAction::CloudflareRateLimit { retry_after_secs: None },
     ));
     let r = api.get("/sync/watchlist");
     assert_eq!(r.status, 429);
@@ -281,10 +199,7 @@ fn fault_html_bodies() {
     assert_eq!((r.status, r.h("server")), (429, "cloudflare"));
     assert!(!r.has("retry-after"));
     assert!(!r.has("x-ratelimit"));
-    assert_eq!(
-        last_logged(&emu).fault.as_deref(),
-        Some("cloudflare_rate_limit")
-    );
+    assert_eq!(last_logged(&emu).fault.as_deref(), Some("cloudflare_rate_limit"));
     assert_eq!(last_logged(&emu).status, 429);
     assert_eq!(api.get("/sync/watchlist").status, 200);
 }
@@ -297,10 +212,7 @@ fn fault_repeated_page_and_item_count() {
     let p2 = api.get("/sync/watchlist?page=2&limit=2");
     assert_eq!((ranks(&p1), ranks(&p2)), (vec![1, 2], vec![3, 4]));
     emu.inject(Fault::new(
-        FaultWhen {
-            query_contains: Some("page=2".into()),
-            ..FaultWhen::path("/sync/watchlist")
-        },
+        FaultWhen { query_contains: Some("page=2".into()), ..FaultWhen::path("/sync/watchlist") },
         FaultAction::RepeatPreviousPage,
     ));
     let r = api.get("/sync/watchlist?page=2&limit=2");
@@ -316,34 +228,19 @@ fn fault_repeated_page_and_item_count() {
     }
     assert_ne!(r.h("etag"), p1.h("etag"));
     let l = last_logged(&emu);
-    assert_eq!(
-        (l.query.as_str(), l.fault.as_deref()),
-        ("page=2&limit=2", Some("repeat_previous_page"))
-    );
-    assert_eq!(
-        ranks(&api.get("/sync/watchlist?page=2&limit=2")),
-        vec![3, 4]
-    );
+    assert_eq!((l.query.as_str(), l.fault.as_deref()), ("page=2&limit=2", Some("repeat_previous_page")));
+    assert_eq!(ranks(&api.get("/sync/watchlist?page=2&limit=2")), vec![3, 4]);
 
-    emu.inject(Fault::new(
-        FaultWhen::path("/sync/watchlist"),
-        FaultAction::ItemCountOffBy { delta: -1 },
-    ));
+    emu.inject(Fault::new(FaultWhen::path("/sync/watchlist"), FaultAction::ItemCountOffBy { delta: -1 }));
     let r = api.get("/sync/watchlist?page=3&limit=2");
     assert_eq!(r.h("x-pagination-item-count"), "4");
     assert_eq!(r.h("x-pagination-page-count"), "3");
     assert_eq!(ranks(&r), vec![5]);
-    emu.inject(Fault::new(
-        FaultWhen::path("/sync/watchlist"),
-        FaultAction::ItemCountOffBy { delta: 2 },
-    ));
+    emu.inject(Fault::new(FaultWhen::path("/sync/watchlist"), FaultAction::ItemCountOffBy { delta: 2 }));
     let r = api.get("/sync/watchlist?page=1&limit=2");
     assert_eq!(r.h("x-pagination-item-count"), "7");
     assert_eq!(ranks(&r), vec![1, 2]);
-    assert_eq!(
-        last_logged(&emu).fault.as_deref(),
-        Some("item_count_off_by:2")
-    );
+    assert_eq!(last_logged(&emu).fault.as_deref(), Some("item_count_off_by:2"));
 }
 
 #[test]
@@ -386,28 +283,15 @@ fn fault_control_endpoints() {
         &emu,
         "POST",
         "/_emulator/faults",
-        Some(
-            &json!({ "when": { "method": "get" }, "action": { "kind": "item_count_off_by", "delta": 1 } }),
-        ),
+        Some(&json!({ "when": { "method": "get" }, "action": { "kind": "item_count_off_by", "delta": 1 } })),
     );
     assert_eq!(r.status, 200);
     let r = api.get("/sync/watchlist?page=1&limit=1");
     assert_eq!((r.status, r.h("x-pagination-item-count")), (200, "4"));
-    let r = control(
-        &emu,
-        "POST",
-        "/_emulator/faults",
-        Some(&json!({ "action": { "kind": "nope" } })),
-    );
+    let r = control(&emu, "POST", "/_emulator/faults", Some(&json!({ "action": { "kind": "nope" } })));
     assert_eq!(r.status, 400);
-    assert_eq!(
-        control(&emu, "DELETE", "/_emulator/faults", None).status,
-        204
-    );
-    assert_eq!(
-        control(&emu, "GET", "/_emulator/faults", None).json(),
-        json!([])
-    );
+    assert_eq!(control(&emu, "DELETE", "/_emulator/faults", None).status, 204);
+    assert_eq!(control(&emu, "GET", "/_emulator/faults", None).json(), json!([]));
     assert_eq!(api.get("/sync/watchlist?page=2&limit=1").status, 200);
     let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
     assert_eq!(api.post("/sync/watchlist/remove", &body).status, 200);

@@ -27,61 +27,30 @@ fn header_checks() {
     let bearer = format!("Bearer {}", api.token);
     let a = agent_with(true, 0);
 
-    let r = send(
-        &a,
-        "GET",
-        &url,
-        &[("trakt-api-version", "2"), ("authorization", &bearer)],
-        None,
-    );
+    let r = send(&a, "GET", &url, &[("trakt-api-version", "2"), ("authorization", &bearer)], None);
     assert_eq!((r.status, err(&r).as_str()), (403, "forbidden"));
     let r = send(
         &a,
         "GET",
         &url,
-        &[
-            ("trakt-api-key", "nope"),
-            ("trakt-api-version", "2"),
-            ("authorization", &bearer),
-        ],
+        &[("trakt-api-key", "nope"), ("trakt-api-version", "2"), ("authorization", &bearer)],
         None,
     );
     assert_eq!(r.status, 403);
-    assert_eq!(
-        r.json()["error_description"],
-        "Invalid API key or unapproved app"
-    );
+    assert_eq!(r.json()["error_description"], "Invalid API key or unapproved app");
 
-    let r = api.call(
-        "GET",
-        "/sync/watchlist",
-        &[("trakt-api-version", "3")],
-        None,
-    );
+    let r = api.call("GET", "/sync/watchlist", &[("trakt-api-version", "3")], None);
     // Two trakt-api-version headers ("2" first): the emulator reads the first one.
     assert_eq!(r.status, 200);
     let r = send(
         &a,
         "GET",
         &url,
-        &[
-            ("trakt-api-key", "emulator-client-id"),
-            ("trakt-api-version", "3"),
-            ("authorization", &bearer),
-        ],
+        &[("trakt-api-key", "emulator-client-id"), ("trakt-api-version", "3"), ("authorization", &bearer)],
         None,
     );
     assert_eq!((r.status, err(&r).as_str()), (400, "invalid_api_version"));
-    let r = send(
-        &a,
-        "GET",
-        &url,
-        &[
-            ("trakt-api-key", "emulator-client-id"),
-            ("authorization", &bearer),
-        ],
-        None,
-    );
+    let r = send(&a, "GET", &url, &[("trakt-api-key", "emulator-client-id"), ("authorization", &bearer)], None);
     assert_eq!(r.status, 400);
 
     let r = send(
@@ -101,41 +70,21 @@ fn header_checks() {
         &a,
         "POST",
         &url,
-        &[
-            ("trakt-api-key", "emulator-client-id"),
-            ("trakt-api-version", "2"),
-            ("authorization", &bearer),
-        ],
+        &[("trakt-api-key", "emulator-client-id"), ("trakt-api-version", "2"), ("authorization", &bearer)],
         Some(r#"{"movies":[]}"#),
     );
     assert_eq!(r.status, 412);
 
-    let r = send(
-        &a,
-        "GET",
-        &url,
-        &[
-            ("trakt-api-key", "emulator-client-id"),
-            ("trakt-api-version", "2"),
-        ],
-        None,
-    );
+    let r = send(&a, "GET", &url, &[("trakt-api-key", "emulator-client-id"), ("trakt-api-version", "2")], None);
     assert_eq!((r.status, err(&r).as_str()), (401, "unauthorized"));
     let r = Api::new(&emu).with_token("wrong").get("/sync/watchlist");
     assert_eq!((r.status, err(&r).as_str()), (401, "invalid_token"));
-    assert!(r
-        .h("www-authenticate")
-        .starts_with("Bearer realm=\"Doorkeeper\""));
+    assert!(r.h("www-authenticate").starts_with("Bearer realm=\"Doorkeeper\""));
     let r = Api::new(&emu).with_token("wrong").get("/users/settings");
     assert_eq!(r.status, 401);
 
     // Malformed JSON body with the right headers.
-    let r = api.call(
-        "POST",
-        "/sync/watchlist",
-        &[("content-type", "application/json")],
-        None,
-    );
+    let r = api.call("POST", "/sync/watchlist", &[("content-type", "application/json")], None);
     assert_eq!(r.status, 400);
     let r = send(
         &a,
@@ -170,18 +119,11 @@ fn header_checks() {
 
 #[test]
 fn user_agent_flag() {
-    let emu = Emulator::start(EmulatorConfig {
-        require_user_agent: true,
-        ..Default::default()
-    })
-    .unwrap();
+    let emu = Emulator::start(EmulatorConfig { require_user_agent: true, ..Default::default() }).unwrap();
     let c = emu.credentials();
     let bearer = format!("Bearer {}", c.access_token);
-    let headers = [
-        ("trakt-api-key", c.client_id.as_str()),
-        ("trakt-api-version", "2"),
-        ("authorization", bearer.as_str()),
-    ];
+    let headers =
+        [("trakt-api-key", c.client_id.as_str()), ("trakt-api-version", "2"), ("authorization", bearer.as_str())];
     let url = format!("{}/sync/last_activities", emu.url());
     let r = send(&agent_with(false, 0), "GET", &url, &headers, None);
     assert_eq!(r.status, 403);
@@ -197,11 +139,7 @@ fn user_agent_flag() {
         &agent_with(false, 0),
         "GET",
         &format!("{}/sync/last_activities", emu2.url()),
-        &[
-            ("trakt-api-key", c2.client_id.as_str()),
-            ("trakt-api-version", "2"),
-            ("authorization", bearer2.as_str()),
-        ],
+        &[("trakt-api-key", c2.client_id.as_str()), ("trakt-api-version", "2"), ("authorization", bearer2.as_str())],
         None,
     );
     assert_eq!(r.status, 200);
@@ -212,7 +150,10 @@ fn user_agent_flag() {
 
 #[test]
 fn users_settings() {
-    let lib = Library::from_json(r#"{"user":{"username":"Alice Smith","vip":true,"name":"Alice"},"limits":{"watchlist":{"item_count":4000}}}"#).unwrap();
+    let lib = Library::from_json(
+        r#"{"user":{"username":"Alice Smith","vip":true,"name":"Alice"},"limits":{"watchlist":{"item_count":4000}}}"#,
+    )
+    .unwrap();
     let emu = start(lib);
     let r = Api::new(&emu).get("/users/settings");
     assert_eq!(r.status, 200);
@@ -241,73 +182,33 @@ fn request_log() {
     api.post("/sync/watchlist", &body);
     api.oauth("/oauth/revoke", &json!({ "token": "nothing" }));
     // Control endpoints are not logged.
-    let ctl = send(
-        &agent_with(true, 0),
-        "GET",
-        &format!("{}/_emulator/requests", emu.url()),
-        &[],
-        None,
-    );
+    let ctl = send(&agent_with(true, 0), "GET", &format!("{}/_emulator/requests", emu.url()), &[], None);
     assert_eq!(ctl.status, 200);
     assert_eq!(ctl.json().as_array().unwrap().len(), 3);
     assert_eq!(ctl.json()[1]["body"], body);
-    send(
-        &agent_with(true, 0),
-        "GET",
-        &format!("{}/_emulator/state", emu.url()),
-        &[],
-        None,
-    );
+    send(&agent_with(true, 0), "GET", &format!("{}/_emulator/state", emu.url()), &[], None);
 
     let log = emu.requests();
     assert_eq!(log.len(), 3);
     assert_eq!(
-        (
-            log[0].method.as_str(),
-            log[0].path.as_str(),
-            log[0].query.as_str(),
-            log[0].status
-        ),
+        (log[0].method.as_str(), log[0].path.as_str(), log[0].query.as_str(), log[0].status),
         ("GET", "/sync/watchlist/movies", "page=2&limit=1", 200)
     );
     assert_eq!(log[0].body, None);
-    assert_eq!(
-        log[0].header("authorization"),
-        Some("Bearer <redacted:oken>")
-    );
+    assert_eq!(log[0].header("authorization"), Some("Bearer <redacted:oken>"));
     assert_eq!(log[0].header("trakt-api-key"), Some("emulator-client-id"));
     assert_eq!(log[0].header("trakt-api-version"), Some("2"));
-    assert!(log[0]
-        .headers
-        .iter()
-        .all(|(k, _)| *k == k.to_ascii_lowercase()));
-    assert!(!log
-        .iter()
-        .flat_map(|r| &r.headers)
-        .any(|(_, v)| v.contains("emulator-access-token")));
+    assert!(log[0].headers.iter().all(|(k, _)| *k == k.to_ascii_lowercase()));
+    assert!(!log.iter().flat_map(|r| &r.headers).any(|(_, v)| v.contains("emulator-access-token")));
     assert_eq!(
-        (
-            log[1].method.as_str(),
-            log[1].path.as_str(),
-            log[1].query.as_str(),
-            log[1].status
-        ),
+        (log[1].method.as_str(), log[1].path.as_str(), log[1].query.as_str(), log[1].status),
         ("POST", "/sync/watchlist", "", 201)
     );
     assert_eq!(log[1].body, Some(body));
     assert_eq!(log[1].header("content-type"), Some("application/json"));
-    assert_eq!(
-        (log[2].path.as_str(), log[2].status),
-        ("/oauth/revoke", 200)
-    );
+    assert_eq!((log[2].path.as_str(), log[2].status), ("/oauth/revoke", 200));
     assert!(log[0].at_ms <= log[1].at_ms && log[1].at_ms <= log[2].at_ms);
-    let r = send(
-        &agent_with(true, 0),
-        "DELETE",
-        &format!("{}/_emulator/requests", emu.url()),
-        &[],
-        None,
-    );
+    let r = send(&agent_with(true, 0), "DELETE", &format!("{}/_emulator/requests", emu.url()), &[], None);
     assert_eq!(r.status, 204);
     assert!(emu.requests().is_empty());
 }

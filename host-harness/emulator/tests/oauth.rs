@@ -44,10 +44,7 @@ fn oauth_refresh_rotation() {
     assert_ne!(new_refresh, old.refresh_token);
     assert_ne!(access, new_refresh);
     let now = emu.credentials();
-    assert_eq!(
-        (now.access_token.as_str(), now.refresh_token.as_str()),
-        (access.as_str(), new_refresh.as_str())
-    );
+    assert_eq!((now.access_token.as_str(), now.refresh_token.as_str()), (access.as_str(), new_refresh.as_str()));
     assert_eq!(now.expires_at, created + 3600);
 
     // Reusing the old refresh token: invalid_grant.
@@ -81,11 +78,11 @@ fn oauth_refresh_rotation() {
         r.json(),
         json!({ "error": "invalid_request", "error_description": "missing required parameter: grant_type" })
     );
-    let r = api.oauth("/oauth/token", &json!({ "grant_type": "password", "client_id": old.client_id, "client_secret": old.client_secret }));
-    assert_eq!(
-        (r.status, err(&r).as_str()),
-        (400, "unsupported_grant_type")
+    let r = api.oauth(
+        "/oauth/token",
+        &json!({ "grant_type": "password", "client_id": old.client_id, "client_secret": old.client_secret }),
     );
+    assert_eq!((r.status, err(&r).as_str()), (400, "unsupported_grant_type"));
 
     // Authorization code: any non-empty code.
     let r = api.oauth(
@@ -148,7 +145,10 @@ fn oauth_authorize() {
     let r = send(
         &a,
         "GET",
-        &format!("{}/oauth/authorize?response_type=code&client_id=emulator-client-id&redirect_uri=urn:ietf:wg:oauth:2.0:oob", emu.url()),
+        &format!(
+            "{}/oauth/authorize?response_type=code&client_id=emulator-client-id&redirect_uri=urn:ietf:wg:oauth:2.0:oob",
+            emu.url()
+        ),
         &[],
         None,
     );
@@ -157,10 +157,7 @@ fn oauth_authorize() {
     let r = send(
         &a,
         "GET",
-        &format!(
-            "{}/oauth/authorize?response_type=code&client_id=x&redirect_uri=y",
-            emu.url()
-        ),
+        &format!("{}/oauth/authorize?response_type=code&client_id=x&redirect_uri=y", emu.url()),
         &[],
         None,
     );
@@ -179,16 +176,10 @@ fn device_emulator() -> Emulator {
 
 impl Api {
     fn device_code(&self) -> (String, String) {
-        let r = self.oauth(
-            "/oauth/device/code",
-            &json!({ "client_id": self.client_id }),
-        );
+        let r = self.oauth("/oauth/device/code", &json!({ "client_id": self.client_id }));
         assert_eq!(r.status, 200);
         let v = r.json();
-        (
-            v["device_code"].as_str().unwrap().to_string(),
-            v["user_code"].as_str().unwrap().to_string(),
-        )
+        (v["device_code"].as_str().unwrap().to_string(), v["user_code"].as_str().unwrap().to_string())
     }
 
     fn poll(&self, code: &str, secret: &str) -> Resp {
@@ -209,17 +200,12 @@ fn device_flow_approve() {
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["verification_url"], "https://trakt.tv/activate");
-    assert_eq!(
-        (v["expires_in"].clone(), v["interval"].clone()),
-        (json!(600), json!(1))
-    );
+    assert_eq!((v["expires_in"].clone(), v["interval"].clone()), (json!(600), json!(1)));
     let code = v["device_code"].as_str().unwrap().to_string();
     let user_code = v["user_code"].as_str().unwrap().to_string();
     assert_eq!(code.len(), 64);
     assert_eq!(user_code.len(), 8);
-    assert!(user_code
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    assert!(user_code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
     assert_eq!(emu.pending_device_codes(), vec![user_code.clone()]);
 
     let r = api.poll(&code, secret);
@@ -237,22 +223,12 @@ fn device_flow_approve() {
     let r = api.poll(&code, secret);
     assert_eq!(r.status, 200);
     let t = r.json();
-    assert_eq!(
-        (t["token_type"].clone(), t["scope"].clone()),
-        (json!("bearer"), json!("public"))
-    );
+    assert_eq!((t["token_type"].clone(), t["scope"].clone()), (json!("bearer"), json!("public")));
     let now = emu.credentials();
     assert_eq!(t["access_token"].as_str(), Some(now.access_token.as_str()));
-    assert_eq!(
-        t["refresh_token"].as_str(),
-        Some(now.refresh_token.as_str())
-    );
+    assert_eq!(t["refresh_token"].as_str(), Some(now.refresh_token.as_str()));
     assert_ne!(now.access_token, old.access_token);
-    assert_eq!(
-        api.get("/sync/last_activities").status,
-        401,
-        "old token dead"
-    );
+    assert_eq!(api.get("/sync/last_activities").status, 401, "old token dead");
     assert_eq!(Api::new(&emu).get("/sync/last_activities").status, 200);
     emu.advance_clock(1);
     assert_eq!(api.poll(&code, secret).status, 409, "already used");
@@ -260,23 +236,13 @@ fn device_flow_approve() {
     assert_eq!(api.poll(&code, secret).status, 409);
 
     // Bad requests for a code.
-    let r = api.oauth(
-        "/oauth/device/code",
-        &json!({ "client_id": "someone-else" }),
-    );
+    let r = api.oauth("/oauth/device/code", &json!({ "client_id": "someone-else" }));
     assert_eq!((r.status, err(&r).as_str()), (403, "invalid_client"));
     let r = api.oauth("/oauth/device/code", &json!({}));
     assert_eq!((r.status, err(&r).as_str()), (400, "invalid_request"));
-    let log: Vec<(String, u16)> = emu
-        .requests()
-        .iter()
-        .filter(|l| l.path == "/oauth/device/token")
-        .map(|l| (l.path.clone(), l.status))
-        .collect();
-    assert_eq!(
-        log.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
-        vec![400, 429, 400, 401, 404, 200, 409, 409]
-    );
+    let log: Vec<(String, u16)> =
+        emu.requests().iter().filter(|l| l.path == "/oauth/device/token").map(|l| (l.path.clone(), l.status)).collect();
+    assert_eq!(log.iter().map(|(_, s)| *s).collect::<Vec<_>>(), vec![400, 429, 400, 401, 404, 200, 409, 409]);
 }
 
 #[test]
@@ -288,14 +254,7 @@ fn device_flow_deny_expire_and_control() {
     let (expiring, expiring_user) = api.device_code();
     let (by_control, control_user) = api.device_code();
     assert_ne!(denied_user, expiring_user);
-    assert_eq!(
-        emu.pending_device_codes(),
-        vec![
-            denied_user.clone(),
-            expiring_user.clone(),
-            control_user.clone()
-        ]
-    );
+    assert_eq!(emu.pending_device_codes(), vec![denied_user.clone(), expiring_user.clone(), control_user.clone()]);
 
     assert!(emu.deny_device(&denied_user));
     assert_eq!(api.poll(&denied, &secret).status, 418);
@@ -303,29 +262,10 @@ fn device_flow_deny_expire_and_control() {
 
     // Control endpoints.
     let r = control(&emu, "GET", "/_emulator/device", None);
-    assert_eq!(
-        r.json(),
-        json!({ "pending": [expiring_user.clone(), control_user.clone()] })
-    );
-    let r = control(
-        &emu,
-        "POST",
-        &format!("/_emulator/device/{control_user}/approve"),
-        None,
-    );
-    assert_eq!(
-        (r.status, r.json()),
-        (
-            200,
-            json!({ "user_code": control_user, "status": "approved" })
-        )
-    );
-    let r = control(
-        &emu,
-        "POST",
-        &format!("/_emulator/device/{control_user}/deny"),
-        None,
-    );
+    assert_eq!(r.json(), json!({ "pending": [expiring_user.clone(), control_user.clone()] }));
+    let r = control(&emu, "POST", &format!("/_emulator/device/{control_user}/approve"), None);
+    assert_eq!((r.status, r.json()), (200, json!({ "user_code": control_user, "status": "approved" })));
+    let r = control(&emu, "POST", &format!("/_emulator/device/{control_user}/deny"), None);
     assert_eq!(r.status, 404);
     assert_eq!(api.poll(&by_control, &secret).status, 200);
 
@@ -336,16 +276,8 @@ fn device_flow_deny_expire_and_control() {
     assert!(emu.pending_device_codes().is_empty());
     assert!(!emu.deny_device(&expiring_user));
     let (fresh, fresh_user) = api.device_code();
-    let r = control(
-        &emu,
-        "POST",
-        &format!("/_emulator/device/{fresh_user}/deny"),
-        None,
-    );
+    let r = control(&emu, "POST", &format!("/_emulator/device/{fresh_user}/deny"), None);
     assert_eq!(r.json()["status"], "denied");
     assert_eq!(api.poll(&fresh, &secret).status, 418);
-    assert_eq!(
-        control(&emu, "POST", "/_emulator/device/NOPE0000/approve", None).status,
-        404
-    );
+    assert_eq!(control(&emu, "POST", "/_emulator/device/NOPE0000/approve", None).status, 404);
 }

@@ -31,14 +31,7 @@ fn rate_limits() {
     assert!((299..=300).contains(&retry), "{retry}");
     let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
     assert_eq!(x["name"], "AUTHED_API_GET_LIMIT");
-    assert_eq!(
-        (
-            x["period"].clone(),
-            x["limit"].clone(),
-            x["remaining"].clone()
-        ),
-        (json!(300), json!(3), json!(0))
-    );
+    assert_eq!((x["period"].clone(), x["limit"].clone(), x["remaining"].clone()), (json!(300), json!(3), json!(0)));
     assert!(x["until"].as_str().unwrap().ends_with('Z'));
 
     let body = json!({ "movies": [ { "ids": { "trakt": 1 } } ] });
@@ -117,16 +110,10 @@ fn rate_limit_headers_always() {
     assert!((59..=60).contains(&retry), "{retry}");
     let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
     assert_eq!(x["remaining"], 0);
-    let r = api.post(
-        "/sync/watchlist/remove",
-        &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }),
-    );
+    let r = api.post("/sync/watchlist/remove", &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }));
     assert_eq!(r.status, 200);
     let x: Value = serde_json::from_str(r.h("x-ratelimit")).unwrap();
-    assert_eq!(
-        (x["name"].clone(), x["remaining"].clone()),
-        (json!("AUTHED_API_POST_LIMIT"), json!(0))
-    );
+    assert_eq!((x["name"].clone(), x["remaining"].clone()), (json!("AUTHED_API_POST_LIMIT"), json!(0)));
     // OAuth routes are not rate-limited and carry no header.
     let r = api.oauth("/oauth/revoke", &json!({ "token": "nothing" }));
     assert_eq!(r.status, 200);

@@ -16,15 +16,7 @@ fn ratings_rows_filters_and_paging() {
     assert_eq!(paging_headers(&r), hdrs(1, 100, 1, 7));
     assert_eq!(
         media_of(&r),
-        vec![
-            ep(100_112),
-            ep(100_111),
-            ("season".into(), 10_011),
-            ("show".into(), 1),
-            mv(3),
-            mv(2),
-            mv(1)
-        ]
+        vec![ep(100_112), ep(100_111), ("season".into(), 10_011), ("show".into(), 1), mv(3), mv(2), mv(1)]
     );
     let all = rows(&r);
     assert_eq!(
@@ -53,25 +45,13 @@ fn ratings_rows_filters_and_paging() {
     let r = api.get("/sync/ratings/movies");
     assert_eq!(media_of(&r), vec![mv(3), mv(2), mv(1)]);
     assert_eq!(r.h("x-pagination-item-count"), "3");
-    assert_eq!(
-        media_of(&api.get("/sync/ratings/shows")),
-        vec![("show".into(), 1)]
-    );
-    assert_eq!(
-        media_of(&api.get("/sync/ratings/seasons")),
-        vec![("season".into(), 10_011)]
-    );
-    assert_eq!(
-        media_of(&api.get("/sync/ratings/episodes/8,9")),
-        vec![ep(100_111)]
-    );
+    assert_eq!(media_of(&api.get("/sync/ratings/shows")), vec![("show".into(), 1)]);
+    assert_eq!(media_of(&api.get("/sync/ratings/seasons")), vec![("season".into(), 10_011)]);
+    assert_eq!(media_of(&api.get("/sync/ratings/episodes/8,9")), vec![ep(100_111)]);
     let r = api.get("/sync/ratings/all/10");
     assert_eq!(media_of(&r), vec![mv(1)]);
     assert_eq!(paging_headers(&r), hdrs(1, 100, 1, 1));
-    assert_eq!(
-        media_of(&api.get("/sync/ratings/all/8,9,10")),
-        vec![ep(100_111), ("show".into(), 1), mv(2), mv(1)]
-    );
+    assert_eq!(media_of(&api.get("/sync/ratings/all/8,9,10")), vec![ep(100_111), ("show".into(), 1), mv(2), mv(1)]);
     assert_eq!(rows(&api.get("/sync/ratings/movies/1")).len(), 0);
     assert_eq!(api.get("/sync/ratings/films").status, 404);
     assert_eq!(api.get("/sync/ratings/movies/11").status, 400);
@@ -83,10 +63,7 @@ fn ratings_rows_filters_and_paging() {
         .collect();
     let r = api.post("/sync/ratings", &json!({ "movies": movies }));
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(
-        r.json()["added"],
-        json!({ "movies": 297, "shows": 0, "seasons": 0, "episodes": 0 })
-    );
+    assert_eq!(r.json()["added"], json!({ "movies": 297, "shows": 0, "seasons": 0, "episodes": 0 }));
     let r = api.get("/sync/ratings/movies?page=1&limit=1000");
     assert_eq!(paging_headers(&r), hdrs(1, 250, 2, 300));
     let first = media_of(&r);
@@ -108,12 +85,7 @@ fn ratings_rows_filters_and_paging() {
     // ETag / 304.
     let r = api.get("/sync/ratings/movies?page=2&limit=250");
     let etag = r.h("etag").to_string();
-    let again = api.call(
-        "GET",
-        "/sync/ratings/movies?page=2&limit=250",
-        &[("if-none-match", etag.as_str())],
-        None,
-    );
+    let again = api.call("GET", "/sync/ratings/movies?page=2&limit=250", &[("if-none-match", etag.as_str())], None);
     assert_eq!(again.status, 304);
     assert_eq!(again.text, "");
 }
@@ -150,30 +122,18 @@ fn ratings_upsert_rerate_and_remove() {
     let lib = emu.library();
     assert_eq!(lib.ratings.len(), 7 + 4);
     let find = |kind: MediaType, trakt: u64| {
-        lib.ratings
-            .iter()
-            .find(|r| r.kind == kind && r.trakt == trakt)
-            .map(|r| (r.rating, r.rated_at.to_trakt()))
+        lib.ratings.iter().find(|r| r.kind == kind && r.trakt == trakt).map(|r| (r.rating, r.rated_at.to_trakt()))
     };
-    assert_eq!(
-        find(MediaType::Movie, 1),
-        Some((4, "2026-02-01T10:00:00.000Z".to_string()))
-    );
+    assert_eq!(find(MediaType::Movie, 1), Some((4, "2026-02-01T10:00:00.000Z".to_string())));
     assert_eq!(find(MediaType::Show, 2).unwrap().0, 6);
     assert_eq!(find(MediaType::Season, 10_022).unwrap().0, 7);
     assert_eq!(find(MediaType::Season, 10_010).unwrap().0, 3);
     assert_eq!(find(MediaType::Episode, 100_213).unwrap().0, 9);
     // Re-rated (same rating, new rated_at = now).
     assert_eq!(find(MediaType::Episode, 100_111).unwrap().0, 8);
-    assert_ne!(
-        find(MediaType::Episode, 100_111).unwrap().1,
-        "2025-12-04T21:00:00.000Z"
-    );
+    assert_ne!(find(MediaType::Episode, 100_111).unwrap().1, "2025-12-04T21:00:00.000Z");
     // Rows move with their new rated_at: the re-rated movie 1 is the newest movie now.
-    assert_eq!(
-        media_of(&api.get("/sync/ratings/movies")),
-        vec![mv(1), mv(3), mv(2)]
-    );
+    assert_eq!(media_of(&api.get("/sync/ratings/movies")), vec![mv(1), mv(3), mv(2)]);
     assert_eq!(rows(&api.get("/sync/ratings/movies/4"))[0]["rating"], 4);
 
     // Remove: rated items count, unrated catalogue items do not, unknown ones are echoed.
@@ -195,10 +155,7 @@ fn ratings_upsert_rerate_and_remove() {
     );
     assert_eq!(emu.library().ratings.len(), 11 - 3);
     // The show rating stays (only the most specific objects are removed).
-    assert_eq!(
-        media_of(&api.get("/sync/ratings/shows")),
-        vec![("show".into(), 2), ("show".into(), 1)]
-    );
+    assert_eq!(media_of(&api.get("/sync/ratings/shows")), vec![("show".into(), 2), ("show".into(), 1)]);
 }
 
 #[test]
@@ -248,10 +205,7 @@ fn ratings_invalid_values() {
     );
     assert_eq!(r.status, 400);
     assert_eq!(err(&r), "bad_request");
-    assert!(r.json()["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("rated_at"));
+    assert!(r.json()["error_description"].as_str().unwrap().contains("rated_at"));
     assert_eq!(emu.library().ratings, before);
     // Valid with an invalid one next to it: the valid one is stored.
     let r = api.post(
@@ -262,10 +216,7 @@ fn ratings_invalid_values() {
     assert_eq!(r.json()["not_found"]["movies"].as_array().unwrap().len(), 1);
     // Not an object.
     assert_eq!(api.post("/sync/ratings", &json!([1, 2])).status, 400);
-    assert_eq!(
-        api.post("/sync/ratings", &json!({ "movies": 5 })).status,
-        400
-    );
+    assert_eq!(api.post("/sync/ratings", &json!({ "movies": 5 })).status, 400);
 }
 
 #[test]
@@ -284,10 +235,7 @@ fn ratings_last_activities_and_limit() {
     assert_eq!(a1["shows"]["rated_at"], a0["shows"]["rated_at"]);
     assert_eq!(a1["episodes"]["rated_at"], a0["episodes"]["rated_at"]);
     // rated_at kept to the second as sent.
-    assert_eq!(
-        rows(&api.get("/sync/ratings/movies"))[0]["rated_at"],
-        "2026-03-03T03:03:03.000Z"
-    );
+    assert_eq!(rows(&api.get("/sync/ratings/movies"))[0]["rated_at"], "2026-03-03T03:03:03.000Z");
     // Same value, same rated_at: counted, but not a change.
     let r = api.post(
         "/sync/ratings",
@@ -312,16 +260,10 @@ fn ratings_last_activities_and_limit() {
     assert_eq!(a3["movies"]["rated_at"], a2["movies"]["rated_at"]);
     assert_eq!(a3["episodes"]["rated_at"], a2["episodes"]["rated_at"]);
     // Remove: moves; removing something unrated: does not.
-    api.post(
-        "/sync/ratings/remove",
-        &json!({ "episodes": [ { "ids": { "trakt": 100111 } } ] }),
-    );
+    api.post("/sync/ratings/remove", &json!({ "episodes": [ { "ids": { "trakt": 100111 } } ] }));
     let a4 = activities(&api);
     assert!(a4["episodes"]["rated_at"].as_str() > a3["episodes"]["rated_at"].as_str());
-    api.post(
-        "/sync/ratings/remove",
-        &json!({ "episodes": [ { "ids": { "trakt": 100111 } } ] }),
-    );
+    api.post("/sync/ratings/remove", &json!({ "episodes": [ { "ids": { "trakt": 100111 } } ] }));
     assert_eq!(activities(&api), a4);
 
     // Limit: 8 ratings now (7 + movie 4 + season 10012 - episode 100111); limit 9.

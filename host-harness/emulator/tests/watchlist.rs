@@ -43,10 +43,7 @@ fn watchlist_paging() {
     assert_eq!(r.json().as_array().unwrap().len(), 100);
 
     let r = api.get("/sync/watchlist?limit=abc&page=x");
-    assert_eq!(
-        (r.h("x-pagination-page"), r.h("x-pagination-limit")),
-        ("1", "100")
-    );
+    assert_eq!((r.h("x-pagination-page"), r.h("x-pagination-limit")), ("1", "100"));
 
     let r = api.get("/sync/watchlist?page=4&limit=250");
     assert_eq!(r.status, 200);
@@ -73,10 +70,7 @@ fn watchlist_rows_and_sorting() {
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 9);
     let types: Vec<&str> = rows.iter().map(|r| r["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        types,
-        ["movie", "movie", "movie", "show", "show", "season", "season", "episode", "episode"]
-    );
+    assert_eq!(types, ["movie", "movie", "movie", "show", "show", "season", "season", "episode", "episode"]);
     assert_eq!(
         rows[0],
         json!({ "rank": 1, "id": 10001, "listed_at": "2026-01-01T00:01:00.000Z", "notes": null, "type": "movie",
@@ -102,34 +96,17 @@ fn watchlist_rows_and_sorting() {
     );
 
     let r = api.get("/sync/watchlist/episodes");
-    let eps: Vec<u64> = r
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["episode"]["ids"]["trakt"].as_u64().unwrap())
-        .collect();
+    let eps: Vec<u64> =
+        r.json().as_array().unwrap().iter().map(|r| r["episode"]["ids"]["trakt"].as_u64().unwrap()).collect();
     assert_eq!(eps, [100111, 100223]);
 
     let r = api.get("/sync/watchlist/movies/added/desc");
-    assert_eq!(
-        (r.h("x-applied-sort-by"), r.h("x-applied-sort-how")),
-        ("added", "desc")
-    );
+    assert_eq!((r.h("x-applied-sort-by"), r.h("x-applied-sort-how")), ("added", "desc"));
     assert_eq!(r.h("x-sort-by"), "rank");
-    let ranks: Vec<u64> = r
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rank"].as_u64().unwrap())
-        .collect();
+    let ranks: Vec<u64> = r.json().as_array().unwrap().iter().map(|r| r["rank"].as_u64().unwrap()).collect();
     assert_eq!(ranks, [3, 2, 1]);
     let r = api.get("/sync/watchlist/movies/popularity/asc");
-    assert_eq!(
-        (r.h("x-applied-sort-by"), r.h("x-applied-sort-how")),
-        ("rank", "asc")
-    );
+    assert_eq!((r.h("x-applied-sort-by"), r.h("x-applied-sort-how")), ("rank", "asc"));
 }
 
 #[test]
@@ -138,22 +115,14 @@ fn etag_and_304() {
     let api = Api::new(&emu);
     let r1 = api.get("/sync/watchlist?page=1&limit=250");
     let etag = r1.h("etag").to_string();
-    assert!(
-        etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34,
-        "{etag}"
-    );
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34, "{etag}");
     assert_eq!(r1.h("cache-control"), "private, max-age=0, must-revalidate");
     let r2 = api.get("/sync/watchlist?page=1&limit=250");
     assert_eq!(r2.h("etag"), etag);
     let p2 = api.get("/sync/watchlist?page=2&limit=250");
     assert_ne!(p2.h("etag"), etag);
 
-    let r = api.call(
-        "GET",
-        "/sync/watchlist?page=1&limit=250",
-        &[("if-none-match", &etag)],
-        None,
-    );
+    let r = api.call("GET", "/sync/watchlist?page=1&limit=250", &[("if-none-match", &etag)], None);
     assert_eq!(r.status, 304);
     assert_eq!(r.text, "");
     assert_eq!(r.h("etag"), etag);
@@ -166,50 +135,27 @@ fn etag_and_304() {
     );
     assert_eq!(r.status, 200);
     let weak = format!("W/{etag}");
-    let r = api.call(
-        "GET",
-        "/sync/watchlist?page=1&limit=250",
-        &[("if-none-match", &weak)],
-        None,
-    );
+    let r = api.call("GET", "/sync/watchlist?page=1&limit=250", &[("if-none-match", &weak)], None);
     assert_eq!(r.status, 304);
 
     // A change moves the ETag.
-    let r = api.post(
-        "/sync/watchlist/remove",
-        &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }),
-    );
+    let r = api.post("/sync/watchlist/remove", &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }));
     assert_eq!(r.status, 200);
-    let r = api.call(
-        "GET",
-        "/sync/watchlist?page=1&limit=250",
-        &[("if-none-match", &etag)],
-        None,
-    );
+    let r = api.call("GET", "/sync/watchlist?page=1&limit=250", &[("if-none-match", &etag)], None);
     assert_eq!(r.status, 200);
     assert_ne!(r.h("etag"), etag);
     assert_eq!(r.json()[0]["movie"]["ids"]["trakt"], 2);
     // Other GETs carry ETags too.
     let la = api.get("/sync/last_activities");
     let tag = la.h("etag").to_string();
-    assert_eq!(
-        api.call(
-            "GET",
-            "/sync/last_activities",
-            &[("if-none-match", &tag)],
-            None
-        )
-        .status,
-        304
-    );
+    assert_eq!(api.call("GET", "/sync/last_activities", &[("if-none-match", &tag)], None).status, 304);
     // POST answers have none.
     assert!(!api.post("/sync/watchlist", &json!({})).has("etag"));
 }
 
 fn small_watchlist_seed() -> Library {
     let mut lib = Library::sample(3, 2);
-    lib.watchlist
-        .retain(|e| e.kind == MediaType::Movie && e.trakt == 1);
+    lib.watchlist.retain(|e| e.kind == MediaType::Movie && e.trakt == 1);
     lib
 }
 
@@ -236,14 +182,8 @@ fn watchlist_add() {
     let r = api.post("/sync/watchlist", &body);
     assert_eq!(r.status, 201);
     let v = r.json();
-    assert_eq!(
-        v["added"],
-        json!({ "movies": 1, "shows": 1, "seasons": 2, "episodes": 2 })
-    );
-    assert_eq!(
-        v["existing"],
-        json!({ "movies": 1, "shows": 0, "seasons": 0, "episodes": 0 })
-    );
+    assert_eq!(v["added"], json!({ "movies": 1, "shows": 1, "seasons": 2, "episodes": 2 }));
+    assert_eq!(v["existing"], json!({ "movies": 1, "shows": 0, "seasons": 0, "episodes": 0 }));
     assert_eq!(
         v["not_found"],
         json!({
@@ -261,11 +201,7 @@ fn watchlist_add() {
     assert!(is_trakt_time(&v["list"]["updated_at"]));
 
     let lib = emu.library();
-    let order: Vec<(MediaType, u64, u32)> = lib
-        .watchlist
-        .iter()
-        .map(|e| (e.kind, e.trakt, e.rank))
-        .collect();
+    let order: Vec<(MediaType, u64, u32)> = lib.watchlist.iter().map(|e| (e.kind, e.trakt, e.rank)).collect();
     assert_eq!(
         order,
         [
@@ -285,14 +221,8 @@ fn watchlist_add() {
 
     // Same request again: nothing new.
     let v = api.post("/sync/watchlist", &body).json();
-    assert_eq!(
-        v["added"],
-        json!({ "movies": 0, "shows": 0, "seasons": 0, "episodes": 0 })
-    );
-    assert_eq!(
-        v["existing"],
-        json!({ "movies": 2, "shows": 1, "seasons": 2, "episodes": 2 })
-    );
+    assert_eq!(v["added"], json!({ "movies": 0, "shows": 0, "seasons": 0, "episodes": 0 }));
+    assert_eq!(v["existing"], json!({ "movies": 2, "shows": 1, "seasons": 2, "episodes": 2 }));
     assert_eq!(v["list"]["item_count"], 7);
 
     // A nested episode shows up as an episode row with its show.
@@ -304,22 +234,26 @@ fn watchlist_add() {
     assert_eq!(rows[0]["rank"], 5);
 
     // Duplicates inside one request count once as added, then as existing.
-    let v = api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "slug": "sample-movie-3-1993" } }, { "ids": { "tmdb": 100003 } } ] })).json();
+    let v = api
+        .post(
+            "/sync/watchlist",
+            &json!({ "movies": [ { "ids": { "slug": "sample-movie-3-1993" } }, { "ids": { "tmdb": 100003 } } ] }),
+        )
+        .json();
     assert_eq!(v["added"]["movies"], 1);
     assert_eq!(v["existing"]["movies"], 1);
     // Title fallback (no id matches).
-    emu.with_library(|l| {
-        l.watchlist
-            .retain(|e| e.kind != MediaType::Movie || e.trakt != 3)
-    });
-    let v = api.post("/sync/watchlist", &json!({ "movies": [ { "title": "sample movie 3", "year": 1993, "ids": { "tmdb": 1 } } ] })).json();
+    emu.with_library(|l| l.watchlist.retain(|e| e.kind != MediaType::Movie || e.trakt != 3));
+    let v = api
+        .post(
+            "/sync/watchlist",
+            &json!({ "movies": [ { "title": "sample movie 3", "year": 1993, "ids": { "tmdb": 1 } } ] }),
+        )
+        .json();
     assert_eq!(v["added"]["movies"], 1);
     // Bad body shapes.
     assert_eq!(api.post("/sync/watchlist", &json!([1])).status, 400);
-    assert_eq!(
-        api.post("/sync/watchlist", &json!({ "movies": 5 })).status,
-        400
-    );
+    assert_eq!(api.post("/sync/watchlist", &json!({ "movies": 5 })).status, 400);
 }
 
 #[test]
@@ -330,10 +264,7 @@ fn watchlist_limit_420() {
     let emu = start(seed);
     let api = Api::new(&emu);
     let before = emu.dump();
-    let r = api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 4 } }, { "ids": { "trakt": 5 } } ] }),
-    );
+    let r = api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 4 } }, { "ids": { "trakt": 5 } } ] }));
     assert_eq!(r.status, 420);
     assert_eq!(r.h("x-upgrade-url"), "https://app.trakt.tv/vip");
     assert_eq!(r.h("x-vip-user"), "false");
@@ -342,23 +273,15 @@ fn watchlist_limit_420() {
     assert_eq!(emu.dump(), before);
 
     // Existing + unknown items alone are not additions: no 420.
-    let r = api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 1 } }, { "ids": { "trakt": 99 } } ] }),
-    );
+    let r =
+        api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 1 } }, { "ids": { "trakt": 99 } } ] }));
     assert_eq!(r.status, 201);
     assert_eq!(emu.dump(), before);
 
-    let r = api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 4 } } ] }),
-    );
+    let r = api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 4 } } ] }));
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["list"]["item_count"], 4);
-    let r = api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 5 } } ] }),
-    );
+    let r = api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 5 } } ] }));
     assert_eq!(r.status, 420);
     assert_eq!(emu.library().watchlist.len(), 4);
 
@@ -383,22 +306,14 @@ fn watchlist_remove() {
     );
     assert_eq!(r.status, 200);
     let v = r.json();
-    assert_eq!(
-        v["deleted"],
-        json!({ "movies": 1, "shows": 1, "seasons": 0, "episodes": 1 })
-    );
+    assert_eq!(v["deleted"], json!({ "movies": 1, "shows": 1, "seasons": 0, "episodes": 1 }));
     assert_eq!(
         v["not_found"],
         json!({ "movies": [ { "ids": { "trakt": 77 } } ], "shows": [], "seasons": [], "episodes": [] })
     );
     assert_eq!(v["list"]["item_count"], 6);
     assert!(v.get("added").is_none());
-    let ranks: Vec<(u32, MediaType, u64)> = emu
-        .library()
-        .watchlist
-        .iter()
-        .map(|e| (e.rank, e.kind, e.trakt))
-        .collect();
+    let ranks: Vec<(u32, MediaType, u64)> = emu.library().watchlist.iter().map(|e| (e.rank, e.kind, e.trakt)).collect();
     assert_eq!(
         ranks,
         [
@@ -411,30 +326,15 @@ fn watchlist_remove() {
         ]
     );
     let after = api.get("/sync/last_activities").json();
-    assert_ne!(
-        after["watchlist"]["updated_at"],
-        before["watchlist"]["updated_at"]
-    );
-    assert_ne!(
-        after["episodes"]["watchlisted_at"],
-        before["episodes"]["watchlisted_at"]
-    );
-    assert_eq!(
-        after["seasons"]["watchlisted_at"],
-        before["seasons"]["watchlisted_at"]
-    );
+    assert_ne!(after["watchlist"]["updated_at"], before["watchlist"]["updated_at"]);
+    assert_ne!(after["episodes"]["watchlisted_at"], before["episodes"]["watchlisted_at"]);
+    assert_eq!(after["seasons"]["watchlisted_at"], before["seasons"]["watchlisted_at"]);
     assert_eq!(v["list"]["updated_at"], after["watchlist"]["updated_at"]);
 
     // In the catalogue but not listed: not counted, not in not_found, nothing moves.
-    let r = api.post(
-        "/sync/watchlist/remove",
-        &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }),
-    );
+    let r = api.post("/sync/watchlist/remove", &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }));
     let v = r.json();
-    assert_eq!(
-        v["deleted"],
-        json!({ "movies": 0, "shows": 0, "seasons": 0, "episodes": 0 })
-    );
+    assert_eq!(v["deleted"], json!({ "movies": 0, "shows": 0, "seasons": 0, "episodes": 0 }));
     assert_eq!(v["not_found"]["movies"], json!([]));
     assert_eq!(v["list"]["item_count"], 6);
     assert_eq!(api.get("/sync/last_activities").json(), after);
@@ -466,28 +366,19 @@ fn last_activities_move() {
         }
     }
     assert_eq!(before["all"], "2026-01-01T00:08:00.000Z");
-    assert_eq!(
-        before["watchlist"]["updated_at"],
-        "2026-01-01T00:08:00.000Z"
-    );
+    assert_eq!(before["watchlist"]["updated_at"], "2026-01-01T00:08:00.000Z");
     assert_eq!(before["movies"]["rated_at"], "2026-01-01T00:00:00.000Z");
     assert_eq!(before["movies"].as_object().unwrap().len(), 8);
     assert_eq!(before["episodes"]["paused_at"], "2026-01-01T00:00:00.000Z");
 
     emu.with_library(|l| l.watchlist.retain(|e| e.kind != MediaType::Movie));
-    let r = api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }),
-    );
+    let r = api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 1 } } ] }));
     let list_updated = r.json()["list"]["updated_at"].clone();
     let after = api.get("/sync/last_activities").json();
     assert_eq!(after["watchlist"]["updated_at"], list_updated);
     assert_eq!(after["movies"]["watchlisted_at"], list_updated);
     assert_eq!(after["all"], list_updated);
-    assert_eq!(
-        after["shows"]["watchlisted_at"],
-        before["shows"]["watchlisted_at"]
-    );
+    assert_eq!(after["shows"]["watchlisted_at"], before["shows"]["watchlisted_at"]);
     assert_eq!(after["movies"]["rated_at"], before["movies"]["rated_at"]);
     let t_before = Timestamp::parse(before["all"].as_str().unwrap()).unwrap();
     let t_after = Timestamp::parse(after["all"].as_str().unwrap()).unwrap();
@@ -495,18 +386,12 @@ fn last_activities_move() {
     assert!((t_after.secs() - emu.now().secs()).abs() <= 2);
 
     // A second write within the same second still moves the timestamps.
-    let r = api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 2 } } ] }),
-    );
+    let r = api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 2 } } ] }));
     let t2 = Timestamp::parse(r.json()["list"]["updated_at"].as_str().unwrap()).unwrap();
     assert!(t2 > t_after);
     let again = api.get("/sync/last_activities").json();
     assert_eq!(again["movies"]["watchlisted_at"], t2.to_trakt());
     // A write that changes nothing does not.
-    api.post(
-        "/sync/watchlist",
-        &json!({ "movies": [ { "ids": { "trakt": 2 } } ] }),
-    );
+    api.post("/sync/watchlist", &json!({ "movies": [ { "ids": { "trakt": 2 } } ] }));
     assert_eq!(api.get("/sync/last_activities").json(), again);
 }

@@ -169,15 +169,14 @@ impl HostConfig {
         let base = match root.remove("trakt") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m,
-            Some(_) => {
-                return Err(ConfigError(format!("config {}: \"trakt\" must be an object", path.display())))
-            }
+            Some(_) => return Err(ConfigError(format!("config {}: \"trakt\" must be an object", path.display()))),
         };
         let (trakt, instance_found) = instance_view(path, base, &instance)?;
         let mut view = Value::Object(trakt);
         let mut secret_error = None;
         if config_secrets::holds_encrypted(&view) {
-            let decrypted = ConfigKey::find(path).and_then(|key| config_secrets::decrypt_tree(&mut view, &key, "trakt"));
+            let decrypted =
+                ConfigKey::find(path).and_then(|key| config_secrets::decrypt_tree(&mut view, &key, "trakt"));
             if let Err(e) = decrypted {
                 secret_error = Some(format!("config {}: {e}", path.display()));
             }
@@ -235,7 +234,10 @@ impl HostConfig {
         match self.trakt.get("refresh_margin_minutes") {
             None | Some(Value::Null) => Ok(3600),
             Some(v) => v.as_f64().filter(|m| *m >= 0.0).map(|m| (m * 60.0) as i64).ok_or_else(|| {
-                ConfigError(format!("config {}: trakt.refresh_margin_minutes must be a number >= 0", self.path.display()))
+                ConfigError(format!(
+                    "config {}: trakt.refresh_margin_minutes must be a number >= 0",
+                    self.path.display()
+                ))
             }),
         }
     }
@@ -310,7 +312,11 @@ pub fn block_name(instance: &str) -> String {
 /// The view of `instance`: the default block itself, or the instance's block over the default
 /// block's settings without its tokens and its `instances`. The flag says whether the
 /// instance's block exists.
-fn instance_view(path: &Path, mut base: Map<String, Value>, instance: &str) -> Result<(Map<String, Value>, bool), ConfigError> {
+fn instance_view(
+    path: &Path,
+    mut base: Map<String, Value>,
+    instance: &str,
+) -> Result<(Map<String, Value>, bool), ConfigError> {
     if instance == DEFAULT_INSTANCE {
         return Ok((base, true));
     }
@@ -359,11 +365,8 @@ pub fn persist_tokens(path: &Path, instance: &str, update: &TokenUpdate) -> Resu
         .map_err(|e| ConfigError(format!("cannot re-read config {} to save tokens: {e}", path.display())))?;
     let mut root: Value = serde_json::from_str(&text)
         .map_err(|e| ConfigError(format!("config {} is not valid JSON: {e}", path.display())))?;
-    let key = if config_secrets::holds_encrypted(&root) {
-        Some(ConfigKey::find(path).map_err(ConfigError)?)
-    } else {
-        None
-    };
+    let key =
+        if config_secrets::holds_encrypted(&root) { Some(ConfigKey::find(path).map_err(ConfigError)?) } else { None };
     let secret = |v: &str| -> Value {
         match &key {
             Some(k) => k.encrypt(v).into(),
@@ -375,10 +378,16 @@ pub fn persist_tokens(path: &Path, instance: &str, update: &TokenUpdate) -> Resu
         .ok_or_else(|| ConfigError(format!("config {} must hold a JSON object", path.display())))?;
     let name = block_name(instance);
     let not_object = || ConfigError(format!("config {}: \"{name}\" must be an object", path.display()));
-    let mut trakt = obj.entry("trakt").or_insert_with(|| Value::Object(Map::new())).as_object_mut().ok_or_else(not_object)?;
+    let mut trakt =
+        obj.entry("trakt").or_insert_with(|| Value::Object(Map::new())).as_object_mut().ok_or_else(not_object)?;
     if instance != DEFAULT_INSTANCE {
-        let all = trakt.entry("instances").or_insert_with(|| Value::Object(Map::new())).as_object_mut().ok_or_else(not_object)?;
-        trakt = all.entry(instance).or_insert_with(|| Value::Object(Map::new())).as_object_mut().ok_or_else(not_object)?;
+        let all = trakt
+            .entry("instances")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .ok_or_else(not_object)?;
+        trakt =
+            all.entry(instance).or_insert_with(|| Value::Object(Map::new())).as_object_mut().ok_or_else(not_object)?;
     }
     trakt.insert("access_token".into(), secret(&update.access_token));
     trakt.insert("refresh_token".into(), secret(&update.refresh_token));
@@ -474,7 +483,10 @@ mod tests {
         assert_eq!((a.access_token.as_str(), a.refresh_token.as_str(), a.expires_at), ("tok-a", "ref-a", 10));
         let b_cfg = HostConfig::load_instance(&p, "b").unwrap();
         let b = b_cfg.require_credentials().unwrap();
-        assert_eq!((b.client_id.as_str(), b.access_token.as_str(), b.refresh_token.as_str()), ("app", "tok-b", "ref-b"));
+        assert_eq!(
+            (b.client_id.as_str(), b.access_token.as_str(), b.refresh_token.as_str()),
+            ("app", "tok-b", "ref-b")
+        );
         assert_eq!(b_cfg.adapter_options("u")["timeout"], 9);
         assert!(b_cfg.adapter_options("u").get("instances").is_none());
         // CrossWatch writes instance ids with a numeric suffix at times; both name "b".
@@ -533,7 +545,10 @@ mod tests {
         assert!(e.contains(KEY_FILE) && e.contains("CW_CONFIG_KEY"), "{e}");
         fs::write(dir.path().join(KEY_FILE), "test-key").unwrap();
         let c = HostConfig::load(&p).unwrap().require_credentials().unwrap();
-        assert_eq!((c.client_secret.as_str(), c.access_token.as_str(), c.refresh_token.as_str()), ("s", "tok-a", "ref-a"));
+        assert_eq!(
+            (c.client_secret.as_str(), c.access_token.as_str(), c.refresh_token.as_str()),
+            ("s", "tok-a", "ref-a")
+        );
         let up = TokenUpdate {
             access_token: "tok-a2".into(),
             refresh_token: "ref-a2".into(),

@@ -51,7 +51,11 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 /// Compile `wasm`, or load the compiled form from `cache_dir` when an entry for these exact
 /// bytes and this exact engine configuration exists. Cache problems never fail the load.
-pub fn load_component(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> wasmtime::Result<(Component, LoadSource)> {
+pub fn load_component(
+    engine: &Engine,
+    wasm: &[u8],
+    cache_dir: Option<&Path>,
+) -> wasmtime::Result<(Component, LoadSource)> {
     let Some(dir) = cache_dir else {
         return Ok((Component::new(engine, wasm)?, LoadSource::Compiled));
     };

@@ -60,7 +60,8 @@ pub fn item_from_json(index: usize, value: &Value) -> Result<Item, String> {
         Some(t) => format!("item {index} ({t:?})"),
         None => format!("item {index}"),
     };
-    let field_err = |field: &str, want: &str, v: &Value| format!("{who}: field {field} must be {want}, found {}", short(v));
+    let field_err =
+        |field: &str, want: &str, v: &Value| format!("{who}: field {field} must be {want}, found {}", short(v));
 
     let text = |field: &str| -> Result<Option<String>, String> {
         match map.get(field) {
@@ -87,7 +88,9 @@ pub fn item_from_json(index: usize, value: &Value) -> Result<Item, String> {
                 .map(|f| Some(f as i32))
                 .ok_or_else(|| field_err(field, "an integer", &Value::Number(n.clone()))),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => s.trim().parse::<i32>().map(Some).map_err(|_| field_err(field, "an integer", &Value::String(s.clone()))),
+            Some(Value::String(s)) => {
+                s.trim().parse::<i32>().map(Some).map_err(|_| field_err(field, "an integer", &Value::String(s.clone())))
+            }
             Some(v) => Err(field_err(field, "an integer", v)),
         }
     };
@@ -313,11 +316,14 @@ mod tests {
             ],
         };
         let v = report_to_json(&report, false);
-        assert_eq!(v["outcomes"], json!([
-            {"key": "tmdb:1", "status": "skipped"},
-            {"key": "", "status": "unresolved", "hint": "missing ids"},
-            {"key": "tmdb:2", "status": "confirmed"},
-        ]));
+        assert_eq!(
+            v["outcomes"],
+            json!([
+                {"key": "tmdb:1", "status": "skipped"},
+                {"key": "", "status": "unresolved", "hint": "missing ids"},
+                {"key": "tmdb:2", "status": "confirmed"},
+            ])
+        );
         assert_eq!(v["confirmed_keys"], json!(["tmdb:2"]));
     }
 

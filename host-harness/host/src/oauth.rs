@@ -131,8 +131,10 @@ pub fn device_code(agent: &ureq::Agent, base: &str, client_id: &str) -> Result<D
         .map_err(|e| OAuthError::Failed(format!("the device-code answer is not JSON: {e}")))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     Ok(DeviceCode {
-        device_code: s("device_code").ok_or_else(|| OAuthError::Failed("the device-code answer has no device_code".into()))?,
-        user_code: s("user_code").ok_or_else(|| OAuthError::Failed("the device-code answer has no user_code".into()))?,
+        device_code: s("device_code")
+            .ok_or_else(|| OAuthError::Failed("the device-code answer has no device_code".into()))?,
+        user_code: s("user_code")
+            .ok_or_else(|| OAuthError::Failed("the device-code answer has no user_code".into()))?,
         verification_url: s("verification_url").unwrap_or_else(|| "https://trakt.tv/activate".into()),
         expires_in: v.get("expires_in").and_then(Value::as_u64).unwrap_or(600),
         interval: v.get("interval").and_then(Value::as_u64).unwrap_or(5).max(1),
@@ -149,7 +151,12 @@ pub enum DevicePoll {
     SlowDown,
 }
 
-pub fn poll_device_token(agent: &ureq::Agent, base: &str, code: &DeviceCode, creds: &Credentials) -> Result<DevicePoll, OAuthError> {
+pub fn poll_device_token(
+    agent: &ureq::Agent,
+    base: &str,
+    code: &DeviceCode,
+    creds: &Credentials,
+) -> Result<DevicePoll, OAuthError> {
     let body = json!({"code": code.device_code, "client_id": creds.client_id, "client_secret": creds.client_secret});
     let (status, text) = post(agent, base, "/oauth/device/token", &body)?;
     match status {
@@ -158,7 +165,9 @@ pub fn poll_device_token(agent: &ureq::Agent, base: &str, code: &DeviceCode, cre
         429 => Ok(DevicePoll::SlowDown),
         404 => Err(OAuthError::Rejected("Trakt does not know this device code; run `cw-host auth login` again".into())),
         409 => Err(OAuthError::Rejected("this device code was already used; run `cw-host auth login` again".into())),
-        410 => Err(OAuthError::Rejected("the code expired before it was approved; run `cw-host auth login` again".into())),
+        410 => {
+            Err(OAuthError::Rejected("the code expired before it was approved; run `cw-host auth login` again".into()))
+        }
         418 => Err(OAuthError::Rejected("the login was denied on trakt.tv".into())),
         other => Err(OAuthError::Failed(format!(
             "unexpected answer HTTP {other} while waiting for approval: {}",

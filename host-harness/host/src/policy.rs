@@ -19,13 +19,20 @@ pub struct Origin {
 /// Why a URL was refused, in configuration or by the policy at request time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicyError {
-    NotAUrl { url: String, reason: String },
+    NotAUrl {
+        url: String,
+        reason: String,
+    },
     BadScheme(String),
     NoHost(String),
     UserInfo(String),
     Query(String),
     /// Origins as text (`https://host[:port]`), which keeps the error small.
-    OriginNotAllowed { target: String, api: String, oauth: String },
+    OriginNotAllowed {
+        target: String,
+        api: String,
+        oauth: String,
+    },
 }
 
 impl fmt::Display for PolicyError {
@@ -60,10 +67,10 @@ impl Origin {
 
     /// The origin (and path) of any request URL; also reports whether it has a query.
     fn of_url(url: &str) -> Result<(Origin, bool), PolicyError> {
-        let uri: Uri = url
-            .trim()
-            .parse()
-            .map_err(|e: ureq::http::uri::InvalidUri| PolicyError::NotAUrl { url: url.into(), reason: e.to_string() })?;
+        let uri: Uri = url.trim().parse().map_err(|e: ureq::http::uri::InvalidUri| PolicyError::NotAUrl {
+            url: url.into(),
+            reason: e.to_string(),
+        })?;
         let scheme = uri.scheme_str().map(str::to_ascii_lowercase).unwrap_or_default();
         let default_port = match scheme.as_str() {
             "https" => 443,

@@ -30,11 +30,11 @@ mod bindings {
     });
 }
 
+use bindings::crosswatch::sync as wit;
 pub use bindings::crosswatch::sync::types::{
     AccountLimit, AdapterError, AdapterManifest, Feature, FeatureHealth, FeatureSupport, HealthReport, HttpFailure, Id,
     IndexEntry, Item, ItemOutcome, ItemStatus, LedgerEntry, PlannedRequest, RateLimited, Unresolved, WriteReport,
 };
-use bindings::crosswatch::sync as wit;
 
 /// Guest stdout/stderr kept per instance; more is dropped by the pipe.
 const GUEST_OUTPUT_CAPACITY: usize = 1 << 20;
@@ -197,7 +197,12 @@ impl wit::http::Host for HostState {
                     HttpFault::InvalidRequest(m) => ("invalid_request", m.clone(), E::InvalidRequest(m)),
                 };
                 let level = if name == "denied" { Level::Warn } else { Level::Debug };
-                self.log.event(level, "http", "request_failed", &[("method", &method), ("url", &url_path), ("error", name), ("detail", &text)]);
+                self.log.event(
+                    level,
+                    "http",
+                    "request_failed",
+                    &[("method", &method), ("url", &url_path), ("error", name), ("detail", &text)],
+                );
                 Err(err)
             }
         }
@@ -288,7 +293,8 @@ impl Runtime {
         wit::state::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking state", e))?;
         wit::auth::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking auth", e))?;
         wit::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking log", e))?;
-        wit::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking progress", e))?;
+        wit::progress::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| host_error("linking progress", e))?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| host_error("the component's imports do not match what this host provides", e))?;
@@ -496,11 +502,21 @@ impl Adapter {
         self.call("build-index-json", |b, s| b.crosswatch_sync_sync_adapter().call_build_index_json(s, feature))
     }
 
-    pub fn add(&mut self, feature: Feature, items: &[Item], dry_run: bool) -> Result<Result<WriteReport, AdapterError>, HostError> {
+    pub fn add(
+        &mut self,
+        feature: Feature,
+        items: &[Item],
+        dry_run: bool,
+    ) -> Result<Result<WriteReport, AdapterError>, HostError> {
         self.call("add", |b, s| b.crosswatch_sync_sync_adapter().call_add(s, feature, items, dry_run))
     }
 
-    pub fn remove(&mut self, feature: Feature, items: &[Item], dry_run: bool) -> Result<Result<WriteReport, AdapterError>, HostError> {
+    pub fn remove(
+        &mut self,
+        feature: Feature,
+        items: &[Item],
+        dry_run: bool,
+    ) -> Result<Result<WriteReport, AdapterError>, HostError> {
         self.call("remove", |b, s| b.crosswatch_sync_sync_adapter().call_remove(s, feature, items, dry_run))
     }
 

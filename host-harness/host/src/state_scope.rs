@@ -28,7 +28,10 @@ const MAX_SAFE_LEN: usize = 96;
 /// `unscoped` as none, and so does this).
 pub fn pair_key_from_env() -> Option<String> {
     PAIR_ENV.iter().find_map(|v| {
-        std::env::var(v).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("unscoped"))
+        std::env::var(v)
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("unscoped"))
     })
 }
 

@@ -7,11 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "trakt-emulator",
-    version,
-    about = "Serve the Trakt API emulator on 127.0.0.1 until interrupted"
-)]
+#[command(name = "trakt-emulator", version, about = "Serve the Trakt API emulator on 127.0.0.1 until interrupted")]
 struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 0)]

@@ -3,12 +3,7 @@
 use crate::route::{Access, Ctx, Reply, RouteDef};
 
 pub(crate) fn routes() -> Vec<RouteDef> {
-    vec![RouteDef::new(
-        "GET",
-        "/sync/last_activities",
-        Access::User,
-        get_last_activities,
-    )]
+    vec![RouteDef::new("GET", "/sync/last_activities", Access::User, get_last_activities)]
 }
 
 fn get_last_activities(ctx: &mut Ctx<'_>) -> Reply {

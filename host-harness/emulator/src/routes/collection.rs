@@ -49,19 +49,14 @@ fn metadata_json(m: &CollectionMetadata) -> Value {
 
 fn get(ctx: &mut Ctx<'_>) -> Reply {
     let kind = ctx.param("type").unwrap_or_default().to_string();
-    let with_meta = ctx
-        .query("extended")
-        .is_some_and(|e| e.split(',').any(|x| x.trim() == "metadata"));
+    let with_meta = ctx.query("extended").is_some_and(|e| e.split(',').any(|x| x.trim() == "metadata"));
     let paging = Paging::from_query(ctx, DEFAULT_LIMIT);
     let state = &*ctx.state;
     let lookup = state.lookup();
     let entries = &state.library.collection;
     match kind.as_str() {
         "movies" => {
-            let mut movies: Vec<&CollectionEntry> = entries
-                .iter()
-                .filter(|e| e.kind == MediaType::Movie)
-                .collect();
+            let mut movies: Vec<&CollectionEntry> = entries.iter().filter(|e| e.kind == MediaType::Movie).collect();
             movies.sort_by_key(|e| (std::cmp::Reverse(e.collected_at), e.trakt));
             paged(paging, movies.len(), |range| {
                 movies[range]
@@ -89,11 +84,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
                 let Some((show, season, ep)) = lookup.episode(e.trakt) else {
                     continue;
                 };
-                let g = shows.entry(show.ids.trakt).or_insert((
-                    Timestamp(i64::MIN),
-                    Timestamp(i64::MIN),
-                    Vec::new(),
-                ));
+                let g = shows.entry(show.ids.trakt).or_insert((Timestamp(i64::MIN), Timestamp(i64::MIN), Vec::new()));
                 g.0 = g.0.max(e.collected_at);
                 g.1 = g.1.max(e.updated_at);
                 g.2.push((season.number, ep.number, e));
@@ -118,10 +109,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
                             if with_meta {
                                 ep.insert("metadata".into(), metadata_json(&e.metadata));
                             }
-                            current
-                                .get_or_insert_with(|| (*s, Vec::new()))
-                                .1
-                                .push(Value::Object(ep));
+                            current.get_or_insert_with(|| (*s, Vec::new())).1.push(Value::Object(ep));
                         }
                         if let Some((cs, list)) = current {
                             seasons.push(json!({ "number": cs, "episodes": list }));
@@ -138,11 +126,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
                     .collect()
             })
         }
-        other => Reply::error(
-            404,
-            "not_found",
-            format!("unknown collection type {other:?} (movies or shows)"),
-        ),
+        other => Reply::error(404, "not_found", format!("unknown collection type {other:?} (movies or shows)")),
     }
 }
 
@@ -209,8 +193,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
         };
         let mut ops: Vec<(MediaRef, Option<Timestamp>, CollectionMetadata)> = Vec::new();
         for f in &resolution.found {
-            let when = match parse_when(f.inherited("collected_at"), "collected_at", &["released"])
-            {
+            let when = match parse_when(f.inherited("collected_at"), "collected_at", &["released"]) {
                 Ok(w) => w,
                 Err(e) => return bad_request(e),
             };
@@ -228,25 +211,15 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
     };
 
     let state = &mut *ctx.state;
-    let new: HashSet<MediaRef> = ops
-        .iter()
-        .map(|(m, _, _)| *m)
-        .filter(|m| !state.user.collection_pos.contains_key(m))
-        .collect();
+    let new: HashSet<MediaRef> =
+        ops.iter().map(|(m, _, _)| *m).filter(|m| !state.user.collection_pos.contains_key(m)).collect();
     let limit = state.library.limits.collection.item_count;
     let count = state.library.collection.len();
     if !new.is_empty() && (count + new.len()) as u64 > limit {
-        return account_limit(
-            state.library.user.vip,
-            "Collection",
-            limit,
-            count,
-            new.len(),
-        );
+        return account_limit(state.library.user.vip, "Collection", limit, count, new.len());
     }
 
-    let (mut added, mut updated, mut existing) =
-        (Counts::default(), Counts::default(), Counts::default());
+    let (mut added, mut updated, mut existing) = (Counts::default(), Counts::default(), Counts::default());
     let mut changed = HashSet::new();
     for (media, at, patch) in ops {
         match state.user.collection_pos.get(&media) {
@@ -274,10 +247,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
                     updated_at: now,
                     metadata: patch,
                 });
-                state
-                    .user
-                    .collection_pos
-                    .insert(media, state.library.collection.len() - 1);
+                state.user.collection_pos.insert(media, state.library.collection.len() - 1);
                 added.bump(media.kind);
                 changed.insert(media.kind);
             }
@@ -303,13 +273,7 @@ fn remove(ctx: &mut Ctx<'_>) -> Reply {
     let (targets, not_found) = {
         let lookup = ctx.state.lookup();
         match lookup.resolve_body(body) {
-            Ok(r) => (
-                r.found
-                    .iter()
-                    .flat_map(|f| lookup.expand(f.media))
-                    .collect::<HashSet<_>>(),
-                r.not_found,
-            ),
+            Ok(r) => (r.found.iter().flat_map(|f| lookup.expand(f.media)).collect::<HashSet<_>>(), r.not_found),
             Err(e) => return bad_request(e),
         }
     };
@@ -328,8 +292,5 @@ fn remove(ctx: &mut Ctx<'_>) -> Reply {
         ctx.state.user.rebuild_collection(&ctx.state.library);
         touch(ctx, &changed);
     }
-    Reply::json(
-        200,
-        json!({ "deleted": deleted.me_json(), "not_found": not_found.to_json() }),
-    )
+    Reply::json(200, json!({ "deleted": deleted.me_json(), "not_found": not_found.to_json() }))
 }

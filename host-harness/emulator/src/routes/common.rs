@@ -71,9 +71,7 @@ pub(crate) fn parse_datetime(text: &str) -> Result<Timestamp, String> {
             return Ok(Timestamp(t.and_utc().timestamp()));
         }
     }
-    Err(format!(
-        "invalid date-time {text:?}; expected e.g. 2026-05-02T18:41:00.000Z"
-    ))
+    Err(format!("invalid date-time {text:?}; expected e.g. 2026-05-02T18:41:00.000Z"))
 }
 
 /// A `watched_at` / `collected_at` / `rated_at` request value.
@@ -90,34 +88,19 @@ pub(crate) enum When {
 
 /// Reads `field`'s value (`None` or `null` = [`When::Now`]); `keywords` lists the accepted
 /// non-date values among `released` and `unknown`. Anything else is an error naming the field.
-pub(crate) fn parse_when(
-    value: Option<&Value>,
-    field: &str,
-    keywords: &[&str],
-) -> Result<When, String> {
+pub(crate) fn parse_when(value: Option<&Value>, field: &str, keywords: &[&str]) -> Result<When, String> {
     let expected = if keywords.is_empty() {
         "a UTC date-time".to_string()
     } else {
-        format!(
-            "a UTC date-time or {}",
-            keywords
-                .iter()
-                .map(|k| format!("\"{k}\""))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )
+        format!("a UTC date-time or {}", keywords.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(" or "))
     };
     match value {
         None | Some(Value::Null) => Ok(When::Now),
-        Some(Value::String(s)) if s == "released" && keywords.contains(&"released") => {
-            Ok(When::Released)
+        Some(Value::String(s)) if s == "released" && keywords.contains(&"released") => Ok(When::Released),
+        Some(Value::String(s)) if s == "unknown" && keywords.contains(&"unknown") => Ok(When::Unknown),
+        Some(Value::String(s)) => {
+            parse_datetime(s).map(When::At).map_err(|_| format!("invalid `{field}` {s:?}: expected {expected}"))
         }
-        Some(Value::String(s)) if s == "unknown" && keywords.contains(&"unknown") => {
-            Ok(When::Unknown)
-        }
-        Some(Value::String(s)) => parse_datetime(s)
-            .map(When::At)
-            .map_err(|_| format!("invalid `{field}` {s:?}: expected {expected}")),
         Some(other) => Err(format!("invalid `{field}` {other}: expected {expected}")),
     }
 }

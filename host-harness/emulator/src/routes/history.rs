@@ -67,20 +67,10 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     };
     let item = match (kind, ctx.param("id")) {
         (Some(kind), Some(id)) => {
-            let media = id
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .map(|trakt| MediaRef { kind, trakt });
+            let media = id.trim().parse::<u64>().ok().map(|trakt| MediaRef { kind, trakt });
             match media.filter(|m| ctx.state.index.contains(*m)) {
                 Some(m) => Some(m),
-                None => {
-                    return Reply::error(
-                        404,
-                        "not_found",
-                        format!("no {} with trakt id {id:?}", kind.singular()),
-                    )
-                }
+                None => return Reply::error(404, "not_found", format!("no {} with trakt id {id:?}", kind.singular())),
             }
         }
         _ => None,
@@ -94,13 +84,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
         Err(r) => return r,
     };
     let paging = Paging::from_query(ctx, DEFAULT_LIMIT);
-    let State {
-        library,
-        index,
-        user,
-        fragments,
-        ..
-    } = &mut *ctx.state;
+    let State { library, index, user, fragments, .. } = &mut *ctx.state;
     let hist = &library.history;
     let lookup = Lookup::new(&library.catalog, index);
     // History is newest first: plays after `end` come first, plays before `start` last.
@@ -112,34 +96,22 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
             let lo = hist.partition_point(after_end);
             let hi = hist.partition_point(not_before_start).max(lo);
             return paged_text(paging, hi - lo, |range| {
-                rows(
-                    lookup,
-                    fragments,
-                    hist[lo + range.start..lo + range.end].iter(),
-                )
+                rows(lookup, fragments, hist[lo + range.start..lo + range.end].iter())
             });
         }
         Some(MediaType::Movie) => &user.movie_plays,
         Some(_) => &user.episode_plays,
     };
     let lo = positions.partition_point(|&i| after_end(&hist[i as usize]));
-    let hi = positions
-        .partition_point(|&i| not_before_start(&hist[i as usize]))
-        .max(lo);
+    let hi = positions.partition_point(|&i| not_before_start(&hist[i as usize])).max(lo);
     let positions = &positions[lo..hi];
     let Some(item) = item else {
         return paged_text(paging, positions.len(), |range| {
-            rows(
-                lookup,
-                fragments,
-                positions[range].iter().map(|&i| &hist[i as usize]),
-            )
+            rows(lookup, fragments, positions[range].iter().map(|&i| &hist[i as usize]))
         });
     };
     let episodes: HashSet<u64> = match item.kind {
-        MediaType::Show | MediaType::Season => {
-            lookup.expand(item).into_iter().map(|m| m.trakt).collect()
-        }
+        MediaType::Show | MediaType::Season => lookup.expand(item).into_iter().map(|m| m.trakt).collect(),
         _ => HashSet::new(),
     };
     let selected: Vec<u32> = positions
@@ -154,20 +126,12 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
         })
         .collect();
     paged_text(paging, selected.len(), |range| {
-        rows(
-            lookup,
-            fragments,
-            selected[range].iter().map(|&i| &hist[i as usize]),
-        )
+        rows(lookup, fragments, selected[range].iter().map(|&i| &hist[i as usize]))
     })
 }
 
 /// History rows (`id`, `watched_at`, `action`, `type`, then the media objects) as a JSON array.
-fn rows<'p>(
-    lookup: Lookup<'_>,
-    fragments: &mut Fragments,
-    plays: impl ExactSizeIterator<Item = &'p Play>,
-) -> String {
+fn rows<'p>(lookup: Lookup<'_>, fragments: &mut Fragments, plays: impl ExactSizeIterator<Item = &'p Play>) -> String {
     let mut out = Rows::new(lookup, fragments, plays.len());
     for p in plays {
         let row = out.open();
@@ -201,11 +165,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
         };
         let mut plays: Vec<(MediaRef, Timestamp)> = Vec::new();
         for f in &resolution.found {
-            let when = match parse_when(
-                f.inherited("watched_at"),
-                "watched_at",
-                &["released", "unknown"],
-            ) {
+            let when = match parse_when(f.inherited("watched_at"), "watched_at", &["released", "unknown"]) {
                 Ok(w) => w,
                 Err(e) => return bad_request(e),
             };
@@ -228,14 +188,8 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
             unlist.insert(*m);
             if m.kind == MediaType::Episode {
                 if let Some((show, season, _)) = lookup.episode(m.trakt) {
-                    unlist.insert(MediaRef {
-                        kind: MediaType::Season,
-                        trakt: season.ids.trakt,
-                    });
-                    unlist.insert(MediaRef {
-                        kind: MediaType::Show,
-                        trakt: show.ids.trakt,
-                    });
+                    unlist.insert(MediaRef { kind: MediaType::Season, trakt: season.ids.trakt });
+                    unlist.insert(MediaRef { kind: MediaType::Show, trakt: show.ids.trakt });
                 }
             }
         }
@@ -328,13 +282,7 @@ fn remove(ctx: &mut Ctx<'_>) -> Reply {
     let (targets, not_found) = {
         let lookup = ctx.state.lookup();
         match lookup.resolve_body(body) {
-            Ok(r) => (
-                r.found
-                    .iter()
-                    .flat_map(|f| lookup.expand(f.media))
-                    .collect::<HashSet<_>>(),
-                r.not_found,
-            ),
+            Ok(r) => (r.found.iter().flat_map(|f| lookup.expand(f.media)).collect::<HashSet<_>>(), r.not_found),
             Err(e) => return bad_request(e),
         }
     };
@@ -365,15 +313,9 @@ fn remove(ctx: &mut Ctx<'_>) -> Reply {
         ctx.state.user.rebuild_history(&ctx.state.library);
         touch(ctx, &keys);
     }
-    let unknown_ids: Vec<Value> = ids
-        .iter()
-        .filter(|v| history_id(v).is_none_or(|id| !matched.contains(&id)))
-        .cloned()
-        .collect();
+    let unknown_ids: Vec<Value> =
+        ids.iter().filter(|v| history_id(v).is_none_or(|id| !matched.contains(&id))).cloned().collect();
     let mut not_found = not_found.to_json();
     not_found["ids"] = Value::Array(unknown_ids);
-    Reply::json(
-        200,
-        json!({ "deleted": deleted.me_json(), "not_found": not_found }),
-    )
+    Reply::json(200, json!({ "deleted": deleted.me_json(), "not_found": not_found }))
 }

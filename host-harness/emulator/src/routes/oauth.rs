@@ -57,8 +57,7 @@ fn device_code(ctx: &mut Ctx<'_>) -> Reply {
             .chunks(2)
             .take(8)
             .map(|pair| {
-                let v =
-                    u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("0"), 16).unwrap_or(0);
+                let v = u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("0"), 16).unwrap_or(0);
                 USER_CODE_ALPHABET[usize::from(v) % 36] as char
             })
             .collect();
@@ -71,9 +70,7 @@ fn device_code(ctx: &mut Ctx<'_>) -> Reply {
     ctx.state.devices.push(DeviceCode {
         device_code: device_code.clone(),
         user_code: user_code.clone(),
-        expires_at_ms: ctx
-            .now_ms
-            .saturating_add((expires_in as i64).saturating_mul(1000)),
+        expires_at_ms: ctx.now_ms.saturating_add((expires_in as i64).saturating_mul(1000)),
         last_poll_ms: None,
         status: DeviceStatus::Pending,
     });
@@ -115,9 +112,7 @@ fn device_token(ctx: &mut Ctx<'_>) -> Reply {
     if d.status == DeviceStatus::Denied {
         return Reply::empty(418);
     }
-    if d.last_poll_ms
-        .is_some_and(|last| now_ms - last < interval_ms)
-    {
+    if d.last_poll_ms.is_some_and(|last| now_ms - last < interval_ms) {
         return Reply::empty(429);
     }
     d.last_poll_ms = Some(now_ms);
@@ -132,19 +127,11 @@ const INVALID_GRANT: &str = "The provided authorization grant is invalid, expire
 const INVALID_CLIENT: &str = "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.";
 
 fn field<'v>(body: Option<&'v Value>, key: &str) -> Option<&'v str> {
-    body?
-        .get(key)?
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    body?.get(key)?.as_str().map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn missing(param: &str) -> Reply {
-    Reply::error(
-        400,
-        "invalid_request",
-        format!("missing required parameter: {param}"),
-    )
+    Reply::error(400, "invalid_request", format!("missing required parameter: {param}"))
 }
 
 /// `POST /oauth/token`.

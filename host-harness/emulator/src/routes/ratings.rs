@@ -48,11 +48,7 @@ fn parse_rating_filter(text: &str) -> Result<[bool; 11], String> {
     for part in text.split(',') {
         match part.trim().parse::<usize>() {
             Ok(r) if (1..=10).contains(&r) => keep[r] = true,
-            _ => {
-                return Err(format!(
-                    "invalid rating filter {text:?}: expected 1..10 or a comma list such as 8,9,10"
-                ))
-            }
+            _ => return Err(format!("invalid rating filter {text:?}: expected 1..10 or a comma list such as 8,9,10")),
         }
     }
     Ok(keep)
@@ -78,26 +74,14 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
         Some(Err(e)) => return bad_request(e),
     };
     let paging = Paging::from_query(ctx, DEFAULT_LIMIT);
-    let State {
-        library,
-        index,
-        user,
-        fragments,
-        ..
-    } = &mut *ctx.state;
+    let State { library, index, user, fragments, .. } = &mut *ctx.state;
     let ratings = &library.ratings;
     let lookup = Lookup::new(&library.catalog, index);
     let by_type = kind.map(|k| user.ratings_by_type[k as usize].as_slice());
     match (by_type, filter) {
-        (None, None) => paged_text(paging, ratings.len(), |range| {
-            rows(lookup, fragments, ratings[range].iter())
-        }),
+        (None, None) => paged_text(paging, ratings.len(), |range| rows(lookup, fragments, ratings[range].iter())),
         (Some(pos), None) => paged_text(paging, pos.len(), |range| {
-            rows(
-                lookup,
-                fragments,
-                pos[range].iter().map(|&i| &ratings[i as usize]),
-            )
+            rows(lookup, fragments, pos[range].iter().map(|&i| &ratings[i as usize]))
         }),
         (pos, Some(keep)) => {
             let wanted = |i: &usize| keep[usize::from(ratings[*i].rating)];
@@ -105,9 +89,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
                 Some(pos) => pos.iter().map(|&i| i as usize).filter(wanted).collect(),
                 None => (0..ratings.len()).filter(wanted).collect(),
             };
-            paged_text(paging, pos.len(), |range| {
-                rows(lookup, fragments, pos[range].iter().map(|&i| &ratings[i]))
-            })
+            paged_text(paging, pos.len(), |range| rows(lookup, fragments, pos[range].iter().map(|&i| &ratings[i])))
         }
     }
 }
@@ -134,11 +116,8 @@ fn touch(ctx: &mut Ctx<'_>, changed: &HashSet<MediaType>) {
     if changed.is_empty() {
         return;
     }
-    let keys: Vec<(&str, &str)> = MediaType::ALL
-        .into_iter()
-        .filter(|t| changed.contains(t))
-        .map(|t| (t.plural(), "rated_at"))
-        .collect();
+    let keys: Vec<(&str, &str)> =
+        MediaType::ALL.into_iter().filter(|t| changed.contains(t)).map(|t| (t.plural(), "rated_at")).collect();
     ctx.state.library.last_activities.bump(ctx.now, &keys);
 }
 
@@ -176,11 +155,8 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
     };
 
     let state = &mut *ctx.state;
-    let new: HashSet<MediaRef> = ops
-        .iter()
-        .map(|(m, _, _)| *m)
-        .filter(|m| !state.user.rating_pos.contains_key(m))
-        .collect();
+    let new: HashSet<MediaRef> =
+        ops.iter().map(|(m, _, _)| *m).filter(|m| !state.user.rating_pos.contains_key(m)).collect();
     let limit = state.library.limits.ratings.item_count;
     let count = state.library.ratings.len();
     if !new.is_empty() && (count + new.len()) as u64 > limit {
@@ -201,16 +177,8 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
                 }
             }
             None => {
-                state.library.ratings.push(Rating {
-                    kind: media.kind,
-                    trakt: media.trakt,
-                    rating,
-                    rated_at,
-                });
-                state
-                    .user
-                    .rating_pos
-                    .insert(media, state.library.ratings.len() - 1);
+                state.library.ratings.push(Rating { kind: media.kind, trakt: media.trakt, rating, rated_at });
+                state.user.rating_pos.insert(media, state.library.ratings.len() - 1);
                 changed.insert(media.kind);
             }
         }
@@ -220,10 +188,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
         state.user.rebuild_ratings(&state.library);
         touch(ctx, &changed);
     }
-    Reply::json(
-        201,
-        json!({ "added": added.all_json(), "not_found": not_found.to_json() }),
-    )
+    Reply::json(201, json!({ "added": added.all_json(), "not_found": not_found.to_json() }))
 }
 
 /// `POST /sync/ratings/remove`.
@@ -232,10 +197,7 @@ fn remove(ctx: &mut Ctx<'_>) -> Reply {
         return bad_request("request body must be a JSON object");
     };
     let (targets, not_found) = match ctx.state.lookup().resolve_body(body) {
-        Ok(r) => (
-            r.found.iter().map(|f| f.media).collect::<HashSet<_>>(),
-            r.not_found,
-        ),
+        Ok(r) => (r.found.iter().map(|f| f.media).collect::<HashSet<_>>(), r.not_found),
         Err(e) => return bad_request(e),
     };
     let mut deleted = Counts::default();
@@ -253,8 +215,5 @@ fn remove(ctx: &mut Ctx<'_>) -> Reply {
         ctx.state.user.rebuild_ratings(&ctx.state.library);
         touch(ctx, &changed);
     }
-    Reply::json(
-        200,
-        json!({ "deleted": deleted.all_json(), "not_found": not_found.to_json() }),
-    )
+    Reply::json(200, json!({ "deleted": deleted.all_json(), "not_found": not_found.to_json() }))
 }

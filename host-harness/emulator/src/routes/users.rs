@@ -8,26 +8,14 @@ use crate::library::slugify;
 use crate::route::{Access, Ctx, Reply, RouteDef};
 
 pub(crate) fn routes() -> Vec<RouteDef> {
-    vec![RouteDef::new(
-        "GET",
-        "/users/settings",
-        Access::User,
-        settings,
-    )]
+    vec![RouteDef::new("GET", "/users/settings", Access::User, settings)]
 }
 
 fn settings(ctx: &mut Ctx<'_>) -> Reply {
     let lib = &ctx.state.library;
     let user = &lib.user;
     let uuid = hex(&Sha256::digest(user.username.as_bytes()));
-    let uuid = format!(
-        "{}-{}-{}-{}-{}",
-        &uuid[0..8],
-        &uuid[8..12],
-        &uuid[12..16],
-        &uuid[16..20],
-        &uuid[20..32]
-    );
+    let uuid = format!("{}-{}-{}-{}-{}", &uuid[0..8], &uuid[8..12], &uuid[12..16], &uuid[16..20], &uuid[20..32]);
     Reply::json(
         200,
         json!({

@@ -17,12 +17,7 @@ pub(crate) fn routes() -> Vec<RouteDef> {
         RouteDef::new("GET", "/sync/watchlist", Access::User, get),
         RouteDef::new("GET", "/sync/watchlist/:type", Access::User, get),
         RouteDef::new("GET", "/sync/watchlist/:type/:sort_by", Access::User, get),
-        RouteDef::new(
-            "GET",
-            "/sync/watchlist/:type/:sort_by/:sort_how",
-            Access::User,
-            get,
-        ),
+        RouteDef::new("GET", "/sync/watchlist/:type/:sort_by/:sort_how", Access::User, get),
         RouteDef::new("POST", "/sync/watchlist", Access::User, add),
         RouteDef::new("POST", "/sync/watchlist/remove", Access::User, remove),
     ]
@@ -50,11 +45,7 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     let (by, how) = match sort_by.as_deref() {
         None => ("rank", "asc"),
         Some(requested) => {
-            let by = SORTS
-                .iter()
-                .copied()
-                .find(|s| *s == requested)
-                .unwrap_or("rank");
+            let by = SORTS.iter().copied().find(|s| *s == requested).unwrap_or("rank");
             let how = match ctx.param("sort_how") {
                 Some("desc") => "desc",
                 Some(_) => "asc",
@@ -67,22 +58,13 @@ fn get(ctx: &mut Ctx<'_>) -> Reply {
     };
     let paging = Paging::from_query(ctx, DEFAULT_LIMIT);
     let lookup = ctx.state.lookup();
-    let mut entries: Vec<&WatchlistEntry> = ctx
-        .state
-        .library
-        .watchlist
-        .iter()
-        .filter(|e| kind.is_none_or(|k| e.kind == k))
-        .collect();
+    let mut entries: Vec<&WatchlistEntry> =
+        ctx.state.library.watchlist.iter().filter(|e| kind.is_none_or(|k| e.kind == k)).collect();
     let key_cmp = |a: &&WatchlistEntry, b: &&WatchlistEntry| -> Ordering {
         match by {
             "added" => a.listed_at.cmp(&b.listed_at),
-            "title" => lookup
-                .sort_title(a.media())
-                .cmp(&lookup.sort_title(b.media())),
-            "released" => lookup
-                .sort_year(a.media())
-                .cmp(&lookup.sort_year(b.media())),
+            "title" => lookup.sort_title(a.media()).cmp(&lookup.sort_title(b.media())),
+            "released" => lookup.sort_year(a.media()).cmp(&lookup.sort_year(b.media())),
             _ => a.rank.cmp(&b.rank),
         }
     };
@@ -165,13 +147,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
         Err(e) => return bad_body(e),
     };
     let vip = ctx.state.library.user.vip;
-    let mut present: HashSet<MediaRef> = ctx
-        .state
-        .library
-        .watchlist
-        .iter()
-        .map(WatchlistEntry::media)
-        .collect();
+    let mut present: HashSet<MediaRef> = ctx.state.library.watchlist.iter().map(WatchlistEntry::media).collect();
     let (mut added, mut existing) = (Counts::default(), Counts::default());
     let mut new_items: Vec<(MediaRef, Option<String>)> = Vec::new();
     for f in &resolution.found {
@@ -179,10 +155,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
             added.bump(f.media.kind);
             // Notes are a VIP feature; free accounts' notes are dropped.
             let notes = if vip {
-                f.item
-                    .get("notes")
-                    .and_then(Value::as_str)
-                    .map(|n| n.chars().take(500).collect())
+                f.item.get("notes").and_then(Value::as_str).map(|n| n.chars().take(500).collect())
             } else {
                 None
             };
@@ -198,10 +171,7 @@ fn add(ctx: &mut Ctx<'_>) -> Reply {
         return Reply::error(
             420,
             "account_limit_exceeded",
-            format!(
-                "Watchlist limit of {limit} items exceeded: {count} listed, {} more requested",
-                new_items.len()
-            ),
+            format!("Watchlist limit of {limit} items exceeded: {count} listed, {} more requested", new_items.len()),
         )
         .header("x-upgrade-url", UPGRADE_URL)
         .header("x-vip-user", vip.to_string())

@@ -69,24 +69,16 @@ impl Accounts<'_> {
     }
 
     pub(crate) fn all(&self) -> impl Iterator<Item = (Pick, &State)> {
-        std::iter::once((Pick::Primary, &*self.primary)).chain(
-            self.others
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Pick::Other(i), s)),
-        )
+        std::iter::once((Pick::Primary, &*self.primary))
+            .chain(self.others.iter().enumerate().map(|(i, s)| (Pick::Other(i), s)))
     }
 
     fn find(&self, wanted: impl Fn(&Auth) -> bool) -> Option<Pick> {
-        self.all()
-            .find(|(_, s)| wanted(&s.library.auth))
-            .map(|(p, _)| p)
+        self.all().find(|(_, s)| wanted(&s.library.auth)).map(|(p, _)| p)
     }
 
     pub(crate) fn by_username(&self, username: &str) -> Option<Pick> {
-        self.all()
-            .find(|(_, s)| s.library.user.username == username)
-            .map(|(p, _)| p)
+        self.all().find(|(_, s)| s.library.user.username == username).map(|(p, _)| p)
     }
 
     /// The account serving an API request (see the module docs).
@@ -100,18 +92,15 @@ impl Accounts<'_> {
 
     /// The account serving an OAuth request (see the module docs).
     pub(crate) fn for_oauth(&self, path: &str, body: Option<&Value>) -> Pick {
-        let field = |k: &str| {
-            body.and_then(|b| b.get(k))
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
+        let field =
+            |k: &str| body.and_then(|b| b.get(k)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         match (path, field("grant_type")) {
             ("/oauth/token", Some("refresh_token")) => field("refresh_token")
                 .and_then(|t| self.find(|a| a.refresh_token == t))
                 .or_else(|| field("client_id").and_then(|c| self.find(|a| a.client_id == c))),
-            ("/oauth/revoke", _) => field("token")
-                .and_then(|t| self.find(|a| a.access_token == t || a.refresh_token == t)),
+            ("/oauth/revoke", _) => {
+                field("token").and_then(|t| self.find(|a| a.access_token == t || a.refresh_token == t))
+            }
             _ => None,
         }
         .unwrap_or(Pick::Primary)

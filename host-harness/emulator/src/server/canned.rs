@@ -7,9 +7,7 @@ use crate::reply::{Reply, ReplyBody};
 
 /// The `status` fault's reply.
 pub(crate) fn status_reply(status: u16, headers: &[(String, String)], body: &str) -> Reply {
-    let has_type = headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let has_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     let content_type = if has_type || body.is_empty() {
         None
     } else if serde_json::from_str::<Value>(body).is_ok() {
@@ -22,10 +20,7 @@ pub(crate) fn status_reply(status: u16, headers: &[(String, String)], body: &str
     Reply {
         status,
         headers: headers.to_vec(),
-        body: ReplyBody::Raw {
-            content_type: content_type.map(str::to_string),
-            bytes: body.as_bytes().to_vec(),
-        },
+        body: ReplyBody::Raw { content_type: content_type.map(str::to_string), bytes: body.as_bytes().to_vec() },
     }
 }
 

@@ -27,18 +27,11 @@ pub(crate) fn oauth_body(req: &Incoming) -> Result<Option<Value>, Reply> {
     } else if media_type(content_type) == "application/x-www-form-urlencoded" {
         let text = String::from_utf8_lossy(&req.body);
         Ok(Some(Value::Object(
-            crate::encoding::parse_urlencoded(&text)
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
+            crate::encoding::parse_urlencoded(&text).into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
         )))
     } else {
         serde_json::from_slice(&req.body).map(Some).map_err(|e| {
-            Reply::error(
-                400,
-                "invalid_request",
-                format!("The request body could not be parsed as JSON: {e}"),
-            )
+            Reply::error(400, "invalid_request", format!("The request body could not be parsed as JSON: {e}"))
         })
     }
 }
@@ -59,18 +52,10 @@ pub(crate) fn api(
     let content_type = header(&req.headers, "content-type").unwrap_or("");
     match api_key {
         None | Some("") => {
-            return Err(Reply::error(
-                403,
-                "forbidden",
-                "Missing trakt-api-key header (your app's client_id)",
-            ));
+            return Err(Reply::error(403, "forbidden", "Missing trakt-api-key header (your app's client_id)"));
         }
         Some(key) if key != state.library.auth.client_id => {
-            return Err(Reply::error(
-                403,
-                "forbidden",
-                "Invalid API key or unapproved app",
-            ));
+            return Err(Reply::error(403, "forbidden", "Invalid API key or unapproved app"));
         }
         Some(_) => {}
     }
@@ -88,20 +73,13 @@ pub(crate) fn api(
         }
     }
     if !req.body.is_empty() && media_type(content_type) != "application/json" {
-        return Err(Reply::error(
-            412,
-            "precondition_failed",
-            "Use application/json content type",
-        ));
+        return Err(Reply::error(412, "precondition_failed", "Use application/json content type"));
     }
     // Token.
     let auth = &state.library.auth;
     let now_secs = now_ms.div_euclid(1000);
     let token_error = match token {
-        None => Some((
-            "unauthorized",
-            "Missing Authorization: Bearer <access_token> header",
-        )),
+        None => Some(("unauthorized", "Missing Authorization: Bearer <access_token> header")),
         Some(t) if t.is_empty() || t != auth.access_token || auth.revoked => {
             Some(("invalid_token", "The access token is invalid"))
         }
@@ -116,16 +94,10 @@ pub(crate) fn api(
             format!("Bearer realm=\"Doorkeeper\", error=\"invalid_token\", error_description=\"{description}\""),
         ));
     }
-    let user = if token_error.is_none() {
-        Some(state.library.user.username.clone())
-    } else {
-        None
-    };
+    let user = if token_error.is_none() { Some(state.library.user.username.clone()) } else { None };
     account.clone_from(&user);
     let client_id = state.library.auth.client_id.clone();
-    let rate_header = state
-        .rate
-        .check(req.method == "GET", user.as_deref(), &client_id, now_ms)?;
+    let rate_header = state.rate.check(req.method == "GET", user.as_deref(), &client_id, now_ms)?;
     let body = if req.body.is_empty() {
         None
     } else {

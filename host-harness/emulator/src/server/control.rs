@@ -25,10 +25,9 @@ impl Shared {
                 self.log().clear();
                 Reply::empty(204)
             }
-            ("GET", "/_emulator/faults") => Reply::json(
-                200,
-                serde_json::to_value(self.faults().list()).unwrap_or(Value::Null),
-            ),
+            ("GET", "/_emulator/faults") => {
+                Reply::json(200, serde_json::to_value(self.faults().list()).unwrap_or(Value::Null))
+            }
             ("POST", "/_emulator/faults") => match serde_json::from_slice::<OneOrMany>(&req.body) {
                 Ok(f) => {
                     let faults = f.into_vec();
@@ -39,19 +38,13 @@ impl Shared {
                     }
                     Reply::json(200, json!({ "injected": n }))
                 }
-                Err(e) => Reply::error(
-                    400,
-                    "bad_request",
-                    format!("expected a fault or an array of faults: {e}"),
-                ),
+                Err(e) => Reply::error(400, "bad_request", format!("expected a fault or an array of faults: {e}")),
             },
             ("DELETE", "/_emulator/faults") => {
                 self.faults().clear();
                 Reply::empty(204)
             }
-            ("GET", "/_emulator/device") => {
-                Reply::json(200, json!({ "pending": self.pending_device_codes() }))
-            }
+            ("GET", "/_emulator/device") => Reply::json(200, json!({ "pending": self.pending_device_codes() })),
             ("POST", path) if path.starts_with("/_emulator/device/") => {
                 let rest = &path["/_emulator/device/".len()..];
                 let decided = match rest.rsplit_once('/') {
@@ -60,32 +53,21 @@ impl Shared {
                     _ => None,
                 };
                 match decided {
-                    Some((code, to)) if self.decide_device(&percent_decode(code), to) => {
-                        Reply::json(
-                            200,
-                            json!({ "user_code": percent_decode(code), "status": if to == DeviceStatus::Approved { "approved" } else { "denied" } }),
-                        )
-                    }
+                    Some((code, to)) if self.decide_device(&percent_decode(code), to) => Reply::json(
+                        200,
+                        json!({ "user_code": percent_decode(code), "status": if to == DeviceStatus::Approved { "approved" } else { "denied" } }),
+                    ),
                     Some((code, _)) => Reply::error(
                         404,
                         "not_found",
-                        format!(
-                            "no pending device code with user_code {:?}",
-                            percent_decode(code)
-                        ),
+                        format!("no pending device code with user_code {:?}", percent_decode(code)),
                     ),
-                    None => Reply::error(
-                        404,
-                        "not_found",
-                        format!("unknown control endpoint {} {}", req.method, req.path),
-                    ),
+                    None => {
+                        Reply::error(404, "not_found", format!("unknown control endpoint {} {}", req.method, req.path))
+                    }
                 }
             }
-            _ => Reply::error(
-                404,
-                "not_found",
-                format!("unknown control endpoint {} {}", req.method, req.path),
-            ),
+            _ => Reply::error(404, "not_found", format!("unknown control endpoint {} {}", req.method, req.path)),
         }
     }
 
@@ -104,15 +86,10 @@ impl Shared {
     /// (case-insensitive, `-` ignored); `false` if there is none.
     pub(crate) fn decide_device(&self, user_code: &str, to: DeviceStatus) -> bool {
         let now_ms = self.now_ms();
-        let wanted: String = user_code
-            .chars()
-            .filter(|c| *c != '-' && !c.is_whitespace())
-            .collect();
+        let wanted: String = user_code.chars().filter(|c| *c != '-' && !c.is_whitespace()).collect();
         let mut st = self.state();
         match st.devices.iter_mut().find(|d| {
-            d.status == DeviceStatus::Pending
-                && now_ms < d.expires_at_ms
-                && d.user_code.eq_ignore_ascii_case(&wanted)
+            d.status == DeviceStatus::Pending && now_ms < d.expires_at_ms && d.user_code.eq_ignore_ascii_case(&wanted)
         }) {
             Some(d) => {
                 d.status = to;
@@ -131,11 +108,7 @@ impl Shared {
             None => Reply::json(200, accounts.dump()),
             Some((_, name)) => match accounts.by_username(name) {
                 Some(pick) => Reply::json(200, account_value(&accounts.state(pick).library)),
-                None => Reply::error(
-                    404,
-                    "not_found",
-                    format!("no account with username {name:?}"),
-                ),
+                None => Reply::error(404, "not_found", format!("no account with username {name:?}")),
             },
         }
     }

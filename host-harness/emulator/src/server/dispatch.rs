@@ -39,10 +39,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     pub(crate) fn normal(reply: Reply) -> Outcome {
-        Outcome {
-            reply,
-            transport: Transport::Normal,
-        }
+        Outcome { reply, transport: Transport::Normal }
     }
 }
 
@@ -60,11 +57,7 @@ impl Shared {
         let mut account = None;
         let reply = match &action {
             None => self.respond(&req, &mut account, |_| {}),
-            Some(FaultAction::Status {
-                status,
-                headers,
-                body,
-            }) => status_reply(*status, headers, body),
+            Some(FaultAction::Status { status, headers, body }) => status_reply(*status, headers, body),
             Some(FaultAction::Delay { ms }) => {
                 transport = Transport::Delay(*ms);
                 self.respond(&req, &mut account, |_| {})
@@ -84,9 +77,7 @@ impl Shared {
                 self.respond(&req, &mut account, |_| {})
             }
             Some(FaultAction::NonJsonBody) => non_json_page(),
-            Some(FaultAction::CloudflareRateLimit { retry_after_secs }) => {
-                cloudflare_rate_limit(*retry_after_secs)
-            }
+            Some(FaultAction::CloudflareRateLimit { retry_after_secs }) => cloudflare_rate_limit(*retry_after_secs),
             Some(FaultAction::RepeatPreviousPage) => self.repeat_previous_page(&req, &mut account),
             Some(FaultAction::ItemCountOffBy { delta }) => self.respond(&req, &mut account, |r| {
                 for (k, v) in &mut r.headers {
@@ -108,12 +99,7 @@ impl Shared {
     }
 
     /// [`dispatch`](Self::dispatch), then `edit` on the reply, then the ETag.
-    fn respond(
-        &self,
-        req: &Incoming,
-        account: &mut Option<String>,
-        edit: impl FnOnce(&mut Reply),
-    ) -> Reply {
+    fn respond(&self, req: &Incoming, account: &mut Option<String>, edit: impl FnOnce(&mut Reply)) -> Reply {
         let (mut reply, etag) = self.dispatch(req, account);
         edit(&mut reply);
         if etag && reply.status == 200 {
@@ -163,15 +149,8 @@ impl Shared {
         (reply, etag)
     }
 
-    fn dispatch_inner(
-        &self,
-        req: &Incoming,
-        etag: &mut bool,
-        account: &mut Option<String>,
-    ) -> Reply {
-        if self.require_user_agent
-            && header(&req.headers, "user-agent").is_none_or(|v| v.trim().is_empty())
-        {
+    fn dispatch_inner(&self, req: &Incoming, etag: &mut bool, account: &mut Option<String>) -> Reply {
+        if self.require_user_agent && header(&req.headers, "user-agent").is_none_or(|v| v.trim().is_empty()) {
             return cloudflare_block();
         }
 
@@ -190,18 +169,10 @@ impl Shared {
         }
         let Some((route, params)) = hit else {
             if allowed.is_empty() {
-                return Reply::error(
-                    404,
-                    "not_found",
-                    format!("No route matches {} {}", req.method, req.path),
-                );
+                return Reply::error(404, "not_found", format!("No route matches {} {}", req.method, req.path));
             }
-            return Reply::error(
-                405,
-                "method_not_allowed",
-                format!("{} is not allowed on {}", req.method, req.path),
-            )
-            .header("allow", allowed.join(", "));
+            return Reply::error(405, "method_not_allowed", format!("{} is not allowed on {}", req.method, req.path))
+                .header("allow", allowed.join(", "));
         };
 
         let now_ms = self.now_ms();
@@ -214,10 +185,7 @@ impl Shared {
                 Err(reply) => return reply,
             };
             let pick = accounts.for_oauth(&req.path, body.as_ref());
-            let passed = Passed {
-                body,
-                rate_header: None,
-            };
+            let passed = Passed { body, rate_header: None };
             (pick, passed)
         } else {
             // The account, then the checks against it.
@@ -255,11 +223,7 @@ impl Shared {
 /// A `POST /oauth/token` body with `grant_type=refresh_token`.
 fn refresh_grant(pattern: &str, body: Option<&Value>) -> bool {
     pattern == "/oauth/token"
-        && body
-            .and_then(|b| b.get("grant_type"))
-            .and_then(Value::as_str)
-            .map(str::trim)
-            == Some("refresh_token")
+        && body.and_then(|b| b.get("grant_type")).and_then(Value::as_str).map(str::trim) == Some("refresh_token")
 }
 
 #[cfg(test)]
@@ -271,10 +235,7 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(
-            redact_authorization("Bearer abcdef123456"),
-            "Bearer <redacted:3456>"
-        );
+        assert_eq!(redact_authorization("Bearer abcdef123456"), "Bearer <redacted:3456>");
         assert_eq!(redact_authorization("xy"), "<redacted:xy>");
         assert_eq!(
             parse_urlencoded("a=1&b=x%20y+z&c"),
@@ -290,13 +251,7 @@ mod tests {
             match_pattern("/sync/watchlist/:type", "/sync/watchlist/movies"),
             Some(vec![("type", "movies".to_string())])
         );
-        assert_eq!(
-            match_pattern("/sync/watchlist/:type", "/sync/watchlist/"),
-            None
-        );
-        assert_eq!(
-            media_type("Application/JSON; charset=utf-8"),
-            "application/json"
-        );
+        assert_eq!(match_pattern("/sync/watchlist/:type", "/sync/watchlist/"), None);
+        assert_eq!(media_type("Application/JSON; charset=utf-8"), "application/json");
     }
 }

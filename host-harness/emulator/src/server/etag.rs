@@ -25,20 +25,12 @@ pub(crate) fn apply_etag(reply: &mut Reply, headers: &HeaderMap) {
     }
     let etag = format!("\"{}\"", h.hex());
     reply.body = ReplyBody::JsonText(text);
-    let matches = headers
-        .get_all("if-none-match")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+    let matches =
+        headers.get_all("if-none-match").iter().filter_map(|v| v.to_str().ok()).any(|v| {
+            v.split(',').map(str::trim).any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
         });
     reply.headers.push(("etag".into(), etag));
-    reply.headers.push((
-        "cache-control".into(),
-        "private, max-age=0, must-revalidate".into(),
-    ));
+    reply.headers.push(("cache-control".into(), "private, max-age=0, must-revalidate".into()));
     if matches {
         reply.status = 304;
         reply.body = ReplyBody::Empty;
@@ -57,11 +49,7 @@ struct EtagHasher {
 
 impl Default for EtagHasher {
     fn default() -> EtagHasher {
-        EtagHasher {
-            a: 0x243F_6A88_85A3_08D3,
-            b: 0x1319_8A2E_0370_7344,
-            len: 0,
-        }
+        EtagHasher { a: 0x243F_6A88_85A3_08D3, b: 0x1319_8A2E_0370_7344, len: 0 }
     }
 }
 

@@ -23,12 +23,7 @@ pub(crate) async fn handle(
     let body = match axum::body::to_bytes(body, 64 << 20).await {
         Ok(b) => b.to_vec(),
         Err(e) => {
-            return Reply::error(
-                400,
-                "bad_request",
-                format!("could not read the request body: {e}"),
-            )
-            .into_response()
+            return Reply::error(400, "bad_request", format!("could not read the request body: {e}")).into_response()
         }
     };
     let incoming = Incoming {
@@ -45,9 +40,7 @@ pub(crate) async fn handle(
         Transport::Drop => conn.drop_response(),
         Transport::Truncate => {
             let response = reply.into_response();
-            let len = axum::body::HttpBody::size_hint(response.body())
-                .exact()
-                .unwrap_or(0);
+            let len = axum::body::HttpBody::size_hint(response.body()).exact().unwrap_or(0);
             conn.truncate_response((len / 2) as usize);
             return response;
         }

@@ -20,19 +20,11 @@ pub(crate) fn entry(
         .map(|(k, v)| {
             let name = k.as_str().to_ascii_lowercase();
             let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            let value = if name == "authorization" {
-                redact_authorization(&value)
-            } else {
-                value
-            };
+            let value = if name == "authorization" { redact_authorization(&value) } else { value };
             (name, value)
         })
         .collect();
-    let body = if req.body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&req.body).ok()
-    };
+    let body = if req.body.is_empty() { None } else { serde_json::from_slice(&req.body).ok() };
     LoggedRequest {
         method: req.method.clone(),
         path: req.path.clone(),

@@ -6,9 +6,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use trakt_emulator::{
-    Emulator, EmulatorConfig, Library, LoggedRequest, RateLimitConfig, Timestamp,
-};
+use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest, RateLimitConfig, Timestamp};
 
 pub struct Resp {
     pub status: u16,
@@ -18,15 +16,11 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
     }
 
     pub fn h(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_else(|| panic!("no header {name}"))
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no header {name}"))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -35,9 +29,7 @@ impl Resp {
 }
 
 pub fn agent_with(ua: bool, redirects: u32) -> ureq::Agent {
-    let mut cfg = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(redirects);
+    let mut cfg = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(redirects);
     if !ua {
         cfg = cfg.user_agent(ureq::config::AutoHeaderValue::None);
     }
@@ -45,13 +37,7 @@ pub fn agent_with(ua: bool, redirects: u32) -> ureq::Agent {
 }
 
 /// Sends a request with exactly the given headers.
-pub fn send(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Resp {
+pub fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
     let mut b = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);
@@ -61,11 +47,7 @@ pub fn send(
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.into_body().read_to_string().unwrap();
-    Resp {
-        status,
-        headers,
-        text,
-    }
+    Resp { status, headers, text }
 }
 
 /// A client sending the headers a well-behaved Trakt client sends.
@@ -79,12 +61,7 @@ pub struct Api {
 impl Api {
     pub fn new(emu: &Emulator) -> Api {
         let c = emu.credentials();
-        Api {
-            agent: agent_with(true, 0),
-            base: emu.url(),
-            client_id: c.client_id,
-            token: c.access_token,
-        }
+        Api { agent: agent_with(true, 0), base: emu.url(), client_id: c.client_id, token: c.access_token }
     }
 
     pub fn with_token(mut self, token: &str) -> Api {
@@ -92,13 +69,7 @@ impl Api {
         self
     }
 
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        extra: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Resp {
+    pub fn call(&self, method: &str, path: &str, extra: &[(&str, &str)], body: Option<&Value>) -> Resp {
         let auth = format!("Bearer {}", self.token);
         let mut headers = vec![
             ("trakt-api-key", self.client_id.as_str()),
@@ -111,13 +82,7 @@ impl Api {
         }
         headers.extend_from_slice(extra);
         let text = body.map(|b| b.to_string());
-        send(
-            &self.agent,
-            method,
-            &format!("{}{path}", self.base),
-            &headers,
-            text.as_deref(),
-        )
+        send(&self.agent, method, &format!("{}{path}", self.base), &headers, text.as_deref())
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -133,10 +98,7 @@ impl Api {
             &self.agent,
             "POST",
             &format!("{}{path}", self.base),
-            &[
-                ("content-type", "application/json"),
-                ("user-agent", "emulator-tests/1.0"),
-            ],
+            &[("content-type", "application/json"), ("user-agent", "emulator-tests/1.0")],
             Some(&body.to_string()),
         )
     }
@@ -159,19 +121,13 @@ impl Api {
         if body.is_some() {
             b = b.header("content-type", "application/json");
         }
-        let req = b
-            .body(body.map(|v| v.to_string()).unwrap_or_default().into_bytes())
-            .unwrap();
+        let req = b.body(body.map(|v| v.to_string()).unwrap_or_default().into_bytes()).unwrap();
         self.agent.run(req)
     }
 }
 
 pub fn start(seed: Library) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        seed,
-        ..Default::default()
-    })
-    .unwrap()
+    Emulator::start(EmulatorConfig { seed, ..Default::default() }).unwrap()
 }
 
 pub fn is_trakt_time(v: &Value) -> bool {
@@ -199,12 +155,7 @@ pub fn control(emu: &Emulator, method: &str, path: &str, body: Option<&Value>) -
 }
 
 pub fn ranks(r: &Resp) -> Vec<u64> {
-    r.json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["rank"].as_u64().unwrap())
-        .collect()
+    r.json().as_array().unwrap().iter().map(|row| row["rank"].as_u64().unwrap()).collect()
 }
 
 /// One GET over a fresh socket with `Connection: close`; everything the server sent.
@@ -225,12 +176,8 @@ pub fn raw_get(emu: &Emulator, path: &str) -> String {
 }
 
 pub fn rate_limited(cfg: RateLimitConfig) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        seed: Library::sample(3, 0),
-        rate_limit: Some(cfg),
-        ..Default::default()
-    })
-    .unwrap()
+    Emulator::start(EmulatorConfig { seed: Library::sample(3, 0), rate_limit: Some(cfg), ..Default::default() })
+        .unwrap()
 }
 
 pub fn rows(r: &Resp) -> Vec<Value> {
@@ -251,10 +198,7 @@ pub fn media_of(r: &Resp) -> Vec<(String, u64)> {
 }
 
 pub fn ids_of(r: &Resp) -> Vec<u64> {
-    rows(r)
-        .iter()
-        .map(|row| row["id"].as_u64().unwrap())
-        .collect()
+    rows(r).iter().map(|row| row["id"].as_u64().unwrap()).collect()
 }
 
 pub fn paging_headers(r: &Resp) -> [String; 4] {

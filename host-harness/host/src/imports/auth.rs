@@ -163,7 +163,12 @@ impl TokenService {
                         scope: None,
                     };
                     state.install(&update);
-                    self.log.event(Level::Info, "auth", "token_adopted", &[("source", "config"), ("expires_at", &update.expires_at.to_string())]);
+                    self.log.event(
+                        Level::Info,
+                        "auth",
+                        "token_adopted",
+                        &[("source", "config"), ("expires_at", &update.expires_at.to_string())],
+                    );
                     return Ok(());
                 }
             }
@@ -174,7 +179,12 @@ impl TokenService {
                 OAuthError::NotConfigured(_) => "not_configured",
                 OAuthError::Failed(_) => "failed",
             };
-            self.log.event(Level::Error, "auth", "token_refresh_failed", &[("result", status), ("error", &e.to_string())]);
+            self.log.event(
+                Level::Error,
+                "auth",
+                "token_refresh_failed",
+                &[("result", status), ("error", &e.to_string())],
+            );
             AuthFault::from(e)
         })?;
         // The old refresh token is dead now: the new pair reaches disk before anything uses it.
@@ -189,7 +199,12 @@ impl TokenService {
             RefreshReason::Rejected => "rejected",
             RefreshReason::Expiring => "expiring",
         };
-        self.log.event(Level::Info, "auth", "token_refreshed", &[("reason", why), ("expires_at", &update.expires_at.to_string())]);
+        self.log.event(
+            Level::Info,
+            "auth",
+            "token_refreshed",
+            &[("reason", why), ("expires_at", &update.expires_at.to_string())],
+        );
         Ok(())
     }
 }
@@ -246,7 +261,12 @@ mod tests {
         };
         let shared = SharedCredentials::new(stale);
         // The OAuth origin is unreachable: adopting must not need it.
-        let svc = TokenService::new(shared.clone(), Some(TokenStore::default_instance(path)), "http://127.0.0.1:9".into(), LogSink::to_writer(Box::new(std::io::sink()), Level::Error));
+        let svc = TokenService::new(
+            shared.clone(),
+            Some(TokenStore::default_instance(path)),
+            "http://127.0.0.1:9".into(),
+            LogSink::to_writer(Box::new(std::io::sink()), Level::Error),
+        );
         svc.refresh(RefreshReason::Rejected).unwrap();
         let now = shared.snapshot();
         assert_eq!((now.access_token.as_str(), now.refresh_token.as_str(), now.expires_at), ("new", "r2", 99));

@@ -100,12 +100,8 @@ impl HttpBroker {
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-            .map_err(|e| fault_of(e, &req.url))?;
+        let body =
+            response.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec().map_err(|e| fault_of(e, &req.url))?;
         Ok(HttpResponse { status, headers, body })
     }
 

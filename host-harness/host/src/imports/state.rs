@@ -182,7 +182,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("cache.json"), b"old").unwrap();
         fs::write(dir.path().join("gone.json"), b"x").unwrap();
-        let at = |scope: &str| StateLocation { dir: dir.path().join(scope), adopt_from: Some(dir.path().to_path_buf()) };
+        let at =
+            |scope: &str| StateLocation { dir: dir.path().join(scope), adopt_from: Some(dir.path().to_path_buf()) };
         let a = StateStore::at(at("a"), 100, None);
         let b = StateStore::at(at("b"), 100, None);
         assert_eq!(a.read("cache.json").unwrap().unwrap(), b"old");
