@@ -139,7 +139,7 @@ impl From<FeatureHealth> for wit::FeatureHealth {
 impl From<HealthReport> for wit::HealthReport {
     fn from(r: HealthReport) -> wit::HealthReport {
         wit::HealthReport {
-            status: r.status,
+            status: r.status.as_wire().into(),
             latency_ms: r.latency_ms,
             api_status: r.api_status,
             rate_limit_remaining: r.rate_limit_remaining,

@@ -18,10 +18,29 @@ pub struct FeatureHealth {
     pub reason: String,
 }
 
+/// The probe's verdict; the WIT `health-report.status` carries it as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    Ok,
+    /// Trakt refused the credentials (401 after a refresh, or 403).
+    AuthFailed,
+    /// Anything else: no answer, a server error, a rate limit.
+    Down,
+}
+
+impl HealthStatus {
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            HealthStatus::Ok => "ok",
+            HealthStatus::AuthFailed => "auth_failed",
+            HealthStatus::Down => "down",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthReport {
-    /// "ok", "auth_failed" or "down".
-    pub status: String,
+    pub status: HealthStatus,
     pub latency_ms: u32,
     pub api_status: u16,
     pub rate_limit_remaining: Option<u32>,
@@ -41,7 +60,7 @@ pub fn probe(client: &mut Client) -> HealthReport {
     let latency_ms = client.last_entry().map_or(0, |e| e.elapsed_ms).min(u64::from(u32::MAX)) as u32;
 
     let mut report = HealthReport {
-        status: "down".into(),
+        status: HealthStatus::Down,
         latency_ms,
         api_status: 0,
         rate_limit_remaining: None,
@@ -54,9 +73,9 @@ pub fn probe(client: &mut Client) -> HealthReport {
             report.api_status = resp.status;
             report.rate_limit_remaining = client::rate_limit_remaining(&resp);
             match resp.status {
-                200..=299 => report.status = "ok".into(),
+                200..=299 => report.status = HealthStatus::Ok,
                 401 | 403 => {
-                    report.status = "auth_failed".into();
+                    report.status = HealthStatus::AuthFailed;
                     report.message = if resp.status == 401 {
                         "Trakt rejected the access token even after a refresh: log in to Trakt again".into()
                     } else {
@@ -78,14 +97,14 @@ pub fn probe(client: &mut Client) -> HealthReport {
             report.message = message;
         }
         Err(AdapterError::Auth(m)) => {
-            report.status = "auth_failed".into();
+            report.status = HealthStatus::AuthFailed;
             report.api_status = 401;
             report.message = m;
         }
         Err(e) => report.message = e.to_string(),
     }
 
-    let ok = report.status == "ok";
+    let ok = report.status == HealthStatus::Ok;
     report.features = SUPPORT
         .iter()
         .map(|s| {
@@ -94,13 +113,13 @@ pub fn probe(client: &mut Client) -> HealthReport {
             } else if ok {
                 String::new()
             } else {
-                report.status.clone()
+                report.status.as_wire().to_string()
             };
             FeatureHealth { feature: s.feature, available: s.supported && ok, reason }
         })
         .collect();
     log::event(Level::Info, "health", "health", &[
-        ("status", report.status.clone()),
+        ("status", report.status.as_wire().into()),
         ("api_status", report.api_status.to_string()),
         ("latency_ms", report.latency_ms.to_string()),
     ]);
@@ -110,6 +129,14 @@ pub fn probe(client: &mut Client) -> HealthReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_render_to_their_wire_strings() {
+        let all = [(HealthStatus::Ok, "ok"), (HealthStatus::AuthFailed, "auth_failed"), (HealthStatus::Down, "down")];
+        for (status, wire) in all {
+            assert_eq!(status.as_wire(), wire);
+        }
+    }
     use crate::client::transport::TransportError;
     use crate::config::Options;
     use crate::testkit::{resp, Fakes};
@@ -120,7 +147,7 @@ mod tests {
         f.set_latency(42);
         let mut c = f.client(&Options { timeout_ms: 60_000, ..Options::default() });
         let r = probe(&mut c);
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, HealthStatus::Ok);
         assert_eq!(r.api_status, 200);
         assert_eq!(r.latency_ms, 42);
         assert_eq!(r.rate_limit_remaining, Some(998));
@@ -140,7 +167,7 @@ mod tests {
         let f = Fakes::new(|_| Ok(resp(401, &[], "")));
         let mut c = f.client(&Options::default());
         let r = probe(&mut c);
-        assert_eq!(r.status, "auth_failed");
+        assert_eq!(r.status, HealthStatus::AuthFailed);
         assert_eq!(r.api_status, 401);
         assert_eq!(f.refreshes(), 1);
         assert_eq!(f.requests().len(), 2);
@@ -153,26 +180,26 @@ mod tests {
         let f = Fakes::new(|_| Ok(resp(503, &[], "")));
         let mut c = f.client(&Options::default());
         let r = probe(&mut c);
-        assert_eq!((r.status.as_str(), r.api_status), ("down", 503));
+        assert_eq!((r.status, r.api_status), (HealthStatus::Down, 503));
         assert_eq!(f.requests().len(), 1);
 
         let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "30")], "")));
         let mut c = f.client(&Options::default());
         let r = probe(&mut c);
-        assert_eq!((r.status.as_str(), r.retry_after_secs), ("down", Some(30)));
+        assert_eq!((r.status, r.retry_after_secs), (HealthStatus::Down, Some(30)));
 
         // Beyond the Retry-After cap: still a report, with the wait.
         let f = Fakes::new(|_| Ok(resp(429, &[("retry-after", "300")], "")));
         let mut c = f.client(&Options::default());
         let r = probe(&mut c);
-        assert_eq!((r.status.as_str(), r.api_status, r.retry_after_secs), ("down", 429, Some(300)));
+        assert_eq!((r.status, r.api_status, r.retry_after_secs), (HealthStatus::Down, 429, Some(300)));
         assert!(r.message.contains("wait 300 s"), "{}", r.message);
         assert_eq!(f.requests().len(), 1);
 
         let f = Fakes::new(|_| Err(TransportError::Connect("refused".into())));
         let mut c = f.client(&Options::default());
         let r = probe(&mut c);
-        assert_eq!((r.status.as_str(), r.api_status), ("down", 0));
+        assert_eq!((r.status, r.api_status), (HealthStatus::Down, 0));
         assert_eq!(f.requests().len(), 1);
         assert!(f.sleeps().is_empty());
     }
