@@ -16,17 +16,8 @@ pub fn cache_dir() -> PathBuf {
     dir
 }
 
-/// The emulator's current credentials as a host holds them (issue time unknown).
-pub fn host_credentials(c: trakt_emulator::Credentials) -> trakt_host::config::Credentials {
-    trakt_host::config::Credentials {
-        client_id: c.client_id,
-        client_secret: c.client_secret,
-        access_token: c.access_token,
-        refresh_token: c.refresh_token,
-        expires_at: c.expires_at,
-        created_at: 0,
-    }
-}
+/// The emulator's current credentials as a host holds them (the CLI's demo needs the same).
+pub use cw_host::host_credentials;
 
 /// What one `cw-host` run produced.
 #[derive(Debug)]
