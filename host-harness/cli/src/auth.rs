@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::args::{AuthCommand, GlobalArgs, EXIT_ADAPTER_ERROR, EXIT_OK};
 use crate::commands::{api_origin, oauth_origin, print_json, report_failure, Failure};
-use crate::{AuthCommand, GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
+use crate::io::Io;
 use trakt_host::config::{persist_tokens, HostConfig};
 use trakt_host::imports::auth::needs_refresh;
 use trakt_host::oauth::{self, DevicePoll, OAuthError};

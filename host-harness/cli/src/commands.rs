@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::{Cli, Command, GlobalArgs, Io, WriteArgs, EMBEDDED_COMPONENT, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
+use crate::args::{Cli, Command, GlobalArgs, WriteArgs, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
+use crate::io::Io;
 use trakt_host::config::{HostConfig, DEFAULT_API_URL};
 use trakt_host::engine::default_cache_dir;
 use trakt_host::imports::auth::{AuthFault, TokenStore};
@@ -20,6 +21,10 @@ use trakt_host::runtime::{
     LedgerEntry, Runtime,
 };
 use trakt_host::state_scope::{self, StateLocation};
+
+/// The component this `cw-host` runs unless `--component` names another (built from
+/// `plugin/` by the trakt-adapter-artifacts crate).
+pub const EMBEDDED_COMPONENT: &[u8] = trakt_adapter_artifacts::TRAKT_ADAPTER_WASM;
 
 /// Why a command did not produce its normal output.
 pub enum Failure {

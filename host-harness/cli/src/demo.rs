@@ -5,8 +5,9 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
+use crate::args::{GlobalArgs, EXIT_ADAPTER_ERROR, EXIT_OK};
 use crate::commands::{describe, report_failure, Failure, Session};
-use crate::{GlobalArgs, Io, EXIT_ADAPTER_ERROR, EXIT_OK};
+use crate::io::Io;
 use trakt_emulator::{Emulator, EmulatorConfig, Library};
 use trakt_host::config::Credentials;
 use trakt_host::items::item_from_json;
