@@ -401,7 +401,7 @@ pub fn finish(
 ) -> WriteReport {
     let mut report = WriteReport { planned, outcomes: Vec::with_capacity(outcome.len()), ..WriteReport::default() };
     for (i, o) in outcome.into_iter().enumerate() {
-        let o = o.unwrap_or_else(|| Outcome::Unresolved(Hint::NotAccounted));
+        let o = o.unwrap_or(Outcome::Unresolved(Hint::NotAccounted));
         // The outcome carries the key exactly as the grouped list shows it.
         let key = match &o {
             Outcome::Confirmed => {
