@@ -118,8 +118,8 @@ impl Default for Options {
 
 impl Options {
     pub fn parse(text: &str) -> Result<Options, AdapterError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| AdapterError::Config(format!("options are not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| AdapterError::Config(format!("options are not valid JSON: {e}")))?;
         let Value::Object(map) = value else {
             return Err(AdapterError::Config("options must be a JSON object".into()));
         };
@@ -188,16 +188,20 @@ fn get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// The value of `key`, else of `alias`, with the name it was found under.
-fn either<'a>(map: &'a Map<String, Value>, key: &'static str, alias: &'static str) -> Option<(&'a Value, &'static str)> {
+fn either<'a>(
+    map: &'a Map<String, Value>,
+    key: &'static str,
+    alias: &'static str,
+) -> Option<(&'a Value, &'static str)> {
     get(map, key).map(|v| (v, key)).or_else(|| get(map, alias).map(|v| (v, alias)))
 }
 
 fn int_in(v: &Value, key: &str, min: u32, max: u32) -> Result<u32, AdapterError> {
     // Accept 100 and 100.0 (JSON writers differ), nothing else.
     let n = match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64)),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+        }
         _ => None,
     };
     let Some(n) = n else {
@@ -253,18 +257,20 @@ fn per_sec(v: &Value, key: &str) -> Result<f64, AdapterError> {
 }
 
 fn boolean(v: &Value, key: &str) -> Result<bool, AdapterError> {
-    v.as_bool()
-        .ok_or_else(|| AdapterError::Config(format!("{key} must be true or false, got {v}")))
+    v.as_bool().ok_or_else(|| AdapterError::Config(format!("{key} must be true or false, got {v}")))
 }
 
 /// A list of strings or one comma-separated string over "movies" and "shows" (singular
 /// forms and any case accepted), de-duplicated; empty means the default `["movies"]`, as in
 /// CrossWatch.
 fn collection_types(v: &Value, key: &str) -> Result<Vec<String>, AdapterError> {
-    let err = || AdapterError::Config(format!("{key} must be a list of \"movies\"/\"shows\" or a comma string, got {v}"));
+    let err =
+        || AdapterError::Config(format!("{key} must be a list of \"movies\"/\"shows\" or a comma string, got {v}"));
     let raw: Vec<String> = match v {
         Value::String(s) => s.split(',').map(str::to_string).collect(),
-        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(err)).collect::<Result<_, _>>()?,
+        Value::Array(a) => {
+            a.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(err)).collect::<Result<_, _>>()?
+        }
         _ => return Err(err()),
     };
     let mut out: Vec<String> = Vec::new();
@@ -286,9 +292,8 @@ fn collection_types(v: &Value, key: &str) -> Result<Vec<String>, AdapterError> {
 }
 
 fn timeout_ms(v: &Value) -> Result<u32, AdapterError> {
-    let secs = v
-        .as_f64()
-        .ok_or_else(|| AdapterError::Config(format!("timeout must be a number of seconds, got {v}")))?;
+    let secs =
+        v.as_f64().ok_or_else(|| AdapterError::Config(format!("timeout must be a number of seconds, got {v}")))?;
     if !(secs > 0.0 && secs <= 3600.0) {
         // `{v}` rather than `{secs}`: printing an f64 with core::fmt costs ~15 KB of wasm.
         return Err(AdapterError::Config(format!("timeout must be > 0 and <= 3600 seconds, got {v}")));
@@ -297,10 +302,7 @@ fn timeout_ms(v: &Value) -> Result<u32, AdapterError> {
 }
 
 fn api_url(v: &Value) -> Result<String, AdapterError> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| AdapterError::Config(format!("api_url must be a string, got {v}")))?
-        .trim();
+    let s = v.as_str().ok_or_else(|| AdapterError::Config(format!("api_url must be a string, got {v}")))?.trim();
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
@@ -383,7 +385,10 @@ mod tests {
         assert_eq!((o.history_chunk_size, o.history_number_fallback, o.history_collection), (100, true, false));
         assert_eq!(o.history_collection_types, vec!["movies".to_string()]);
 
-        let o = Options::parse(r#"{"number_fallback": false, "add_collections": true, "collection_types": "Shows, movie ,shows"}"#).unwrap();
+        let o = Options::parse(
+            r#"{"number_fallback": false, "add_collections": true, "collection_types": "Shows, movie ,shows"}"#,
+        )
+        .unwrap();
         assert!(!o.history_number_fallback && o.history_collection);
         assert_eq!(o.history_collection_types, vec!["shows".to_string(), "movies".to_string()]);
 
@@ -414,15 +419,30 @@ mod tests {
     #[test]
     fn pacing_and_retry_options() {
         let o = Options::default();
-        assert_eq!(o.rate_limit, RateLimit { enabled: true, read_enabled: true, read_limit: 1000, read_window_secs: 300, write_per_sec: 1.0 });
-        assert_eq!((o.retry_after_cap_secs, o.backoff_base_ms, o.backoff_max_ms, o.max_retries), (120, 1000, 60_000, 5));
+        assert_eq!(
+            o.rate_limit,
+            RateLimit {
+                enabled: true,
+                read_enabled: true,
+                read_limit: 1000,
+                read_window_secs: 300,
+                write_per_sec: 1.0
+            }
+        );
+        assert_eq!(
+            (o.retry_after_cap_secs, o.backoff_base_ms, o.backoff_max_ms, o.max_retries),
+            (120, 1000, 60_000, 5)
+        );
 
         let o = Options::parse(
             r#"{"rate_limit": {"read_limit": 500, "read_window_secs": 300, "write_per_sec": 0.5, "enabled": true},
                 "retry_after_cap_secs": 0, "backoff_base_ms": 5, "backoff_max_ms": 50}"#,
         )
         .unwrap();
-        assert_eq!(o.rate_limit, RateLimit { enabled: true, read_enabled: true, read_limit: 500, read_window_secs: 300, write_per_sec: 0.5 });
+        assert_eq!(
+            o.rate_limit,
+            RateLimit { enabled: true, read_enabled: true, read_limit: 500, read_window_secs: 300, write_per_sec: 0.5 }
+        );
         assert_eq!((o.retry_after_cap_secs, o.backoff_base_ms, o.backoff_max_ms), (0, 5, 50));
 
         // CrossWatch's keys: 0 disables a bucket; a positive post_per_sec sets the write rate.

@@ -50,11 +50,8 @@ pub struct HealthReport {
 }
 
 pub fn probe(client: &mut Client) -> HealthReport {
-    let call = Call {
-        max_attempts: Some(1),
-        timeout_ms: Some(client.timeout_ms().clamp(3_000, 15_000)),
-        ..Call::get(PATH)
-    };
+    let call =
+        Call { max_attempts: Some(1), timeout_ms: Some(client.timeout_ms().clamp(3_000, 15_000)), ..Call::get(PATH) };
     let result = client.exchange(&call);
     // Time on the wire, not counting a pacing wait before the probe.
     let latency_ms = client.last_entry().map_or(0, |e| e.elapsed_ms).min(u64::from(u32::MAX)) as u32;
@@ -83,9 +80,7 @@ pub fn probe(client: &mut Client) -> HealthReport {
                     };
                 }
                 429 => {
-                    report.retry_after_secs = resp
-                        .header_u64("retry-after")
-                        .map(|s| s.min(u64::from(u32::MAX)) as u32);
+                    report.retry_after_secs = resp.header_u64("retry-after").map(|s| s.min(u64::from(u32::MAX)) as u32);
                     report.message = "Trakt is rate limiting this client (429)".into();
                 }
                 s => report.message = format!("Trakt answered {s} for GET {PATH}"),
@@ -109,7 +104,8 @@ pub fn probe(client: &mut Client) -> HealthReport {
         .iter()
         .map(|s| {
             let reason = if !s.supported {
-                if s.feature == Feature::Playlists { "unsupported" } else { "not implemented in this version" }.to_string()
+                if s.feature == Feature::Playlists { "unsupported" } else { "not implemented in this version" }
+                    .to_string()
             } else if ok {
                 String::new()
             } else {
@@ -118,11 +114,16 @@ pub fn probe(client: &mut Client) -> HealthReport {
             FeatureHealth { feature: s.feature, available: s.supported && ok, reason }
         })
         .collect();
-    log::event(Level::Info, "health", "health", &[
-        ("status", report.status.as_wire().into()),
-        ("api_status", report.api_status.to_string()),
-        ("latency_ms", report.latency_ms.to_string()),
-    ]);
+    log::event(
+        Level::Info,
+        "health",
+        "health",
+        &[
+            ("status", report.status.as_wire().into()),
+            ("api_status", report.api_status.to_string()),
+            ("latency_ms", report.latency_ms.to_string()),
+        ],
+    );
     report
 }
 
@@ -153,13 +154,17 @@ mod tests {
         assert_eq!(r.rate_limit_remaining, Some(998));
         assert_eq!(f.requests()[0].url, "https://api.trakt.tv/sync/last_activities");
         assert_eq!(f.requests()[0].timeout_ms, 15_000);
-        let got: Vec<(Feature, bool, &str)> = r.features.iter().map(|f| (f.feature, f.available, f.reason.as_str())).collect();
-        assert_eq!(got, vec![
-            (Feature::Watchlist, true, ""),
-            (Feature::Ratings, true, ""),
-            (Feature::History, true, ""),
-            (Feature::Playlists, false, "unsupported"),
-        ]);
+        let got: Vec<(Feature, bool, &str)> =
+            r.features.iter().map(|f| (f.feature, f.available, f.reason.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Feature::Watchlist, true, ""),
+                (Feature::Ratings, true, ""),
+                (Feature::History, true, ""),
+                (Feature::Playlists, false, "unsupported"),
+            ]
+        );
     }
 
     #[test]

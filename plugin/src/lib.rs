@@ -137,7 +137,11 @@ impl Guest for Component {
         write(feature, Op::Add, items, dry_run)
     }
 
-    fn remove(feature: wit::Feature, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {
+    fn remove(
+        feature: wit::Feature,
+        items: Vec<wit::Item>,
+        dry_run: bool,
+    ) -> Result<wit::WriteReport, wit::AdapterError> {
         write(feature, Op::Remove, items, dry_run)
     }
 
@@ -147,7 +151,12 @@ impl Guest for Component {
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-fn write(feature: wit::Feature, op: Op, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {
+fn write(
+    feature: wit::Feature,
+    op: Op,
+    items: Vec<wit::Item>,
+    dry_run: bool,
+) -> Result<wit::WriteReport, wit::AdapterError> {
     let items: Vec<model::Item> = items.into_iter().map(Into::into).collect();
     let report = with_session(|s| {
         s.client.reset_ledger();

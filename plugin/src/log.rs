@@ -51,8 +51,7 @@ mod imp {
             Level::Warn => host_log::Level::Warn,
             Level::Error => host_log::Level::Error,
         };
-        let fields: Vec<(String, String)> =
-            fields.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
         host_log::event(level, feature, name, &fields);
     }
 

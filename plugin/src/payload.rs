@@ -199,7 +199,12 @@ pub fn build_body(entries: &[Entry]) -> Body {
             Target::Flat { group, ids } => {
                 match flat.iter_mut().find(|f| f.group == *group && f.ids == *ids && f.attrs == *attrs) {
                     Some(f) => f.inputs.push(*input),
-                    None => flat.push(FlatSent { group: *group, ids: ids.clone(), attrs: attrs.clone(), inputs: vec![*input] }),
+                    None => flat.push(FlatSent {
+                        group: *group,
+                        ids: ids.clone(),
+                        attrs: attrs.clone(),
+                        inputs: vec![*input],
+                    }),
                 }
             }
             Target::Season { show, season } | Target::Episode { show, season, .. } => {
@@ -403,7 +408,8 @@ impl Body {
                                     hit = true;
                                 }
                             }
-                            let sent: BTreeSet<usize> = s.episodes.iter().flat_map(|(_, _, i)| i.iter().copied()).collect();
+                            let sent: BTreeSet<usize> =
+                                s.episodes.iter().flat_map(|(_, _, i)| i.iter().copied()).collect();
                             if !season_hits.is_empty() && season_hits == sent {
                                 put(&sent.iter().copied().collect::<Vec<_>>(), Scope::Parent);
                             }
@@ -413,7 +419,12 @@ impl Body {
                     let sent: BTreeSet<usize> = show
                         .seasons
                         .iter()
-                        .flat_map(|s| s.whole.iter().flat_map(|(_, i)| i.iter()).chain(s.episodes.iter().flat_map(|(_, _, i)| i.iter())))
+                        .flat_map(|s| {
+                            s.whole
+                                .iter()
+                                .flat_map(|(_, i)| i.iter())
+                                .chain(s.episodes.iter().flat_map(|(_, _, i)| i.iter()))
+                        })
                         .copied()
                         .collect();
                     if !show_hits.is_empty() && show_hits == sent {

@@ -99,11 +99,12 @@ pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &st
 }
 
 pub fn ignored(feature: &str, name: &str, reason: &str, detail: String) {
-    log::event(Level::Warn, feature, "state_ignored", &[
-        ("file", name.to_string()),
-        ("reason", reason.to_string()),
-        ("detail", detail),
-    ]);
+    log::event(
+        Level::Warn,
+        feature,
+        "state_ignored",
+        &[("file", name.to_string()), ("reason", reason.to_string()), ("detail", detail)],
+    );
 }
 
 /// Write `doc` (which carries its own `schema` field) as compact JSON. `false` on failure.
@@ -111,13 +112,23 @@ pub fn save<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, doc:
     let bytes = match serde_json::to_vec(doc) {
         Ok(b) => b,
         Err(e) => {
-            log::event(Level::Error, feature, "state_write_failed", &[("file", name.to_string()), ("error", e.to_string())]);
+            log::event(
+                Level::Error,
+                feature,
+                "state_write_failed",
+                &[("file", name.to_string()), ("error", e.to_string())],
+            );
             return false;
         }
     };
     match store.write(name, &bytes) {
         Ok(()) => {
-            log::event(Level::Debug, feature, "state_saved", &[("file", name.to_string()), ("bytes", bytes.len().to_string())]);
+            log::event(
+                Level::Debug,
+                feature,
+                "state_saved",
+                &[("file", name.to_string()), ("bytes", bytes.len().to_string())],
+            );
             true
         }
         Err(e) => {
@@ -145,7 +156,12 @@ pub fn save_or_delete<T: Serialize>(store: &mut dyn Store, feature: &str, name: 
         return true;
     }
     if delete(store, feature, name) {
-        log::event(Level::Warn, feature, "state_dropped", &[("file", name.to_string()), ("reason", "write_failed".into())]);
+        log::event(
+            Level::Warn,
+            feature,
+            "state_dropped",
+            &[("file", name.to_string()), ("reason", "write_failed".into())],
+        );
     }
     false
 }

@@ -29,7 +29,11 @@ pub fn parse(s: &str) -> Option<Instant> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { None }
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -134,7 +138,11 @@ pub fn parse_watched_at(text: &str) -> Option<WatchedAt> {
     }
     let secs = if !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = t.parse().ok()?;
-        if t.len() >= 13 { n / 1000 } else { n }
+        if t.len() >= 13 {
+            n / 1000
+        } else {
+            n
+        }
     } else {
         parse_secs(t)?
     };
@@ -208,9 +216,19 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_timestamp() {
         for bad in [
-            "", "2026-04-30", "2026-04-30T19:02Z", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z",
-            "2026-04-31T00:00:00Z", "2026-04-30T24:00:00Z", "2026-04-30T19:02:00.Z", "2026-04-30T19:02:00+2",
-            "2026-04-30T19:02:00 UTC", "1714503720", "2026-04-30T19:02:00+25:00", "２０２６-04-30T19:02:00Z",
+            "",
+            "2026-04-30",
+            "2026-04-30T19:02Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-04-30T24:00:00Z",
+            "2026-04-30T19:02:00.Z",
+            "2026-04-30T19:02:00+2",
+            "2026-04-30T19:02:00 UTC",
+            "1714503720",
+            "2026-04-30T19:02:00+25:00",
+            "２０２６-04-30T19:02:00Z",
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }

@@ -119,7 +119,11 @@ impl Ledger {
             let mut s = o.sum.clone();
             s.method = "*".into();
             s.path = format!("({} more requests, summed)", o.count);
-            s.error = if o.failed > 0 { format!("{} of them failed; last: {}", o.failed, o.last_error) } else { String::new() };
+            s.error = if o.failed > 0 {
+                format!("{} of them failed; last: {}", o.failed, o.last_error)
+            } else {
+                String::new()
+            };
             out.push(s);
         }
         out

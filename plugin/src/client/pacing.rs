@@ -170,10 +170,12 @@ impl Pacer {
             bucket.unlogged_wait_ms += waited;
             if waited >= 500 || bucket.unlogged_wait_ms >= 1000 {
                 let total = std::mem::take(&mut bucket.unlogged_wait_ms);
-                log::event(Level::Debug, "ratelimit", "throttle", &[
-                    ("waited_ms", total.to_string()),
-                    ("bucket", b.name().into()),
-                ]);
+                log::event(
+                    Level::Debug,
+                    "ratelimit",
+                    "throttle",
+                    &[("waited_ms", total.to_string()), ("bucket", b.name().into())],
+                );
             }
         }
         Ok(waited)

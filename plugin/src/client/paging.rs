@@ -4,8 +4,8 @@
 //! that fails, any malformed page and any inconsistency in the paging headers abandons the
 //! whole walk (reference crosswatch.md 3.5 and 10.4; trakt-api.md 4).
 
-use std::collections::hash_map::DefaultHasher;
 use std::borrow::Cow;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
@@ -119,7 +119,12 @@ pub fn for_each_page<R: PageRow>(
 }
 
 /// A refused page: say on its ledger entry why (the request itself succeeded) and log it.
-fn noted(client: &mut Client, feature: &str, path: &str, result: Result<Walked, AdapterError>) -> Result<Walked, AdapterError> {
+fn noted(
+    client: &mut Client,
+    feature: &str,
+    path: &str,
+    result: Result<Walked, AdapterError>,
+) -> Result<Walked, AdapterError> {
     if let Err(e @ AdapterError::Protocol(_)) = &result {
         client.note_failure(e);
         log::event(Level::Error, feature, "index_abandoned", &[("path", path.to_string()), ("error", e.to_string())]);
@@ -146,7 +151,8 @@ fn walk<R: PageRow>(
     let mut page: u32 = 1;
     let mut etag: Option<String> = None;
     loop {
-        let bad = |what: String| AdapterError::Protocol(format!("{path} page {page}: {what}; index abandoned, try again"));
+        let bad =
+            |what: String| AdapterError::Protocol(format!("{path} page {page}: {what}; index abandoned, try again"));
         if page > MAX_PAGES {
             return Err(bad(format!("more than {MAX_PAGES} pages")));
         }

@@ -24,7 +24,11 @@ impl Jitter {
 
     /// Uniform in [0, max].
     pub(super) fn upto(&mut self, max: u64) -> u64 {
-        if max == u64::MAX { self.next() } else { self.next() % (max + 1) }
+        if max == u64::MAX {
+            self.next()
+        } else {
+            self.next() % (max + 1)
+        }
     }
 }
 
@@ -73,12 +77,17 @@ impl Client {
                         _ => false,
                     };
                     if !retryable || attempt >= attempts {
-                        log::event(Level::Error, "http", "http_exception_giveup", &[
-                            ("method", call.method.as_str().into()),
-                            ("path", call.path.clone()),
-                            ("attempt", attempt.to_string()),
-                            ("error", err.describe()),
-                        ]);
+                        log::event(
+                            Level::Error,
+                            "http",
+                            "http_exception_giveup",
+                            &[
+                                ("method", call.method.as_str().into()),
+                                ("path", call.path.clone()),
+                                ("attempt", attempt.to_string()),
+                                ("error", err.describe()),
+                            ],
+                        );
                         let unsure = !call.idempotent
                             && matches!(err, TransportError::Timeout(_) | TransportError::ConnectionLost(_));
                         return Err(AdapterError::Transport(if unsure {
@@ -92,14 +101,19 @@ impl Client {
                         }));
                     }
                     let wait = self.backoff_ms(attempt);
-                    log::event(Level::Warn, "http", "http_retry", &[
-                        ("method", call.method.as_str().into()),
-                        ("path", call.path.clone()),
-                        ("status", "0".into()),
-                        ("attempt", attempt.to_string()),
-                        ("wait_ms", wait.to_string()),
-                        ("error", err.describe()),
-                    ]);
+                    log::event(
+                        Level::Warn,
+                        "http",
+                        "http_retry",
+                        &[
+                            ("method", call.method.as_str().into()),
+                            ("path", call.path.clone()),
+                            ("status", "0".into()),
+                            ("attempt", attempt.to_string()),
+                            ("wait_ms", wait.to_string()),
+                            ("error", err.describe()),
+                        ],
+                    );
                     self.clock.sleep_ms(wait);
                     entry.waited_ms += wait;
                     continue;
@@ -115,12 +129,17 @@ impl Client {
                     self.rate_limit_remaining = Some(r);
                 }
             }
-            log::event(Level::Debug, "http", "http_response", &[
-                ("method", call.method.as_str().into()),
-                ("path", call.path.clone()),
-                ("status", resp.status.to_string()),
-                ("attempt", attempt.to_string()),
-            ]);
+            log::event(
+                Level::Debug,
+                "http",
+                "http_response",
+                &[
+                    ("method", call.method.as_str().into()),
+                    ("path", call.path.clone()),
+                    ("status", resp.status.to_string()),
+                    ("attempt", attempt.to_string()),
+                ],
+            );
             let status = resp.status;
             if status == 401 && !refreshed {
                 refreshed = true;
@@ -132,14 +151,19 @@ impl Client {
                 // A body shorter than its Content-Length is a connection lost mid-answer (most
                 // hosts report it as such; this covers those that do not).
                 let wait = self.backoff_ms(attempt);
-                log::event(Level::Warn, "http", "http_retry", &[
-                    ("method", call.method.as_str().into()),
-                    ("path", call.path.clone()),
-                    ("status", status.to_string()),
-                    ("attempt", attempt.to_string()),
-                    ("wait_ms", wait.to_string()),
-                    ("error", "truncated body".into()),
-                ]);
+                log::event(
+                    Level::Warn,
+                    "http",
+                    "http_retry",
+                    &[
+                        ("method", call.method.as_str().into()),
+                        ("path", call.path.clone()),
+                        ("status", status.to_string()),
+                        ("attempt", attempt.to_string()),
+                        ("wait_ms", wait.to_string()),
+                        ("error", "truncated body".into()),
+                    ],
+                );
                 self.clock.sleep_ms(wait);
                 entry.waited_ms += wait;
                 continue;
@@ -156,21 +180,31 @@ impl Client {
                     return Ok(resp);
                 }
                 let wait = (secs * 1000).max(self.backoff_ms(attempt));
-                log::event(Level::Warn, "http", "rate_limit_retry", &[
-                    ("method", call.method.as_str().into()),
-                    ("path", call.path.clone()),
-                    ("retry_after_s", secs.to_string()),
-                    ("attempt", attempt.to_string()),
-                    ("wait_ms", wait.to_string()),
-                ]);
+                log::event(
+                    Level::Warn,
+                    "http",
+                    "rate_limit_retry",
+                    &[
+                        ("method", call.method.as_str().into()),
+                        ("path", call.path.clone()),
+                        ("retry_after_s", secs.to_string()),
+                        ("attempt", attempt.to_string()),
+                        ("wait_ms", wait.to_string()),
+                    ],
+                );
                 wait
             } else {
                 if !call.idempotent {
-                    log::event(Level::Error, "http", "http_giveup_unsafe", &[
-                        ("method", call.method.as_str().into()),
-                        ("path", call.path.clone()),
-                        ("status", status.to_string()),
-                    ]);
+                    log::event(
+                        Level::Error,
+                        "http",
+                        "http_giveup_unsafe",
+                        &[
+                            ("method", call.method.as_str().into()),
+                            ("path", call.path.clone()),
+                            ("status", status.to_string()),
+                        ],
+                    );
                     return Err(AdapterError::Http {
                         status,
                         message: format!(
@@ -184,13 +218,18 @@ impl Client {
                     return Ok(resp);
                 }
                 let wait = self.backoff_ms(attempt);
-                log::event(Level::Warn, "http", "http_retry", &[
-                    ("method", call.method.as_str().into()),
-                    ("path", call.path.clone()),
-                    ("status", status.to_string()),
-                    ("attempt", attempt.to_string()),
-                    ("wait_ms", wait.to_string()),
-                ]);
+                log::event(
+                    Level::Warn,
+                    "http",
+                    "http_retry",
+                    &[
+                        ("method", call.method.as_str().into()),
+                        ("path", call.path.clone()),
+                        ("status", status.to_string()),
+                        ("attempt", attempt.to_string()),
+                        ("wait_ms", wait.to_string()),
+                    ],
+                );
                 wait
             };
             self.clock.sleep_ms(wait);
@@ -205,12 +244,17 @@ impl Client {
     }
 
     fn over_cap(&self, call: &Call, secs: u64) -> AdapterError {
-        log::event(Level::Warn, "http", "rate_limited", &[
-            ("method", call.method.as_str().into()),
-            ("path", call.path.clone()),
-            ("retry_after_s", secs.to_string()),
-            ("cap_s", self.settings.retry_after_cap_secs.to_string()),
-        ]);
+        log::event(
+            Level::Warn,
+            "http",
+            "rate_limited",
+            &[
+                ("method", call.method.as_str().into()),
+                ("path", call.path.clone()),
+                ("retry_after_s", secs.to_string()),
+                ("cap_s", self.settings.retry_after_cap_secs.to_string()),
+            ],
+        );
         rate_limited(secs, call, true)
     }
 

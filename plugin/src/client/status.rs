@@ -35,7 +35,10 @@ pub(super) fn rate_limited(secs: u64, call: &Call, over_cap: bool) -> AdapterErr
     let why = if over_cap { "longer than this run waits" } else { "and kept refusing after every retry" };
     AdapterError::RateLimited {
         retry_after_secs: secs,
-        message: format!("Trakt rate limit reached on {}: Trakt asks to wait {secs} s, {why}; run again later", call.what()),
+        message: format!(
+            "Trakt rate limit reached on {}: Trakt asks to wait {secs} s, {why}; run again later",
+            call.what()
+        ),
     }
 }
 
@@ -59,7 +62,9 @@ pub(super) fn classify(call: &Call, resp: Response) -> Result<Response, AdapterE
     };
     match resp.status {
         200..=299 | 304 => Ok(resp),
-        400 => Err(http(400, "Trakt could not parse the request; this is an adapter bug, please report it with the log")),
+        400 => {
+            Err(http(400, "Trakt could not parse the request; this is an adapter bug, please report it with the log"))
+        }
         401 => Err(AdapterError::Auth(format!(
             "Trakt rejected the access token for {what} even after a refresh: log in to Trakt again"
         ))),
@@ -74,10 +79,9 @@ pub(super) fn classify(call: &Call, resp: Response) -> Result<Response, AdapterE
         404 => Err(http(404, "not found on Trakt: check the item's ids")),
         405 => Err(http(405, "method not allowed; the Trakt API may have changed: update the adapter")),
         409 => Err(http(409, "conflict: Trakt already has this (or it is in progress)")),
-        412 => Err(http(
-            412,
-            "Trakt wants the content type application/json; a proxy between you and Trakt may strip it",
-        )),
+        412 => {
+            Err(http(412, "Trakt wants the content type application/json; a proxy between you and Trakt may strip it"))
+        }
         420 => {
             let limit = resp.header_u64("x-account-limit").map(|n| n.min(u64::from(u32::MAX)) as u32);
             let vip = header_bool(&resp, "x-vip-user");

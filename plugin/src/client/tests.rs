@@ -143,7 +143,10 @@ fn retry_after_3_waits_3s() {
     assert_eq!(f.sleeps(), vec![3000], "max(3 s, jitter <= 1 s)");
     let t = f.send_times();
     assert_eq!(t[1] - t[0], 3000);
-    assert!(has_line(&take_lines(), "[TRAKT:http] WARN rate_limit_retry method=GET path=/x retry_after_s=3 attempt=1 wait_ms=3000"));
+    assert!(has_line(
+        &take_lines(),
+        "[TRAKT:http] WARN rate_limit_retry method=GET path=/x retry_after_s=3 attempt=1 wait_ms=3000"
+    ));
 }
 
 #[test]
@@ -213,7 +216,9 @@ fn non_idempotent_post_is_resent_only_when_provably_not_applied() {
     let f = Fakes::new(|_| Ok(resp(503, &[], "")));
     let mut c = f.client(&Options::default());
     match c.execute(&Call::post("/sync/history", "{}".into(), false)) {
-        Err(AdapterError::Http { status: 503, message }) => assert!(message.contains("may or may not have been applied"), "{message}"),
+        Err(AdapterError::Http { status: 503, message }) => {
+            assert!(message.contains("may or may not have been applied"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(f.requests().len(), 1);
@@ -256,7 +261,11 @@ fn transport_errors_that_are_never_retried() {
 #[test]
 fn trakt_statuses_are_typed_after_one_request() {
     let f = Fakes::new(|_| {
-        Ok(resp(420, &[("x-account-limit", "250"), ("x-vip-user", "false"), ("x-upgrade-url", "https://trakt.tv/vip")], ""))
+        Ok(resp(
+            420,
+            &[("x-account-limit", "250"), ("x-vip-user", "false"), ("x-upgrade-url", "https://trakt.tv/vip")],
+            "",
+        ))
     });
     let mut c = f.client(&Options::default());
     match c.execute(&Call::post("/sync/watchlist", "{}".into(), true)) {
@@ -307,7 +316,8 @@ fn trakt_statuses_are_typed_after_one_request() {
 
 #[test]
 fn ledger_of_a_retried_get() {
-    let rl = r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":997,"until":"2023-11-14T22:30:30Z"}"#;
+    let rl =
+        r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":997,"until":"2023-11-14T22:30:30Z"}"#;
     let f = Fakes::script(vec![Ok(resp(503, &[("x-ratelimit", rl)], "down")), Ok(resp(200, &[], "[1,2]"))]);
     f.set_latency(7);
     let mut c = f.client(&Options::default());
@@ -341,7 +351,8 @@ fn ledger_of_a_retried_get() {
 #[test]
 fn x_ratelimit_remaining_zero_delays_the_next_request_until_reset() {
     // Fake wall clock at the first request: 1_700_001_000 = 2023-11-14T22:30:00Z.
-    let rl = r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":0,"until":"2023-11-14T22:30:30Z"}"#;
+    let rl =
+        r#"{"name":"AUTHED_API_GET_LIMIT","period":300,"limit":1000,"remaining":0,"until":"2023-11-14T22:30:30Z"}"#;
     let f = Fakes::script(vec![Ok(resp(200, &[("x-ratelimit", rl)], "{}")), Ok(resp(200, &[], "{}"))]);
     let mut c = f.client(&Options::default());
     c.execute(&Call::get("/a")).unwrap();

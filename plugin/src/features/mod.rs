@@ -93,10 +93,7 @@ pub const SUPPORT: [Support; 4] = [
 ];
 
 pub fn unsupported(feature: Feature) -> AdapterError {
-    AdapterError::Unsupported(format!(
-        "{} is not implemented in this adapter version; see manifest",
-        feature.name()
-    ))
+    AdapterError::Unsupported(format!("{} is not implemented in this adapter version; see manifest", feature.name()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,10 +316,12 @@ pub fn send_bodies(
                 match serde_json::from_slice::<Value>(&resp.body) {
                     Ok(v) if v.is_object() => account(&v, n, inputs, outcome),
                     _ => {
-                        log::event(Level::Warn, feature, "write_bad_response", &[
-                            ("op", op.name().into()),
-                            ("status", resp.status.to_string()),
-                        ]);
+                        log::event(
+                            Level::Warn,
+                            feature,
+                            "write_bad_response",
+                            &[("op", op.name().into()), ("status", resp.status.to_string())],
+                        );
                         sent.ambiguous = true;
                         mark(outcome, inputs, Outcome::Unresolved(Hint::BadResponse));
                     }
@@ -357,32 +356,39 @@ pub enum Failure {
 pub fn write_failure(feature: &str, op: Op, e: AdapterError, wrote_any: bool) -> Failure {
     match e {
         AdapterError::AccountLimit { limit, vip, upgrade_url, message } => {
-            log::event(Level::Warn, feature, "rate_limit", &[
-                ("status", "420".into()),
-                ("limit", limit.map(|l| l.to_string()).unwrap_or_default()),
-                ("vip", vip.map(|v| v.to_string()).unwrap_or_default()),
-                ("upgrade_url", upgrade_url.unwrap_or_default()),
-                ("message", message),
-            ]);
+            log::event(
+                Level::Warn,
+                feature,
+                "rate_limit",
+                &[
+                    ("status", "420".into()),
+                    ("limit", limit.map(|l| l.to_string()).unwrap_or_default()),
+                    ("vip", vip.map(|v| v.to_string()).unwrap_or_default()),
+                    ("upgrade_url", upgrade_url.unwrap_or_default()),
+                    ("message", message),
+                ],
+            );
             Failure::Chunk { hint: Hint::TraktLimit, stop: true, ambiguous: false }
         }
         AdapterError::Http { status, message } => {
-            log::event(Level::Warn, feature, "write_chunk_failed", &[
-                ("op", op.name().into()),
-                ("status", status.to_string()),
-                ("message", message),
-            ]);
+            log::event(
+                Level::Warn,
+                feature,
+                "write_chunk_failed",
+                &[("op", op.name().into()), ("status", status.to_string()), ("message", message)],
+            );
             // A 4xx was refused as a whole; after a 5xx the write may have been applied.
             Failure::Chunk { hint: Hint::Http(status), stop: false, ambiguous: status >= 500 }
         }
         e if !wrote_any => Failure::Fatal(e),
         e => {
             let hint = Hint::of_status(e.status());
-            log::event(Level::Error, feature, "write_stopped", &[
-                ("op", op.name().into()),
-                ("hint", hint.to_string()),
-                ("error", e.to_string()),
-            ]);
+            log::event(
+                Level::Error,
+                feature,
+                "write_stopped",
+                &[("op", op.name().into()), ("hint", hint.to_string()), ("error", e.to_string())],
+            );
             Failure::Chunk { hint, stop: true, ambiguous: true }
         }
     }
@@ -420,19 +426,28 @@ pub fn finish(
         };
         report.outcomes.push(ItemOutcome { key, outcome: o });
     }
-    log::event(Level::Info, feature, "write_done", &[
-        ("op", op.name().into()),
-        ("confirmed", report.confirmed.len().to_string()),
-        ("skipped", report.skipped.len().to_string()),
-        ("unresolved", report.unresolved.len().to_string()),
-        ("dry_run", dry_run.to_string()),
-    ]);
+    log::event(
+        Level::Info,
+        feature,
+        "write_done",
+        &[
+            ("op", op.name().into()),
+            ("confirmed", report.confirmed.len().to_string()),
+            ("skipped", report.skipped.len().to_string()),
+            ("unresolved", report.unresolved.len().to_string()),
+            ("dry_run", dry_run.to_string()),
+        ],
+    );
     report
 }
 
 /// The key as reported: "" for an item without any usable id or title.
 pub fn public_key(key: &str) -> String {
-    if key == UNKNOWN_KEY { String::new() } else { key.to_string() }
+    if key == UNKNOWN_KEY {
+        String::new()
+    } else {
+        key.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -443,20 +458,19 @@ mod tests {
     fn finish_reports_one_outcome_per_input_in_input_order() {
         let items: Vec<Item> = (0..4).map(|i| Item { title: Some(format!("t{i}")), ..Item::default() }).collect();
         let keys: Vec<String> = ["tmdb:1", "tmdb:2", UNKNOWN_KEY, "tmdb:4"].iter().map(|k| k.to_string()).collect();
-        let outcome = vec![
-            Some(Outcome::Skipped),
-            Some(Outcome::Confirmed),
-            Some(Outcome::Unresolved(Hint::MissingIds)),
-            None,
-        ];
+        let outcome =
+            vec![Some(Outcome::Skipped), Some(Outcome::Confirmed), Some(Outcome::Unresolved(Hint::MissingIds)), None];
         let r = finish("watchlist", Op::Add, &items, &keys, outcome, Vec::new(), false);
         let got: Vec<(&str, &Outcome)> = r.outcomes.iter().map(|o| (o.key.as_str(), &o.outcome)).collect();
-        assert_eq!(got, [
-            ("tmdb:1", &Outcome::Skipped),
-            ("tmdb:2", &Outcome::Confirmed),
-            ("", &Outcome::Unresolved(Hint::MissingIds)),
-            ("tmdb:4", &Outcome::Unresolved(Hint::NotAccounted)),
-        ]);
+        assert_eq!(
+            got,
+            [
+                ("tmdb:1", &Outcome::Skipped),
+                ("tmdb:2", &Outcome::Confirmed),
+                ("", &Outcome::Unresolved(Hint::MissingIds)),
+                ("tmdb:4", &Outcome::Unresolved(Hint::NotAccounted)),
+            ]
+        );
         // The grouped lists say the same, keyed alike.
         assert_eq!(r.confirmed, ["tmdb:2"]);
         assert_eq!(r.skipped, ["tmdb:1"]);

@@ -105,10 +105,16 @@ mod tests {
         assert_eq!(find(item("show", &[("trakt", "1")], &[], None, None)).as_deref(), Some("tmdb:1396#show"));
         // The movie with the show's tmdb id is another title.
         assert_eq!(find(item("movie", &[("tmdb", "1396")], &[], None, None)), None);
-        assert_eq!(find(item("season", &[], &[("slug", "breaking-bad")], Some(1), None)).as_deref(), Some("tmdb:1396#season:1"));
+        assert_eq!(
+            find(item("season", &[], &[("slug", "breaking-bad")], Some(1), None)).as_deref(),
+            Some("tmdb:1396#season:1")
+        );
         assert_eq!(find(item("season", &[], &[("tvdb", "81189")], Some(2), None)), None);
         assert_eq!(find(item("episode", &[("tvdb", "4127161")], &[], None, None)).as_deref(), Some("tmdb:1396#s04e08"));
-        assert_eq!(find(item("episode", &[], &[("tvdb", "81189")], Some(4), Some(8))).as_deref(), Some("tmdb:1396#s04e08"));
+        assert_eq!(
+            find(item("episode", &[], &[("tvdb", "81189")], Some(4), Some(8))).as_deref(),
+            Some("tmdb:1396#s04e08")
+        );
         // Show ids copied onto an episode are not the episode's ids.
         assert_eq!(find(item("episode", &[("tmdb", "1396")], &[("tmdb", "1396")], Some(9), Some(9))), None);
         assert_eq!(find(item("person", &[("tmdb", "272")], &[], None, None)), None);

@@ -18,7 +18,13 @@ pub fn row_to_item(row: &Value) -> Result<Option<Item>, String> {
     let item = match kind {
         "movie" | "show" => {
             let m = obj(kind)?;
-            Item { kind: kind.to_string(), title: text(m, "title"), year: int(m, "year"), ids: ids_of(m), ..Item::default() }
+            Item {
+                kind: kind.to_string(),
+                title: text(m, "title"),
+                year: int(m, "year"),
+                ids: ids_of(m),
+                ..Item::default()
+            }
         }
         "season" => {
             let s = obj("season")?;

@@ -92,14 +92,17 @@ pub fn update(
                 e.attempts = e.attempts.saturating_add(1);
             }
             _ => {
-                doc.items.insert(key.to_string(), Entry {
-                    item: item_to_json(item),
-                    action: op.name().to_string(),
-                    reasons: hints.collect(),
-                    first_seen: now_iso.to_string(),
-                    last_attempt: now_iso.to_string(),
-                    attempts: 1,
-                });
+                doc.items.insert(
+                    key.to_string(),
+                    Entry {
+                        item: item_to_json(item),
+                        action: op.name().to_string(),
+                        reasons: hints.collect(),
+                        first_seen: now_iso.to_string(),
+                        last_attempt: now_iso.to_string(),
+                        attempts: 1,
+                    },
+                );
             }
         }
     }

@@ -89,7 +89,9 @@ impl Hint {
     /// applied the write, or it failed for a passing reason (rate limit, server, network).
     pub fn may_change(&self) -> bool {
         match self {
-            Hint::Transport | Hint::Unconfirmed | Hint::JournalUnavailable | Hint::TraktLimit | Hint::BadResponse => true,
+            Hint::Transport | Hint::Unconfirmed | Hint::JournalUnavailable | Hint::TraktLimit | Hint::BadResponse => {
+                true
+            }
             Hint::Http(status) => (500..=599).contains(status) || *status == 429,
             Hint::MissingIds
             | Hint::MissingScope
@@ -152,11 +154,14 @@ mod tests {
 
     #[test]
     fn hints_that_may_change_on_a_later_run() {
-        let changing = [Hint::Transport, Hint::Unconfirmed, Hint::JournalUnavailable, Hint::TraktLimit, Hint::BadResponse];
+        let changing =
+            [Hint::Transport, Hint::Unconfirmed, Hint::JournalUnavailable, Hint::TraktLimit, Hint::BadResponse];
         for h in changing.into_iter().chain([Hint::Http(500), Hint::Http(503), Hint::Http(429)]) {
             assert!(h.may_change(), "{h}");
         }
-        for h in [Hint::NotFound, Hint::MissingIds, Hint::Http(400), Hint::Http(422), Hint::Http(420), Hint::InvalidExtra] {
+        for h in
+            [Hint::NotFound, Hint::MissingIds, Hint::Http(400), Hint::Http(422), Hint::Http(420), Hint::InvalidExtra]
+        {
             assert!(!h.may_change(), "{h}");
         }
     }

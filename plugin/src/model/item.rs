@@ -6,8 +6,8 @@
 
 /// Id namespaces CrossWatch keeps, in its output order (`ID_KEYS`). Others are dropped.
 pub const ID_KEYS: [&str; 15] = [
-    "tmdb", "imdb", "tvdb", "trakt", "simkl", "mal", "anilist", "kitsu", "anidb", "plex", "jellyfin",
-    "mdblist", "emby", "guid", "slug",
+    "tmdb", "imdb", "tvdb", "trakt", "simkl", "mal", "anilist", "kitsu", "anidb", "plex", "jellyfin", "mdblist",
+    "emby", "guid", "slug",
 ];
 
 /// Namespaces whose values are numbers: only their digits are kept.
@@ -67,10 +67,7 @@ impl Item {
     pub fn extra_is_valid(&self) -> bool {
         match &self.extra {
             None => true,
-            Some(text) => matches!(
-                serde_json::from_str::<serde_json::Value>(text),
-                Ok(serde_json::Value::Object(_))
-            ),
+            Some(text) => matches!(serde_json::from_str::<serde_json::Value>(text), Ok(serde_json::Value::Object(_))),
         }
     }
 }
@@ -289,10 +286,7 @@ mod tests {
 
     #[test]
     fn guid_ids_override() {
-        let ids = Ids::from_raw(&raw(&[
-            ("tmdb", "1"),
-            ("guid", "com.plexapp.agents.themoviedb://603?lang=en"),
-        ]));
+        let ids = Ids::from_raw(&raw(&[("tmdb", "1"), ("guid", "com.plexapp.agents.themoviedb://603?lang=en")]));
         assert_eq!(ids.get("tmdb"), Some("603"));
         let ids = Ids::from_raw(&raw(&[("guid", "imdb://tt0133093")]));
         assert_eq!(ids.get("imdb"), Some("tt0133093"));
@@ -333,13 +327,16 @@ mod tests {
             extra: Some(r#"{"a":1}"#.into()),
             ..Item::default()
         };
-        assert_eq!(it.minimal(), Item {
-            kind: "show".into(),
-            title: Some("Breaking Bad".into()),
-            year: Some(2008),
-            ids: raw(&[("tmdb", "1396"), ("slug", "breaking-bad")]),
-            ..Item::default()
-        });
+        assert_eq!(
+            it.minimal(),
+            Item {
+                kind: "show".into(),
+                title: Some("Breaking Bad".into()),
+                year: Some(2008),
+                ids: raw(&[("tmdb", "1396"), ("slug", "breaking-bad")]),
+                ..Item::default()
+            }
+        );
     }
 
     #[test]

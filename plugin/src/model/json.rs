@@ -120,8 +120,20 @@ pub fn item_from_json(v: &Value) -> Option<Item> {
     let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
     let i = |k: &str| o.get(k).and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok());
     const KNOWN: [&str; 14] = [
-        "type", "title", "year", "ids", "show_ids", "season", "episode", "series_title", "rating", "rated_at",
-        "watched_at", "listed_at", "_trakt_history_id", "history_id",
+        "type",
+        "title",
+        "year",
+        "ids",
+        "show_ids",
+        "season",
+        "episode",
+        "series_title",
+        "rating",
+        "rated_at",
+        "watched_at",
+        "listed_at",
+        "_trakt_history_id",
+        "history_id",
     ];
     let extra: Map<String, Value> =
         o.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -166,15 +178,19 @@ mod tests {
             ..Item::default()
         };
         let v = item_to_json(&it);
-        assert_eq!(v, json!({
-            "type": "episode", "title": "Pilot", "year": 2008,
-            "ids": {"tmdb": "62085", "tvdb": "349232"}, "show_ids": {"tmdb": "1396"},
-            "season": 1, "episode": 1, "series_title": "Breaking Bad", "rating": 9,
-            "rated_at": "2026-04-12T08:00:00.000Z", "listed_at": "2026-04-04T12:00:00.000Z", "_cw_marked": true
-        }));
+        assert_eq!(
+            v,
+            json!({
+                "type": "episode", "title": "Pilot", "year": 2008,
+                "ids": {"tmdb": "62085", "tvdb": "349232"}, "show_ids": {"tmdb": "1396"},
+                "season": 1, "episode": 1, "series_title": "Breaking Bad", "rating": 9,
+                "rated_at": "2026-04-12T08:00:00.000Z", "listed_at": "2026-04-04T12:00:00.000Z", "_cw_marked": true
+            })
+        );
         assert_eq!(item_from_json(&v), Some(it));
         assert_eq!(item_from_json(&json!([1])), None);
-        let odd = item_from_json(&json!({"type": "movie", "ids": {"plex": {"guid": "x"}, "tmdb": 603}, "rating": 8.5})).unwrap();
+        let odd = item_from_json(&json!({"type": "movie", "ids": {"plex": {"guid": "x"}, "tmdb": 603}, "rating": 8.5}))
+            .unwrap();
         assert_eq!(odd.ids, vec![("tmdb".to_string(), "603".to_string())]);
         assert_eq!(odd.rating, Some(8.5));
         assert_eq!(item_to_json(&odd)["rating"], json!(8.5));

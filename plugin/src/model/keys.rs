@@ -17,9 +17,7 @@ pub const UNKNOWN_KEY: &str = "unknown:";
 
 /// `ns:value` of the first `KEY_PRIORITY` namespace present, lowercased.
 fn best_id(ids: &Ids) -> Option<String> {
-    KEY_PRIORITY
-        .iter()
-        .find_map(|ns| ids.get(ns).map(|v| format!("{ns}:{v}").to_lowercase()))
+    KEY_PRIORITY.iter().find_map(|ns| ids.get(ns).map(|v| format!("{ns}:{v}").to_lowercase()))
 }
 
 /// The canonical key of a (normalised) media description.
@@ -99,37 +97,113 @@ mod tests {
             ("anime is a show", item("anime", &[("tmdb", "1396")], &[], None, None), "tmdb:1396#show"),
             ("show tvdb no #show", item("show", &[("tvdb", "81189")], &[], None, None), "tvdb:81189"),
             ("movie sharing the tmdb id", item("movie", &[("tmdb", "1396")], &[], None, None), "tmdb:1396"),
-            ("season by show ids", item("season", &[("tmdb", "3626")], &[("tvdb", "81189")], Some(2), None), "tvdb:81189#season:2"),
+            (
+                "season by show ids",
+                item("season", &[("tmdb", "3626")], &[("tvdb", "81189")], Some(2), None),
+                "tvdb:81189#season:2",
+            ),
             ("season tmdb show no #show", item("season", &[], &bb, Some(2), None), "tmdb:1396#season:2"),
             ("season 0", item("season", &[], &bb, Some(0), None), "tmdb:1396#season:0"),
             ("episode", item("episode", &[("tmdb", "62085")], &bb, Some(1), Some(5)), "tmdb:1396#s01e05"),
             ("episode specials", item("episode", &[], &bb, Some(0), Some(3)), "tmdb:1396#s00e03"),
             ("episode 3 digits", item("episode", &[], &bb, Some(1), Some(123)), "tmdb:1396#s01e123"),
             ("episode with show ids copied onto it", item("episode", &bb, &bb, Some(1), Some(5)), "tmdb:1396#s01e05"),
-            ("episode without show ids uses own ids", item("episode", &[("tmdb", "62085")], &[], Some(1), Some(1)), "tmdb:62085#s01e01"),
-            ("episode without numbers uses own id", item("episode", &[("tvdb", "349232")], &bb, None, None), "tvdb:349232"),
-            ("episode season but no episode number", item("episode", &[("trakt", "16")], &bb, Some(1), None), "trakt:16"),
-            ("sentinel ids skipped", item("movie", &[("tmdb", "0"), ("imdb", "none"), ("trakt", "12")], &[], None, None), "trakt:12"),
-            ("slug lowercased last resort", item("movie", &[("slug", "The-Matrix")], &[], None, None), "slug:the-matrix"),
-            ("show ids sentinel falls back to own", item("season", &[("tvdb", "171641")], &[("tmdb", "null")], Some(3), None), "tvdb:171641#season:3"),
+            (
+                "episode without show ids uses own ids",
+                item("episode", &[("tmdb", "62085")], &[], Some(1), Some(1)),
+                "tmdb:62085#s01e01",
+            ),
+            (
+                "episode without numbers uses own id",
+                item("episode", &[("tvdb", "349232")], &bb, None, None),
+                "tvdb:349232",
+            ),
+            (
+                "episode season but no episode number",
+                item("episode", &[("trakt", "16")], &bb, Some(1), None),
+                "trakt:16",
+            ),
+            (
+                "sentinel ids skipped",
+                item("movie", &[("tmdb", "0"), ("imdb", "none"), ("trakt", "12")], &[], None, None),
+                "trakt:12",
+            ),
+            (
+                "slug lowercased last resort",
+                item("movie", &[("slug", "The-Matrix")], &[], None, None),
+                "slug:the-matrix",
+            ),
+            (
+                "show ids sentinel falls back to own",
+                item("season", &[("tvdb", "171641")], &[("tmdb", "null")], Some(3), None),
+                "tvdb:171641#season:3",
+            ),
             ("nothing at all", item("movie", &[], &[], None, None), "unknown:"),
-            ("imdb before tvdb for a show", item("show", &[("tvdb", "121361"), ("imdb", "tt0944947")], &[], None, None), "imdb:tt0944947"),
-            ("trakt-keyed show, no #show", item("show", &[("trakt", "1390"), ("slug", "game-of-thrones")], &[], None, None), "trakt:1390"),
-            ("anime keyed by tmdb gets #show", item("anime", &[("tmdb", "31910"), ("mal", "20")], &[], None, None), "tmdb:31910#show"),
+            (
+                "imdb before tvdb for a show",
+                item("show", &[("tvdb", "121361"), ("imdb", "tt0944947")], &[], None, None),
+                "imdb:tt0944947",
+            ),
+            (
+                "trakt-keyed show, no #show",
+                item("show", &[("trakt", "1390"), ("slug", "game-of-thrones")], &[], None, None),
+                "trakt:1390",
+            ),
+            (
+                "anime keyed by tmdb gets #show",
+                item("anime", &[("tmdb", "31910"), ("mal", "20")], &[], None, None),
+                "tmdb:31910#show",
+            ),
             ("mal before simkl", item("show", &[("simkl", "38636"), ("mal", "20")], &[], None, None), "mal:20"),
-            ("anidb before simkl, kitsu before anidb", item("show", &[("anidb", "239"), ("kitsu", "11"), ("simkl", "1")], &[], None, None), "kitsu:11"),
-            ("jellyfin, emby, mdblist are not key namespaces",
-             { let mut it = item("movie", &[("jellyfin", "abc123"), ("emby", "77"), ("mdblist", "X")], &[], None, None); it.title = Some("Heat".into()); it.year = Some(1995); it },
-             "movie|title:heat|year:1995"),
-            ("guid kept verbatim, key lowercased", item("movie", &[("guid", "plex://movie/5D776BE17A53E9001E732AB9")], &[], None, None), "guid:plex://movie/5d776be17a53e9001e732ab9"),
-            ("guid-derived tmdb wins", item("movie", &[("guid", "com.plexapp.agents.themoviedb://603?lang=en")], &[], None, None), "tmdb:603"),
+            (
+                "anidb before simkl, kitsu before anidb",
+                item("show", &[("anidb", "239"), ("kitsu", "11"), ("simkl", "1")], &[], None, None),
+                "kitsu:11",
+            ),
+            (
+                "jellyfin, emby, mdblist are not key namespaces",
+                {
+                    let mut it =
+                        item("movie", &[("jellyfin", "abc123"), ("emby", "77"), ("mdblist", "X")], &[], None, None);
+                    it.title = Some("Heat".into());
+                    it.year = Some(1995);
+                    it
+                },
+                "movie|title:heat|year:1995",
+            ),
+            (
+                "guid kept verbatim, key lowercased",
+                item("movie", &[("guid", "plex://movie/5D776BE17A53E9001E732AB9")], &[], None, None),
+                "guid:plex://movie/5d776be17a53e9001e732ab9",
+            ),
+            (
+                "guid-derived tmdb wins",
+                item("movie", &[("guid", "com.plexapp.agents.themoviedb://603?lang=en")], &[], None, None),
+                "tmdb:603",
+            ),
             ("person keeps its id key, no #show", item("person", &[("tmdb", "17419")], &[], None, None), "tmdb:17419"),
-            ("season: show ids without a key namespace fall back to own ids", item("season", &[("tvdb", "30272")], &[("jellyfin", "x")], Some(1), None), "tvdb:30272#season:1"),
+            (
+                "season: show ids without a key namespace fall back to own ids",
+                item("season", &[("tvdb", "30272")], &[("jellyfin", "x")], Some(1), None),
+                "tvdb:30272#season:1",
+            ),
             ("episode 0 of season 0", item("episode", &[], &bb, Some(0), Some(0)), "tmdb:1396#s00e00"),
-            ("negative season kept as Python prints it", item("season", &[], &bb, Some(-1), None), "tmdb:1396#season:-1"),
+            (
+                "negative season kept as Python prints it",
+                item("season", &[], &bb, Some(-1), None),
+                "tmdb:1396#season:-1",
+            ),
             ("negative episode number", item("episode", &[], &bb, Some(1), Some(-1)), "tmdb:1396#s01e-1"),
-            ("episode of a show keyed by slug only", item("episode", &[], &[("slug", "Tiny-Show")], Some(2), Some(5)), "slug:tiny-show#s02e05"),
-            ("movie with tmdb and a show_ids map keeps its own key", item("movie", &[("tmdb", "603")], &bb, Some(1), Some(1)), "tmdb:603"),
+            (
+                "episode of a show keyed by slug only",
+                item("episode", &[], &[("slug", "Tiny-Show")], Some(2), Some(5)),
+                "slug:tiny-show#s02e05",
+            ),
+            (
+                "movie with tmdb and a show_ids map keeps its own key",
+                item("movie", &[("tmdb", "603")], &bb, Some(1), Some(1)),
+                "tmdb:603",
+            ),
             ("season with nothing", item("season", &[], &[], Some(1), None), "unknown:"),
         ];
         for (name, it, want) in cases {

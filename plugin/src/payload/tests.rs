@@ -11,14 +11,19 @@ fn item(kind: &str, ids: &[(&str, &str)], show_ids: &[(&str, &str)], s: Option<i
 const BB: [(&str, &str); 4] = [("tmdb", "1396"), ("tvdb", "81189"), ("imdb", "tt0903747"), ("slug", "breaking-bad")];
 
 fn body_of(items: &[Item]) -> Body {
-    let entries: Vec<Entry> =
-        items.iter().enumerate().map(|(i, it)| Entry::bare(i, target_for(it).unwrap())).collect();
+    let entries: Vec<Entry> = items.iter().enumerate().map(|(i, it)| Entry::bare(i, target_for(it).unwrap())).collect();
     build_body(&entries)
 }
 
 #[test]
 fn ids_for_trakt_keeps_four_namespaces_typed() {
-    let it = item("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix"), ("plex", "5")], &[], None, None);
+    let it = item(
+        "movie",
+        &[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix"), ("plex", "5")],
+        &[],
+        None,
+        None,
+    );
     let ids = ids_for_trakt(&it.kind(), &it.ids(), &it.show_ids(), false);
     assert_eq!(Value::Object(ids), json!({"imdb": "tt0133093", "tmdb": 603}));
 }
@@ -163,13 +168,16 @@ fn not_found_scopes() {
         ]
     });
     let m = body.match_not_found_scoped(&nf);
-    assert_eq!(m.inputs, vec![
-        (0, Scope::Flat(Group::Movies)),
-        (1, Scope::Flat(Group::Episodes)),
-        (3, Scope::Episode),
-        (4, Scope::Parent),
-        (5, Scope::Parent),
-    ]);
+    assert_eq!(
+        m.inputs,
+        vec![
+            (0, Scope::Flat(Group::Movies)),
+            (1, Scope::Flat(Group::Episodes)),
+            (3, Scope::Episode),
+            (4, Scope::Parent),
+            (5, Scope::Parent),
+        ]
+    );
     assert_eq!(m.unmatched, 0);
 }
 
@@ -185,7 +193,13 @@ fn rating(r: i64, at: Option<&str>) -> Attrs {
 #[test]
 fn ratings_bodies_carry_fields_per_entry_flat_and_nested() {
     let items = [
-        item("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("trakt", "481"), ("slug", "the-matrix")], &[], None, None),
+        item(
+            "movie",
+            &[("tmdb", "603"), ("imdb", "tt0133093"), ("trakt", "481"), ("slug", "the-matrix")],
+            &[],
+            None,
+            None,
+        ),
         item("show", &[("tvdb", "81189"), ("slug", "breaking-bad")], &[], None, None),
         item("season", &[], &BB, Some(1), None),
         item("episode", &[], &BB, Some(1), Some(2)),

@@ -130,7 +130,12 @@ fn disabled_buckets_never_wait() {
             assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
             assert_eq!(request(&mut p, Bucket::Write, &mut c, 0), 0);
         }
-        p.observe(r#"{"name":"AUTHED_API_GET_LIMIT","remaining":0,"until":"2030-01-01T00:00:00Z"}"#, Bucket::Read, c.now, c.wall_unix_secs());
+        p.observe(
+            r#"{"name":"AUTHED_API_GET_LIMIT","remaining":0,"until":"2030-01-01T00:00:00Z"}"#,
+            Bucket::Read,
+            c.now,
+            c.wall_unix_secs(),
+        );
         assert_eq!(request(&mut p, Bucket::Read, &mut c, 0), 0);
     }
     assert!(c.sleeps.is_empty());
@@ -180,10 +185,20 @@ fn x_ratelimit_remaining_zero_blocks_until_the_reset() {
     // A reset further away than one period (clock skew) is clamped to the period.
     let mut c = clock();
     let mut p = Pacer::new(&RateLimit::default());
-    p.observe(r#"{"name":"AUTHED_API_POST_LIMIT","period":1,"limit":1,"remaining":0,"until":"2030-01-01T00:00:00Z"}"#, Bucket::Read, c.now, c.wall_unix_secs());
+    p.observe(
+        r#"{"name":"AUTHED_API_POST_LIMIT","period":1,"limit":1,"remaining":0,"until":"2030-01-01T00:00:00Z"}"#,
+        Bucket::Read,
+        c.now,
+        c.wall_unix_secs(),
+    );
     assert_eq!(p.acquire(Bucket::Write, &mut c, 120_000), Ok(1000));
     // A reset already past changes nothing.
-    p.observe(r#"{"name":"AUTHED_API_POST_LIMIT","remaining":0,"until":"2000-01-01T00:00:00Z"}"#, Bucket::Read, c.now, c.wall_unix_secs());
+    p.observe(
+        r#"{"name":"AUTHED_API_POST_LIMIT","remaining":0,"until":"2000-01-01T00:00:00Z"}"#,
+        Bucket::Read,
+        c.now,
+        c.wall_unix_secs(),
+    );
     p.complete(Bucket::Write, c.now);
     c.now += 1000;
     assert_eq!(p.acquire(Bucket::Write, &mut c, 120_000), Ok(0));

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::client::transport::Request;
+use crate::client::transport::Response;
 use crate::config::Options;
 use crate::testkit::{query_param, resp, Fakes};
-use crate::client::transport::Response;
 
 fn rows(from: usize, n: usize) -> String {
     let v: Vec<Value> = (from..from + n).map(|i| serde_json::json!({"id": i, "type": "movie"})).collect();
@@ -12,12 +12,16 @@ fn rows(from: usize, n: usize) -> String {
 }
 
 fn page_resp(page: u64, count: u64, limit: u64, items: u64, body: String) -> Response {
-    resp(200, &[
-        ("x-pagination-page", &page.to_string()),
-        ("x-pagination-page-count", &count.to_string()),
-        ("x-pagination-limit", &limit.to_string()),
-        ("x-pagination-item-count", &items.to_string()),
-    ], &body)
+    resp(
+        200,
+        &[
+            ("x-pagination-page", &page.to_string()),
+            ("x-pagination-page-count", &count.to_string()),
+            ("x-pagination-limit", &limit.to_string()),
+            ("x-pagination-item-count", &items.to_string()),
+        ],
+        &body,
+    )
 }
 
 fn page_of(req: &Request) -> u64 {
@@ -40,11 +44,14 @@ fn walks_three_pages_with_explicit_page_and_limit() {
     assert_eq!(listing.pages, 3);
     assert_eq!(listing.rows[516]["id"], 516);
     let urls: Vec<String> = f.requests().iter().map(|r| r.url.clone()).collect();
-    assert_eq!(urls, vec![
-        "https://api.trakt.tv/sync/watchlist?page=1&limit=250",
-        "https://api.trakt.tv/sync/watchlist?page=2&limit=250",
-        "https://api.trakt.tv/sync/watchlist?page=3&limit=250",
-    ]);
+    assert_eq!(
+        urls,
+        vec![
+            "https://api.trakt.tv/sync/watchlist?page=1&limit=250",
+            "https://api.trakt.tv/sync/watchlist?page=2&limit=250",
+            "https://api.trakt.tv/sync/watchlist?page=3&limit=250",
+        ]
+    );
 }
 
 #[test]
@@ -135,7 +142,9 @@ fn malformed_bodies_are_protocol_errors_naming_path_and_page() {
         let mut c = f.client(&Options::default());
         let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 2).unwrap_err();
         match &err {
-            AdapterError::Protocol(m) => assert!(m.starts_with(&format!("/sync/watchlist page 2: {why}")), "{body}: {m}"),
+            AdapterError::Protocol(m) => {
+                assert!(m.starts_with(&format!("/sync/watchlist page 2: {why}")), "{body}: {m}")
+            }
             other => panic!("{body}: {other:?}"),
         }
         let ledger = c.ledger_entries();
@@ -146,9 +155,12 @@ fn malformed_bodies_are_protocol_errors_naming_path_and_page() {
     let f = Fakes::new(|_| Ok(resp(200, &[("content-length", "500")], "[]")));
     let mut c = f.client(&Options::default());
     let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap_err();
-    assert_eq!(err, AdapterError::Protocol(
-        "/sync/watchlist page 1: truncated body (2 of 500 bytes); index abandoned, try again".into()
-    ));
+    assert_eq!(
+        err,
+        AdapterError::Protocol(
+            "/sync/watchlist page 1: truncated body (2 of 500 bytes); index abandoned, try again".into()
+        )
+    );
 }
 
 #[test]
@@ -165,9 +177,12 @@ fn rows_beyond_the_page_count_are_an_error() {
     let f = Fakes::new(|_| Ok(page_resp(1, 0, 250, 2, rows(0, 2))));
     let mut c = f.client(&Options::default());
     let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap_err();
-    assert_eq!(err, AdapterError::Protocol(
-        "/sync/watchlist page 1: rows beyond the last page (0); index abandoned, try again".into()
-    ));
+    assert_eq!(
+        err,
+        AdapterError::Protocol(
+            "/sync/watchlist page 1: rows beyond the last page (0); index abandoned, try again".into()
+        )
+    );
     // More rows than the applied limit.
     let f = Fakes::new(|_| Ok(page_resp(1, 1, 2, 3, rows(0, 3))));
     let mut c = f.client(&Options::default());
@@ -197,7 +212,10 @@ fn paging_headers_changing_mid_walk_are_an_error() {
     });
     let mut c = f.client(&Options::default());
     let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 3).unwrap_err();
-    assert!(matches!(&err, AdapterError::Protocol(m) if m.contains("x-pagination-limit changed from 3 to 2")), "{err:?}");
+    assert!(
+        matches!(&err, AdapterError::Protocol(m) if m.contains("x-pagination-limit changed from 3 to 2")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -215,11 +233,14 @@ fn ledger_of_a_paged_index() {
     fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap();
     let ledger = c.ledger_entries();
     let paths: Vec<&str> = ledger.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, vec![
-        "/sync/watchlist?page=1&limit=250",
-        "/sync/watchlist?page=2&limit=250",
-        "/sync/watchlist?page=3&limit=250",
-    ]);
+    assert_eq!(
+        paths,
+        vec![
+            "/sync/watchlist?page=1&limit=250",
+            "/sync/watchlist?page=2&limit=250",
+            "/sync/watchlist?page=3&limit=250",
+        ]
+    );
     for (e, body) in ledger.iter().zip([rows(0, 250), rows(250, 250), rows(500, 17)]) {
         assert_eq!((e.method.as_str(), e.status, e.attempts, e.waited_ms, e.elapsed_ms), ("GET", 200, 1, 0, 20));
         assert_eq!(e.bytes_received, body.len() as u64);
@@ -270,18 +291,31 @@ fn page_by_page_with_a_base_query() {
     });
     let mut c = f.client(&Options::default());
     let mut seen: Vec<usize> = Vec::new();
-    let walked = for_each_page(&mut c, "history", "/sync/history", &[("start_at", "2026-01-01T00:00:00.000Z".into())], 2, &mut |page: Vec<Box<RawValue>>| {
-        seen.push(page.len());
-        Ok(())
-    })
+    let walked = for_each_page(
+        &mut c,
+        "history",
+        "/sync/history",
+        &[("start_at", "2026-01-01T00:00:00.000Z".into())],
+        2,
+        &mut |page: Vec<Box<RawValue>>| {
+            seen.push(page.len());
+            Ok(())
+        },
+    )
     .unwrap();
     assert!(matches!(walked, Walked::Done { pages: 2, etag: None }));
     assert_eq!(seen, vec![2, 1]);
-    assert_eq!(f.requests()[1].url, "https://api.trakt.tv/sync/history?start_at=2026-01-01T00%3A00%3A00.000Z&page=2&limit=2");
+    assert_eq!(
+        f.requests()[1].url,
+        "https://api.trakt.tv/sync/history?start_at=2026-01-01T00%3A00%3A00.000Z&page=2&limit=2"
+    );
 
     // A sink error stops the walk at once.
     let mut c = f.client(&Options::default());
-    let err = for_each_page(&mut c, "history", "/x", &[], 2, &mut |_: Vec<Value>| Err(AdapterError::Protocol("bad row".into()))).unwrap_err();
+    let err = for_each_page(&mut c, "history", "/x", &[], 2, &mut |_: Vec<Value>| {
+        Err(AdapterError::Protocol("bad row".into()))
+    })
+    .unwrap_err();
     assert_eq!(err, AdapterError::Protocol("bad row".into()));
     assert_eq!(f.requests().len(), 3);
 }

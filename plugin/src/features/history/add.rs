@@ -12,7 +12,9 @@ use super::{History, FEATURE};
 use crate::client::Call;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
-use crate::features::{finish, mark, unresolved, write_failure, Ctx, Failure, Op, Outcome, PlannedRequest, WriteReport};
+use crate::features::{
+    finish, mark, unresolved, write_failure, Ctx, Failure, Op, Outcome, PlannedRequest, WriteReport,
+};
 use crate::log::{self, Level};
 use crate::model::json::item_to_json;
 use crate::model::{item_key, Hint, Item};
@@ -53,7 +55,11 @@ pub fn target(item: &Item, fallback: bool) -> Result<Target, Hint> {
     match payload::target_for(item)? {
         Target::Episode { .. } if !fallback => {
             let own = payload::ids_for_trakt(&item.kind(), &item.ids(), &item.show_ids(), true);
-            if own.is_empty() { Err(Hint::MissingIds) } else { Ok(Target::Flat { group: Group::Episodes, ids: own }) }
+            if own.is_empty() {
+                Err(Hint::MissingIds)
+            } else {
+                Ok(Target::Flat { group: Group::Episodes, ids: own })
+            }
         }
         t => Ok(t),
     }
@@ -152,7 +158,12 @@ impl History {
         let settled = if dry_run {
             let left = journal::pending(ctx.state).len();
             if left > 0 {
-                log::event(Level::Warn, FEATURE, "journal_pending", &[("batches", left.to_string()), ("dry_run", "true".into())]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "journal_pending",
+                    &[("batches", left.to_string()), ("dry_run", "true".into())],
+                );
             }
             Settled::default()
         } else {
@@ -232,7 +243,8 @@ impl History {
             if !keep.is_empty() {
                 log::event(Level::Warn, FEATURE, "journal_carried", &[("plays", keep.len().to_string())]);
             }
-            let batch = Batch { id: carry.clone(), created_at: time::format_utc(ctx.client.wall_unix_secs()), plays: keep };
+            let batch =
+                Batch { id: carry.clone(), created_at: time::format_utc(ctx.client.wall_unix_secs()), plays: keep };
             journal::replace(ctx.state, &[carry.as_str()], Some(batch));
         }
         self.finish_index(run, ctx);
@@ -240,14 +252,25 @@ impl History {
 
         if !dry_run {
             let now = time::format_utc(ctx.client.wall_unix_secs());
-            unresolved::update(ctx.state, FEATURE, HISTORY_UNRESOLVED, Op::Add, &now, &all[..n], &keys[..n], &run.outcome[..n]);
+            unresolved::update(
+                ctx.state,
+                FEATURE,
+                HISTORY_UNRESOLVED,
+                Op::Add,
+                &now,
+                &all[..n],
+                &keys[..n],
+                &run.outcome[..n],
+            );
         }
         if all.len() > n {
             let resent = run.outcome[n..].iter().filter(|o| matches!(o, Some(Outcome::Confirmed))).count();
-            log::event(Level::Info, FEATURE, "journal_resent", &[
-                ("plays", (all.len() - n).to_string()),
-                ("confirmed", resent.to_string()),
-            ]);
+            log::event(
+                Level::Info,
+                FEATURE,
+                "journal_resent",
+                &[("plays", (all.len() - n).to_string()), ("confirmed", resent.to_string())],
+            );
         }
         let outcome: Vec<Option<Outcome>> = run.outcome.drain(..n).collect();
         Ok(finish(FEATURE, Op::Add, &all[..n], &keys[..n], outcome, planned_requests, dry_run))
@@ -319,11 +342,16 @@ fn settle(ctx: &mut Ctx, run: &mut Run) -> Result<Settled, AdapterError> {
         plays: absent.clone(),
     });
     journal::replace(ctx.state, &ids, keep);
-    log::event(Level::Info, FEATURE, "journal_reconcile", &[
-        ("batches", batches.len().to_string()),
-        ("landed", (plays.len() - absent.len()).to_string()),
-        ("resent", absent.len().to_string()),
-    ]);
+    log::event(
+        Level::Info,
+        FEATURE,
+        "journal_reconcile",
+        &[
+            ("batches", batches.len().to_string()),
+            ("landed", (plays.len() - absent.len()).to_string()),
+            ("resent", absent.len().to_string()),
+        ],
+    );
     Ok(Settled { landed, absent, carry })
 }
 
@@ -356,7 +384,9 @@ fn reconcile(ctx: &mut Ctx, run: &mut Run, plays: &[Pending]) -> Result<Vec<bool
         flags
             .iter()
             .zip(plays)
-            .map(|(f, p)| f.unwrap_or_else(|| lookup.base_of(&p.item, &p.key).is_some_and(|b| lookup.plays(b).next().is_some())))
+            .map(|(f, p)| {
+                f.unwrap_or_else(|| lookup.base_of(&p.item, &p.key).is_some_and(|b| lookup.plays(b).next().is_some()))
+            })
             .collect()
     };
     if run.index.is_some() {
@@ -400,11 +430,8 @@ fn plan(
             present += 1;
             continue;
         }
-        let identity = lookup
-            .base_of(item, &base)
-            .or_else(|| seen.find(item, &base))
-            .map(str::to_string)
-            .unwrap_or(base);
+        let identity =
+            lookup.base_of(item, &base).or_else(|| seen.find(item, &base)).map(str::to_string).unwrap_or(base);
         seen.insert(&identity, item);
         if !seen_at.insert((identity, minute)) {
             outcome[i] = Some(Outcome::Skipped);
@@ -413,12 +440,17 @@ fn plan(
         }
         out.push(Planned { input: i, kind, when, sent: sent_text(when), target });
     }
-    log::event(Level::Info, FEATURE, "add_plan", &[
-        ("inputs", all.len().to_string()),
-        ("present", present.to_string()),
-        ("repeated", twice.to_string()),
-        ("to_send", out.len().to_string()),
-    ]);
+    log::event(
+        Level::Info,
+        FEATURE,
+        "add_plan",
+        &[
+            ("inputs", all.len().to_string()),
+            ("present", present.to_string()),
+            ("repeated", twice.to_string()),
+            ("to_send", out.len().to_string()),
+        ],
+    );
     out
 }
 
@@ -489,7 +521,13 @@ fn journal_play(all: &[Item], p: &Planned, keys_base: &str) -> JournalPlay {
 
 /// Journal, send and decide one batch; `resend`: plays found missing after an unknown
 /// outcome are sent once more. Returns the hint that stops later chunks, if any.
-fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], resend: bool) -> Result<Option<Hint>, AdapterError> {
+fn send_batch(
+    ctx: &mut Ctx,
+    run: &mut Run,
+    all: &[Item],
+    plays: &[&Planned],
+    resend: bool,
+) -> Result<Option<Hint>, AdapterError> {
     let inputs: Vec<usize> = plays.iter().map(|p| p.input).collect();
     let entries: Vec<Entry> = plays.iter().map(|p| p.entry()).collect();
     let body = payload::build_body(&entries);
@@ -504,7 +542,12 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
         mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::JournalUnavailable));
         return Ok(Some(Hint::JournalUnavailable));
     }
-    log::event(Level::Debug, FEATURE, "journal_written", &[("batch", batch.id.clone()), ("plays", plays.len().to_string())]);
+    log::event(
+        Level::Debug,
+        FEATURE,
+        "journal_written",
+        &[("batch", batch.id.clone()), ("plays", plays.len().to_string())],
+    );
     let call = Call {
         timeout_ms: Some(ctx.client.timeout_ms().max(ADD_TIMEOUT_MS)),
         ..Call::post(ADD_PATH, body.json.clone(), false)
@@ -518,7 +561,12 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
                 return Ok(None);
             }
             _ => {
-                log::event(Level::Warn, FEATURE, "write_bad_response", &[("op", "add".into()), ("status", resp.status.to_string())]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "write_bad_response",
+                    &[("op", "add".into()), ("status", resp.status.to_string())],
+                );
                 Hint::BadResponse
             }
         },
@@ -534,11 +582,12 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
         }
         Err(e) => {
             let hint = Hint::of_status(e.status());
-            log::event(Level::Warn, FEATURE, "write_outcome_unknown", &[
-                ("batch", batch.id.clone()),
-                ("plays", plays.len().to_string()),
-                ("error", e.to_string()),
-            ]);
+            log::event(
+                Level::Warn,
+                FEATURE,
+                "write_outcome_unknown",
+                &[("batch", batch.id.clone()), ("plays", plays.len().to_string()), ("error", e.to_string())],
+            );
             hint
         }
     };
@@ -563,11 +612,16 @@ fn send_batch(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], re
             missing.push(p);
         }
     }
-    log::event(Level::Info, FEATURE, "journal_reconcile", &[
-        ("batches", "1".into()),
-        ("landed", (plays.len() - missing.len()).to_string()),
-        ("resent", if resend { missing.len() } else { 0 }.to_string()),
-    ]);
+    log::event(
+        Level::Info,
+        FEATURE,
+        "journal_reconcile",
+        &[
+            ("batches", "1".into()),
+            ("landed", (plays.len() - missing.len()).to_string()),
+            ("resent", if resend { missing.len() } else { 0 }.to_string()),
+        ],
+    );
     journal::end(ctx.state, &batch.id);
     if missing.is_empty() {
         return Ok(None);
@@ -631,22 +685,24 @@ fn account(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], body:
         let sent = members.len() as u64;
         if counted >= sent {
             if counted > sent {
-                log::event(Level::Warn, FEATURE, "write_overcounted", &[
-                    ("type", kind.plural().into()),
-                    ("sent", sent.to_string()),
-                    ("counted", counted.to_string()),
-                ]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "write_overcounted",
+                    &[("type", kind.plural().into()), ("sent", sent.to_string()), ("counted", counted.to_string())],
+                );
             }
             for p in members {
                 run.outcome[p.input] = Some(Outcome::Confirmed);
             }
             continue;
         }
-        log::event(Level::Warn, FEATURE, "write_unconfirmed", &[
-            ("type", kind.plural().into()),
-            ("sent", sent.to_string()),
-            ("counted", counted.to_string()),
-        ]);
+        log::event(
+            Level::Warn,
+            FEATURE,
+            "write_unconfirmed",
+            &[("type", kind.plural().into()), ("sent", sent.to_string()), ("counted", counted.to_string())],
+        );
         let pending: Vec<Pending> = members.iter().map(|p| pending_of(all, p)).collect();
         match reconcile(ctx, run, &pending) {
             Ok(flags) => {
@@ -706,17 +762,27 @@ fn collect(ctx: &mut Ctx, plays: &[&Planned], dry_run: bool, planned_requests: &
         Ok(resp) => {
             let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
             let sum = |f: &str| payload::counts(&v, f).iter().sum::<u64>().to_string();
-            log::event(Level::Info, FEATURE, "collection_done", &[
-                ("items", entries.len().to_string()),
-                ("added", sum("added")),
-                ("updated", sum("updated")),
-                ("existing", sum("existing")),
-            ]);
+            log::event(
+                Level::Info,
+                FEATURE,
+                "collection_done",
+                &[
+                    ("items", entries.len().to_string()),
+                    ("added", sum("added")),
+                    ("updated", sum("updated")),
+                    ("existing", sum("existing")),
+                ],
+            );
         }
-        Err(e) => log::event(Level::Warn, FEATURE, "collection_failed", &[
-            ("status", e.status().unwrap_or(0).to_string()),
-            ("items", entries.len().to_string()),
-            ("error", e.to_string()),
-        ]),
+        Err(e) => log::event(
+            Level::Warn,
+            FEATURE,
+            "collection_failed",
+            &[
+                ("status", e.status().unwrap_or(0).to_string()),
+                ("items", entries.len().to_string()),
+                ("error", e.to_string()),
+            ],
+        ),
     }
 }

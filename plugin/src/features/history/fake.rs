@@ -210,7 +210,8 @@ impl State {
 
     fn history(&self, req: &Request, route: &str) -> Response {
         let kind = route.strip_prefix("/sync/history").unwrap_or("");
-        let bound = |name: &str| query_param(&req.url, name).map(|v| v.replace("%3A", ":")).and_then(|v| time::parse_secs(&v));
+        let bound =
+            |name: &str| query_param(&req.url, name).map(|v| v.replace("%3A", ":")).and_then(|v| time::parse_secs(&v));
         let (start, end) = (bound("start_at"), bound("end_at"));
         let mut plays: Vec<&FakePlay> = self
             .plays
@@ -335,12 +336,17 @@ impl State {
         let mut matched = Vec::new();
         self.plays.retain(|p| {
             let by_id = wanted.contains(&p.id);
-            let by_item = if p.movie { movies.iter().any(|m| m.0 == p.trakt) } else { episodes.iter().any(|e| e.0 == p.trakt) };
+            let by_item =
+                if p.movie { movies.iter().any(|m| m.0 == p.trakt) } else { episodes.iter().any(|e| e.0 == p.trakt) };
             if by_id {
                 matched.push(p.id);
             }
             if by_id || by_item {
-                if p.movie { deleted.0 += 1 } else { deleted.1 += 1 }
+                if p.movie {
+                    deleted.0 += 1
+                } else {
+                    deleted.1 += 1
+                }
                 false
             } else {
                 true
@@ -353,7 +359,8 @@ impl State {
             self.bump(false);
         }
         self.now += 60;
-        nf["ids"] = Value::Array(ids.into_iter().filter(|v| v.as_u64().is_none_or(|id| !matched.contains(&id))).collect());
+        nf["ids"] =
+            Value::Array(ids.into_iter().filter(|v| v.as_u64().is_none_or(|id| !matched.contains(&id))).collect());
         json!({"deleted": {"movies": deleted.0, "episodes": deleted.1}, "not_found": nf})
     }
 
@@ -464,7 +471,9 @@ impl Trakt {
                     f => Ok(resp(201, &[], &s.add(&body(), f.as_ref()).to_string())),
                 }
             }
-            (Method::Post, "/sync/history/remove") => Ok(resp(200, &[], &self.0.borrow_mut().remove(&body()).to_string())),
+            (Method::Post, "/sync/history/remove") => {
+                Ok(resp(200, &[], &self.0.borrow_mut().remove(&body()).to_string()))
+            }
             (Method::Post, "/sync/collection") => {
                 let mut s = self.0.borrow_mut();
                 s.collected.push(body());

@@ -182,7 +182,12 @@ impl Index {
                 self.title_for(&item, kind)
             }
         };
-        self.plays.push(Play { title, minute: time::floor_minute(secs), id: Some(id), watched_at: watched_at.into_owned() });
+        self.plays.push(Play {
+            title,
+            minute: time::floor_minute(secs),
+            id: Some(id),
+            watched_at: watched_at.into_owned(),
+        });
         Ok(())
     }
 
@@ -220,7 +225,11 @@ impl Index {
                     Some(id) => format!("{plain}~h{id}"),
                     None => {
                         dups += 1;
-                        if dups == 1 { format!("{plain}~dup") } else { format!("{plain}~dup{dups}") }
+                        if dups == 1 {
+                            format!("{plain}~dup")
+                        } else {
+                            format!("{plain}~dup{dups}")
+                        }
                     }
                 }
             };
@@ -356,7 +365,15 @@ struct TraktKey {
 
 /// An item without its per-play fields.
 fn bare(item: &Item) -> Item {
-    Item { rating: None, rated_at: None, watched_at: None, listed_at: None, history_id: None, extra: None, ..item.clone() }
+    Item {
+        rating: None,
+        rated_at: None,
+        watched_at: None,
+        listed_at: None,
+        history_id: None,
+        extra: None,
+        ..item.clone()
+    }
 }
 
 /// Which plays an input item has.
@@ -397,8 +414,9 @@ pub fn read_into(ctx: &mut Ctx, path: &str, query: &[(&str, String)], into: &mut
     let mut n = 0usize;
     let walked = paging::for_each_page(ctx.client, FEATURE, path, query, limit, &mut |rows: Vec<Box<RawValue>>| {
         for row in rows {
-            into.push_row(&row)
-                .map_err(|why| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}; index abandoned")))?;
+            into.push_row(&row).map_err(|why| {
+                AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}; index abandoned"))
+            })?;
             n += 1;
         }
         Ok(())
@@ -467,17 +485,24 @@ pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
                 let local = cache.counts();
                 match remote_counts(ctx)? {
                     Some(c) if c == local => {
-                        log::event(Level::Info, FEATURE, "index_done", &[
-                            ("count", cache.plays.len().to_string()),
-                            ("source", "cache".into()),
-                        ]);
+                        log::event(
+                            Level::Info,
+                            FEATURE,
+                            "index_done",
+                            &[("count", cache.plays.len().to_string()), ("source", "cache".into())],
+                        );
                         return Ok(cache);
                     }
-                    c => log::event(Level::Info, FEATURE, "index_cache_stale", &[
-                        ("reason", "count_mismatch".into()),
-                        ("cached", counts_text(&local)),
-                        ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
-                    ]),
+                    c => log::event(
+                        Level::Info,
+                        FEATURE,
+                        "index_cache_stale",
+                        &[
+                            ("reason", "count_mismatch".into()),
+                            ("cached", counts_text(&local)),
+                            ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
+                        ],
+                    ),
                 }
             }
             _ => {
@@ -495,19 +520,29 @@ pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
                         resolve_pending(ctx, &mut cache);
                         cache.generated_at = now;
                         save_cache(ctx.state, &cache);
-                        log::event(Level::Info, FEATURE, "index_done", &[
-                            ("count", cache.plays.len().to_string()),
-                            ("source", "cache_delta".into()),
-                            ("tail", tail.plays.len().to_string()),
-                            ("was", before.to_string()),
-                        ]);
+                        log::event(
+                            Level::Info,
+                            FEATURE,
+                            "index_done",
+                            &[
+                                ("count", cache.plays.len().to_string()),
+                                ("source", "cache_delta".into()),
+                                ("tail", tail.plays.len().to_string()),
+                                ("was", before.to_string()),
+                            ],
+                        );
                         return Ok(cache);
                     }
-                    c => log::event(Level::Info, FEATURE, "index_cache_stale", &[
-                        ("reason", "count_mismatch_after_delta".into()),
-                        ("cached", counts_text(&local)),
-                        ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
-                    ]),
+                    c => log::event(
+                        Level::Info,
+                        FEATURE,
+                        "index_cache_stale",
+                        &[
+                            ("reason", "count_mismatch_after_delta".into()),
+                            ("cached", counts_text(&local)),
+                            ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
+                        ],
+                    ),
                 }
             }
         }
@@ -521,11 +556,12 @@ pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
     if index.wm.is_some() {
         save_cache(ctx.state, &index);
     }
-    log::event(Level::Info, FEATURE, "index_done", &[
-        ("count", index.plays.len().to_string()),
-        ("source", "live".into()),
-        ("pages", pages.to_string()),
-    ]);
+    log::event(
+        Level::Info,
+        FEATURE,
+        "index_done",
+        &[("count", index.plays.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
+    );
     Ok(index)
 }
 
@@ -548,7 +584,12 @@ fn resolve_pending(ctx: &mut Ctx, index: &mut Index) {
         for (from, to) in windows(minutes) {
             let query = [("start_at", time::format_utc_millis(from)), ("end_at", time::format_utc_millis(to))];
             if let Err(e) = read_into(ctx, kind.path(), &query, &mut rows) {
-                log::event(Level::Warn, FEATURE, "pending_unresolved", &[("plays", pending.len().to_string()), ("error", e.to_string())]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "pending_unresolved",
+                    &[("plays", pending.len().to_string()), ("error", e.to_string())],
+                );
                 return;
             }
         }
@@ -673,7 +714,9 @@ pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
         let Some(kind) = PlayKind::of(&Kind::parse(&c.kind)) else {
             return bad("inconsistent", format!("{key}: not a movie or episode"));
         };
-        let Some(secs) = time::parse_secs(&c.watched_at) else { return bad("inconsistent", format!("{key}: bad watched_at")) };
+        let Some(secs) = time::parse_secs(&c.watched_at) else {
+            return bad("inconsistent", format!("{key}: bad watched_at"));
+        };
         let id = match c.history_id.map(|h| h.parse::<u64>()) {
             None => None,
             Some(Ok(id)) => Some(id),
@@ -693,7 +736,8 @@ pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
     }
     let c = index.counts();
     if c != [doc.counts.movies, doc.counts.episodes] {
-        let detail = format!("counts {}/{} for {} stored plays", doc.counts.movies, doc.counts.episodes, counts_text(&c));
+        let detail =
+            format!("counts {}/{} for {} stored plays", doc.counts.movies, doc.counts.episodes, counts_text(&c));
         return bad("inconsistent", detail);
     }
     if index.keys() != stored {

@@ -136,7 +136,6 @@ impl Pending {
     }
 }
 
-
 /// Read Trakt's history around the minutes of `plays` (`start_at`/`end_at` windows per kind,
 /// all pages) and say which are there: `Some(true)` landed, `Some(false)` not, `None` for a
 /// `released` play (its minute is Trakt's to choose: the caller decides from a full index).
@@ -156,9 +155,6 @@ pub fn landed(ctx: &mut Ctx, plays: &[Pending]) -> Result<(Vec<Option<bool>>, In
         }
     }
     let lookup = rows.lookup();
-    let flags = plays
-        .iter()
-        .map(|p| p.minute().map(|m| !lookup.find_at(&p.item, &p.key, m).is_empty()))
-        .collect();
+    let flags = plays.iter().map(|p| p.minute().map(|m| !lookup.find_at(&p.item, &p.key, m).is_empty())).collect();
     Ok((flags, rows))
 }

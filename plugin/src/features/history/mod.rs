@@ -121,9 +121,9 @@ mod fake;
 pub mod index;
 pub mod journal;
 mod remove;
-mod windows;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 use crate::error::AdapterError;
 use crate::features::{Ctx, Op, WriteReport};

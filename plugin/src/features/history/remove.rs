@@ -81,13 +81,21 @@ impl History {
         }
 
         let mut planned = Vec::new();
-        let sent = send_bodies(ctx.client, FEATURE, Op::Remove, REMOVE_PATH, &chunks, dry_run, &mut outcome, &mut planned, |resp, n, inputs, outcome| {
-            match (&kinds[n], &bodies[n]) {
+        let sent = send_bodies(
+            ctx.client,
+            FEATURE,
+            Op::Remove,
+            REMOVE_PATH,
+            &chunks,
+            dry_run,
+            &mut outcome,
+            &mut planned,
+            |resp, n, inputs, outcome| match (&kinds[n], &bodies[n]) {
                 (ChunkOf::Ids(list), _) => account_ids(resp, list, inputs, &ways, outcome),
                 (ChunkOf::Item, Some(body)) => account_item(resp, body, inputs, outcome),
                 (ChunkOf::Item, None) => {}
-            }
-        })?;
+            },
+        )?;
         if !dry_run {
             self.after_remove(items, &keys, &ways, &outcome, sent.ambiguous, ctx);
             let now = time::format_utc(ctx.client.wall_unix_secs());
@@ -135,7 +143,12 @@ impl History {
                 Some(id) => ways[i] = Some(Way::Id(id)),
                 None => outcome[i] = Some(Outcome::Skipped),
             }
-            log::event(Level::Debug, FEATURE, "remove_lookup", &[("key", keys[i].clone()), ("found", found.is_some().to_string())]);
+            log::event(
+                Level::Debug,
+                FEATURE,
+                "remove_lookup",
+                &[("key", keys[i].clone()), ("found", found.is_some().to_string())],
+            );
         }
         Ok(())
     }
@@ -174,7 +187,10 @@ impl History {
         let apply = |ix: &mut Index| {
             let bases: BTreeSet<String> = {
                 let lookup = ix.lookup();
-                gone_items.iter().filter_map(|&i| lookup.base_of(&items[i], &item_key(&items[i])).map(str::to_string)).collect()
+                gone_items
+                    .iter()
+                    .filter_map(|&i| lookup.base_of(&items[i], &item_key(&items[i])).map(str::to_string))
+                    .collect()
             };
             let before = ix.plays.len();
             ix.retain(|p, t| !p.id.is_some_and(|id| gone_ids.contains(&id)) && !bases.contains(&t.base));
@@ -195,7 +211,12 @@ impl History {
                 None => 0,
             },
         };
-        log::event(Level::Debug, FEATURE, "index_pruned", &[("plays", dropped.to_string()), ("inputs", keys.len().to_string())]);
+        log::event(
+            Level::Debug,
+            FEATURE,
+            "index_pruned",
+            &[("plays", dropped.to_string()), ("inputs", keys.len().to_string())],
+        );
     }
 }
 
@@ -242,11 +263,16 @@ fn account_ids(resp: &Value, list: &[u64], inputs: &[usize], ways: &[Option<Way>
     let deleted: u64 = payload::counts(resp, "deleted").iter().sum();
     let expected = list.iter().filter(|id| !gone.contains(id)).count() as u64;
     if deleted != expected {
-        log::event(Level::Warn, FEATURE, "remove_unconfirmed", &[
-            ("sent", list.len().to_string()),
-            ("not_found", gone.len().to_string()),
-            ("deleted", deleted.to_string()),
-        ]);
+        log::event(
+            Level::Warn,
+            FEATURE,
+            "remove_unconfirmed",
+            &[
+                ("sent", list.len().to_string()),
+                ("not_found", gone.len().to_string()),
+                ("deleted", deleted.to_string()),
+            ],
+        );
     }
     for &i in inputs {
         let Some(Way::Id(id)) = ways[i] else { continue };

@@ -84,10 +84,12 @@ impl Ratings {
                 .collect();
             if changed.is_empty() {
                 log::event(Level::Info, FEATURE, "index_cache_hit", &[("generated_at", cache.generated_at.clone())]);
-                log::event(Level::Info, FEATURE, "index_done", &[
-                    ("count", cache.items.len().to_string()),
-                    ("source", "cache".into()),
-                ]);
+                log::event(
+                    Level::Info,
+                    FEATURE,
+                    "index_done",
+                    &[("count", cache.items.len().to_string()), ("source", "cache".into())],
+                );
                 let entries: Vec<(String, Item)> = cache.items.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 self.index = Some(cache.items);
                 return Ok(entries);
@@ -107,20 +109,27 @@ impl Ratings {
                 let item = match row_to_item(row) {
                     Ok(Some(item)) => item,
                     Ok(None) => {
-                        log::event(Level::Warn, FEATURE, "index_row_skipped", &[
-                            ("reason", "unsupported_type".into()),
-                            ("type", row_type(row)),
-                        ]);
+                        log::event(
+                            Level::Warn,
+                            FEATURE,
+                            "index_row_skipped",
+                            &[("reason", "unsupported_type".into()), ("type", row_type(row))],
+                        );
                         continue;
                     }
                     Err(why) => return Err(AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"))),
                 };
                 let Some(rating) = row_rating(row.get("rating")) else {
-                    log::event(Level::Warn, FEATURE, "index_row_skipped", &[
-                        ("reason", "invalid_rating".into()),
-                        ("type", row_type(row)),
-                        ("rating", row.get("rating").map(Value::to_string).unwrap_or_default()),
-                    ]);
+                    log::event(
+                        Level::Warn,
+                        FEATURE,
+                        "index_row_skipped",
+                        &[
+                            ("reason", "invalid_rating".into()),
+                            ("type", row_type(row)),
+                            ("rating", row.get("rating").map(Value::to_string).unwrap_or_default()),
+                        ],
+                    );
                     continue;
                 };
                 let rated_at = ["rated_at", "user_rated_at"]
@@ -131,10 +140,12 @@ impl Ratings {
                 let key = item_key(&item);
                 match position.get(&key) {
                     Some(&p) => {
-                        log::event(Level::Warn, FEATURE, "index_reconcile", &[
-                            ("reason", "key_collision".into()),
-                            ("key", key.clone()),
-                        ]);
+                        log::event(
+                            Level::Warn,
+                            FEATURE,
+                            "index_reconcile",
+                            &[("reason", "key_collision".into()), ("key", key.clone())],
+                        );
                         if not_older(item.rated_at.as_deref(), entries[p].1.rated_at.as_deref()) {
                             entries[p].1 = item;
                         }
@@ -150,32 +161,39 @@ impl Ratings {
             schema: INDEX_SCHEMA,
             generated_at: time::format_utc(ctx.client.wall_unix_secs()),
             items: entries.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect(),
-            wm: TYPES
-                .iter()
-                .zip(remote.iter())
-                .filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r)))
-                .collect(),
+            wm: TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))).collect(),
         };
         state::save_or_delete(ctx.state, FEATURE, RATINGS_INDEX, &doc);
-        log::event(Level::Info, FEATURE, "index_done", &[
-            ("count", entries.len().to_string()),
-            ("source", "live".into()),
-            ("pages", pages.to_string()),
-        ]);
+        log::event(
+            Level::Info,
+            FEATURE,
+            "index_done",
+            &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
+        );
         self.index = Some(entries.iter().cloned().collect());
         Ok(entries)
     }
 
     /// Keep this run's index and the cache file right after a real write.
-    pub(super) fn after_write(&mut self, op: Op, items: &[Item], keys: &[String], outcome: &[Option<Outcome>], ambiguous: bool, ctx: &mut Ctx) {
+    pub(super) fn after_write(
+        &mut self,
+        op: Op,
+        items: &[Item],
+        keys: &[String],
+        outcome: &[Option<Outcome>],
+        ambiguous: bool,
+        ctx: &mut Ctx,
+    ) {
         let changed = outcome.iter().any(|o| matches!(o, Some(Outcome::Confirmed)));
         if ambiguous {
             self.index = None;
             if state::delete(ctx.state, FEATURE, RATINGS_INDEX) {
-                log::event(Level::Info, FEATURE, "state_dropped", &[
-                    ("file", RATINGS_INDEX.into()),
-                    ("reason", "write_outcome_unknown".into()),
-                ]);
+                log::event(
+                    Level::Info,
+                    FEATURE,
+                    "state_dropped",
+                    &[("file", RATINGS_INDEX.into()), ("reason", "write_outcome_unknown".into())],
+                );
             }
             return;
         }
@@ -191,7 +209,8 @@ impl Ratings {
                 match (op, o) {
                     (Op::Add, Some(Outcome::Confirmed)) => {
                         let rated_at = items[i].rated_at.as_deref().map(str::trim).filter(|s| !s.is_empty());
-                        let base = found.as_ref().and_then(|k| ix.get(k)).cloned().unwrap_or_else(|| items[i].minimal());
+                        let base =
+                            found.as_ref().and_then(|k| ix.get(k)).cloned().unwrap_or_else(|| items[i].minimal());
                         let item = Item {
                             rating: valid_rating(items[i].rating).map(|r| r as f64),
                             rated_at: rated_at.map(str::to_string),
@@ -253,11 +272,12 @@ fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
                 items.insert(key, item);
             }
             _ => {
-                log::event(Level::Warn, FEATURE, "state_ignored", &[
-                    ("file", RATINGS_INDEX.into()),
-                    ("reason", "bad_item".into()),
-                    ("detail", key),
-                ]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "state_ignored",
+                    &[("file", RATINGS_INDEX.into()), ("reason", "bad_item".into()), ("detail", key)],
+                );
                 return None;
             }
         }

@@ -118,7 +118,13 @@ impl Ratings {
     }
 
     /// Conflicting duplicates and items already rated the same; returns the entries to send.
-    fn plan_add(&self, accepted: Vec<Entry>, items: &[Item], keys: &[String], outcome: &mut [Option<Outcome>]) -> Vec<Entry> {
+    fn plan_add(
+        &self,
+        accepted: Vec<Entry>,
+        items: &[Item],
+        keys: &[String],
+        outcome: &mut [Option<Outcome>],
+    ) -> Vec<Entry> {
         // Per key, the entry whose values win.
         let mut winner: BTreeMap<&str, usize> = BTreeMap::new();
         for (n, e) in accepted.iter().enumerate() {
@@ -139,7 +145,8 @@ impl Ratings {
                 outcome[i] = Some(Outcome::Unresolved(Hint::DuplicateKey));
                 continue;
             }
-            let same = presence.as_ref().zip(self.index.as_ref()).and_then(|(p, ix)| ix.get(p.find(&items[i], &keys[i])?));
+            let same =
+                presence.as_ref().zip(self.index.as_ref()).and_then(|(p, ix)| ix.get(p.find(&items[i], &keys[i])?));
             if let Some(current) = same {
                 let same_rating = valid_rating(current.rating) == e.attrs.get("rating").and_then(Value::as_i64);
                 let same_time = match rated_at_of(&e.attrs) {
@@ -216,11 +223,12 @@ fn account(
         }
         let units = members.iter().map(|i| keys[*i].as_str()).collect::<BTreeSet<_>>().len() as u64;
         if op == Op::Add && done[g] < units {
-            log::event(Level::Warn, FEATURE, "write_unconfirmed", &[
-                ("type", group.name().into()),
-                ("sent", units.to_string()),
-                ("counted", done[g].to_string()),
-            ]);
+            log::event(
+                Level::Warn,
+                FEATURE,
+                "write_unconfirmed",
+                &[("type", group.name().into()), ("sent", units.to_string()), ("counted", done[g].to_string())],
+            );
         }
         for i in members.iter().copied() {
             outcome[i] = Some(match (op, done[g].cmp(&units)) {

@@ -2,10 +2,10 @@
 
 use super::index::{row_rating, ACTIVITIES_PATH, TYPES};
 use super::*;
-use crate::state::{RATINGS_INDEX, RATINGS_UNRESOLVED};
 use crate::client::transport::{Method, Request, Response, TransportError};
 use crate::config::Options;
 use crate::log::take_lines;
+use crate::state::{RATINGS_INDEX, RATINGS_UNRESOLVED};
 use crate::testkit::{paged, resp, route_of, Env, Fakes};
 use serde_json::json;
 use std::cell::RefCell;
@@ -43,7 +43,13 @@ impl Remote {
         for (t, at) in WM {
             activities[t] = json!({"rated_at": at, "watchlisted_at": "2026-01-01T00:00:00.000Z"});
         }
-        Remote(Rc::new(RefCell::new(RemoteState { rows, activities, activities_status: 200, fail_type: None, post: Box::new(post) })))
+        Remote(Rc::new(RefCell::new(RemoteState {
+            rows,
+            activities,
+            activities_status: 200,
+            fail_type: None,
+            post: Box::new(post),
+        })))
     }
     fn with_sample(self) -> Remote {
         {
@@ -132,24 +138,33 @@ fn index_reads_four_types_then_a_cache_hit_costs_one_get() {
     assert_eq!(first.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), KEYS);
     let ep = &first[3].1;
     assert_eq!((ep.rating, ep.rated_at.as_deref()), (Some(10.0), Some("2026-04-12T08:00:00.000Z")));
-    assert_eq!((ep.season, ep.episode, ep.title.as_deref(), ep.series_title.as_deref()), (Some(4), Some(8), Some("Hermanos"), Some("Breaking Bad")));
+    assert_eq!(
+        (ep.season, ep.episode, ep.title.as_deref(), ep.series_title.as_deref()),
+        (Some(4), Some(8), Some("Hermanos"), Some("Breaking Bad"))
+    );
     assert_eq!(ep.show_ids[0], ("tmdb".to_string(), "1396".to_string()));
-    assert_eq!(env.sent(), vec![
-        "GET /sync/last_activities",
-        "GET /sync/ratings/movies?page=1&limit=250",
-        "GET /sync/ratings/shows?page=1&limit=250",
-        "GET /sync/ratings/seasons?page=1&limit=250",
-        "GET /sync/ratings/episodes?page=1&limit=250",
-    ]);
+    assert_eq!(
+        env.sent(),
+        vec![
+            "GET /sync/last_activities",
+            "GET /sync/ratings/movies?page=1&limit=250",
+            "GET /sync/ratings/shows?page=1&limit=250",
+            "GET /sync/ratings/seasons?page=1&limit=250",
+            "GET /sync/ratings/episodes?page=1&limit=250",
+        ]
+    );
     let doc = env.mem.json(RATINGS_INDEX).unwrap();
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["generated_at"], "2023-11-14T22:30:00Z");
     assert_eq!(doc["wm"], json!({"movies": WM[0].1, "shows": WM[1].1, "seasons": WM[2].1, "episodes": WM[3].1}));
-    assert_eq!(doc["items"]["tmdb:272"], json!({
-        "type": "movie", "title": "Batman Begins", "year": 2005,
-        "ids": {"tmdb": "272", "imdb": "tt0372784", "trakt": "1", "slug": "batman-begins-2005"},
-        "rating": 9, "rated_at": "2026-04-30T19:02:00.000Z"
-    }));
+    assert_eq!(
+        doc["items"]["tmdb:272"],
+        json!({
+            "type": "movie", "title": "Batman Begins", "year": 2005,
+            "ids": {"tmdb": "272", "imdb": "tt0372784", "trakt": "1", "slug": "batman-begins-2005"},
+            "rating": 9, "rated_at": "2026-04-30T19:02:00.000Z"
+        })
+    );
     assert!(take_lines().iter().any(|l| l.contains("INFO index_done count=4 source=live pages=4")));
 
     let mut r = Ratings::default();
@@ -235,18 +250,23 @@ fn a_failed_type_fails_the_index_and_keeps_the_cache() {
 #[test]
 fn duplicates_keep_the_newer_instant_and_bad_rows_are_skipped() {
     let bb: Value = serde_json::from_str(BB).unwrap();
-    let ep = |rated_at: &str, rating: Value, trakt: u32| json!({"rated_at": rated_at, "rating": rating, "type": "episode",
-        "episode": {"season": 1, "number": 1, "title": "Pilot", "ids": {"trakt": trakt}}, "show": bb});
+    let ep = |rated_at: &str, rating: Value, trakt: u32| {
+        json!({"rated_at": rated_at, "rating": rating, "type": "episode",
+        "episode": {"season": 1, "number": 1, "title": "Pilot", "ids": {"trakt": trakt}}, "show": bb})
+    };
     let remote = Remote::new(no_posts);
     remote.set(|s| {
-        s.rows.insert("episodes".into(), vec![
-            ep("2026-04-12T09:00:00Z", json!(7), 16),
-            // Same key; written later in the day by the clock, but 10:00+02:00 is 08:00Z: older.
-            ep("2026-04-12T10:00:00+02:00", json!(3), 17),
-            ep("2026-04-12T09:00:00.000Z", json!(0), 18),
-            ep("2026-04-12T09:00:00.000Z", json!("x"), 19),
-            ep("2026-04-12T09:00:00.000Z", Value::Null, 20),
-        ]);
+        s.rows.insert(
+            "episodes".into(),
+            vec![
+                ep("2026-04-12T09:00:00Z", json!(7), 16),
+                // Same key; written later in the day by the clock, but 10:00+02:00 is 08:00Z: older.
+                ep("2026-04-12T10:00:00+02:00", json!(3), 17),
+                ep("2026-04-12T09:00:00.000Z", json!(0), 18),
+                ep("2026-04-12T09:00:00.000Z", json!("x"), 19),
+                ep("2026-04-12T09:00:00.000Z", Value::Null, 20),
+            ],
+        );
         s.rows.insert("movies".into(), vec![
             json!({"rated_at": "2026-01-01T00:00:00Z", "rating": 5, "type": "movie", "movie": {"ids": {"tmdb": 1}}}),
             json!({"rated_at": "2026-01-02T00:00:00Z", "rating": 6, "type": "movie", "movie": {"ids": {"tmdb": 1}}}),
@@ -261,7 +281,11 @@ fn duplicates_keep_the_newer_instant_and_bad_rows_are_skipped() {
     // Movie 2: neither time parses, so the later row wins (as CrossWatch's >=).
     assert_eq!(got, vec![("tmdb:1", Some(6.0)), ("tmdb:2", Some(3.0)), ("tmdb:1396#s01e01", Some(7.0))]);
     let lines = take_lines();
-    assert_eq!(lines.iter().filter(|l| l.contains("WARN index_row_skipped reason=invalid_rating")).count(), 3, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("WARN index_row_skipped reason=invalid_rating")).count(),
+        3,
+        "{lines:?}"
+    );
     assert_eq!(lines.iter().filter(|l| l.contains("WARN index_reconcile reason=key_collision")).count(), 3);
 }
 
@@ -281,19 +305,40 @@ fn malformed_rows_fail_the_index() {
 fn upsert_bodies_carry_rating_and_rated_at_per_entry() {
     let remote = Remote::new(|req| {
         assert_eq!(route_of(&req.url), "/sync/ratings");
-        Ok(resp(201, &[], &json!({"added": {"movies": 1, "shows": 1, "seasons": 1, "episodes": 2}, "not_found": {}}).to_string()))
+        Ok(resp(
+            201,
+            &[],
+            &json!({"added": {"movies": 1, "shows": 1, "seasons": 1, "episodes": 2}, "not_found": {}}).to_string(),
+        ))
     });
     let mut env = remote.env(Options::default());
     let bb = raw(&[("tmdb", "1396"), ("tvdb", "81189"), ("slug", "breaking-bad")]);
     let items = vec![
-        Item { rated_at: Some(" 2026-04-30T19:02:00.000Z ".into()), ..rated("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix")], Some(8.0)) },
+        Item {
+            rated_at: Some(" 2026-04-30T19:02:00.000Z ".into()),
+            ..rated("movie", &[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix")], Some(8.0))
+        },
         rated("show", &[("tvdb", "81189"), ("trakt", "1")], Some(10.0)),
         Item { show_ids: bb.clone(), season: Some(2), ..rated("season", &[], Some(7.0)) },
-        Item { show_ids: bb.clone(), season: Some(0), episode: Some(3), rated_at: Some("2026-04-12T08:00:00Z".into()), ..rated("episode", &[], Some(9.0)) },
-        Item { show_ids: bb.clone(), season: Some(4), episode: Some(8), ..rated("episode", &[("tvdb", "4127161"), ("tmdb", "1396")], Some(1.0)) },
+        Item {
+            show_ids: bb.clone(),
+            season: Some(0),
+            episode: Some(3),
+            rated_at: Some("2026-04-12T08:00:00Z".into()),
+            ..rated("episode", &[], Some(9.0))
+        },
+        Item {
+            show_ids: bb.clone(),
+            season: Some(4),
+            episode: Some(8),
+            ..rated("episode", &[("tvdb", "4127161"), ("tmdb", "1396")], Some(1.0))
+        },
     ];
     let r = Ratings::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
-    assert_eq!(r.confirmed, vec!["tmdb:603", "tvdb:81189", "tmdb:1396#season:2", "tmdb:1396#s00e03", "tmdb:1396#s04e08"]);
+    assert_eq!(
+        r.confirmed,
+        vec!["tmdb:603", "tvdb:81189", "tmdb:1396#season:2", "tmdb:1396#s00e03", "tmdb:1396#s04e08"]
+    );
     let req = &env.fakes.requests()[0];
     assert_eq!(
         String::from_utf8(req.body.clone()).unwrap(),
@@ -332,12 +377,22 @@ fn invalid_ratings_and_dates_are_never_sent_or_confirmed() {
     ];
     let r = Ratings::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:8"]);
-    assert_eq!(unresolved(&r), vec![
-        ("tmdb:1", Hint::InvalidRating), ("tmdb:2", Hint::InvalidRating), ("tmdb:3", Hint::InvalidRating),
-        ("tmdb:4", Hint::InvalidRating), ("tmdb:5", Hint::InvalidRating), ("tmdb:6", Hint::InvalidRating),
-        ("tmdb:7", Hint::InvalidRatedAt), ("tmdb:9", Hint::UnsupportedType), ("slug:x", Hint::MissingIds),
-        ("", Hint::MissingScope), ("tmdb:10", Hint::InvalidRating),
-    ]);
+    assert_eq!(
+        unresolved(&r),
+        vec![
+            ("tmdb:1", Hint::InvalidRating),
+            ("tmdb:2", Hint::InvalidRating),
+            ("tmdb:3", Hint::InvalidRating),
+            ("tmdb:4", Hint::InvalidRating),
+            ("tmdb:5", Hint::InvalidRating),
+            ("tmdb:6", Hint::InvalidRating),
+            ("tmdb:7", Hint::InvalidRatedAt),
+            ("tmdb:9", Hint::UnsupportedType),
+            ("slug:x", Hint::MissingIds),
+            ("", Hint::MissingScope),
+            ("tmdb:10", Hint::InvalidRating),
+        ]
+    );
     assert_eq!(env.fakes.requests().len(), 1);
 
     // Nothing valid: nothing sent at all.
@@ -375,21 +430,30 @@ fn not_found_is_matched_back_flat_and_nested() {
     ];
     let r = Ratings::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:603", "tvdb:999#s01e01"]);
-    assert_eq!(unresolved(&r), vec![
-        ("imdb:tt0000111", Hint::NotFound),
-        ("tvdb:999#s01e02", Hint::NotFound),
-        ("tvdb:999#season:3", Hint::NotFound),
-        ("trakt:999999999", Hint::NotFound),
-    ]);
+    assert_eq!(
+        unresolved(&r),
+        vec![
+            ("imdb:tt0000111", Hint::NotFound),
+            ("tvdb:999#s01e02", Hint::NotFound),
+            ("tvdb:999#season:3", Hint::NotFound),
+            ("trakt:999999999", Hint::NotFound),
+        ]
+    );
 }
 
 #[test]
 fn fewer_added_than_sent_is_unconfirmed() {
-    let remote = Remote::new(|_| Ok(resp(201, &[], &json!({"added": {"movies": 1}, "not_found": {"movies": []}}).to_string())));
+    let remote =
+        Remote::new(|_| Ok(resp(201, &[], &json!({"added": {"movies": 1}, "not_found": {"movies": []}}).to_string())));
     let mut env = remote.env(Options::default());
     take_lines();
     let r = Ratings::default()
-        .write(Op::Add, &[rated("movie", &[("tmdb", "1")], Some(5.0)), rated("movie", &[("tmdb", "2")], Some(6.0))], false, &mut env.ctx())
+        .write(
+            Op::Add,
+            &[rated("movie", &[("tmdb", "1")], Some(5.0)), rated("movie", &[("tmdb", "2")], Some(6.0))],
+            false,
+            &mut env.ctx(),
+        )
         .unwrap();
     assert!(r.confirmed.is_empty());
     assert_eq!(unresolved(&r), vec![("tmdb:1", Hint::Unconfirmed), ("tmdb:2", Hint::Unconfirmed)]);
@@ -399,10 +463,13 @@ fn fewer_added_than_sent_is_unconfirmed() {
 #[test]
 fn with_an_index_same_ratings_are_skipped_and_duplicates_resolved() {
     let remote = Remote::new(|req| {
-        assert_eq!(body_of(req), json!({"movies": [
-            {"ids": {"tmdb": 272}, "rated_at": "2026-05-01T00:00:00Z", "rating": 9},
-            {"ids": {"tmdb": 5}, "rated_at": "2026-05-02T00:00:00Z", "rating": 4}
-        ]}));
+        assert_eq!(
+            body_of(req),
+            json!({"movies": [
+                {"ids": {"tmdb": 272}, "rated_at": "2026-05-01T00:00:00Z", "rating": 9},
+                {"ids": {"tmdb": 5}, "rated_at": "2026-05-02T00:00:00Z", "rating": 4}
+            ]})
+        );
         Ok(resp(201, &[], &json!({"added": {"movies": 2}}).to_string()))
     })
     .with_sample();
@@ -413,7 +480,13 @@ fn with_an_index_same_ratings_are_skipped_and_duplicates_resolved() {
         // Already 10 on Trakt (found by the show's tvdb id), no date given: nothing to do.
         rated("show", &[("tvdb", "81189")], Some(10.0)),
         // Same rating and the same instant, written differently: nothing to do.
-        Item { rated_at: Some("2026-04-12T10:00:00+02:00".into()), show_ids: raw(&[("tmdb", "1396")]), season: Some(4), episode: Some(8), ..rated("episode", &[], Some(10.0)) },
+        Item {
+            rated_at: Some("2026-04-12T10:00:00+02:00".into()),
+            show_ids: raw(&[("tmdb", "1396")]),
+            season: Some(4),
+            episode: Some(8),
+            ..rated("episode", &[], Some(10.0))
+        },
         // Same rating, a new date: sent.
         Item { rated_at: Some("2026-05-01T00:00:00Z".into()), ..rated("movie", &[("tmdb", "272")], Some(9.0)) },
         // The same key twice with different values: the newer date wins.
@@ -438,13 +511,22 @@ fn unrate() {
     let remote = Remote::new(|req| {
         assert_eq!(route_of(&req.url), REMOVE_PATH);
         let body = body_of(req);
-        assert_eq!(body, json!({
-            "episodes": [{"ids": {"trakt": 56}}],
-            "movies": [{"ids": {"tmdb": 272}}, {"ids": {"tmdb": 603}}],
-            "shows": [{"ids": {"slug": "breaking-bad", "tmdb": 1396}, "seasons": [{"number": 1}]}]
-        }), "ids only, no rating");
-        Ok(resp(200, &[], &json!({"deleted": {"movies": 1, "shows": 0, "seasons": 1, "episodes": 1},
-                                  "not_found": {"movies": [], "shows": [], "seasons": [], "episodes": []}}).to_string()))
+        assert_eq!(
+            body,
+            json!({
+                "episodes": [{"ids": {"trakt": 56}}],
+                "movies": [{"ids": {"tmdb": 272}}, {"ids": {"tmdb": 603}}],
+                "shows": [{"ids": {"slug": "breaking-bad", "tmdb": 1396}, "seasons": [{"number": 1}]}]
+            }),
+            "ids only, no rating"
+        );
+        Ok(resp(
+            200,
+            &[],
+            &json!({"deleted": {"movies": 1, "shows": 0, "seasons": 1, "episodes": 1},
+                                  "not_found": {"movies": [], "shows": [], "seasons": [], "episodes": []}})
+            .to_string(),
+        ))
     })
     .with_sample();
     let mut env = remote.env(Options::default());
@@ -471,11 +553,19 @@ fn unrate() {
     Ratings::default().build_index(&mut env.ctx()).unwrap();
     let n = env.fakes.requests().len();
     let rep = Ratings::default()
-        .write(Op::Remove, &[rated("movie", &[("imdb", "tt0372784")], None), rated("movie", &[("tmdb", "949")], None)], false, &mut env.ctx())
+        .write(
+            Op::Remove,
+            &[rated("movie", &[("imdb", "tt0372784")], None), rated("movie", &[("tmdb", "949")], None)],
+            false,
+            &mut env.ctx(),
+        )
         .unwrap();
     assert_eq!((rep.confirmed, rep.skipped), (vec!["imdb:tt0372784".to_string()], vec!["tmdb:949".to_string()]));
     assert_eq!(env.sent()[n..], ["GET /sync/last_activities".to_string(), "POST /sync/ratings/remove".to_string()]);
-    assert!(env.mem.json(RATINGS_INDEX).unwrap()["items"].get("tmdb:272").is_none(), "found by imdb, removed by its index key");
+    assert!(
+        env.mem.json(RATINGS_INDEX).unwrap()["items"].get("tmdb:272").is_none(),
+        "found by imdb, removed by its index key"
+    );
 }
 
 #[test]
@@ -523,14 +613,29 @@ fn chunks_and_dry_run() {
 #[test]
 fn valid_rating_table() {
     let cases: [(Option<f64>, Option<i64>); 9] = [
-        (Some(8.0), Some(8)), (Some(1.0), Some(1)), (Some(10.0), Some(10)), (Some(8.5), None), (Some(0.0), None),
-        (Some(11.0), None), (Some(f64::NAN), None), (Some(-0.0), None), (None, None),
+        (Some(8.0), Some(8)),
+        (Some(1.0), Some(1)),
+        (Some(10.0), Some(10)),
+        (Some(8.5), None),
+        (Some(0.0), None),
+        (Some(11.0), None),
+        (Some(f64::NAN), None),
+        (Some(-0.0), None),
+        (None, None),
     ];
     for (r, want) in cases {
         assert_eq!(valid_rating(r), want, "{r:?}");
     }
-    for (v, want) in [(json!(7), Some(7)), (json!(7.0), Some(7)), (json!("7"), Some(7)), (json!(" 10 "), Some(10)),
-                      (json!(7.5), None), (json!("7.5"), None), (json!(0), None), (json!(true), None)] {
+    for (v, want) in [
+        (json!(7), Some(7)),
+        (json!(7.0), Some(7)),
+        (json!("7"), Some(7)),
+        (json!(" 10 "), Some(10)),
+        (json!(7.5), None),
+        (json!("7.5"), None),
+        (json!(0), None),
+        (json!(true), None),
+    ] {
         assert_eq!(row_rating(Some(&v)), want, "{v}");
     }
 }

@@ -15,10 +15,10 @@ use serde_json::Value;
 use super::{Watchlist, FEATURE};
 use crate::client::Call;
 use crate::error::AdapterError;
+use crate::features::presence::Presence;
 use crate::features::{is_session_wide, Ctx, Outcome};
 use crate::log::{self, Level};
 use crate::model::{Hint, Item};
-use crate::features::presence::Presence;
 use crate::payload::Entry;
 
 const SETTINGS_PATH: &str = "/users/settings";
@@ -82,13 +82,18 @@ impl Watchlist {
             Limit::Unlimited => "none".into(),
             Limit::Unknown => "unknown".into(),
         };
-        log::event(if over > 0 { Level::Warn } else { Level::Debug }, FEATURE, "capacity", &[
-            ("limit", limit_text),
-            ("count", if self.index.is_some() { count.to_string() } else { "unknown".into() }),
-            ("present", present.to_string()),
-            ("to_send", send.len().to_string()),
-            ("over_limit", over.to_string()),
-        ]);
+        log::event(
+            if over > 0 { Level::Warn } else { Level::Debug },
+            FEATURE,
+            "capacity",
+            &[
+                ("limit", limit_text),
+                ("count", if self.index.is_some() { count.to_string() } else { "unknown".into() }),
+                ("present", present.to_string()),
+                ("to_send", send.len().to_string()),
+                ("over_limit", over.to_string()),
+            ],
+        );
         Ok(send)
     }
 
@@ -126,5 +131,9 @@ pub(super) fn limit_from_settings(body: &[u8]) -> Limit {
     let vip = ["vip", "vip_og", "vip_ep"]
         .iter()
         .any(|k| v.get("user").and_then(|u| u.get(*k)).and_then(Value::as_bool) == Some(true));
-    if vip { Limit::Unlimited } else { Limit::Items(FREE_LIMIT) }
+    if vip {
+        Limit::Unlimited
+    } else {
+        Limit::Items(FREE_LIMIT)
+    }
 }

@@ -160,10 +160,12 @@ impl Watchlist {
             }
             if let Some(n) = list_count {
                 if n != ix.len() as u64 {
-                    log::event(Level::Warn, FEATURE, "index_drift", &[
-                        ("trakt_count", n.to_string()),
-                        ("index_count", ix.len().to_string()),
-                    ]);
+                    log::event(
+                        Level::Warn,
+                        FEATURE,
+                        "index_drift",
+                        &[("trakt_count", n.to_string()), ("index_count", ix.len().to_string())],
+                    );
                     self.index = None;
                 }
             }

@@ -84,18 +84,25 @@ impl Watchlist {
                     };
                     if whole {
                         log::event(Level::Info, FEATURE, "index_cache_hit", &[("etag", tag)]);
-                        log::event(Level::Info, FEATURE, "index_done", &[
-                            ("count", s.items.len().to_string()),
-                            ("source", "shadow".into()),
-                        ]);
+                        log::event(
+                            Level::Info,
+                            FEATURE,
+                            "index_done",
+                            &[("count", s.items.len().to_string()), ("source", "shadow".into())],
+                        );
                         let items = shadow.map(|s| s.items).unwrap_or_default();
                         return Ok(items.into_iter().collect());
                     }
-                    log::event(Level::Info, FEATURE, "index_shadow_incomplete", &[
-                        ("shadow_count", n.to_string()),
-                        ("page_count", page_count.map(|c| c.to_string()).unwrap_or_default()),
-                        ("item_count", item_count.map(|c| c.to_string()).unwrap_or_default()),
-                    ]);
+                    log::event(
+                        Level::Info,
+                        FEATURE,
+                        "index_shadow_incomplete",
+                        &[
+                            ("shadow_count", n.to_string()),
+                            ("page_count", page_count.map(|c| c.to_string()).unwrap_or_default()),
+                            ("item_count", item_count.map(|c| c.to_string()).unwrap_or_default()),
+                        ],
+                    );
                 }
                 Fetched::Full(listing) => return Self::read_listing(listing, ctx, now),
             }
@@ -109,12 +116,16 @@ impl Watchlist {
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for (n, row) in listing.rows.iter().enumerate() {
             let item = match row_to_item(row) {
-                Ok(Some(item)) => Item { listed_at: row.get("listed_at").and_then(Value::as_str).map(str::to_string), ..item },
+                Ok(Some(item)) => {
+                    Item { listed_at: row.get("listed_at").and_then(Value::as_str).map(str::to_string), ..item }
+                }
                 Ok(None) => {
-                    log::event(Level::Warn, FEATURE, "index_row_skipped", &[
-                        ("reason", "unsupported_type".into()),
-                        ("type", row_type(row)),
-                    ]);
+                    log::event(
+                        Level::Warn,
+                        FEATURE,
+                        "index_row_skipped",
+                        &[("reason", "unsupported_type".into()), ("type", row_type(row))],
+                    );
                     continue;
                 }
                 Err(why) => {
@@ -123,10 +134,12 @@ impl Watchlist {
             };
             let key = item_key(&item);
             if !seen.insert(key.clone()) {
-                log::event(Level::Warn, FEATURE, "index_reconcile", &[
-                    ("reason", "key_collision".into()),
-                    ("key", key),
-                ]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "index_reconcile",
+                    &[("reason", "key_collision".into()), ("key", key)],
+                );
                 continue;
             }
             entries.push((key, item));
@@ -139,11 +152,12 @@ impl Watchlist {
             items: entries.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect(),
         };
         state::save_or_delete(ctx.state, FEATURE, WATCHLIST_SHADOW, &doc);
-        log::event(Level::Info, FEATURE, "index_done", &[
-            ("count", entries.len().to_string()),
-            ("source", "live".into()),
-            ("pages", listing.pages.to_string()),
-        ]);
+        log::event(
+            Level::Info,
+            FEATURE,
+            "index_done",
+            &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", listing.pages.to_string())],
+        );
         Ok(entries)
     }
 
@@ -177,11 +191,12 @@ fn load_shadow(store: &mut dyn state::Store) -> Option<Shadow> {
                 items.insert(key, item);
             }
             _ => {
-                log::event(Level::Warn, FEATURE, "state_ignored", &[
-                    ("file", WATCHLIST_SHADOW.into()),
-                    ("reason", "bad_item".into()),
-                    ("detail", key),
-                ]);
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "state_ignored",
+                    &[("file", WATCHLIST_SHADOW.into()), ("reason", "bad_item".into()), ("detail", key)],
+                );
                 return None;
             }
         }

@@ -14,48 +14,70 @@ fn one_key_per_play_with_same_minute_collisions_the_epoch_and_64_bit_ids() {
         .seed(true, 3, "1970-01-01T00:00:00Z", 5_000_000_016);
     let mut env = t.env(Options::default());
     let entries = History::default().build_index(&mut env.ctx()).unwrap();
-    assert_eq!(keys_of(&entries), strings(&[
-        "tmdb:11@0",
-        "tmdb:1396#s01e01@1777924800",
-        "tmdb:1396#s01e01@1778011200",
-        "tmdb:272@1777669800",
-        "tmdb:272@1777756200",
-        "tmdb:272@1777802400",
-        "tmdb:272@1777802400~h5000000013",
-    ]));
+    assert_eq!(
+        keys_of(&entries),
+        strings(&[
+            "tmdb:11@0",
+            "tmdb:1396#s01e01@1777924800",
+            "tmdb:1396#s01e01@1778011200",
+            "tmdb:272@1777669800",
+            "tmdb:272@1777756200",
+            "tmdb:272@1777802400",
+            "tmdb:272@1777802400~h5000000013",
+        ])
+    );
     let map: BTreeMap<String, Item> = entries.into_iter().collect();
-    assert_eq!(map["tmdb:272@1777802400"].history_id.as_deref(), Some("5000000012"), "the smaller id keeps the plain key");
+    assert_eq!(
+        map["tmdb:272@1777802400"].history_id.as_deref(),
+        Some("5000000012"),
+        "the smaller id keeps the plain key"
+    );
     assert_eq!(map["tmdb:272@1777802400~h5000000013"].history_id.as_deref(), Some("5000000013"));
     assert_eq!(map["tmdb:11@0"].watched_at.as_deref(), Some("1970-01-01T00:00:00.000Z"));
     let ep = &map["tmdb:1396#s01e01@1777924800"];
-    assert_eq!(ep, &Item {
-        kind: "episode".into(),
-        title: Some("Pilot".into()),
-        year: Some(2008),
-        ids: raw(&[("tmdb", "62085"), ("tvdb", "349232"), ("trakt", "16")]),
-        show_ids: raw(&[("tmdb", "1396"), ("imdb", "tt0903747"), ("tvdb", "81189"), ("trakt", "1"), ("slug", "breaking-bad")]),
-        season: Some(1),
-        episode: Some(1),
-        series_title: Some("Breaking Bad".into()),
-        watched_at: Some("2026-05-04T20:00:00.000Z".into()),
-        history_id: Some("5000000014".into()),
-        ..Item::default()
-    });
+    assert_eq!(
+        ep,
+        &Item {
+            kind: "episode".into(),
+            title: Some("Pilot".into()),
+            year: Some(2008),
+            ids: raw(&[("tmdb", "62085"), ("tvdb", "349232"), ("trakt", "16")]),
+            show_ids: raw(&[
+                ("tmdb", "1396"),
+                ("imdb", "tt0903747"),
+                ("tvdb", "81189"),
+                ("trakt", "1"),
+                ("slug", "breaking-bad")
+            ]),
+            season: Some(1),
+            episode: Some(1),
+            series_title: Some("Breaking Bad".into()),
+            watched_at: Some("2026-05-04T20:00:00.000Z".into()),
+            history_id: Some("5000000014".into()),
+            ..Item::default()
+        }
+    );
     let mv = &map["tmdb:272@1777669800"];
     assert_eq!((mv.kind.as_str(), mv.title.as_deref(), mv.year), ("movie", Some("Batman Begins"), Some(2005)));
-    assert_eq!(env.sent(), vec![
-        "GET /sync/last_activities",
-        "GET /sync/history/movies?page=1&limit=250",
-        "GET /sync/history/episodes?page=1&limit=250",
-    ]);
+    assert_eq!(
+        env.sent(),
+        vec![
+            "GET /sync/last_activities",
+            "GET /sync/history/movies?page=1&limit=250",
+            "GET /sync/history/episodes?page=1&limit=250",
+        ]
+    );
 }
 
 #[test]
 fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_full_on_a_count_mismatch() {
     let t = Trakt::new();
-    t.seed(true, 1, "2026-05-01T21:10:00Z", 5_000_000_010)
-        .seed(true, 2, "2026-05-02T21:10:00Z", 5_000_000_011)
-        .seed(false, 16, "2026-05-04T20:00:00Z", 5_000_000_014);
+    t.seed(true, 1, "2026-05-01T21:10:00Z", 5_000_000_010).seed(true, 2, "2026-05-02T21:10:00Z", 5_000_000_011).seed(
+        false,
+        16,
+        "2026-05-04T20:00:00Z",
+        5_000_000_014,
+    );
     let mut env = t.env(Options::default());
     assert_eq!(History::default().build_index(&mut env.ctx()).unwrap().len(), 3);
     let doc = env.mem.json(HISTORY_INDEX).unwrap();
@@ -69,11 +91,14 @@ fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_fu
     let n = env.sent().len();
     let entries = History::default().build_index(&mut env.ctx()).unwrap();
     assert_eq!(entries.len(), 3);
-    assert_eq!(env.sent()[n..], [
-        "GET /sync/last_activities",
-        "GET /sync/history/movies?page=1&limit=1",
-        "GET /sync/history/episodes?page=1&limit=1",
-    ]);
+    assert_eq!(
+        env.sent()[n..],
+        [
+            "GET /sync/last_activities",
+            "GET /sync/history/movies?page=1&limit=1",
+            "GET /sync/history/episodes?page=1&limit=1",
+        ]
+    );
 
     // Ten new plays elsewhere: one delta read from the watermark minus 5 minutes.
     for i in 0..10u64 {
@@ -83,12 +108,15 @@ fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_fu
     let n = env.sent().len();
     let entries = History::default().build_index(&mut env.ctx()).unwrap();
     assert_eq!(entries.len(), 13);
-    assert_eq!(env.sent()[n..], [
-        "GET /sync/last_activities".to_string(),
-        format!("GET /sync/history?start_at={}&page=1&limit=250", iso(NOW + 120 - 300).replace(':', "%3A")),
-        "GET /sync/history/movies?page=1&limit=1".to_string(),
-        "GET /sync/history/episodes?page=1&limit=1".to_string(),
-    ]);
+    assert_eq!(
+        env.sent()[n..],
+        [
+            "GET /sync/last_activities".to_string(),
+            format!("GET /sync/history?start_at={}&page=1&limit=250", iso(NOW + 120 - 300).replace(':', "%3A")),
+            "GET /sync/history/movies?page=1&limit=1".to_string(),
+            "GET /sync/history/episodes?page=1&limit=1".to_string(),
+        ]
+    );
     let map: BTreeMap<String, Item> = entries.into_iter().collect();
     assert_eq!(map[&format!("tmdb:11@{}", NOW + 3600)].history_id.as_deref(), Some("5000000100"));
     let doc = env.mem.json(HISTORY_INDEX).unwrap();
@@ -106,7 +134,9 @@ fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_fu
     assert_eq!(sent.len(), 6, "{sent:?}");
     assert!(sent[1].starts_with("GET /sync/history?start_at="));
     assert_eq!(sent[4..], ["GET /sync/history/movies?page=1&limit=250", "GET /sync/history/episodes?page=1&limit=250"]);
-    assert!(take_lines().iter().any(|l| l.contains("index_cache_stale reason=count_mismatch_after_delta cached=7/6 remote=8/6")));
+    assert!(take_lines()
+        .iter()
+        .any(|l| l.contains("index_cache_stale reason=count_mismatch_after_delta cached=7/6 remote=8/6")));
 
     // A play removed elsewhere while the activities did not move: the counts catch it too.
     t.0.borrow_mut().plays.retain(|p| p.id != 5_000_000_010);
@@ -138,7 +168,10 @@ fn a_failed_read_never_saves_the_cache() {
 
     // A corrupt cache is ignored and rebuilt.
     t.0.borrow_mut().fail_reads = false;
-    env.mem.put(HISTORY_INDEX, r#"{"schema":1,"generated_at":"x","wm":"2026-06-01T00:00:00Z","counts":{"movies":5,"episodes":0},"items":{}}"#);
+    env.mem.put(
+        HISTORY_INDEX,
+        r#"{"schema":1,"generated_at":"x","wm":"2026-06-01T00:00:00Z","counts":{"movies":5,"episodes":0},"items":{}}"#,
+    );
     assert_eq!(History::default().build_index(&mut env.ctx()).unwrap().len(), 2);
     assert_eq!(env.mem.json(HISTORY_INDEX).unwrap()["counts"], json!({"movies": 2, "episodes": 0}));
 }
@@ -162,7 +195,8 @@ fn rows_and_the_cache_round_trip_at_scale() {
         .collect();
     let mut ix = crate::features::history::index::Index::default();
     for page in rows.chunks(250) {
-        let raw: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&Value::Array(page.to_vec()).to_string()).unwrap();
+        let raw: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(&Value::Array(page.to_vec()).to_string()).unwrap();
         for r in &raw {
             ix.push_row(r).unwrap();
         }
@@ -176,7 +210,10 @@ fn rows_and_the_cache_round_trip_at_scale() {
     let map: BTreeMap<String, Item> = entries.iter().cloned().collect();
     let e = &map[&format!("tmdb:700000#s01e01@{}", NOW)];
     assert_eq!((e.history_id.as_deref(), e.series_title.as_deref()), (Some("6000000001"), Some("Show")));
-    assert_eq!(e.show_ids, raw(&[("tmdb", "700000"), ("imdb", "tt9000001"), ("tvdb", "500000"), ("trakt", "7"), ("slug", "show")]));
+    assert_eq!(
+        e.show_ids,
+        raw(&[("tmdb", "700000"), ("imdb", "tt9000001"), ("tvdb", "500000"), ("trakt", "7"), ("slug", "show")])
+    );
 
     ix.wm = Some(iso(NOW));
     let mem = crate::testkit::MemStore::new();

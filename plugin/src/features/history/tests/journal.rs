@@ -16,7 +16,10 @@ fn each_batch_is_journaled_before_its_post_and_cleared_after() {
     assert_eq!(first["schema"], 1);
     assert_eq!(first["batches"].as_array().unwrap().len(), 1);
     let play = &first["batches"][0]["plays"][0];
-    assert_eq!((play["key"].as_str(), play["kind"].as_str(), play["watched_at"].as_str()), (Some("tmdb:603@1780336800"), Some("movie"), Some("2026-06-01T18:00:00.000Z")));
+    assert_eq!(
+        (play["key"].as_str(), play["kind"].as_str(), play["watched_at"].as_str()),
+        (Some("tmdb:603@1780336800"), Some("movie"), Some("2026-06-01T18:00:00.000Z"))
+    );
     assert_eq!(play["item"]["ids"], json!({"tmdb": "603"}));
     let second: Value = serde_json::from_str(seen[1].as_deref().unwrap()).unwrap();
     assert_eq!(second["batches"].as_array().unwrap().len(), 1, "the first batch was cleared after its answer");
@@ -43,12 +46,29 @@ fn an_answer_lost_after_trakt_recorded_the_batch_is_reconciled_in_the_same_call(
     assert_eq!(env.mem.text(HISTORY_JOURNAL), None);
     let sent = env.sent();
     let reads: Vec<&String> = sent.iter().filter(|s| s.contains("start_at")).collect();
-    assert_eq!(reads, vec![
-        &format!("GET /sync/history/movies?start_at={}&end_at={}&page=1&limit=250", iso(m("2026-05-01T21:10:00Z")).replace(':', "%3A"), iso(m("2026-05-01T21:10:00Z") + 59).replace(':', "%3A")),
-        &format!("GET /sync/history/movies?start_at={}&end_at={}&page=1&limit=250", iso(m("2026-05-03T20:00:00Z")).replace(':', "%3A"), iso(m("2026-05-03T20:00:00Z") + 59).replace(':', "%3A")),
-        &format!("GET /sync/history/episodes?start_at={}&end_at={}&page=1&limit=250", iso(m("2026-05-02T01:30:00Z")).replace(':', "%3A"), iso(m("2026-05-02T01:30:00Z") + 59).replace(':', "%3A")),
-    ]);
-    assert!(take_lines().iter().any(|l| l.contains("[TRAKT:history] INFO journal_reconcile batches=1 landed=3 resent=0")));
+    assert_eq!(
+        reads,
+        vec![
+            &format!(
+                "GET /sync/history/movies?start_at={}&end_at={}&page=1&limit=250",
+                iso(m("2026-05-01T21:10:00Z")).replace(':', "%3A"),
+                iso(m("2026-05-01T21:10:00Z") + 59).replace(':', "%3A")
+            ),
+            &format!(
+                "GET /sync/history/movies?start_at={}&end_at={}&page=1&limit=250",
+                iso(m("2026-05-03T20:00:00Z")).replace(':', "%3A"),
+                iso(m("2026-05-03T20:00:00Z") + 59).replace(':', "%3A")
+            ),
+            &format!(
+                "GET /sync/history/episodes?start_at={}&end_at={}&page=1&limit=250",
+                iso(m("2026-05-02T01:30:00Z")).replace(':', "%3A"),
+                iso(m("2026-05-02T01:30:00Z") + 59).replace(':', "%3A")
+            ),
+        ]
+    );
+    assert!(take_lines()
+        .iter()
+        .any(|l| l.contains("[TRAKT:history] INFO journal_reconcile batches=1 landed=3 resent=0")));
     // The plays read back carry their history ids: an add of the same plays sends nothing.
     let n = env.fakes.requests().len();
     let again = h.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
@@ -76,14 +96,21 @@ fn a_batch_lost_before_trakt_saw_it_is_sent_once_more() {
     t.fault(Fault::TimeoutUnapplied);
     let mut env = t.env(Options { history_chunk_size: 1, ..Options::default() });
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
-    assert_eq!(unresolved(&r), vec![
-        ("tmdb:272@1777669800".to_string(), Hint::Transport),
-        ("tvdb:81189#s01e02@1780434000".to_string(), Hint::Transport),
-    ]);
+    assert_eq!(
+        unresolved(&r),
+        vec![
+            ("tmdb:272@1777669800".to_string(), Hint::Transport),
+            ("tvdb:81189#s01e02@1780434000".to_string(), Hint::Transport),
+        ]
+    );
     assert_eq!(posts(&env, "/sync/history").len(), 2);
     assert!(t.plays().is_empty());
     assert_eq!(env.mem.text(HISTORY_JOURNAL), None);
-    assert_eq!(env.mem.json(HISTORY_INDEX).unwrap()["counts"], json!({"movies": 0, "episodes": 0}), "read back: known, so the cache stays");
+    assert_eq!(
+        env.mem.json(HISTORY_INDEX).unwrap()["counts"],
+        json!({"movies": 0, "episodes": 0}),
+        "read back: known, so the cache stays"
+    );
 
     // A 503 after Trakt recorded the batch: read back, confirmed, not resent.
     let t = Trakt::new();
@@ -118,14 +145,21 @@ fn a_batch_left_by_a_crashed_run_is_reconciled_before_anything_is_sent() {
         at(movie("603"), "2026-05-05T20:00:00Z"),
     ];
     let r = History::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
-    assert_eq!(sorted(&r.confirmed), strings(&["tmdb:272@1777669800", "tmdb:272@1777838400", "tvdb:81189#s01e01@1777685400", "tmdb:603@1778011200"]));
+    assert_eq!(
+        sorted(&r.confirmed),
+        strings(&["tmdb:272@1777669800", "tmdb:272@1777838400", "tvdb:81189#s01e01@1777685400", "tmdb:603@1778011200"])
+    );
     let sent = env.sent();
     let first_post = sent.iter().position(|s| s.starts_with("POST")).unwrap();
     assert!(sent[..first_post].iter().filter(|s| s.contains("start_at")).count() >= 2, "read back first: {sent:?}");
-    assert_eq!(posts(&env, "/sync/history"), vec![json!({"movies": [
-        {"ids": {"tmdb": 272}, "watched_at": "2026-05-03T20:00:00.000Z"},
-        {"ids": {"tmdb": 603}, "watched_at": "2026-05-05T20:00:00.000Z"}
-    ]})], "only the lost play and the new one");
+    assert_eq!(
+        posts(&env, "/sync/history"),
+        vec![json!({"movies": [
+            {"ids": {"tmdb": 272}, "watched_at": "2026-05-03T20:00:00.000Z"},
+            {"ids": {"tmdb": 603}, "watched_at": "2026-05-05T20:00:00.000Z"}
+        ]})],
+        "only the lost play and the new one"
+    );
     assert_eq!(t.times(true, 1), vec!["2026-05-01T21:10:00Z", "2026-05-03T20:00:00Z"]);
     assert_eq!(t.times(false, 16).len(), 1);
     assert_eq!(env.mem.text(HISTORY_JOURNAL), None);
@@ -167,10 +201,13 @@ fn a_refused_batch_is_not_resent_and_a_420_stops_the_rest() {
     History::default().build_index(&mut env.ctx()).unwrap();
     let mut h = History::default();
     let r = h.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
-    assert_eq!(unresolved(&r), vec![
-        ("tmdb:603@1780336800".to_string(), Hint::TraktLimit),
-        ("tmdb:272@1780336800".to_string(), Hint::TraktLimit),
-    ]);
+    assert_eq!(
+        unresolved(&r),
+        vec![
+            ("tmdb:603@1780336800".to_string(), Hint::TraktLimit),
+            ("tmdb:272@1780336800".to_string(), Hint::TraktLimit),
+        ]
+    );
     assert_eq!(posts(&env, "/sync/history").len(), 1);
     assert!(t.plays().is_empty());
 }
@@ -181,11 +218,21 @@ fn no_journal_no_send() {
     let mut env = t.env(Options::default());
     History::default().build_index(&mut env.ctx()).unwrap();
     env.mem.fail_writes(true);
-    let r = History::default().write(Op::Add, &[at(movie("603"), "2026-06-01T18:00:00Z"), at(movie("272"), "2026-06-01T18:00:00Z")], false, &mut env.ctx()).unwrap();
-    assert_eq!(unresolved(&r), vec![
-        ("tmdb:603@1780336800".to_string(), Hint::JournalUnavailable),
-        ("tmdb:272@1780336800".to_string(), Hint::JournalUnavailable),
-    ]);
+    let r = History::default()
+        .write(
+            Op::Add,
+            &[at(movie("603"), "2026-06-01T18:00:00Z"), at(movie("272"), "2026-06-01T18:00:00Z")],
+            false,
+            &mut env.ctx(),
+        )
+        .unwrap();
+    assert_eq!(
+        unresolved(&r),
+        vec![
+            ("tmdb:603@1780336800".to_string(), Hint::JournalUnavailable),
+            ("tmdb:272@1780336800".to_string(), Hint::JournalUnavailable),
+        ]
+    );
     assert!(posts(&env, "/sync/history").is_empty());
 }
 

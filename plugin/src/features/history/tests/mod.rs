@@ -20,7 +20,6 @@ mod index;
 mod journal;
 mod remove;
 
-
 fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -35,7 +34,13 @@ fn movie(tmdb: &str) -> Item {
 
 /// An episode of Breaking Bad by the show's tvdb id and numbers.
 fn bb(season: i32, episode: i32) -> Item {
-    Item { kind: "episode".into(), show_ids: raw(&[("tvdb", "81189")]), season: Some(season), episode: Some(episode), ..Item::default() }
+    Item {
+        kind: "episode".into(),
+        show_ids: raw(&[("tvdb", "81189")]),
+        season: Some(season),
+        episode: Some(episode),
+        ..Item::default()
+    }
 }
 
 fn episode_ids(ids: &[(&str, &str)]) -> Item {

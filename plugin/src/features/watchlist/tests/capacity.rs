@@ -34,12 +34,15 @@ fn capacity_from_users_settings_read_once() {
     let r = w.write(Op::Add, &[movie(4), movie(5)], false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:4"]);
     assert_eq!(unresolved(&r), vec![("tmdb:5", Hint::TraktLimit)]);
-    assert_eq!(env.sent(), vec![
-        "GET /users/settings",
-        "GET /sync/watchlist?page=1&limit=250",
-        "POST /sync/watchlist",
-        "POST /sync/watchlist",
-    ]);
+    assert_eq!(
+        env.sent(),
+        vec![
+            "GET /users/settings",
+            "GET /sync/watchlist?page=1&limit=250",
+            "POST /sync/watchlist",
+            "POST /sync/watchlist",
+        ]
+    );
 }
 
 #[test]
@@ -62,10 +65,12 @@ fn capacity_defaults_to_250_for_free_accounts_and_none_for_vip() {
     assert_eq!(env.sent(), vec!["GET /users/settings", "POST /sync/watchlist"]);
 
     // Settings unreadable (404): no pre-check, the write goes out.
-    let f = Fakes::new(|req| Ok(match req.method {
-        Method::Get => resp(404, &[], ""),
-        _ => resp(201, &[], &json!({"added": {"movies": 1}}).to_string()),
-    }));
+    let f = Fakes::new(|req| {
+        Ok(match req.method {
+            Method::Get => resp(404, &[], ""),
+            _ => resp(201, &[], &json!({"added": {"movies": 1}}).to_string()),
+        })
+    });
     let mut env = Env::new(f, Options::default());
     let r = Watchlist::default().write(Op::Add, &[movie(7)], false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:7"]);

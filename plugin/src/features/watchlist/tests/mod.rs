@@ -5,13 +5,13 @@ mod shadow;
 mod write;
 
 use super::capacity::{limit_from_settings, Limit};
-use crate::error::AdapterError;
-use crate::state::{WATCHLIST_SHADOW, WATCHLIST_UNRESOLVED};
 use super::*;
 use crate::client::transport::{Method, Request, Response, TransportError};
 use crate::config::Options;
+use crate::error::AdapterError;
 use crate::features::PlannedRequest;
 use crate::log::take_lines;
+use crate::state::{WATCHLIST_SHADOW, WATCHLIST_UNRESOLVED};
 use crate::testkit::{header_of, paged, resp, route_of, Env, Fakes};
 use serde_json::json;
 use std::cell::RefCell;
@@ -129,7 +129,11 @@ fn unresolved(r: &WriteReport) -> Vec<(&str, Hint)> {
 }
 
 fn created(added: u64, existing: u64) -> Result<Response, TransportError> {
-    Ok(resp(201, &[], &json!({"added": {"movies": added}, "existing": {"movies": existing}, "not_found": {}}).to_string()))
+    Ok(resp(
+        201,
+        &[],
+        &json!({"added": {"movies": added}, "existing": {"movies": existing}, "not_found": {}}).to_string(),
+    ))
 }
 
 /// Fake wall clock at the start of a test: 1_700_000_000 + 1_000_000 ms.

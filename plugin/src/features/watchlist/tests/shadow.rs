@@ -16,8 +16,13 @@ fn index_maps_rows_keeps_first_of_a_collision_and_saves_the_shadow() {
     assert_eq!(movie.title.as_deref(), Some("Batman Begins"));
     assert_eq!(movie.year, Some(2005));
     assert_eq!(movie.listed_at.as_deref(), Some("2026-04-01T09:10:00.000Z"));
-    let raw = |p: &[(&str, &str)]| -> Vec<(String, String)> { p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
-    assert_eq!(movie.ids, raw(&[("tmdb", "272"), ("imdb", "tt0372784"), ("trakt", "1"), ("slug", "batman-begins-2005")]));
+    let raw = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    assert_eq!(
+        movie.ids,
+        raw(&[("tmdb", "272"), ("imdb", "tt0372784"), ("trakt", "1"), ("slug", "batman-begins-2005")])
+    );
     assert!(entries[1].1.ids.iter().all(|(k, _)| k != "plex"), "non-scalar plex id dropped");
     let season = &entries[2].1;
     assert_eq!((season.kind.as_str(), season.season), ("season", Some(3)));
@@ -37,13 +42,18 @@ fn index_maps_rows_keeps_first_of_a_collision_and_saves_the_shadow() {
     assert_eq!(shadow["schema"], 1);
     assert_eq!(shadow["etag"], "\"v1\"");
     assert_eq!((shadow["ts"].as_i64(), shadow["count"].as_u64()), (Some(T0), Some(5)));
-    assert_eq!(shadow["items"].as_object().unwrap().keys().collect::<Vec<_>>(),
-               vec!["tmdb:1396#s04e01", "tmdb:1396#show", "tmdb:1402#season:3", "tmdb:272"]);
-    assert_eq!(shadow["items"]["tmdb:272"], json!({
-        "type": "movie", "title": "Batman Begins", "year": 2005,
-        "ids": {"tmdb": "272", "imdb": "tt0372784", "trakt": "1", "slug": "batman-begins-2005"},
-        "listed_at": "2026-04-01T09:10:00.000Z"
-    }));
+    assert_eq!(
+        shadow["items"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["tmdb:1396#s04e01", "tmdb:1396#show", "tmdb:1402#season:3", "tmdb:272"]
+    );
+    assert_eq!(
+        shadow["items"]["tmdb:272"],
+        json!({
+            "type": "movie", "title": "Batman Begins", "year": 2005,
+            "ids": {"tmdb": "272", "imdb": "tt0372784", "trakt": "1", "slug": "batman-begins-2005"},
+            "listed_at": "2026-04-01T09:10:00.000Z"
+        })
+    );
 }
 
 #[test]
@@ -106,7 +116,10 @@ fn a_304_for_a_shadow_that_is_not_the_whole_list_reads_in_full() {
     let entries = Watchlist::default().build_index(&mut env.ctx()).unwrap();
     assert_eq!(keys_of(&entries), vec!["tmdb:1", "tmdb:2", "tmdb:3"]);
     let reqs = env.fakes.requests();
-    assert_eq!(reqs.iter().map(|r| header_of(r, "if-none-match")).collect::<Vec<_>>(), vec![None, Some("\"v1\""), None]);
+    assert_eq!(
+        reqs.iter().map(|r| header_of(r, "if-none-match")).collect::<Vec<_>>(),
+        vec![None, Some("\"v1\""), None]
+    );
     assert_eq!(env.mem.json(WATCHLIST_SHADOW).unwrap()["items"].as_object().unwrap().len(), 3, "shadow refreshed");
 
     // The list spans two pages: a 304 on page 1 says nothing about page 2.
@@ -119,12 +132,15 @@ fn a_304_for_a_shadow_that_is_not_the_whole_list_reads_in_full() {
     remote.set(|s| s.etag = Some("\"v1\"".into()));
     let entries = Watchlist::default().build_index(&mut env.ctx()).unwrap();
     assert_eq!(entries.len(), 3);
-    assert_eq!(env.sent(), vec![
-        "GET /sync/watchlist?page=1&limit=2",
-        "GET /sync/watchlist?page=1&limit=2",
-        "GET /sync/watchlist?page=1&limit=2",
-        "GET /sync/watchlist?page=2&limit=2",
-    ]);
+    assert_eq!(
+        env.sent(),
+        vec![
+            "GET /sync/watchlist?page=1&limit=2",
+            "GET /sync/watchlist?page=1&limit=2",
+            "GET /sync/watchlist?page=1&limit=2",
+            "GET /sync/watchlist?page=2&limit=2",
+        ]
+    );
     // A shadow longer than a page is never revalidated: no pointless conditional GET.
     let before = env.fakes.requests().len();
     Watchlist::default().build_index(&mut env.ctx()).unwrap();

@@ -9,21 +9,30 @@ fn add_mixed_existing_uses_the_index_and_not_found() {
         assert_eq!(route_of(&req.url), "/sync/watchlist");
         let body: Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(body, json!({"movies": [{"ids": {"tmdb": 2}}, {"ids": {"tmdb": 3}}]}), "movie 1 is not sent");
-        Ok(resp(201, &[], &json!({
-            "added": {"movies": 1, "shows": 0, "seasons": 0, "episodes": 0},
-            "existing": {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0},
-            "not_found": {"movies": [{"ids": {"tmdb": 3}}], "shows": [], "seasons": [], "episodes": []},
-            "list": {"updated_at": "2026-05-02T18:41:00.000Z", "item_count": 2}
-        }).to_string()))
+        Ok(resp(
+            201,
+            &[],
+            &json!({
+                "added": {"movies": 1, "shows": 0, "seasons": 0, "episodes": 0},
+                "existing": {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0},
+                "not_found": {"movies": [{"ids": {"tmdb": 3}}], "shows": [], "seasons": [], "episodes": []},
+                "list": {"updated_at": "2026-05-02T18:41:00.000Z", "item_count": 2}
+            })
+            .to_string(),
+        ))
     });
     let mut env = remote.env(Options::default());
     let mut w = Watchlist::default();
     w.build_index(&mut env.ctx()).unwrap();
-    let items = vec![movie(1), movie(2), movie(3), item("movie", &[("slug", "only-a-slug")]), item("person", &[("tmdb", "9")])];
+    let items =
+        vec![movie(1), movie(2), movie(3), item("movie", &[("slug", "only-a-slug")]), item("person", &[("tmdb", "9")])];
     let r = w.write(Op::Add, &items, false, &mut env.ctx()).unwrap();
     assert_eq!(r.confirmed, vec!["tmdb:2"]);
     assert_eq!(r.skipped, vec!["tmdb:1"]);
-    assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::NotFound), ("slug:only-a-slug", Hint::MissingIds), ("tmdb:9", Hint::UnsupportedType)]);
+    assert_eq!(
+        unresolved(&r),
+        vec![("tmdb:3", Hint::NotFound), ("slug:only-a-slug", Hint::MissingIds), ("tmdb:9", Hint::UnsupportedType)]
+    );
     assert_eq!(r.unresolved[0].item, items[2], "the input item comes back unchanged");
     assert!(r.planned.is_empty());
     assert_eq!(w.index.as_ref().unwrap().keys().collect::<Vec<_>>(), vec!["tmdb:1", "tmdb:2"], "index updated");
@@ -40,7 +49,11 @@ fn add_counts_without_index() {
         let remote = Remote::new(json!([]), move |_| created(added, existing));
         let mut env = remote.env(Options::default());
         let r = Watchlist::default().write(Op::Add, &[movie(1), movie(2)], false, &mut env.ctx()).unwrap();
-        assert_eq!((r.confirmed.len(), r.skipped.len(), r.unresolved.len()), (want_confirmed, want_skipped, 0), "{added}/{existing}");
+        assert_eq!(
+            (r.confirmed.len(), r.skipped.len(), r.unresolved.len()),
+            (want_confirmed, want_skipped, 0),
+            "{added}/{existing}"
+        );
         assert_eq!(env.mem.text(WATCHLIST_SHADOW), None, "no index this run: no shadow to update");
     }
 }
@@ -55,11 +68,16 @@ fn add_nested_not_found() {
     let mut e2 = e1.clone();
     e2.episode = Some(2);
     let remote = Remote::new(json!([]), |_| {
-        Ok(resp(201, &[], &json!({
-            "added": {"episodes": 1}, "existing": {"episodes": 0},
-            "not_found": {"shows": [{"ids": {"tmdb": 1396, "tvdb": 81189},
-                                     "seasons": [{"number": 1, "episodes": [{"number": 2}]}]}]}
-        }).to_string()))
+        Ok(resp(
+            201,
+            &[],
+            &json!({
+                "added": {"episodes": 1}, "existing": {"episodes": 0},
+                "not_found": {"shows": [{"ids": {"tmdb": 1396, "tvdb": 81189},
+                                         "seasons": [{"number": 1, "episodes": [{"number": 2}]}]}]}
+            })
+            .to_string(),
+        ))
     });
     let mut env = remote.env(Options::default());
     let r = Watchlist::default().write(Op::Add, &[e1, e2], false, &mut env.ctx()).unwrap();
@@ -74,16 +92,36 @@ fn account_limit_on_chunk_two_stops_and_marks_the_rest() {
         n += 1;
         Ok(match n {
             1 => resp(201, &[], &json!({"added": {"movies": 2}, "existing": {"movies": 0}}).to_string()),
-            _ => resp(420, &[("x-account-limit", "250"), ("x-vip-user", "false"), ("x-upgrade-url", "https://trakt.tv/vip")], ""),
+            _ => resp(
+                420,
+                &[("x-account-limit", "250"), ("x-vip-user", "false"), ("x-upgrade-url", "https://trakt.tv/vip")],
+                "",
+            ),
         })
     });
     let mut env = remote.env(Options { watchlist_batch_size: 2, ..Options::default() });
     let items: Vec<Item> = (1..=6).map(movie).collect();
     let r = Watchlist::default().write(Op::Add, &items, false, &mut env.ctx()).unwrap();
-    assert_eq!(env.sent(), vec!["GET /users/settings", "POST /sync/watchlist", "POST /sync/watchlist"], "nothing after the 420");
+    assert_eq!(
+        env.sent(),
+        vec!["GET /users/settings", "POST /sync/watchlist", "POST /sync/watchlist"],
+        "nothing after the 420"
+    );
     assert_eq!(r.confirmed, vec!["tmdb:1", "tmdb:2"]);
-    assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::TraktLimit), ("tmdb:4", Hint::TraktLimit), ("tmdb:5", Hint::TraktLimit), ("tmdb:6", Hint::TraktLimit)]);
-    assert!(env.fakes.sleeps().contains(&1000), "the second write waited for the 1 s spacing: {:?}", env.fakes.sleeps());
+    assert_eq!(
+        unresolved(&r),
+        vec![
+            ("tmdb:3", Hint::TraktLimit),
+            ("tmdb:4", Hint::TraktLimit),
+            ("tmdb:5", Hint::TraktLimit),
+            ("tmdb:6", Hint::TraktLimit)
+        ]
+    );
+    assert!(
+        env.fakes.sleeps().contains(&1000),
+        "the second write waited for the 1 s spacing: {:?}",
+        env.fakes.sleeps()
+    );
 }
 
 #[test]
@@ -137,7 +175,12 @@ fn a_write_with_an_unknown_outcome_drops_the_index_and_the_shadow() {
             _ => resp(503, &[], ""),
         })
     });
-    let mut env = remote.env(Options { watchlist_batch_size: 1, max_retries: 2, watchlist_limit: Some(100), ..Options::default() });
+    let mut env = remote.env(Options {
+        watchlist_batch_size: 1,
+        max_retries: 2,
+        watchlist_limit: Some(100),
+        ..Options::default()
+    });
     let mut w = Watchlist::default();
     w.build_index(&mut env.ctx()).unwrap();
     assert!(env.mem.text(WATCHLIST_SHADOW).is_some());
@@ -165,7 +208,11 @@ fn a_failed_shadow_write_deletes_the_shadow_and_the_write_still_succeeds() {
 fn trakt_count_disagreeing_with_the_index_drops_both() {
     // Someone else added an item meanwhile: Trakt reports 3, the index knows 2.
     let remote = Remote::new(movie_rows(1, 1), |_| {
-        Ok(resp(201, &[], &json!({"added": {"movies": 1}, "existing": {"movies": 0}, "list": {"item_count": 3}}).to_string()))
+        Ok(resp(
+            201,
+            &[],
+            &json!({"added": {"movies": 1}, "existing": {"movies": 0}, "list": {"item_count": 3}}).to_string(),
+        ))
     });
     let mut env = remote.env(Options { watchlist_limit: Some(10), ..Options::default() });
     let mut w = Watchlist::default();
@@ -202,10 +249,13 @@ fn unresolved_journal_lifecycle() {
     let r = w.write(Op::Add, &[movie(4), m3.clone()], false, &mut env.ctx()).unwrap();
     assert_eq!(unresolved(&r), vec![("tmdb:3", Hint::NotFound)]);
     let t1 = crate::time::format_utc(T0);
-    assert_eq!(env.mem.json(WATCHLIST_UNRESOLVED).unwrap(), json!({"schema": 1, "items": {"tmdb:3": {
-        "item": {"type": "movie", "title": "Unknown Film", "year": null, "ids": {"tmdb": "3"}},
-        "action": "add", "reasons": ["not_found"], "first_seen": t1, "last_attempt": t1, "attempts": 1
-    }}}));
+    assert_eq!(
+        env.mem.json(WATCHLIST_UNRESOLVED).unwrap(),
+        json!({"schema": 1, "items": {"tmdb:3": {
+            "item": {"type": "movie", "title": "Unknown Film", "year": null, "ids": {"tmdb": "3"}},
+            "action": "add", "reasons": ["not_found"], "first_seen": t1, "last_attempt": t1, "attempts": 1
+        }}})
+    );
 
     // 2: a minute later it fails differently; a dry run in between changes nothing.
     env.fakes.advance(60_000);
@@ -224,16 +274,29 @@ fn unresolved_journal_lifecycle() {
     assert_eq!(env.mem.text(WATCHLIST_UNRESOLVED), None, "an empty journal is deleted");
 
     // A remove with a different action starts a new entry; items without a key are not journaled.
-    let remote = Remote::new(json!([]), |_| Ok(resp(200, &[], &json!({"deleted": {"movies": 0}, "not_found": {"movies": [{"ids": {"tmdb": 8}}]}}).to_string())));
+    let remote = Remote::new(json!([]), |_| {
+        Ok(resp(
+            200,
+            &[],
+            &json!({"deleted": {"movies": 0}, "not_found": {"movies": [{"ids": {"tmdb": 8}}]}}).to_string(),
+        ))
+    });
     let mut env = remote.env(Options::default());
-    env.mem.put(WATCHLIST_UNRESOLVED, &json!({"schema": 1, "items": {"tmdb:8": {
+    env.mem.put(
+        WATCHLIST_UNRESOLVED,
+        &json!({"schema": 1, "items": {"tmdb:8": {
         "item": {"type": "movie"}, "action": "add", "reasons": ["trakt_limit"], "first_seen": "2020-01-01T00:00:00Z",
-        "last_attempt": "2020-01-01T00:00:00Z", "attempts": 7}}}).to_string());
+        "last_attempt": "2020-01-01T00:00:00Z", "attempts": 7}}})
+        .to_string(),
+    );
     Watchlist::default().write(Op::Remove, &[movie(8), item("movie", &[])], false, &mut env.ctx()).unwrap();
     let doc = env.mem.json(WATCHLIST_UNRESOLVED).unwrap();
     assert_eq!(doc["items"].as_object().unwrap().len(), 1);
     let e = &doc["items"]["tmdb:8"];
-    assert_eq!((e["action"].as_str(), e["attempts"].as_u64(), e["reasons"].clone()), (Some("remove"), Some(1), json!(["not_found"])));
+    assert_eq!(
+        (e["action"].as_str(), e["attempts"].as_u64(), e["reasons"].clone()),
+        (Some("remove"), Some(1), json!(["not_found"]))
+    );
 }
 
 #[test]
@@ -253,7 +316,11 @@ fn remove_accounting() {
 
     // Without an index yet, a remove reads it first (no /users/settings: no capacity).
     let remote = Remote::new(movie_rows(1, 1), |_| {
-        Ok(resp(200, &[], &json!({"deleted": {"movies": 1}, "not_found": {"movies": [{"ids": {"tmdb": 99}}]}}).to_string()))
+        Ok(resp(
+            200,
+            &[],
+            &json!({"deleted": {"movies": 1}, "not_found": {"movies": [{"ids": {"tmdb": 99}}]}}).to_string(),
+        ))
     });
     let mut env = remote.env(Options::default());
     let r = Watchlist::default().write(Op::Remove, &[movie(1), movie(2), movie(99)], false, &mut env.ctx()).unwrap();
@@ -279,12 +346,21 @@ fn dry_run_sends_no_write_and_plans_each_chunk() {
     let r = Watchlist::default().write(Op::Remove, &items, true, &mut env.ctx()).unwrap();
     assert!(env.fakes.requests().is_empty());
     assert_eq!(r.confirmed, vec!["tmdb:1", "tmdb:2", "tmdb:3"]);
-    assert_eq!(r.planned, vec![
-        PlannedRequest { method: "POST".into(), path: "/sync/watchlist/remove".into(),
-                         body: r#"{"movies":[{"ids":{"tmdb":1}},{"ids":{"tmdb":2}}]}"#.into() },
-        PlannedRequest { method: "POST".into(), path: "/sync/watchlist/remove".into(),
-                         body: r#"{"movies":[{"ids":{"tmdb":3}}]}"#.into() },
-    ]);
+    assert_eq!(
+        r.planned,
+        vec![
+            PlannedRequest {
+                method: "POST".into(),
+                path: "/sync/watchlist/remove".into(),
+                body: r#"{"movies":[{"ids":{"tmdb":1}},{"ids":{"tmdb":2}}]}"#.into()
+            },
+            PlannedRequest {
+                method: "POST".into(),
+                path: "/sync/watchlist/remove".into(),
+                body: r#"{"movies":[{"ids":{"tmdb":3}}]}"#.into()
+            },
+        ]
+    );
     assert_eq!(unresolved(&r), vec![("tmdb:4", Hint::InvalidExtra), ("", Hint::MissingIds)]);
     assert!(env.mem.names().is_empty(), "a dry run writes no state");
 
