@@ -1,26 +1,31 @@
 //! History add: plan each input as one play, never send a play that exists, journal every
 //! POST, reconcile unknown outcomes, and collect confirmed plays when asked (see the module
 //! comment of `features::history`).
+//!
+//! Jobs: this module validates and plans the plays and sends them chunk by chunk; `batch`
+//! journals, sends and decides one batch; `reconcile` settles unknown outcomes.
+
+mod batch;
+mod reconcile;
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use super::index::{self, event_key, Index, PlayKind};
-use super::journal::{self, Batch, JournalPlay, Pending};
+use super::journal::{self, Batch, JournalPlay};
 use super::{History, FEATURE};
 use crate::client::Call;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
-use crate::features::{
-    finish, mark, unresolved, write_failure, Ctx, Failure, Op, Outcome, PlannedRequest, WriteReport,
-};
+use crate::features::{finish, mark, unresolved, Ctx, Op, Outcome, PlannedRequest, WriteReport};
 use crate::log::{self, Level};
-use crate::model::json::item_to_json;
 use crate::model::{item_key, Hint, Item};
-use crate::payload::{self, Attrs, Body, Entry, Group, Scope, Target};
+use crate::payload::{self, Attrs, Entry, Group, Target};
 use crate::state::HISTORY_UNRESOLVED;
 use crate::time::{self, WatchedAt};
+use batch::send_batch;
+use reconcile::{settle, settled_for_good};
 
 pub const ADD_PATH: &str = "/sync/history";
 pub const COLLECTION_PATH: &str = "/sync/collection";
@@ -292,110 +297,6 @@ impl History {
     }
 }
 
-/// A hint that will not change by trying again later as is: the journal need not carry it.
-fn settled_for_good(o: Option<&Outcome>) -> bool {
-    match o {
-        None => false,
-        Some(Outcome::Confirmed | Outcome::Skipped) => true,
-        Some(Outcome::Unresolved(h)) => !h.may_change(),
-    }
-}
-
-/// Reconcile the batches an earlier run left in the journal before anything is sent.
-fn settle(ctx: &mut Ctx, run: &mut Run) -> Result<Settled, AdapterError> {
-    let batches = journal::pending(ctx.state);
-    if batches.is_empty() {
-        return Ok(Settled::default());
-    }
-    let mut plays: Vec<Pending> = Vec::new();
-    let mut raw: Vec<JournalPlay> = Vec::new();
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-    for p in batches.iter().flat_map(|b| &b.plays) {
-        if !seen.insert((p.key.clone(), p.watched_at.clone())) {
-            continue;
-        }
-        match Pending::of(p) {
-            Some(x) => {
-                plays.push(x);
-                raw.push(p.clone());
-            }
-            None => log::event(Level::Warn, FEATURE, "journal_play_ignored", &[("key", p.key.clone())]),
-        }
-    }
-    let flags = reconcile(ctx, run, &plays)?;
-    let mut landed = Index::default();
-    let mut absent = Vec::new();
-    for ((p, r), on_trakt) in plays.iter().zip(raw).zip(&flags) {
-        if *on_trakt {
-            if let Some(m) = p.minute() {
-                landed.push(&p.item, p.kind, m, None, r.watched_at.clone());
-            }
-        } else {
-            absent.push(r);
-        }
-    }
-    let ids: Vec<&str> = batches.iter().map(|b| b.id.as_str()).collect();
-    let carry = (!absent.is_empty()).then(|| format!("carry-{}", ctx.client.wall_unix_secs()));
-    let keep = carry.clone().map(|id| Batch {
-        id,
-        created_at: time::format_utc(ctx.client.wall_unix_secs()),
-        plays: absent.clone(),
-    });
-    journal::replace(ctx.state, &ids, keep);
-    log::event(
-        Level::Info,
-        FEATURE,
-        "journal_reconcile",
-        &[
-            ("batches", batches.len().to_string()),
-            ("landed", (plays.len() - absent.len()).to_string()),
-            ("resent", absent.len().to_string()),
-        ],
-    );
-    Ok(Settled { landed, absent, carry })
-}
-
-/// Which of `plays` are on Trakt now (window reads; a full index for `released` plays). The
-/// rows read go into this run's index, or into the cache file when this run has none.
-fn reconcile(ctx: &mut Ctx, run: &mut Run, plays: &[Pending]) -> Result<Vec<bool>, AdapterError> {
-    let (flags, rows) = journal::landed(ctx, plays)?;
-    match run.index.as_mut() {
-        Some(ix) => {
-            if ix.absorb(&rows) > 0 {
-                run.changed = true;
-            }
-        }
-        None => {
-            if let Some(mut cache) = index::load_cache(ctx.state) {
-                if cache.absorb(&rows) > 0 {
-                    index::save_cache(ctx.state, &cache);
-                }
-            }
-        }
-    }
-    if flags.iter().all(Option::is_some) {
-        return Ok(flags.into_iter().map(|f| f.unwrap_or(false)).collect());
-    }
-    // `released` plays: the item has a play now (such a play is only sent for an item
-    // without plays).
-    let fresh = index::refresh(ctx)?;
-    let out = {
-        let lookup = fresh.lookup();
-        flags
-            .iter()
-            .zip(plays)
-            .map(|(f, p)| {
-                f.unwrap_or_else(|| lookup.base_of(&p.item, &p.key).is_some_and(|b| lookup.plays(b).next().is_some()))
-            })
-            .collect()
-    };
-    if run.index.is_some() {
-        run.index = Some(fresh);
-        run.changed = true;
-    }
-    Ok(out)
-}
-
 /// Decide every accepted input: confirmed (an earlier run's batch landed it), skipped (on
 /// Trakt already, or the same play earlier in this call), or planned.
 fn plan(
@@ -501,229 +402,6 @@ fn send_all(
         log::progress(FEATURE, "add", done, Some(plan.len() as u64));
     }
     Ok(())
-}
-
-fn journal_play(all: &[Item], p: &Planned, keys_base: &str) -> JournalPlay {
-    let item = Item { watched_at: Some(p.sent.clone()), ..all[p.input].minimal() };
-    JournalPlay {
-        key: match p.minute() {
-            Some(m) => event_key(keys_base, m),
-            None => keys_base.to_string(),
-        },
-        kind: match p.kind {
-            PlayKind::Movie => "movie".into(),
-            PlayKind::Episode => "episode".into(),
-        },
-        watched_at: p.sent.clone(),
-        item: item_to_json(&item),
-    }
-}
-
-/// Journal, send and decide one batch; `resend`: plays found missing after an unknown
-/// outcome are sent once more. Returns the hint that stops later chunks, if any.
-fn send_batch(
-    ctx: &mut Ctx,
-    run: &mut Run,
-    all: &[Item],
-    plays: &[&Planned],
-    resend: bool,
-) -> Result<Option<Hint>, AdapterError> {
-    let inputs: Vec<usize> = plays.iter().map(|p| p.input).collect();
-    let entries: Vec<Entry> = plays.iter().map(|p| p.entry()).collect();
-    let body = payload::build_body(&entries);
-    run.batch_seq += 1;
-    let now = ctx.client.wall_unix_secs();
-    let batch = Batch {
-        id: format!("{now}-{}", run.batch_seq),
-        created_at: time::format_utc(now),
-        plays: plays.iter().map(|p| journal_play(all, p, &item_key(&all[p.input]))).collect(),
-    };
-    if !journal::begin(ctx.state, &batch) {
-        mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::JournalUnavailable));
-        return Ok(Some(Hint::JournalUnavailable));
-    }
-    log::event(
-        Level::Debug,
-        FEATURE,
-        "journal_written",
-        &[("batch", batch.id.clone()), ("plays", plays.len().to_string())],
-    );
-    let call = Call {
-        timeout_ms: Some(ctx.client.timeout_ms().max(ADD_TIMEOUT_MS)),
-        ..Call::post(ADD_PATH, body.json.clone(), false)
-    };
-    let hint = match ctx.client.execute(&call) {
-        Ok(resp) => match serde_json::from_slice::<Value>(&resp.body) {
-            Ok(v) if v.is_object() => {
-                run.wrote_any = true;
-                journal::end(ctx.state, &batch.id);
-                account(ctx, run, all, plays, &body, &v);
-                return Ok(None);
-            }
-            _ => {
-                log::event(
-                    Level::Warn,
-                    FEATURE,
-                    "write_bad_response",
-                    &[("op", "add".into()), ("status", resp.status.to_string())],
-                );
-                Hint::BadResponse
-            }
-        },
-        Err(e) if refused(&e) => {
-            journal::end(ctx.state, &batch.id);
-            return match write_failure(FEATURE, Op::Add, e, run.wrote_any) {
-                Failure::Fatal(e) => Err(e),
-                Failure::Chunk { hint, stop, .. } => {
-                    mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint));
-                    Ok(stop.then_some(hint))
-                }
-            };
-        }
-        Err(e) => {
-            let hint = Hint::of_status(e.status());
-            log::event(
-                Level::Warn,
-                FEATURE,
-                "write_outcome_unknown",
-                &[("batch", batch.id.clone()), ("plays", plays.len().to_string()), ("error", e.to_string())],
-            );
-            hint
-        }
-    };
-    // Trakt may or may not have recorded the plays: read them back before anything else.
-    run.wrote_any = true;
-    let pending: Vec<Pending> = plays.iter().map(|p| pending_of(all, p)).collect();
-    let flags = match reconcile(ctx, run, &pending) {
-        Ok(f) => f,
-        Err(e) => {
-            log::event(Level::Error, FEATURE, "journal_kept", &[("batch", batch.id.clone()), ("error", e.to_string())]);
-            run.drop_index = true;
-            mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::Unconfirmed));
-            return Ok(Some(Hint::of_status(e.status())));
-        }
-    };
-    let mut missing: Vec<&Planned> = Vec::new();
-    for (p, on_trakt) in plays.iter().zip(&flags) {
-        if *on_trakt {
-            run.outcome[p.input] = Some(Outcome::Confirmed);
-            run.read_back.insert(p.input);
-        } else {
-            missing.push(p);
-        }
-    }
-    log::event(
-        Level::Info,
-        FEATURE,
-        "journal_reconcile",
-        &[
-            ("batches", "1".into()),
-            ("landed", (plays.len() - missing.len()).to_string()),
-            ("resent", if resend { missing.len() } else { 0 }.to_string()),
-        ],
-    );
-    journal::end(ctx.state, &batch.id);
-    if missing.is_empty() {
-        return Ok(None);
-    }
-    if resend {
-        log::event(Level::Info, FEATURE, "journal_resend", &[("plays", missing.len().to_string())]);
-        return send_batch(ctx, run, all, &missing, false);
-    }
-    // The resend's outcome is unknown too and its plays are not on Trakt: stop here.
-    for p in &missing {
-        run.outcome[p.input] = Some(Outcome::Unresolved(hint));
-    }
-    Ok(Some(hint))
-}
-
-fn pending_of(all: &[Item], p: &Planned) -> Pending {
-    let item = Item { watched_at: Some(p.sent.clone()), ..all[p.input].minimal() };
-    Pending { key: item_key(&item), item, kind: p.kind, when: p.when }
-}
-
-/// An error answer that means Trakt did not record the batch (4xx, 420, auth, a rate limit
-/// beyond the cap); anything else (5xx, no answer) leaves the outcome unknown.
-fn refused(e: &AdapterError) -> bool {
-    match e {
-        AdapterError::Http { status, .. } => *status < 500,
-        AdapterError::AccountLimit { .. }
-        | AdapterError::Auth(_)
-        | AdapterError::Forbidden(_)
-        | AdapterError::Locked(_)
-        | AdapterError::VipOnly(_)
-        | AdapterError::RateLimited { .. } => true,
-        _ => false,
-    }
-}
-
-/// Decide a batch from Trakt's answer: `not_found` by scope, then per kind `added` against
-/// the plays sent; a shortfall is read back (found: confirmed; not: `unconfirmed`).
-fn account(ctx: &mut Ctx, run: &mut Run, all: &[Item], plays: &[&Planned], body: &Body, resp: &Value) {
-    let nf = body.match_not_found_scoped(resp.get("not_found").unwrap_or(&Value::Null));
-    if nf.unmatched > 0 {
-        log::event(Level::Warn, FEATURE, "not_found_unmatched", &[("count", nf.unmatched.to_string())]);
-    }
-    for (i, scope) in nf.inputs {
-        if !plays.iter().any(|p| p.input == i) {
-            continue;
-        }
-        let hint = match scope {
-            Scope::Flat(Group::Episodes) | Scope::Episode => Hint::TraktEpisodeNotFound,
-            Scope::Parent => Hint::TraktParentNotFound,
-            Scope::Flat(_) => Hint::NotFound,
-        };
-        run.outcome[i] = Some(Outcome::Unresolved(hint));
-    }
-    let added = payload::counts(resp, "added");
-    for (kind, counted) in [(PlayKind::Movie, added[0]), (PlayKind::Episode, added[3])] {
-        let members: Vec<&Planned> =
-            plays.iter().copied().filter(|p| p.kind == kind && run.outcome[p.input].is_none()).collect();
-        if members.is_empty() {
-            continue;
-        }
-        let sent = members.len() as u64;
-        if counted >= sent {
-            if counted > sent {
-                log::event(
-                    Level::Warn,
-                    FEATURE,
-                    "write_overcounted",
-                    &[("type", kind.plural().into()), ("sent", sent.to_string()), ("counted", counted.to_string())],
-                );
-            }
-            for p in members {
-                run.outcome[p.input] = Some(Outcome::Confirmed);
-            }
-            continue;
-        }
-        log::event(
-            Level::Warn,
-            FEATURE,
-            "write_unconfirmed",
-            &[("type", kind.plural().into()), ("sent", sent.to_string()), ("counted", counted.to_string())],
-        );
-        let pending: Vec<Pending> = members.iter().map(|p| pending_of(all, p)).collect();
-        match reconcile(ctx, run, &pending) {
-            Ok(flags) => {
-                for (p, on_trakt) in members.iter().zip(flags) {
-                    if on_trakt {
-                        run.outcome[p.input] = Some(Outcome::Confirmed);
-                        run.read_back.insert(p.input);
-                    } else {
-                        run.outcome[p.input] = Some(Outcome::Unresolved(Hint::Unconfirmed));
-                    }
-                }
-            }
-            Err(e) => {
-                log::event(Level::Warn, FEATURE, "verify_failed", &[("error", e.to_string())]);
-                run.drop_index = true;
-                for p in members {
-                    run.outcome[p.input] = Some(Outcome::Unresolved(Hint::Unconfirmed));
-                }
-            }
-        }
-    }
 }
 
 /// The collection side-write of confirmed plays (option `history_collection`): movies with
