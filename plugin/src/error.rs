@@ -1,7 +1,7 @@
 //! The adapter's internal error type, a mirror of the WIT `adapter-error` variant.
 //!
-//! Why a mirror: every module below `lib.rs` stays free of generated bindings, so it compiles
-//! and unit-tests natively; `lib.rs` converts at the boundary.
+//! Why a mirror: the features and the client stay free of generated bindings, so they compile
+//! and unit-test natively; `exports.rs` converts at the boundary.
 
 use std::fmt;
 
