@@ -10,16 +10,19 @@ pub mod rows;
 pub mod unresolved;
 pub mod watchlist;
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::client::{Call, Client};
 use crate::config::Options;
 use crate::error::AdapterError;
 use crate::log::{self, Level};
+use crate::model::json::item_from_json;
 use crate::model::keys::UNKNOWN_KEY;
-use crate::model::{Hint, Item};
+use crate::model::{item_key, Hint, Item};
 use crate::payload::{self, Body, Entry};
-use crate::state::Store;
+use crate::state::{self, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
@@ -439,6 +442,30 @@ pub fn finish(
         ],
     );
     report
+}
+
+/// The items of a state file as stored by key, or `None` (logged `state_ignored`, reason
+/// `bad_item`) at the first that is not an item, is not stored under its own key, or is not
+/// `valid`: a file that is wrong anywhere is not trusted at all.
+pub fn stored_items(
+    feature: &str,
+    file: &str,
+    stored: BTreeMap<String, Value>,
+    valid: impl Fn(&Item) -> bool,
+) -> Option<BTreeMap<String, Item>> {
+    let mut items = BTreeMap::new();
+    for (key, v) in stored {
+        match item_from_json(&v) {
+            Some(item) if item_key(&item) == key && valid(&item) => {
+                items.insert(key, item);
+            }
+            _ => {
+                state::ignored(feature, file, "bad_item", key);
+                return None;
+            }
+        }
+    }
+    Some(items)
 }
 
 /// The key as reported: "" for an item without any usable id or title.

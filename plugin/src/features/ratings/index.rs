@@ -31,9 +31,10 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
 use crate::features::rows::{row_to_item, row_type};
+use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
 use crate::log::{self, Level};
-use crate::model::json::{item_from_json, item_to_json};
+use crate::model::json::item_to_json;
 use crate::model::{item_key, Item};
 use crate::state::{self, RATINGS_INDEX};
 use crate::time;
@@ -265,22 +266,6 @@ fn watermarks(ctx: &mut Ctx) -> Result<[Option<String>; 4], AdapterError> {
 
 fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
     let doc: IndexDoc = state::load(store, FEATURE, RATINGS_INDEX, INDEX_SCHEMA)?;
-    let mut items = BTreeMap::new();
-    for (key, v) in doc.items {
-        match item_from_json(&v) {
-            Some(item) if item_key(&item) == key && valid_rating(item.rating).is_some() => {
-                items.insert(key, item);
-            }
-            _ => {
-                log::event(
-                    Level::Warn,
-                    FEATURE,
-                    "state_ignored",
-                    &[("file", RATINGS_INDEX.into()), ("reason", "bad_item".into()), ("detail", key)],
-                );
-                return None;
-            }
-        }
-    }
+    let items = stored_items(FEATURE, RATINGS_INDEX, doc.items, |item| valid_rating(item.rating).is_some())?;
     Some(Cache { generated_at: doc.generated_at, items, wm: doc.wm })
 }

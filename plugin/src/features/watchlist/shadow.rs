@@ -28,9 +28,10 @@ use crate::client::paging::{self, Fetched, Listing};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::rows::{row_to_item, row_type};
+use crate::features::stored_items;
 use crate::features::Ctx;
 use crate::log::{self, Level};
-use crate::model::json::{item_from_json, item_to_json};
+use crate::model::json::item_to_json;
 use crate::model::{item_key, Item};
 use crate::state::{self, WATCHLIST_SHADOW};
 
@@ -184,22 +185,6 @@ impl Watchlist {
 
 fn load_shadow(store: &mut dyn state::Store) -> Option<Shadow> {
     let doc: ShadowDoc = state::load(store, FEATURE, WATCHLIST_SHADOW, SHADOW_SCHEMA)?;
-    let mut items = BTreeMap::new();
-    for (key, v) in doc.items {
-        match item_from_json(&v) {
-            Some(item) if item_key(&item) == key => {
-                items.insert(key, item);
-            }
-            _ => {
-                log::event(
-                    Level::Warn,
-                    FEATURE,
-                    "state_ignored",
-                    &[("file", WATCHLIST_SHADOW.into()), ("reason", "bad_item".into()), ("detail", key)],
-                );
-                return None;
-            }
-        }
-    }
+    let items = stored_items(FEATURE, WATCHLIST_SHADOW, doc.items, |_| true)?;
     Some(Shadow { etag: doc.etag.filter(|e| !e.trim().is_empty()), ts: doc.ts, count: doc.count, items })
 }
