@@ -99,7 +99,9 @@ pub fn unsupported(feature: Feature) -> AdapterError {
     AdapterError::Unsupported(format!("{} is not implemented in this adapter version; see manifest", feature.name()))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A write's direction; also how unresolved files record it (`"add"` / `"remove"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Op {
     Add,
     Remove,

@@ -29,7 +29,7 @@ pub const SCHEMA: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {
     pub item: Value,
-    pub action: String,
+    pub action: Op,
     pub reasons: Vec<String>,
     pub first_seen: String,
     pub last_attempt: String,
@@ -83,7 +83,7 @@ pub fn update(
         };
         let hints = hints.into_iter();
         match doc.items.get_mut(key) {
-            Some(e) if e.action == op.name() => {
+            Some(e) if e.action == op => {
                 let mut reasons: BTreeSet<String> = e.reasons.drain(..).collect();
                 reasons.extend(hints);
                 e.reasons = reasons.into_iter().collect();
@@ -96,7 +96,7 @@ pub fn update(
                     key.to_string(),
                     Entry {
                         item: item_to_json(item),
-                        action: op.name().to_string(),
+                        action: op,
                         reasons: hints.collect(),
                         first_seen: now_iso.to_string(),
                         last_attempt: now_iso.to_string(),
