@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Tuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_API_URL = "https://api.trakt.tv"
 DEFAULT_AUTH_URL = "https://auth.trakt.tv"
@@ -104,14 +104,31 @@ class Policy:
             target, _ = Origin.of_url(url)
         except PolicyError as e:
             raise PolicyError(f"refused by host policy: {e}") from None
-        if target.same_origin(self.api):
-            return API
-        if target.same_origin(self.oauth):
-            return OAUTH
+        for origin, kind in ((self.api, API), (self.oauth, OAUTH)):
+            if target.same_origin(origin) and _under(target.base_path, origin.base_path):
+                return kind
+        for origin in (self.api, self.oauth):
+            if target.same_origin(origin):
+                raise PolicyError(
+                    f"refused by host policy: {target}{target.base_path or '/'} is outside the configured "
+                    f"path {origin.base_path}/ (allowed: {self.api.base_url()}/ and {self.oauth.base_url()}/)"
+                )
         raise PolicyError(
             f"refused by host policy: {target} is not an allowed origin "
             f"(allowed: {self.api} and {self.oauth})"
         )
+
+
+def _under(path: str, base: str) -> bool:
+    """``path`` (a request path without its trailing slash) is ``base`` or below it; with a
+    base, dot segments (also percent-encoded) are refused, since a server or proxy would
+    resolve ``/trakt/../other`` outside the prefix."""
+    if not base:
+        return True
+    if not (path == base or path.startswith(base + "/")):
+        return False
+    segments = unquote(path).replace("\\", "/").split("/")
+    return not any(seg in (".", "..") for seg in segments)
 
 
 def oauth_origin_for(api: Origin, auth_url: str | None) -> Origin:

@@ -38,6 +38,21 @@ MAX_BODY_BYTES = 256 << 20
 DEFAULT_TIMEOUT_SECS = 30.0
 #: Headers the host owns on signed requests: whatever the component put there is replaced.
 SIGNED_HEADERS = ("authorization", "trakt-api-key")
+#: The methods the WIT names (wit/host.wit, ``http.request.method``); anything else is refused
+#: with ``invalid-request`` (a TRACE would echo the signed request, token included).
+ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
+#: Framing and hop-by-hop headers the host owns: whatever the component sets is dropped and the
+#: host writes ``Host`` and ``Content-Length`` itself (no request smuggling through a body).
+HOST_OWNED_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "host", "te", "trailer", "upgrade", "expect", "keep-alive"}
+)
+
+
+def host_owned(name: str) -> bool:
+    n = name.strip().lower()
+    return n in HOST_OWNED_HEADERS or n.startswith("proxy-")
+
+
 #: Methods that may be resent on a fresh connection when a kept-alive one turns out closed.
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _METHOD_RE = re.compile(r"[A-Za-z]{1,16}")
@@ -96,6 +111,10 @@ class HttpBroker:
         if not isinstance(method, str) or not _METHOD_RE.fullmatch(method):
             raise HttpFault("invalid-request", f"invalid HTTP method {method!r}")
         method = method.upper()
+        if method not in ALLOWED_METHODS:
+            raise HttpFault(
+                "invalid-request", f"HTTP method {method!r} is not allowed (allowed: {', '.join(ALLOWED_METHODS)})"
+            )
         at = _strip_query(url)
         parts = urlsplit(url.strip())
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -103,6 +122,7 @@ class HttpBroker:
         for k, v in headers:
             if not k or any(c in k for c in "\r\n:\0 \t") or any(c in v for c in "\r\n\0"):
                 raise HttpFault("invalid-request", f"{at}: invalid header {k!r}")
+        headers = [(k, v) for k, v in headers if not host_owned(k)]
         if destination == API:
             headers = self.sign(headers)
         if not any(k.lower() == "user-agent" for k, _ in headers):
@@ -155,11 +175,12 @@ class HttpBroker:
                     raise HttpFault("connect", f"{at}: connection failed ({e})") from None
             sock = conn.sock
             sock.settimeout(remaining())
-            has_host = any(k.lower() == "host" for k, _ in headers)
-            conn.putrequest(method, target, skip_host=has_host, skip_accept_encoding=True)
+            # Host (from the connection) and Content-Length are written here and only here;
+            # send() dropped the component's framing and hop-by-hop headers.
+            conn.putrequest(method, target, skip_accept_encoding=True)
             for k, v in headers:
                 conn.putheader(k, v)
-            if (body or method in ("POST", "PUT", "PATCH")) and not any(k.lower() == "content-length" for k, _ in headers):
+            if body or method in ("POST", "PUT"):
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body if body else None)
             sent = True

@@ -1,0 +1,175 @@
+"""Issue 12 (sandbox hardening) in the Python host: each attack a hostile component could
+mount through the imports, checked on the import functions directly and on raw bytes seen
+by loopback listeners."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from typing import List
+
+import pytest
+
+from crosswatch_trakt_wasm.config import Credentials
+from crosswatch_trakt_wasm.imports import HttpBroker, HttpFault, SharedCredentials
+from crosswatch_trakt_wasm.policy import Origin, Policy, PolicyError
+
+TOKEN = "canary-access-token-0123456789"
+
+
+class RawListener:
+    """A loopback HTTP/1.1 server that keeps every request's raw bytes. It frames requests
+    as a real server would (by the first Content-Length it sees), so a smuggled request in a
+    body shows up as a request of its own."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.requests: List[bytes] = []  # head + body as the server framed them
+        self.raw = bytearray()  # everything received
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
+
+    def _conn(self, conn: socket.socket) -> None:
+        conn.settimeout(3)
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    self.raw += chunk
+                    buf += chunk
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                n = int(m.group(1)) if m else 0
+                while len(buf) < n:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    self.raw += chunk
+                    buf += chunk
+                body, buf = buf[:n], buf[n:]
+                self.requests.append(head + b"\r\n\r\n" + body)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def listener():
+    srv = RawListener()
+    yield srv
+    srv.close()
+
+
+def broker_for(url: str, api_url: str = None) -> HttpBroker:
+    api = Origin.parse(api_url or url)
+    policy = Policy(api, api)
+    creds = SharedCredentials(Credentials("cid", "secret", TOKEN, "refresh", 0))
+    return HttpBroker(policy, creds)
+
+
+def _heads(req: bytes) -> List[bytes]:
+    return req.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+def test_a_get_body_cannot_smuggle_a_request_that_swallows_the_next_signed_one(listener):
+    b = broker_for(listener.url)
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 400\r\n\r\n"
+    for framing in ([("Content-Length", "0")], [("Transfer-Encoding", "chunked")], [("content-length", "0"), ("Connection", "keep-alive")]):
+        listener.requests.clear()
+        try:
+            b.send("GET", f"{listener.url}/first", framing, smuggled, 2000)
+        except HttpFault:
+            pass
+        try:
+            b.send("GET", f"{listener.url}/second", [], b"", 2000)
+        except HttpFault:
+            pass
+        paths = [_heads(r)[0] for r in listener.requests]
+        assert paths == [b"GET /first HTTP/1.1", b"GET /second HTTP/1.1"], (framing, paths)
+        first, second = listener.requests
+        # Exactly one Content-Length on the wire, the host's, framing the whole body.
+        cl = [h for h in _heads(first) if h.lower().startswith(b"content-length:")]
+        assert cl == [f"Content-Length: {len(smuggled)}".encode()], cl
+        assert not any(h.lower().startswith((b"transfer-encoding:", b"connection:")) for h in _heads(first))
+        assert first.endswith(smuggled)
+        # The token travels only in the head of a request the host framed.
+        assert f"Bearer {TOKEN}".encode() in first.split(b"\r\n\r\n", 1)[0]
+        assert TOKEN.encode() not in first.split(b"\r\n\r\n", 1)[1]
+        assert f"Authorization: Bearer {TOKEN}".encode() in _heads(second)
+    b.close()
+
+
+def test_hop_by_hop_and_proxy_headers_from_the_component_are_dropped(listener):
+    b = broker_for(listener.url)
+    hop = [("TE", "trailers"), ("Upgrade", "h2c"), ("Expect", "100-continue"), ("Keep-Alive", "timeout=5"),
+           ("Proxy-Authorization", "Basic x"), ("Proxy-Connection", "keep-alive"), ("Trailer", "x"), ("X-Mine", "kept")]
+    b.send("POST", f"{listener.url}/w", hop, b"{}", 2000)
+    heads = [h.lower() for h in _heads(listener.requests[0])]
+    for name in (b"te:", b"upgrade:", b"expect:", b"keep-alive:", b"proxy-", b"trailer:"):
+        assert not any(h.startswith(name) for h in heads), (name, heads)
+    assert b"x-mine: kept" in heads
+    assert heads.count(b"content-length: 2") == 1
+    b.close()
+
+
+def test_the_component_cannot_set_host(listener):
+    b = broker_for(listener.url)
+    b.send("GET", f"{listener.url}/x", [("Host", "evil.example"), ("host", "other.example")], b"", 2000)
+    hosts = [h for h in _heads(listener.requests[0]) if h.lower().startswith(b"host:")]
+    assert hosts == [f"Host: 127.0.0.1:{listener.port}".encode()], hosts
+    b.close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "OPTIONS", "PATCH", "HEAD", "CONNECT", "PROPFIND"])
+def test_only_the_methods_the_wit_names_are_sent(listener, method):
+    b = broker_for(listener.url)
+    with pytest.raises(HttpFault) as info:
+        b.send(method, f"{listener.url}/echo", [], b"", 2000)
+    assert info.value.kind == "invalid-request"
+    assert method in info.value.message
+    assert listener.raw == b"", "nothing reached the server"
+    for ok in ("GET", "post", "PUT", "DELETE"):
+        b.send(ok, f"{listener.url}/ok", [], b"", 2000)
+    b.close()
+
+
+def test_a_base_path_in_api_url_is_enforced(listener):
+    b = broker_for(listener.url, api_url=f"{listener.url}/trakt/")
+    for bad in ("/other-app/sync", "/", "", "/trakt-evil/x", "/trakt/../other-app/x", "/trakt/%2e%2e/other", "/trakt/.%2E/x"):
+        with pytest.raises(HttpFault) as info:
+            b.send("GET", f"{listener.url}{bad}", [], b"", 2000)
+        assert info.value.kind == "denied", bad
+        assert "outside the configured path /trakt/" in info.value.message, info.value.message
+    assert listener.raw == b""
+    b.send("GET", f"{listener.url}/trakt/sync/watchlist?page=1", [], b"", 2000)
+    b.send("GET", f"{listener.url}/trakt", [], b"", 2000)
+    assert len(listener.requests) == 2
+    p = Policy(Origin.parse("https://h/trakt"), Origin.parse("https://h/auth"))
+    assert p.check("https://h/trakt/x") == "api"
+    assert p.check("https://h/auth/oauth/token") == "oauth"
+    with pytest.raises(PolicyError):
+        p.check("https://h/other/x")
+    b.close()
