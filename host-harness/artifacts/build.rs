@@ -1,8 +1,10 @@
-//! Builds the Trakt adapter component for `wasm32-wasip2` with a nested cargo into this
-//! crate's `OUT_DIR` (the pattern of wasmtime's `crates/test-programs/artifacts/build.rs`), and
+//! Builds the Trakt adapter component (and the hostile test component of `tests/hostile`) for
+//! `wasm32-wasip2` with one nested cargo into this crate's `OUT_DIR` (the pattern of wasmtime's `crates/test-programs/artifacts/build.rs`), and
 //! reruns when any source file the nested build read changes (its dep-info file lists them).
 //!
-//! `TRAKT_ADAPTER_WASM=/path/file.wasm` skips the nested build and uses that file instead.
+//! `TRAKT_ADAPTER_WASM=/path/file.wasm` skips the nested build and uses that file instead
+//! (`HOSTILE_COMPONENT_WASM=/path/file.wasm` then names the hostile one; without it the hostile
+//! component is an empty placeholder).
 //! `cargo clippy` (check-only) skips it too and gets an empty placeholder.
 
 use std::env;
@@ -14,12 +16,24 @@ const PROFILE: &str = "plugin-release";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=TRAKT_ADAPTER_WASM");
+    println!("cargo:rerun-if-env-changed=HOSTILE_COMPONENT_WASM");
     for knob in ["STRIP", "DEBUG", "OPT_LEVEL", "LTO"] {
         println!("cargo:rerun-if-env-changed=CARGO_PROFILE_PLUGIN_RELEASE_{knob}");
     }
     if let Ok(path) = env::var("TRAKT_ADAPTER_WASM") {
         println!("cargo:rerun-if-changed={path}");
         println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={path}");
+        let hostile = match env::var("HOSTILE_COMPONENT_WASM") {
+            Ok(hostile) => hostile,
+            Err(_) => {
+                let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+                let placeholder = out_dir.join("hostile_component.placeholder.wasm");
+                std::fs::write(&placeholder, b"").expect("write the placeholder component");
+                placeholder.display().to_string()
+            }
+        };
+        println!("cargo:rerun-if-changed={hostile}");
+        println!("cargo:rustc-env=HOSTILE_COMPONENT_WASM={hostile}");
         return;
     }
 
@@ -27,7 +41,9 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace =
         manifest_dir.ancestors().nth(2).expect("host-harness/artifacts lives in the workspace").to_path_buf();
-    for watched in ["plugin/Cargo.toml", "Cargo.lock", "Cargo.toml", "rust-toolchain.toml", "wit"] {
+    for watched in
+        ["plugin/Cargo.toml", "tests/hostile/Cargo.toml", "Cargo.lock", "Cargo.toml", "rust-toolchain.toml", "wit"]
+    {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
 
@@ -35,7 +51,9 @@ fn main() {
         let placeholder = out_dir.join("trakt_adapter.placeholder.wasm");
         std::fs::write(&placeholder, b"").expect("write the placeholder component");
         println!("cargo:rerun-if-changed={}", workspace.join("plugin/src").display());
+        println!("cargo:rerun-if-changed={}", workspace.join("tests/hostile/src").display());
         println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={}", placeholder.display());
+        println!("cargo:rustc-env=HOSTILE_COMPONENT_WASM={}", placeholder.display());
         return;
     }
 
@@ -47,7 +65,7 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--package", "trakt-adapter", "--target", WASM_TARGET])
+        .args(["build", "--package", "trakt-adapter", "--package", "hostile-component", "--target", WASM_TARGET])
         .args(["--profile", PROFILE, "--target-dir"])
         .arg(&target_dir);
     // The outer build's settings must not leak into the wasm build.
@@ -68,18 +86,23 @@ fn main() {
     }
     let status = cmd.status().expect("failed to start the nested cargo build of the plugin");
     if !status.success() {
-        panic!("building the trakt-adapter component for wasm32-wasip2 failed (see the errors above)");
+        panic!("building the trakt-adapter and hostile components for wasm32-wasip2 failed (see the errors above)");
     }
-    let wasm = target_dir.join(WASM_TARGET).join(PROFILE).join("trakt_adapter.wasm");
-    assert!(wasm.exists(), "the nested build did not produce {}", wasm.display());
-    let deps = dep_info(&wasm.with_extension("d"), &workspace);
-    if deps.is_empty() {
-        println!("cargo:rerun-if-changed={}", workspace.join("plugin/src").display());
+    for (file, src, env_name) in [
+        ("trakt_adapter.wasm", "plugin/src", "TRAKT_ADAPTER_WASM"),
+        ("hostile_component.wasm", "tests/hostile/src", "HOSTILE_COMPONENT_WASM"),
+    ] {
+        let wasm = target_dir.join(WASM_TARGET).join(PROFILE).join(file);
+        assert!(wasm.exists(), "the nested build did not produce {}", wasm.display());
+        let deps = dep_info(&wasm.with_extension("d"), &workspace);
+        if deps.is_empty() {
+            println!("cargo:rerun-if-changed={}", workspace.join(src).display());
+        }
+        for dep in deps {
+            println!("cargo:rerun-if-changed={}", dep.display());
+        }
+        println!("cargo:rustc-env={env_name}={}", wasm.display());
     }
-    for dep in deps {
-        println!("cargo:rerun-if-changed={}", dep.display());
-    }
-    println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={}", wasm.display());
 }
 
 /// The source files of a cargo dep-info file (`target: dep dep ...`, spaces in names escaped

@@ -2,6 +2,9 @@
 //! profile `plugin-release`) into its `OUT_DIR`, so that everything depending on this crate
 //! always gets a component built from the current `plugin/` and `wit/`.
 //! `TRAKT_ADAPTER_WASM=/path/file.wasm` at build time takes that file instead.
+//!
+//! The same build makes the hostile test component of `tests/hostile` (the sandbox tests run
+//! it; never shipped).
 
 /// Where the build script left the component.
 pub const TRAKT_ADAPTER_WASM_PATH: &str = env!("TRAKT_ADAPTER_WASM");
@@ -9,3 +12,10 @@ pub const TRAKT_ADAPTER_WASM_PATH: &str = env!("TRAKT_ADAPTER_WASM");
 /// The component's bytes. Empty in `cargo clippy` / check-only builds, which skip the
 /// nested wasm build.
 pub const TRAKT_ADAPTER_WASM: &[u8] = include_bytes!(env!("TRAKT_ADAPTER_WASM"));
+
+/// Where the build script left the hostile test component (`tests/hostile`).
+pub const HOSTILE_COMPONENT_WASM_PATH: &str = env!("HOSTILE_COMPONENT_WASM");
+
+/// The hostile test component's bytes. Empty in check-only builds, and when
+/// `TRAKT_ADAPTER_WASM` is given without `HOSTILE_COMPONENT_WASM`.
+pub const HOSTILE_COMPONENT_WASM: &[u8] = include_bytes!(env!("HOSTILE_COMPONENT_WASM"));

@@ -1,0 +1,260 @@
+//! A hostile component of the `trakt-adapter` world, built only for the sandbox tests (never
+//! shipped). `configure(options)` picks an attack from the JSON object
+//! `{"attack": NAME, ...parameters}`; `build-index-json(any feature)` runs it and answers a
+//! JSON text of what the guest observed, so a test in any host can assert on it; `health`
+//! runs it too and puts the same text in the report's `message`.
+//!
+//! Attacks (parameters, all optional unless noted):
+//! - `method`: `{"method": "TRACE", "url"}` sends that method to the API origin.
+//! - `host_header`: `{"host": "other.example", "url"}` a signed GET with `Host` set.
+//! - `framing`: `{"url", "method" ("GET"), "headers": [[k, v], ...], "body"}` a request with
+//!   Content-Length / Transfer-Encoding / Connection / TE / Upgrade / Expect / Keep-Alive /
+//!   Proxy-Authorization set by the guest and a body that holds a second request.
+//! - `path_prefix`: `{"url"}` (required) a URL on the API origin outside its base path.
+//! - `http`: `{"method", "url", "headers", "body"}` any one request.
+//! - `log_forge`: logs feature, event, keys and values holding newlines, ANSI escapes and a
+//!   fake `[TRAKT:auth] INFO token_refreshed` line, and prints the same to stdout and stderr.
+//! - `state_error`: `{"name": "dir"}` reads and writes `name` (the test makes it a directory)
+//!   and answers the error texts.
+//! - `refresh_spam`: `{"count": 10}` calls `auth.refresh` that many times without a 401;
+//!   with `"url"` it first sends one GET there (results[0]), e.g. to earn a 401.
+//!
+//! `url` defaults to `<api_url>/sync/last_activities` (not for `refresh_spam`); `api_url`
+//! defaults to `http://127.0.0.1:9`. Every request result is `{status, headers, body}` (body: the first
+//! 4,000 characters) or `{error: {kind, message}}`.
+//!
+//! `table_grow` is not here: stable Rust has no way to emit `table.grow` on wasm32 (no
+//! intrinsic in `core::arch::wasm32`, and inline assembly for wasm is unstable).
+
+mod bindings {
+    wit_bindgen::generate!({
+        world: "trakt-adapter",
+        path: "../../wit",
+        with: {
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+        },
+    });
+}
+
+use std::cell::RefCell;
+
+use bindings::crosswatch::sync::types as wit;
+use bindings::crosswatch::sync::{auth, http, log, state};
+use bindings::exports::crosswatch::sync::sync_adapter::Guest;
+use serde_json::{json, Value};
+
+thread_local! {
+    static OPTIONS: RefCell<Value> = RefCell::new(json!({}));
+}
+
+/// The fake line a forged log entry tries to plant.
+const FORGED: &str = "\n[TRAKT:auth] INFO token_refreshed reason=rejected\n";
+/// ANSI escapes: clear screen, red, and an OSC window title.
+const ANSI: &str = "\u{1b}[2J\u{1b}[31mred\u{1b}]0;owned\u{7}";
+/// The request a framing attack hides in its body.
+const SMUGGLED: &str =
+    "GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nPOST /capture HTTP/1.1\r\n";
+
+struct Component;
+
+fn opt_str(o: &Value, key: &str) -> Option<String> {
+    o.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn default_url(o: &Value) -> String {
+    opt_str(o, "url").unwrap_or_else(|| {
+        let base = opt_str(o, "api_url").unwrap_or_else(|| "http://127.0.0.1:9".into());
+        format!("{}/sync/last_activities", base.trim_end_matches('/'))
+    })
+}
+
+fn headers_of(o: &Value) -> Option<Vec<(String, String)>> {
+    let list = o.get("headers")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|pair| {
+                let pair = pair.as_array()?;
+                Some((pair.first()?.as_str()?.to_string(), pair.get(1)?.as_str()?.to_string()))
+            })
+            .collect(),
+    )
+}
+
+fn send(method: &str, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Value {
+    let req = http::Request { method: method.into(), url: url.into(), headers, body, timeout_ms: 10_000 };
+    match http::send(&req) {
+        Ok(r) => {
+            let text = String::from_utf8_lossy(&r.body);
+            let excerpt: String = text.chars().take(4000).collect();
+            let headers: Vec<Value> = r.headers.iter().map(|(k, v)| json!([k, v])).collect();
+            json!({"status": r.status, "headers": headers, "body": excerpt})
+        }
+        Err(e) => {
+            let (kind, message) = match e {
+                http::HttpError::Denied(m) => ("denied", m),
+                http::HttpError::Timeout(m) => ("timeout", m),
+                http::HttpError::Connect(m) => ("connect", m),
+                http::HttpError::ConnectionLost(m) => ("connection_lost", m),
+                http::HttpError::Tls(m) => ("tls", m),
+                http::HttpError::InvalidRequest(m) => ("invalid_request", m),
+            };
+            json!({"error": {"kind": kind, "message": message}})
+        }
+    }
+}
+
+fn state_error_json(e: state::StateError) -> Value {
+    let (kind, message) = match e {
+        state::StateError::InvalidName(m) => ("invalid_name", m),
+        state::StateError::QuotaExceeded(m) => ("quota_exceeded", m),
+        state::StateError::Io(m) => ("io", m),
+    };
+    json!({"error": {"kind": kind, "message": message}})
+}
+
+fn run_attack() -> Value {
+    let o = OPTIONS.with(|c| c.borrow().clone());
+    let attack = opt_str(&o, "attack").unwrap_or_default();
+    let url = default_url(&o);
+    let results: Vec<Value> = match attack.as_str() {
+        "method" => {
+            let method = opt_str(&o, "method").unwrap_or_else(|| "TRACE".into());
+            vec![send(&method, &url, Vec::new(), Vec::new())]
+        }
+        "host_header" => {
+            let host = opt_str(&o, "host").unwrap_or_else(|| "other.example".into());
+            vec![send("GET", &url, vec![("Host".into(), host)], Vec::new())]
+        }
+        "framing" => {
+            let body = opt_str(&o, "body").unwrap_or_else(|| SMUGGLED.into());
+            let headers = headers_of(&o).unwrap_or_else(|| {
+                [
+                    ("Content-Length", "0"),
+                    ("Transfer-Encoding", "chunked"),
+                    ("Connection", "keep-alive, Upgrade"),
+                    ("TE", "trailers"),
+                    ("Upgrade", "websocket"),
+                    ("Expect", "100-continue"),
+                    ("Keep-Alive", "timeout=600"),
+                    ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
+                    ("Proxy-Connection", "keep-alive"),
+                    ("X-Hostile", "1"),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+            });
+            let method = opt_str(&o, "method").unwrap_or_else(|| "GET".into());
+            vec![send(&method, &url, headers, body.into_bytes())]
+        }
+        "path_prefix" | "http" => {
+            let method = opt_str(&o, "method").unwrap_or_else(|| "GET".into());
+            let body = opt_str(&o, "body").unwrap_or_default();
+            vec![send(&method, &url, headers_of(&o).unwrap_or_default(), body.into_bytes())]
+        }
+        "log_forge" => {
+            let feature = format!("watchlist{FORGED}{ANSI}");
+            let event = format!("index_done{FORGED}");
+            let key = format!("k{FORGED}ey");
+            let value = format!("v{FORGED}{ANSI}");
+            let fields = vec![(key.clone(), value.clone()), ("plain".to_string(), format!("a\rb\tc{ANSI}"))];
+            log::event(log::Level::Error, &feature, &event, &fields);
+            println!("stdout {FORGED}{ANSI} end");
+            eprintln!("stderr {FORGED}{ANSI} end");
+            vec![json!({"logged": {"feature": feature, "event": event, "key": key, "value": value}})]
+        }
+        "state_error" => {
+            let name = opt_str(&o, "name").unwrap_or_else(|| "dir".into());
+            let read = match state::read(&name) {
+                Ok(v) => json!({"ok": v}),
+                Err(e) => state_error_json(e),
+            };
+            let write = match state::write(&name, "x") {
+                Ok(()) => json!({"ok": null}),
+                Err(e) => state_error_json(e),
+            };
+            let delete = match state::delete(&name) {
+                Ok(()) => json!({"ok": null}),
+                Err(e) => state_error_json(e),
+            };
+            vec![read, write, delete]
+        }
+        "refresh_spam" => {
+            let count = o.get("count").and_then(Value::as_u64).unwrap_or(10);
+            // With `url`, one GET first (a test points it at a 401, which earns one refresh).
+            let first = opt_str(&o, "url").map(|u| send("GET", &u, Vec::new(), Vec::new()));
+            first
+                .into_iter()
+                .chain((0..count).map(|_| match auth::refresh() {
+                    Ok(()) => json!({"ok": null}),
+                    Err(auth::AuthError::NotConfigured(m)) => {
+                        json!({"error": {"kind": "not_configured", "message": m}})
+                    }
+                    Err(auth::AuthError::InvalidGrant(m)) => json!({"error": {"kind": "invalid_grant", "message": m}}),
+                    Err(auth::AuthError::Failed(m)) => json!({"error": {"kind": "failed", "message": m}}),
+                }))
+                .collect()
+        }
+        other => vec![json!({"error": {"kind": "unknown_attack", "message": other}})],
+    };
+    json!({"attack": attack, "results": results})
+}
+
+impl Guest for Component {
+    fn manifest() -> wit::AdapterManifest {
+        wit::AdapterManifest {
+            name: "HOSTILE".into(),
+            label: "Hostile test component".into(),
+            version: "0.0.0".into(),
+            api_version: "0.1.0".into(),
+            features: Vec::new(),
+            id_namespaces: Vec::new(),
+            index_semantics: "present".into(),
+            key_scheme: "none".into(),
+        }
+    }
+
+    fn configure(options_json: String) -> Result<(), wit::AdapterError> {
+        let value: Value =
+            serde_json::from_str(&options_json).map_err(|e| wit::AdapterError::Config(format!("options: {e}")))?;
+        OPTIONS.with(|c| *c.borrow_mut() = value);
+        Ok(())
+    }
+
+    fn health() -> wit::HealthReport {
+        wit::HealthReport {
+            status: "ok".into(),
+            latency_ms: 0,
+            api_status: 0,
+            rate_limit_remaining: None,
+            retry_after_secs: None,
+            features: Vec::new(),
+            message: run_attack().to_string(),
+        }
+    }
+
+    fn build_index(_feature: wit::Feature) -> Result<Vec<wit::IndexEntry>, wit::AdapterError> {
+        run_attack();
+        Ok(Vec::new())
+    }
+
+    fn build_index_json(_feature: wit::Feature) -> Result<String, wit::AdapterError> {
+        Ok(run_attack().to_string())
+    }
+
+    fn add(_f: wit::Feature, _items: Vec<wit::Item>, _dry: bool) -> Result<wit::WriteReport, wit::AdapterError> {
+        Err(wit::AdapterError::Unsupported("hostile component".into()))
+    }
+
+    fn remove(_f: wit::Feature, _items: Vec<wit::Item>, _dry: bool) -> Result<wit::WriteReport, wit::AdapterError> {
+        Err(wit::AdapterError::Unsupported("hostile component".into()))
+    }
+
+    fn last_ledger() -> Vec<wit::LedgerEntry> {
+        Vec::new()
+    }
+}
+
+bindings::export!(Component with_types_in bindings);
