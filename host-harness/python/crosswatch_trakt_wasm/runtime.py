@@ -290,7 +290,7 @@ def build_linker(eng: Engine, imports: WitImports) -> Linker:
     linker = Linker(eng)
     linker.add_wasip2()
     log = imports.host.log
-    io_error = lambda e: Variant("io", f"host error: {type(e).__name__}: {e}")  # noqa: E731
+    io_error = lambda e: Variant("io", f"host error: {type(e).__name__}")  # noqa: E731
     with linker.root() as root:
         with root.add_instance(f"{WIT_PACKAGE}/types@{WIT_VERSION}"):
             pass

@@ -173,3 +173,46 @@ def test_a_base_path_in_api_url_is_enforced(listener):
     with pytest.raises(PolicyError):
         p.check("https://h/other/x")
     b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# state
+
+
+def test_state_io_errors_name_the_file_never_the_host_directory(tmp_path):
+    from crosswatch_trakt_wasm.imports import StateFault, StateStore
+
+    blocker = tmp_path / "host-secret-dir"
+    blocker.write_text("a file where the state directory should be")
+    s = StateStore(blocker / ".cw_state", 1 << 20)
+    for op in (lambda: s.write("cache.json", b"{}"), lambda: s.read("cache.json"), lambda: s.delete("cache.json")):
+        with pytest.raises(StateFault) as info:
+            op()
+        assert info.value.kind == "io"
+        assert "cache.json" in info.value.message
+        assert str(tmp_path) not in info.value.message and "host-secret-dir" not in info.value.message, info.value.message
+
+
+def test_state_caps_the_file_count_and_keeps_a_running_total(tmp_path, monkeypatch):
+    from crosswatch_trakt_wasm.imports import StateFault, StateStore
+    from crosswatch_trakt_wasm.imports import state as statemod
+
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / "old.json").write_bytes(b"x" * 10)
+    s = StateStore(tmp_path / "st", 1000, max_files=50)
+    scans = []
+    real = statemod.os.scandir
+    monkeypatch.setattr(statemod.os, "scandir", lambda d: scans.append(d) or real(d))
+    for i in range(49):
+        s.write(f"f{i}", b"")  # empty files are not free: they count against max_files
+    with pytest.raises(StateFault) as info:
+        s.write("one-too-many", b"")
+    assert info.value.kind == "quota-exceeded" and "50 files" in info.value.message
+    s.write("f0", b"y" * 500)  # replacing an existing file is fine
+    with pytest.raises(StateFault) as info:
+        s.write("f1", b"z" * 491)  # 10 + 500 + 491 > 1000
+    assert info.value.kind == "quota-exceeded"
+    s.delete("f0")
+    s.write("f1", b"z" * 491)
+    s.write("new", b"")
+    assert len(scans) == 1, f"the directory was listed {len(scans)} times for {49 + 5} writes"

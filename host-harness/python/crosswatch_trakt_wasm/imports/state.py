@@ -8,7 +8,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..config import write_atomic
 from .log import LogSink
@@ -21,6 +21,9 @@ class StateFault(Exception):
         self.kind = kind
         self.message = message
 
+
+#: Most files the component may keep in one state directory (empty files are not free).
+DEFAULT_MAX_FILES = 1000
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -43,14 +46,38 @@ class StateStore:
     of a name missing here but present directly in ``legacy_dir`` moves that file here once
     (files written before state was scoped per pair and account); a delete removes both."""
 
-    def __init__(self, directory: Path, quota_bytes: int, legacy_dir: Optional[Path] = None, log: Optional["LogSink"] = None):
+    def __init__(
+        self,
+        directory: Path,
+        quota_bytes: int,
+        legacy_dir: Optional[Path] = None,
+        log: Optional["LogSink"] = None,
+        max_files: int = DEFAULT_MAX_FILES,
+    ):
         self.dir = Path(directory)
         self.quota_bytes = quota_bytes
+        self.max_files = max_files
         self.legacy_dir = Path(legacy_dir) if legacy_dir is not None else None
         self.log = log
+        #: name -> size of the component's files, read from the directory once (first use)
+        #: and kept up to date by this store's writes, deletes and adoptions.
+        self._sizes: Optional[Dict[str, int]] = None
 
     def _io(self, what: str, name: str, e: OSError) -> StateFault:
-        return StateFault("io", f"cannot {what} state file {name!r} in {self.dir}: {e}")
+        # Only the file name and the OS's reason: the component never learns the host's paths.
+        reason = e.strerror or type(e).__name__
+        return StateFault("io", f"cannot {what} state file {name!r}: {reason}" if name else f"cannot {what} the state files: {reason}")
+
+    def _index(self, for_name: str = "") -> Dict[str, int]:
+        if self._sizes is None:
+            sizes: Dict[str, int] = {}
+            for name in self._scan(for_name):
+                try:
+                    sizes[name] = (self.dir / name).stat().st_size
+                except OSError:
+                    pass
+            self._sizes = sizes
+        return self._sizes
 
     def _adopt(self, name: str) -> None:
         if self.legacy_dir is None:
@@ -61,6 +88,8 @@ class StateStore:
                 return
             self.dir.mkdir(parents=True, exist_ok=True)
             os.replace(old, self.dir / name)
+            if self._sizes is not None:
+                self._sizes[name] = (self.dir / name).stat().st_size
         except FileNotFoundError:
             return
         except OSError as e:
@@ -82,7 +111,13 @@ class StateStore:
 
     def write(self, name: str, contents: bytes) -> None:
         validate_name(name)
-        used = self._used_bytes_except(name)
+        sizes = self._index(name)
+        if name not in sizes and len(sizes) >= self.max_files:
+            raise StateFault(
+                "quota-exceeded",
+                f"writing {name!r} would exceed the state limit of {self.max_files} files",
+            )
+        used = sum(sizes.values()) - sizes.get(name, 0)
         if used + len(contents) > self.quota_bytes:
             raise StateFault(
                 "quota-exceeded",
@@ -94,6 +129,7 @@ class StateStore:
             write_atomic(self.dir / name, bytes(contents))
         except OSError as e:
             raise self._io("write", name, e) from None
+        sizes[name] = len(contents)
 
     def delete(self, name: str) -> None:
         validate_name(name)
@@ -106,15 +142,20 @@ class StateStore:
                 pass
             except OSError as e:
                 raise self._io("delete", name, e) from None
+        if self._sizes is not None:
+            self._sizes.pop(name, None)
 
     def list_names(self) -> List[str]:
         """Valid names present, sorted; anything else in the directory is not the component's."""
+        return self._scan()
+
+    def _scan(self, for_name: str = "") -> List[str]:
         try:
             entries = list(os.scandir(self.dir))
         except FileNotFoundError:
             return []
         except OSError as e:
-            raise self._io("list", "", e) from None
+            raise (self._io("write", for_name, e) if for_name else self._io("list", "", e)) from None
         names = []
         for e in entries:
             try:
@@ -128,13 +169,3 @@ class StateStore:
                 continue
             names.append(e.name)
         return sorted(names)
-
-    def _used_bytes_except(self, skip: str) -> int:
-        total = 0
-        for name in self.list_names():
-            if name != skip:
-                try:
-                    total += (self.dir / name).stat().st_size
-                except OSError:
-                    pass
-        return total
