@@ -29,7 +29,13 @@ if [ -z "${TRAKT_ADAPTER_WASM:-}" ]; then
     # (built already when `cargo test --workspace` ran, so this takes seconds).
     TRAKT_ADAPTER_WASM="$(cd "$REPO" && cargo run -q -p trakt-adapter-artifacts)"
 fi
-export TRAKT_ADAPTER_WASM
+if [ -z "${HOSTILE_COMPONENT_WASM:-}" ]; then
+    # The hostile test component (tests/hostile), built beside the adapter (sandbox tests).
+    # Without TRAKT_ADAPTER_WASM in its environment: the artifacts build script would take
+    # that file and make the hostile component an empty placeholder.
+    HOSTILE_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --hostile)"
+fi
+export TRAKT_ADAPTER_WASM HOSTILE_COMPONENT_WASM
 export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"
 export CW_TRAKT_WASM_REQUIRE="${CW_TRAKT_WASM_REQUIRE:-1}"
 

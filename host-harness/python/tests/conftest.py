@@ -98,3 +98,15 @@ def emulators(artefacts, tmp_path):
     yield start
     for emu in started:
         emu.stop()
+
+
+@pytest.fixture(scope="session")
+def hostile_wasm():
+    """The hostile test component (tests/hostile; run_tests.sh sets HOSTILE_COMPONENT_WASM)."""
+    p = Path(os.environ.get("HOSTILE_COMPONENT_WASM", ""))
+    if not str(p) or not p.is_file():
+        msg = f"missing the hostile test component ({p or 'HOSTILE_COMPONENT_WASM unset'}): {BUILD_HINT}"
+        if os.environ.get("CW_TRAKT_WASM_REQUIRE") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return p

@@ -216,3 +216,61 @@ def test_state_caps_the_file_count_and_keeps_a_running_total(tmp_path, monkeypat
     s.write("f1", b"z" * 491)
     s.write("new", b"")
     assert len(scans) == 1, f"the directory was listed {len(scans)} times for {49 + 5} writes"
+
+
+# --------------------------------------------------------------------------------------------
+# the hostile component (tests/hostile) in this host
+
+
+def hostile_host(state_dir, api_url: str = "http://127.0.0.1:9", limits=None, lines=None, token_store=None):
+    from crosswatch_trakt_wasm.imports import LogSink, ProgressSink, StateStore, TokenService
+    from crosswatch_trakt_wasm.policy import Limits
+    from crosswatch_trakt_wasm.runtime import HostServices
+
+    limits = limits or Limits()
+    origin = Origin.parse(api_url)
+    policy = Policy(origin, origin, limits)
+    creds = SharedCredentials(Credentials("cid", "secret", TOKEN, "refresh-canary", 0))
+    log = LogSink(0, lines.append if lines is not None else None)
+    return HostServices(
+        policy=policy,
+        creds=creds,
+        http=HttpBroker(policy, creds),
+        state=StateStore(state_dir, limits.state_quota_bytes),
+        auth=TokenService(creds, token_store, origin.base_url(), log),
+        log=log,
+        progress=ProgressSink(),
+    )
+
+
+def run_hostile(wasm, host, options: dict):
+    import json as _json
+
+    from crosswatch_trakt_wasm.runtime import Adapter, load_component, engine
+
+    component, _, _ = load_component(engine(), wasm, None)
+    a = Adapter(component, host)
+    assert a.configure(_json.dumps(options)) is None
+    out = a.build_index_json("watchlist")
+    return a, (_json.loads(out) if isinstance(out, str) else out)
+
+
+def test_log_lines_cannot_be_forged_and_carry_no_escape_sequences(hostile_wasm, tmp_path):
+    from crosswatch_trakt_wasm.imports.log import format_line
+
+    line = format_line(
+        "info",
+        "w\n[TRAKT:auth] INFO token_refreshed\x1b[2J",
+        "ev\r\n[TRAKT:auth] INFO x",
+        [("k ey=\n", "v\n[TRAKT:auth] INFO token_refreshed\x1b[31m\x9b2J\u2028\x7f"), ("p", "a\x1bb"), ("ok", "plain")],
+    )
+    assert line.splitlines() == [line]
+    assert not any(c in line for c in "\n\r\x1b\x9b\u2028\x7f"), repr(line)
+    assert line.startswith("[TRAKT:w\\x0a[TRAKT:auth\\x5d\\x20INFO") and line.endswith(" ok=plain"), line
+    lines: list = []
+    _, out = run_hostile(hostile_wasm, hostile_host(tmp_path / "st", lines=lines), {"attack": "log_forge"})
+    assert out["attack"] == "log_forge"
+    assert len([l for l in lines if "guest_output" in l]) >= 2, lines  # stdout and stderr lines
+    for l in lines:
+        assert not any(c in l for c in "\n\r\x1b\x07\x9b"), repr(l)
+        assert not l.startswith("[TRAKT:auth]"), l

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from typing import Any, Callable, List, Optional, Tuple
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
@@ -35,18 +36,53 @@ def default_level() -> int:
     return _LEVEL_RANK["info"]
 
 
+def _is_control(c: str) -> bool:
+    # C0, DEL and C1 (U+009B is a one-byte CSI), and the Unicode line and paragraph separators.
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp")
+
+
+def _escape(text: str, also: str = "") -> str:
+    """Control characters (and the characters in ``also``, and whitespace when ``also`` is
+    given) as ``\\xNN`` / ``\\uNNNN``: a log line stays one line and no escape sequence reaches a
+    terminal."""
+    if not any(_is_control(c) or c in also or (also and c.isspace()) for c in text):
+        return text
+    out = []
+    for c in text:
+        if _is_control(c) or c in also or (also and c.isspace()):
+            n = ord(c)
+            out.append(f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def escape_token(text: Any) -> str:
+    """A feature, event or field key: control characters, whitespace, ``=``, ``"`` and ``]``
+    escaped, so it can neither end the line nor pose as another field."""
+    return _escape("" if text is None else str(text), also='="]')
+
+
+def escape_value(text: Any) -> str:
+    """A field value for CrossWatch's logger: control characters escaped."""
+    return _escape("" if text is None else str(text))
+
+
 def format_line(level: str, feature: str, event: str, fields: List[Tuple[str, str]]) -> str:
-    """``[TRAKT:<feature>] LEVEL event k=v ...``; values with whitespace, quotes, ``=`` or
-    ``:`` are JSON-quoted so a line always splits back into its fields; empty values are
+    """``[TRAKT:<feature>] LEVEL event k=v ...``; values with whitespace, quotes, ``=``, ``:``
+    or control characters are JSON-quoted so a line always splits back into its fields;
+    control characters are escaped everywhere (feature, event, keys, values), so a newline
+    never starts a forged line and no escape sequence reaches the terminal; empty values are
     left out."""
-    parts = [f"[TRAKT:{feature}] {level.upper()} {event}"]
+    parts = [f"[TRAKT:{escape_token(feature)}] {escape_token(level).upper()} {escape_token(event)}"]
     for k, v in fields:
         v = "" if v is None else str(v)
         if not v:
             continue
-        if any(c.isspace() or c in '"=:' for c in v):
-            v = json.dumps(v, ensure_ascii=False)
-        parts.append(f"{k}={v}")
+        if any(c.isspace() or c in '"=:' or _is_control(c) for c in v):
+            # json.dumps escapes C0 controls; DEL, C1 and U+2028/9 are escaped after it.
+            v = _escape(json.dumps(v, ensure_ascii=False))
+        parts.append(f"{escape_token(k)}={v}")
     return " ".join(parts)
 
 
@@ -100,9 +136,12 @@ class LogSink:
         if writer is None and not self.explicit_level:
             cw_log = crosswatch_logger()
             if cw_log is not None:
-                kw = {(f"{k}_" if k in _RESERVED else k): v for k, v in fields}
+                kw = {}
+                for k, v in fields:
+                    k = escape_token(k)
+                    kw[f"{k}_" if k in _RESERVED else k] = escape_value(v)
                 try:
-                    cw_log("TRAKT", feature, level, event, **kw)
+                    cw_log("TRAKT", escape_token(feature), level, escape_token(event), **kw)
                 except Exception:
                     pass
                 return
