@@ -268,6 +268,11 @@ class WitImports:
 
     # auth
     def auth_refresh(self) -> Any:
+        if not self.host.http.take_401():
+            # A grant rotates the refresh token and rewrites config.json: only against a 401
+            # the host's own broker returned in this call, one grant per such answer.
+            self.host.log.event("debug", "auth", "token_refresh_skipped", [("reason", "no_401")])
+            return None
         t = time.perf_counter()
         try:
             self.host.auth.refresh(TokenService.REJECTED)
@@ -401,6 +406,7 @@ class Adapter:
             raise HostError("host", "the component instance was stopped by an earlier failure; start a new one")
         func = self._funcs[name]
         self._arm()
+        self.host.http.unspent_401s = 0  # auth.refresh grants only against this call's 401s
         try:
             result = func(self.store, *args)
             func.post_return(self.store)

@@ -23,7 +23,9 @@ class RawListener:
     as a real server would (by the first Content-Length it sees), so a smuggled request in a
     body shows up as a request of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, respond=None) -> None:
+        #: ``respond(head) -> bytes`` (a whole response); default 200 "ok".
+        self.respond = respond or (lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -66,7 +68,7 @@ class RawListener:
                     buf += chunk
                 body, buf = buf[:n], buf[n:]
                 self.requests.append(head + b"\r\n\r\n" + body)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                conn.sendall(self.respond(head))
         except OSError:
             return
         finally:
@@ -274,3 +276,36 @@ def test_log_lines_cannot_be_forged_and_carry_no_escape_sequences(hostile_wasm, 
     for l in lines:
         assert not any(c in l for c in "\n\r\x1b\x07\x9b"), repr(l)
         assert not l.startswith("[TRAKT:auth]"), l
+
+
+def test_auth_refresh_grants_only_after_a_401_the_host_saw_once_per_answer(hostile_wasm, tmp_path):
+    import json as _json
+
+    def respond(head: bytes) -> bytes:
+        if head.startswith(b"POST /oauth/token "):
+            body = _json.dumps({"access_token": f"new-{len(srv.requests)}", "refresh_token": "r2", "expires_in": 7776000}).encode()
+        elif head.startswith(b"GET /unauthorized"):
+            body = b'{"error":"invalid_token"}'
+            return b"HTTP/1.1 401 Unauthorized\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        else:
+            body = b"{}"
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    srv = RawListener(respond)
+    try:
+        grants = lambda: [r for r in srv.requests if r.startswith(b"POST /oauth/token ")]  # noqa: E731
+        host = hostile_host(tmp_path / "st", api_url=srv.url)
+        a, out = run_hostile(hostile_wasm, host, {"attack": "refresh_spam", "count": 10})
+        assert len(out["results"]) == 10
+        assert grants() == [], "no 401 on this call: no grant"
+        # One 401 from the API origin earns exactly one grant, however often the guest asks.
+        assert a.configure(_json.dumps({"attack": "refresh_spam", "count": 10, "url": f"{srv.url}/unauthorized"})) is None
+        out = _json.loads(a.build_index_json("watchlist"))
+        assert out["results"][0]["status"] == 401
+        assert len(grants()) == 1, [r.split(b"\r\n")[0] for r in srv.requests]
+        # A 401 of an earlier call is not spendable in the next one.
+        assert a.configure(_json.dumps({"attack": "refresh_spam", "count": 3})) is None
+        a.build_index_json("watchlist")
+        assert len(grants()) == 1
+    finally:
+        srv.close()

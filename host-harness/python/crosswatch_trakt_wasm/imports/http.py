@@ -73,6 +73,16 @@ class HttpBroker:
         self.creds = creds
         self._pool: Dict[Tuple[str, str, int], http.client.HTTPConnection] = {}
         self._ssl: Optional[ssl.SSLContext] = None
+        #: 401 answers from the API origin in the current call not yet spent on a refresh:
+        #: ``auth.refresh`` grants only against one of these (runtime.Adapter resets it).
+        self.unspent_401s = 0
+
+    def take_401(self) -> bool:
+        """Spend one 401 the API origin answered in this call; False when there is none."""
+        if self.unspent_401s <= 0:
+            return False
+        self.unspent_401s -= 1
+        return True
 
     def close(self) -> None:
         for conn in self._pool.values():
@@ -135,6 +145,13 @@ class HttpBroker:
         port = parts.port or (443 if scheme == "https" else 80)
         key = (scheme, host, port)
         reuse = method in IDEMPOTENT
+        r = self._send(key, method, target, headers, body, timeout, deadline, at, reuse)
+        if destination == API and r.status == 401:
+            self.unspent_401s += 1
+        return r
+
+    def _send(self, key, method, target, headers, body, timeout, deadline, at, reuse) -> HttpResponse:
+        scheme, host, port = key
         conn = self._pool.pop(key, None) if reuse else None
         if conn is not None:
             try:
