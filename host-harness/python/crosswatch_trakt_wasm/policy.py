@@ -85,6 +85,15 @@ class Limits:
     http_timeout_cap_secs: float = 120.0
     #: Total bytes the component may keep in its state directory.
     state_quota_bytes: int = 512 << 20
+    #: Most files the component may keep in one state directory.
+    state_max_files: int = 1000
+    #: Largest ``build-index-json`` text the host parses (a 100,000-play history is ~30 MB).
+    index_json_max_bytes: int = 96 << 20
+    #: Most JSON values (array elements and object members, counted by their separators) in
+    #: that text (100,000 plays: ~1.3-1.6 M).
+    index_json_max_values: int = 4_000_000
+    #: Most JSON objects in that text (100,000 plays: ~0.4 M).
+    index_json_max_objects: int = 1_500_000
 
 
 API = "api"

@@ -43,7 +43,7 @@ from .imports import HttpBroker, LogSink, ProgressSink, StateStore, parse_level
 from .tokens import AuthFault, SharedCredentials, TokenService, latest_rotation
 from .tokenstore import TokenStore
 from .policy import Origin, Policy
-from .runtime import Adapter, HostError, HostServices, component_for
+from .runtime import Adapter, HostError, HostServices, component_for, parse_index_json
 
 NAME = "TRAKT"
 LABEL = "Trakt"
@@ -166,7 +166,13 @@ class _Session:
                 policy=policy,
                 creds=self.creds,
                 http=HttpBroker(policy, self.creds),
-                state=StateStore(self.account.state_dir, policy.limits.state_quota_bytes, self.account.legacy_dir, self.log),
+                state=StateStore(
+                    self.account.state_dir,
+                    policy.limits.state_quota_bytes,
+                    self.account.legacy_dir,
+                    self.log,
+                    max_files=policy.limits.state_max_files,
+                ),
                 auth=TokenService(
                     self.creds,
                     TokenStore(ctx.config_path, self.account.instance, self.log),
@@ -464,12 +470,16 @@ class TraktWasmOps:
                 # JSON text: one value across the boundary. A list of records is copied value by
                 # value by wasmtime-py, slowly and under a 128 MiB cap (~70,000 plays).
                 result = adapter.build_index_json(name)
+                if isinstance(result, str):
+                    # Bounded: a huge text of tiny entries is refused, not parsed.
+                    parsed = parse_index_json(result, adapter.limits, name)
+                    result = None
             except HostError as e:
                 raise _host_error(e) from None
-        if isinstance(result, str):
+        if result is None:
             from . import caller_keys  # keys as the running CrossWatch makes them
 
-            return caller_keys.index_keys(json.loads(result), session.log, name)
+            return caller_keys.index_keys(parsed, session.log, name)
         e = itemsmod.error_to_json(result)
         raise TraktWasmError(e["kind"], e["message"], e)
 

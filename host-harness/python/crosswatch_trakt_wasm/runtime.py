@@ -7,6 +7,7 @@ Mirrors host-harness/src/{engine.rs, runtime.rs}.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -164,6 +165,56 @@ def _size(n: int) -> str:
     if n >= 1 << 10:
         return f"{n / (1 << 20):.2f} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
     return f"{n} bytes"
+
+
+# --------------------------------------------------------------------------------------------
+# bounded parsing of what the component returns
+
+
+class _TooMany(Exception):
+    pass
+
+
+def parse_index_json(text: str, limits: Limits, feature: str = "index") -> Any:
+    """The ``build-index-json`` text as Python values, refused with a ``limit`` HostError when
+    it is longer than ``limits.index_json_max_bytes``, holds more values than
+    ``index_json_max_values`` (separators counted before parsing) or more objects than
+    ``index_json_max_objects`` (counted while parsing, which stops at the limit): json.loads
+    of a huge text of tiny entries would otherwise build gigabytes of dicts in this process."""
+    n = len(text)
+    if n > limits.index_json_max_bytes:
+        raise HostError(
+            "limit",
+            f"the component's {feature} index is {_size(n)} of JSON, more than this host parses "
+            f"({_size(limits.index_json_max_bytes)})",
+        )
+    values = text.count(",") + 1
+    if values > limits.index_json_max_values:
+        raise HostError(
+            "limit",
+            f"the component's {feature} index holds more than {limits.index_json_max_values:,} JSON values "
+            f"({values:,} separators), more than this host parses",
+        )
+    objects = 0
+    cap = limits.index_json_max_objects
+
+    def hook(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        nonlocal objects
+        objects += 1
+        if objects > cap:
+            raise _TooMany()
+        return dict(pairs)
+
+    try:
+        return json.loads(text, object_pairs_hook=hook)
+    except _TooMany:
+        raise HostError(
+            "limit", f"the component's {feature} index holds more than {cap:,} JSON objects, more than this host parses"
+        ) from None
+    except RecursionError:
+        raise HostError("limit", f"the component's {feature} index is nested too deeply to parse") from None
+    except ValueError as e:
+        raise HostError("trap", f"the component's {feature} index is not valid JSON: {e}") from None
 
 
 # --------------------------------------------------------------------------------------------

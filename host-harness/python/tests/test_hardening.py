@@ -309,3 +309,74 @@ def test_auth_refresh_grants_only_after_a_401_the_host_saw_once_per_answer(hosti
         assert len(grants()) == 1
     finally:
         srv.close()
+
+
+# --------------------------------------------------------------------------------------------
+# what the host parses
+
+
+def _plays(n: int) -> str:
+    import json as _json
+
+    return _json.dumps(
+        {
+            f"tmdb:{1000 + i}@{1751328000 + 60 * i}": {
+                "type": "episode",
+                "title": f"Episode {i}, the one with a comma",
+                "year": 2020,
+                "ids": {"trakt": i, "tmdb": 1000 + i, "imdb": f"tt{i:07d}", "tvdb": 5000 + i},
+                "show_ids": {"trakt": 7, "tmdb": 1396, "imdb": "tt0903747", "tvdb": 81189},
+                "season": 1 + i % 5,
+                "episode": 1 + i % 10,
+                "series_title": "Breaking Bad",
+                "watched_at": "2025-07-01T00:00:00.000Z",
+            }
+            for i in range(n)
+        }
+    )
+
+
+def test_index_json_is_bounded_and_a_100000_play_history_passes_easily():
+    from crosswatch_trakt_wasm.policy import Limits
+    from crosswatch_trakt_wasm.runtime import HostError, parse_index_json
+
+    limits = Limits()
+    big = _plays(100_000)
+    assert len(big) * 2 < limits.index_json_max_bytes
+    assert (big.count(",") + 1) * 2 < limits.index_json_max_values
+    assert len(parse_index_json(big, limits, "history")) == 100_000
+    tiny = "{" + ",".join(f'"k{i}":{{}}' for i in range(1_600_000)) + "}"  # ~20 MB, 1.6 M objects
+    with pytest.raises(HostError) as info:
+        parse_index_json(tiny, limits, "history")
+    assert info.value.kind == "limit" and "1,500,000 JSON objects" in info.value.message
+    for text, what in (("[" + "1," * 4_000_000 + "1]", "JSON values"), (" " * (limits.index_json_max_bytes + 1), "MiB of JSON")):
+        with pytest.raises(HostError) as info:
+            parse_index_json(text, limits, "history")
+        assert info.value.kind == "limit" and what in info.value.message, info.value.message
+    with pytest.raises(HostError) as info:
+        parse_index_json("[" * 100_000 + "]" * 100_000, limits)
+    assert info.value.kind == "limit"
+
+
+@pytest.fixture
+def library_small(emulators, cw):
+    import harness
+
+    cat = harness.catalogue(movies=6, shows=1, seasons=1, episodes=2)
+    emu, _ = emulators(harness.seed(cat, [{"type": "movie", "trakt": i} for i in range(1, 6)]))
+    return emu, harness.write_config(cw, emu)
+
+
+def test_build_index_refuses_an_index_json_above_the_caps(library_small, monkeypatch):
+    import crosswatch_trakt_wasm as pkg
+    from crosswatch_trakt_wasm import OPS, TraktWasmError
+    from crosswatch_trakt_wasm.policy import Limits
+    from crosswatch_trakt_wasm.runtime import Adapter
+
+    _, cfg = library_small
+    monkeypatch.setattr(pkg.settings, "limits", Limits(index_json_max_objects=1000))
+    monkeypatch.setattr(Adapter, "build_index_json", lambda self, feature: "{" + ",".join(f'"k{i}":{{}}' for i in range(5000)) + "}")
+    with pytest.raises(TraktWasmError) as info:
+        OPS.build_index(cfg, feature="watchlist")
+    assert info.value.kind == "limit", info.value
+    assert "1,000 JSON objects" in info.value.message
