@@ -85,6 +85,9 @@ class Limits:
     http_timeout_cap_secs: float = 120.0
     #: Total bytes the component may keep in its state directory.
     state_quota_bytes: int = 512 << 20
+    #: Elements per table (``table.grow`` past it fails): the Rust host's bound
+    #: (host-harness/host/src/policy.rs; the adapter's largest table holds ~160 references).
+    table_elements: int = 10_000
     #: Most files the component may keep in one state directory.
     state_max_files: int = 1000
     #: Largest ``build-index-json`` text the host parses (a 100,000-play history is ~30 MB).
@@ -94,6 +97,13 @@ class Limits:
     index_json_max_values: int = 4_000_000
     #: Most JSON objects in that text (100,000 plays: ~0.4 M).
     index_json_max_objects: int = 1_500_000
+
+
+#: Instances, tables and memories (counts) a store may create, as the Rust host
+#: (policy.rs MAX_INSTANCES, MAX_TABLES, MAX_MEMORIES).
+MAX_INSTANCES = 8
+MAX_TABLES = 32
+MAX_MEMORIES = 4
 
 
 API = "api"

@@ -32,7 +32,7 @@ from .imports import (
     StateStore,
     TokenService,
 )
-from .policy import Limits, Policy
+from .policy import MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, Limits, Policy
 
 _compat.apply()
 
@@ -366,6 +366,18 @@ def build_linker(eng: Engine, imports: WitImports) -> Linker:
     return linker
 
 
+def apply_store_limits(store: Store, limits: Limits) -> None:
+    """Linear memory, table elements and the counts of instances, tables and memories: a
+    table of 128 M function references would otherwise bypass the memory cap."""
+    store.set_limits(
+        memory_size=limits.memory_bytes,
+        table_elements=limits.table_elements,
+        instances=MAX_INSTANCES,
+        tables=MAX_TABLES,
+        memories=MAX_MEMORIES,
+    )
+
+
 class Adapter:
     """One instance of the component with its own store, limits and host services. After a
     trap it is dead: every later call raises HostError and a new one must be made."""
@@ -384,7 +396,7 @@ class Adapter:
         wasi.stdout_custom = self._capture
         wasi.stderr_custom = self._capture
         self.store.set_wasi(wasi)
-        self.store.set_limits(memory_size=self.limits.memory_bytes, instances=16, tables=64, memories=8)
+        apply_store_limits(self.store, self.limits)
         self._arm()
         try:
             self.instance = self._linker.instantiate(self.store, component)

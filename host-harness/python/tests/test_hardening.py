@@ -380,3 +380,44 @@ def test_build_index_refuses_an_index_json_above_the_caps(library_small, monkeyp
         OPS.build_index(cfg, feature="watchlist")
     assert info.value.kind == "limit", info.value
     assert "1,000 JSON objects" in info.value.message
+
+
+# --------------------------------------------------------------------------------------------
+# store limits
+
+TABLE_GROW = """(module
+  (table $t 1 funcref)
+  (memory 1)
+  (func (export "grow") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0))))"""
+
+
+def test_store_limits_bound_table_elements_and_counts(artefacts, tmp_path):
+    import wasmtime
+
+    from crosswatch_trakt_wasm.policy import MAX_INSTANCES, Limits
+    from crosswatch_trakt_wasm.runtime import Adapter, component_for, engine
+    from crosswatch_trakt_wasm.config import cache_dir
+
+    wasm, _ = artefacts
+    component, _ = component_for(wasm, cache_dir())
+    a = Adapter(component, hostile_host(tmp_path / "st"))
+    limits = Limits()
+    assert limits.table_elements == 10_000 and MAX_INSTANCES == 8
+    # A core module in the adapter's own store: its table cannot grow past the bound
+    # (wasmtime-py cannot trap on a failed grow, so table.grow answers -1).
+    module = wasmtime.Module(engine(), wasmtime.wat2wasm(TABLE_GROW))
+    try:
+        inst = wasmtime.Instance(a.store, module, [])
+    except wasmtime.WasmtimeError as e:  # pragma: no cover - the instance count is spent by the component
+        assert "instance" in str(e).lower(), e
+        store = wasmtime.Store(engine())
+        store.set_fuel(10**9)
+        from crosswatch_trakt_wasm.runtime import apply_store_limits
+
+        apply_store_limits(store, limits)
+        inst, a.store = wasmtime.Instance(store, module, []), store
+    grow = inst.exports(a.store)["grow"]
+    assert grow(a.store, 128 << 20) == -1, "a 128 M element table must not be allocated"
+    assert grow(a.store, limits.table_elements) == -1
+    assert grow(a.store, limits.table_elements - 1) == 1
+    assert grow(a.store, 1) == -1
