@@ -79,8 +79,10 @@ class Limits:
     memory_bytes: int = 512 << 20
     #: Guest instructions per call (wasmtime fuel), so a runaway loop stops.
     fuel_per_call: int = 500_000_000_000
-    #: Wall-clock bound per call in seconds, enforced by epoch interruption.
-    call_timeout_secs: float = 6 * 3600.0
+    #: Wall-clock bound per call in seconds, enforced by epoch interruption: 30 minutes (a
+    #: 100,000-play history index takes a few minutes; a stuck call no longer holds
+    #: CrossWatch's sync for hours).
+    call_timeout_secs: float = 30 * 60.0
     #: Upper bound on any single HTTP request's deadline, seconds.
     http_timeout_cap_secs: float = 120.0
     #: Total bytes the component may keep in its state directory.

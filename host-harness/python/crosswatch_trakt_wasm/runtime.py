@@ -238,16 +238,56 @@ def _state_error(f: StateFault) -> Variant:
     return Variant(f.kind, f.message)
 
 
+#: Fuel charged for every import call, and per byte crossing it (arguments and results), so
+#: time spent in the host counts against the call's CPU budget: under the default budget a
+#: call can make about 500,000 import calls; a flood of cheap calls (progress.report) stops
+#: within seconds instead of running to the wall-clock limit.
+IMPORT_CALL_FUEL = 1_000_000
+IMPORT_BYTE_FUEL = 1_000
+
+
+def _weight(value: Any, depth: int = 0) -> int:
+    """Bytes a WIT value carries, roughly (strings, byte lists, lists, records)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value)
+    if value is None or isinstance(value, (bool, int, float)) or depth > 4:
+        return 8
+    if isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], int) and not isinstance(value[0], bool):
+            return len(value)  # list<u8>
+        return sum(_weight(v, depth + 1) for v in value)
+    if isinstance(value, Record):
+        return sum(_weight(v, depth + 1) for v in vars(value).values())
+    if isinstance(value, Variant):
+        return _weight(value.payload, depth + 1)
+    return 8
+
+
+def charge_fuel(store: Any, amount: int) -> None:
+    """Take ``amount`` from the store's fuel; at zero the guest traps ("all fuel consumed") on
+    its next instruction."""
+    try:
+        left = Store.get_fuel(store)
+        Store.set_fuel(store, max(0, left - amount))
+    except WasmtimeError:
+        pass
+
+
 def _guarded(log: LogSink, name: str, fn: Callable[..., Any], on_error: Callable[[Exception], Any]) -> Callable[..., Any]:
     """A host function that never raises into wasmtime (a Python exception there becomes a
-    trap that kills the instance): unexpected errors are logged and mapped to a typed error."""
+    trap that kills the instance): unexpected errors are logged and mapped to a typed error.
+    Every call is charged fuel (IMPORT_CALL_FUEL plus IMPORT_BYTE_FUEL per byte in and out)."""
 
-    def wrapper(_store: Any, *args: Any) -> Any:
+    def wrapper(store: Any, *args: Any) -> Any:
+        charge_fuel(store, IMPORT_CALL_FUEL + IMPORT_BYTE_FUEL * _weight(args))
         try:
-            return fn(*args)
+            result = fn(*args)
         except Exception as e:  # noqa: BLE001 - see docstring
             log.event("error", "module", "host_import_failed", [("import", name), ("error", f"{type(e).__name__}: {e}")])
             return on_error(e)
+        if result is not None:
+            charge_fuel(store, IMPORT_BYTE_FUEL * _weight(result))
+        return result
 
     return wrapper
 

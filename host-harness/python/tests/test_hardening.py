@@ -421,3 +421,54 @@ def test_store_limits_bound_table_elements_and_counts(artefacts, tmp_path):
     assert grow(a.store, limits.table_elements) == -1
     assert grow(a.store, limits.table_elements - 1) == 1
     assert grow(a.store, 1) == -1
+
+
+# --------------------------------------------------------------------------------------------
+# time in host calls
+
+PROGRESS_FLOOD = """(component
+  (import "crosswatch:sync/progress@0.1.0" (instance $p
+    (export "report" (func (param "feature" string) (param "phase" string) (param "done" u64) (param "total" (option u64))))))
+  (core module $memory (memory (export "mem") 1) (data (i32.const 0) "watchlistindex"))
+  (core instance $mi (instantiate $memory))
+  (core func $report (canon lower (func $p "report") (memory (core memory $mi "mem"))))
+  (core module $main
+    (import "p" "report" (func $r (param i32 i32 i32 i32 i64 i32 i64)))
+    (func (export "run")
+      (loop $l
+        (call $r (i32.const 0) (i32.const 9) (i32.const 9) (i32.const 5) (i64.const 1) (i32.const 0) (i64.const 0))
+        (br $l))))
+  (core instance $m (instantiate $main (with "p" (instance (export "report" (func $report))))))
+  (func (export "run") (canon lift (core func $m "run"))))"""
+
+
+def test_a_flood_of_progress_reports_is_stopped_by_fuel_quickly(artefacts, tmp_path):
+    import time as _time
+
+    import wasmtime
+    from wasmtime.component import Component
+
+    from crosswatch_trakt_wasm.runtime import EPOCH_TICK_SECS, WitImports, build_linker, engine
+
+    host = hostile_host(tmp_path / "st")
+    eng = engine()
+    component = Component(eng, wasmtime.wat2wasm(PROGRESS_FLOOD))
+    linker = build_linker(eng, WitImports(host))
+    store = wasmtime.Store(eng)
+    store.set_fuel(100_000_000)  # a small CPU budget
+    store.set_epoch_deadline(int(3 / EPOCH_TICK_SECS))  # the wall clock stops it in 3 s otherwise
+    inst = linker.instantiate(store, component)
+    run = inst.get_func(store, "run")
+    t = _time.monotonic()
+    with pytest.raises(wasmtime.WasmtimeError) as info:
+        run(store)
+    took = _time.monotonic() - t
+    assert "fuel" in str(info.value).lower(), str(info.value)[-300:]
+    assert took < 1.0, took
+    assert 0 < host.progress.reports <= 100, host.progress.reports
+
+
+def test_the_default_call_timeout_is_30_minutes():
+    from crosswatch_trakt_wasm.policy import Limits
+
+    assert Limits().call_timeout_secs == 30 * 60
