@@ -27,6 +27,12 @@ pub enum PolicyError {
     NoHost(String),
     UserInfo(String),
     Query(String),
+    /// A request to the API origin whose path is outside the configured base path (or that
+    /// climbs out of it with a `.`/`..` segment, plain or percent-encoded).
+    OutsideBasePath {
+        path: String,
+        base: String,
+    },
     /// Origins as text (`https://host[:port]`), which keeps the error small.
     OriginNotAllowed {
         target: String,
@@ -45,6 +51,9 @@ impl fmt::Display for PolicyError {
             PolicyError::NoHost(url) => write!(f, "{url:?} has no host"),
             PolicyError::UserInfo(url) => write!(f, "{url:?} must not carry user info"),
             PolicyError::Query(url) => write!(f, "{url:?} must not carry a query string"),
+            PolicyError::OutsideBasePath { path, base } => {
+                write!(f, "{path:?} is outside the API base path {base} (only {base} and paths below it are allowed)")
+            }
             PolicyError::OriginNotAllowed { target, api, oauth } => {
                 write!(f, "{target} is not an allowed origin (allowed: {api} and {oauth})")
             }
@@ -99,6 +108,24 @@ impl Origin {
     fn same_origin(&self, other: &Origin) -> bool {
         self.scheme == other.scheme && self.host == other.host && self.port == other.port
     }
+
+    /// Whether `path` (a request's path, as sent) lies at or below this origin's base path.
+    /// With a base path, no segment may be `.` or `..` (also as `%2e`), and encoded slashes
+    /// and backslashes count as separators, so a server that normalises cannot be walked out
+    /// of the prefix. Without one, every path is inside.
+    fn contains_path(&self, path: &str) -> bool {
+        if self.base_path.is_empty() {
+            return true;
+        }
+        let decoded =
+            path.to_ascii_lowercase().replace("%2e", ".").replace("%2f", "/").replace("%5c", "/").replace('\\', "/");
+        if decoded.split('/').any(|seg| seg == "." || seg == "..") {
+            return false;
+        }
+        let base = self.base_path.to_ascii_lowercase();
+        let path = path.to_ascii_lowercase();
+        path == base || path.starts_with(&format!("{base}/"))
+    }
 }
 
 impl fmt::Display for Origin {
@@ -135,7 +162,18 @@ pub struct Limits {
     pub http_timeout_cap: Duration,
     /// Total bytes the component may keep in its state directory.
     pub state_quota_bytes: u64,
+    /// Elements of any one table (each costs the host 8-16 bytes outside the memory cap).
+    /// The real adapter's largest table holds 158 function references (measured by
+    /// `tests/tests/hostile.rs`, which fails above a twentieth of the bound); 10,000 leaves
+    /// room for growth and bounds a hostile `table.grow` at about 160 KiB per table.
+    pub table_elements: usize,
 }
+
+/// Instances, tables and memories (counts) a store may create: the component model
+/// instantiates a handful of core instances; wasmtime's own defaults are 10,000 each.
+pub const MAX_INSTANCES: usize = 8;
+pub const MAX_TABLES: usize = 32;
+pub const MAX_MEMORIES: usize = 4;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -145,6 +183,7 @@ impl Default for Limits {
             call_timeout: Duration::from_secs(6 * 3600),
             http_timeout_cap: Duration::from_secs(120),
             state_quota_bytes: 512 << 20,
+            table_elements: 10_000,
         }
     }
 }
@@ -158,14 +197,19 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Decide whether `url` may be fetched, and how. The component sees the error as
+    /// Decide whether `url` may be fetched, and how. On the API origin the path must also be
+    /// inside the API's base path (`Origin::base_path`, e.g. `/trakt` for a proxy). The component sees the error as
     /// `http-error::denied("refused by host policy: <error>")`.
     pub fn check(&self, url: &str) -> Result<Destination, PolicyError> {
         let (target, _) = Origin::of_url(url)?;
-        if target.same_origin(&self.api) {
+        // `of_url` trims trailing slashes; the path as sent is what the base path must hold.
+        let path = url.trim().parse::<Uri>().map(|u| u.path().to_string()).unwrap_or_default();
+        if target.same_origin(&self.api) && self.api.contains_path(&path) {
             Ok(Destination::Api)
-        } else if target.same_origin(&self.oauth) {
+        } else if target.same_origin(&self.oauth) && !target.same_origin(&self.api) {
             Ok(Destination::OAuth)
+        } else if target.same_origin(&self.api) {
+            Err(PolicyError::OutsideBasePath { path, base: self.api.base_path.clone() })
         } else {
             Err(PolicyError::OriginNotAllowed {
                 target: target.to_string(),
@@ -218,5 +262,34 @@ mod tests {
         assert!(matches!(&e, PolicyError::OriginNotAllowed { target, .. } if target == "https://evil.example"));
         let e = e.to_string();
         assert!(e.contains("evil.example") && e.contains("not an allowed origin"), "{e}");
+    }
+
+    #[test]
+    fn the_api_base_path_is_enforced() {
+        let origin = Origin::parse("http://h:8080/trakt/").unwrap();
+        let p = Policy { api: origin.clone(), oauth: origin, limits: Limits::default() };
+        for ok in [
+            "http://h:8080/trakt",
+            "http://h:8080/trakt/",
+            "http://h:8080/trakt/sync/x?page=2",
+            "http://h:8080/TRAKT/a",
+        ] {
+            assert_eq!(p.check(ok).unwrap(), Destination::Api, "{ok}");
+        }
+        for bad in [
+            "http://h:8080/",
+            "http://h:8080/other-app/users",
+            "http://h:8080/trakt-evil/x",
+            "http://h:8080/trakt/../other",
+            "http://h:8080/trakt/%2E%2e/other",
+            "http://h:8080/trakt/..%2fother",
+            "http://h:8080/trakt/./x",
+        ] {
+            let e = p.check(bad).unwrap_err();
+            assert!(matches!(e, PolicyError::OutsideBasePath { .. }), "{bad}: {e:?}");
+            assert!(e.to_string().contains("/trakt"), "{e}");
+        }
+        // No base path: the whole origin is the API's.
+        assert_eq!(policy().check("https://api.trakt.tv/../x").unwrap(), Destination::Api);
     }
 }

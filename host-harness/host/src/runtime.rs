@@ -11,12 +11,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config::Credentials;
 use crate::engine::{self, LoadSource};
-use crate::imports::auth::{AuthFault, RefreshReason, SharedCredentials, TokenService, TokenStore};
+use crate::imports::auth::{AuthFault, SharedCredentials, TokenService, TokenStore};
 use crate::imports::http::{HttpBroker, HttpFault, HttpRequest};
 use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
 use crate::imports::state::{StateFault, StateStore};
-use crate::policy::Policy;
+use crate::policy::{Policy, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 use crate::state_scope::StateLocation;
 
 mod bindings {
@@ -102,6 +102,21 @@ impl std::fmt::Display for MemoryLimitReached {
 
 impl std::error::Error for MemoryLimitReached {}
 
+/// The error a `table.grow` (or a table's creation) fails with above the table-element cap.
+#[derive(Debug)]
+struct TableLimitReached {
+    desired: usize,
+    limit: usize,
+}
+
+impl std::fmt::Display for TableLimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "table.grow to {} elements refused: the limit is {} elements", self.desired, self.limit)
+    }
+}
+
+impl std::error::Error for TableLimitReached {}
+
 /// The store's data: WASI basics with nothing behind them, plus our imports.
 pub struct HostState {
     wasi: WasiCtx,
@@ -118,11 +133,35 @@ pub struct HostState {
 }
 
 /// The store's memory limits, remembering the largest linear memory the component asked for
-/// (benchmarks report it as the component's peak memory).
+/// (benchmarks report it as the component's peak memory) and the largest table.
 struct PeakLimits {
     limits: StoreLimits,
     memory_limit: usize,
     peak_memory: usize,
+    table_limit: usize,
+    peak_table_elements: usize,
+}
+
+impl PeakLimits {
+    /// The limits of `policy`: memory bytes and table elements per memory or table, and the
+    /// counts of instances, tables and memories; a refused grow traps.
+    fn new(limits: &crate::policy::Limits) -> PeakLimits {
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(limits.table_elements)
+            .instances(MAX_INSTANCES)
+            .tables(MAX_TABLES)
+            .memories(MAX_MEMORIES)
+            .trap_on_grow_failure(true)
+            .build();
+        PeakLimits {
+            limits: store_limits,
+            memory_limit: limits.memory_bytes,
+            peak_memory: 0,
+            table_limit: limits.table_elements,
+            peak_table_elements: 0,
+        }
+    }
 }
 
 impl ResourceLimiter for PeakLimits {
@@ -138,7 +177,14 @@ impl ResourceLimiter for PeakLimits {
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
+        if desired > self.table_limit {
+            return Err(wasmtime::Error::new(TableLimitReached { desired, limit: self.table_limit }));
+        }
+        let allowed = self.limits.table_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_table_elements = self.peak_table_elements.max(desired);
+        }
+        Ok(allowed)
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
@@ -240,7 +286,7 @@ fn state_error(f: StateFault) -> wit::state::StateError {
 impl wit::auth::Host for HostState {
     fn refresh(&mut self) -> Result<(), wit::auth::AuthError> {
         let started = Instant::now();
-        let result = self.auth.refresh(RefreshReason::Rejected);
+        let result = self.auth.refresh_after_401(self.http.take_401());
         self.import_time += started.elapsed();
         result.map_err(|f| match f {
             AuthFault::NotConfigured(m) => wit::auth::AuthError::NotConfigured(m),
@@ -322,17 +368,10 @@ impl Runtime {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(host.policy.limits.memory_bytes)
-            .instances(8)
-            .tables(32)
-            .memories(4)
-            .trap_on_grow_failure(true)
-            .build();
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
-            limits: PeakLimits { limits, memory_limit: host.policy.limits.memory_bytes, peak_memory: 0 },
+            limits: PeakLimits::new(&host.policy.limits),
             http: HttpBroker::new(host.policy.clone(), creds.clone()),
             state: StateStore::at(host.state, host.policy.limits.state_quota_bytes, Some(host.log.clone())),
             auth: TokenService::new(creds.clone(), host.token_store, host.policy.oauth.base_url(), host.log.clone()),
@@ -411,6 +450,11 @@ impl Adapter {
         self.store.data().limits.peak_memory
     }
 
+    /// Largest table the component has had, in elements.
+    pub fn peak_table_elements(&self) -> usize {
+        self.store.data().limits.peak_table_elements
+    }
+
     /// Time spent in host imports (HTTP, auth) since the instance started.
     pub fn import_time(&self) -> Duration {
         self.store.data().import_time
@@ -431,6 +475,11 @@ impl Adapter {
         self.store.data_mut().progress.finish_all();
         let limits = &self.policy.limits;
         let text = format!("{e:#}");
+        if e.downcast_ref::<TableLimitReached>().is_some() {
+            let message = format!("{what}: stopped at its table limit of {} elements", limits.table_elements);
+            self.log.event(Level::Error, "module", "call_stopped", &[("kind", "limit"), ("reason", &message)]);
+            return HostError { kind: HostErrorKind::Limit, message };
+        }
         let (kind, message) = match (e.downcast_ref::<Trap>(), e.downcast_ref::<MemoryLimitReached>()) {
             (Some(Trap::OutOfFuel), _) => (
                 HostErrorKind::Limit,
@@ -470,6 +519,7 @@ impl Adapter {
             return Err(HostError::host("the component instance was stopped by an earlier failure; start a new one"));
         };
         self.arm();
+        self.store.data().http.begin_call();
         let result = f(&bindings, &mut self.store);
         self.flush_guest_output();
         match result {
@@ -523,5 +573,52 @@ impl Adapter {
     /// The requests made by the most recent health, build-index, add or remove call.
     pub fn last_ledger(&mut self) -> Result<Vec<LedgerEntry>, HostError> {
         self.call("last-ledger", |b, s| b.crosswatch_sync_sync_adapter().call_last_ledger(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(module (table 0 funcref) (func (export "grow") (param i32) (result i32)
+    ///   ref.null func  local.get 0  table.grow 0))`, assembled by hand: a Rust guest cannot
+    /// emit `table.grow`, so the store limits are checked on a core module of their own.
+    const TABLE_GROW_MODULE: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // type: (i32) -> i32
+        0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+        0x04, 0x04, 0x01, 0x70, 0x00, 0x00, // table: funcref, min 0, no max
+        0x07, 0x08, 0x01, 0x04, b'g', b'r', b'o', b'w', 0x00, 0x00, // export "grow"
+        0x0a, 0x0b, 0x01, 0x09, 0x00, 0xd0, 0x70, 0x20, 0x00, 0xfc, 0x0f, 0x00, 0x0b, // code
+    ];
+
+    fn grow(limits: &crate::policy::Limits, by: i32) -> (wasmtime::Result<i32>, usize) {
+        let engine = engine::new_engine().unwrap();
+        let module = wasmtime::Module::new(&engine, TABLE_GROW_MODULE).unwrap();
+        let mut store = Store::new(&engine, PeakLimits::new(limits));
+        store.limiter(|s| s);
+        store.set_fuel(u64::MAX / 2).unwrap();
+        store.set_epoch_deadline(1_000);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance.get_typed_func::<i32, i32>(&mut store, "grow").unwrap();
+        let result = f.call(&mut store, by);
+        let peak = store.data().peak_table_elements;
+        (result, peak)
+    }
+
+    /// Issue 12, point 2: a `table.grow` past `Limits::table_elements` traps with the typed
+    /// limit error (the host's memory is not spent); below the bound it works.
+    #[test]
+    fn tables_are_bounded_by_the_store_limits() {
+        let limits = crate::policy::Limits::default();
+        assert_eq!(limits.table_elements, 10_000);
+        let (result, peak) = grow(&limits, 1_000);
+        assert_eq!(result.unwrap(), 0, "the old size");
+        assert_eq!(peak, 1_000);
+        let (result, _) = grow(&limits, 128 << 20);
+        let e = result.expect_err("128 M elements must be refused");
+        assert!(e.downcast_ref::<TableLimitReached>().is_some(), "{e:#}");
+        let (result, _) = grow(&limits, 10_001);
+        assert!(result.is_err());
     }
 }

@@ -134,6 +134,18 @@ impl TokenService {
         self.refresh(RefreshReason::Expiring).map(|_| true)
     }
 
+    /// The component's `auth.refresh`: a grant only against a 401 the host itself returned
+    /// from the API origin during the current call (`saw_401`, spent by the HTTP broker,
+    /// one per 401). Without one it answers ok and changes nothing, so a component cannot
+    /// spend refresh tokens or make the host rewrite config.json at will.
+    pub fn refresh_after_401(&self, saw_401: bool) -> Result<(), AuthFault> {
+        if !saw_401 {
+            self.log.event(Level::Warn, "auth", "token_refresh_skipped", &[("reason", "no_401")]);
+            return Ok(());
+        }
+        self.refresh(RefreshReason::Rejected)
+    }
+
     /// The refresh-token grant, one refresher at a time. A caller whose token was already
     /// replaced (in this process, or on disk by another process) gets the new token without
     /// another grant, since refresh tokens are single-use.

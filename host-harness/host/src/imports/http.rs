@@ -1,7 +1,10 @@
 //! The `http` import: a real HTTP client (rustls for https) behind the sandbox policy. Only
 //! the configured Trakt origins are reachable, and requests to the API origin are signed here
-//! so the component never holds a token or the client secret.
+//! so the component never holds a token or the client secret. Only the WIT's methods are
+//! sent, the host owns framing and hop-by-hop headers, and the 401s it returns from the API
+//! origin are counted so `auth.refresh` spends a grant only against one of them.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ureq::http::{Method, Request};
@@ -43,12 +46,31 @@ const MAX_BODY_BYTES: u64 = 256 << 20;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Headers the host owns on signed requests: whatever the component put there is replaced.
 const SIGNED_HEADERS: &[&str] = &["authorization", "trakt-api-key"];
+/// The methods `wit/host.wit` names for `request.method` (any letter case); every other
+/// method is refused with `http-error::invalid-request` before anything is sent, so e.g. a
+/// `TRACE` can never echo the signed request back to the component.
+pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
+/// Framing, routing and hop-by-hop headers: the host's HTTP client owns them (it frames the
+/// body with its own Content-Length and names the configured origin in Host), so whatever
+/// the component sets of these is dropped, and so is every `Proxy-*` header.
+pub const HOST_OWNED_HEADERS: &[&str] =
+    &["content-length", "transfer-encoding", "connection", "host", "te", "trailer", "upgrade", "expect", "keep-alive"];
+
+/// True for a header the component may not set (see [`HOST_OWNED_HEADERS`]).
+pub fn host_owned_header(name: &str) -> bool {
+    let name = name.trim();
+    HOST_OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
+        || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
+}
 
 pub struct HttpBroker {
     agent: ureq::Agent,
     policy: Policy,
     creds: SharedCredentials,
     user_agent: String,
+    /// 401 answers from the API origin returned to the component during the current call and
+    /// not yet answered by a refresh: `auth.refresh` spends a grant only against one of them.
+    unanswered_401s: AtomicU32,
 }
 
 impl HttpBroker {
@@ -59,15 +81,39 @@ impl HttpBroker {
             .max_redirects_will_error(false)
             .build()
             .into();
-        HttpBroker { agent, policy, creds, user_agent: format!("cw-host/{}", env!("CARGO_PKG_VERSION")) }
+        HttpBroker {
+            agent,
+            policy,
+            creds,
+            user_agent: format!("cw-host/{}", env!("CARGO_PKG_VERSION")),
+            unanswered_401s: AtomicU32::new(0),
+        }
+    }
+
+    /// A new call into the component begins: 401s of earlier calls no longer earn a refresh.
+    pub fn begin_call(&self) {
+        self.unanswered_401s.store(0, Ordering::Relaxed);
+    }
+
+    /// Spend one 401 this broker returned from the API origin during the current call; false
+    /// when there is none left (the component asks for a refresh nobody needed).
+    pub fn take_401(&self) -> bool {
+        self.unanswered_401s.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
     }
 
     pub fn send(&self, req: HttpRequest) -> Result<HttpResponse, HttpFault> {
+        let Some(allowed) = ALLOWED_METHODS.iter().find(|m| req.method.eq_ignore_ascii_case(m)) else {
+            return Err(HttpFault::InvalidRequest(format!(
+                "HTTP method {:?} is not allowed: the host sends only GET, POST, PUT and DELETE",
+                req.method
+            )));
+        };
         let destination =
             self.policy.check(&req.url).map_err(|e| HttpFault::Denied(format!("refused by host policy: {e}")))?;
-        let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+        let method = Method::from_bytes(allowed.as_bytes())
             .map_err(|_| HttpFault::InvalidRequest(format!("invalid HTTP method {:?}", req.method)))?;
         let mut headers: Vec<(String, String)> = req.headers;
+        headers.retain(|(k, _)| !host_owned_header(k));
         if destination == Destination::Api {
             self.sign(&mut headers);
         }
@@ -102,6 +148,9 @@ impl HttpBroker {
             .collect();
         let body =
             response.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec().map_err(|e| fault_of(e, &req.url))?;
+        if destination == Destination::Api && status == 401 {
+            self.unanswered_401s.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(HttpResponse { status, headers, body })
     }
 

@@ -27,6 +27,17 @@ pub struct StateStore {
     log: Option<LogSink>,
 }
 
+/// `text` with any mention of the state directory (or a path inside it) cut out: an
+/// `io::Error` from a temporary file can carry its path.
+fn scrub(text: &str, dir: &std::path::Path) -> String {
+    let dir = dir.display().to_string();
+    if dir.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(&dir, "<state>")
+    }
+}
+
 /// 1-128 characters of `A-Z a-z 0-9 . _ -`, not starting with a dot: no separators, no `..`,
 /// no hidden files (the store's own temporary files start with a dot).
 pub fn validate_name(name: &str) -> Result<(), StateFault> {
@@ -52,8 +63,25 @@ impl StateStore {
         &self.dir
     }
 
+    /// The component learns which file failed and why, never where the host keeps it (the
+    /// host's own log line has the directory).
     fn io(&self, what: &str, name: &str, e: std::io::Error) -> StateFault {
-        StateFault::Io(format!("cannot {what} state file {name:?} in {}: {e}", self.dir.display()))
+        if let Some(log) = &self.log {
+            let dir = self.dir.display().to_string();
+            let error = e.to_string();
+            log.event(
+                Level::Warn,
+                "state",
+                "state_io_failed",
+                &[("op", what), ("name", name), ("dir", &dir), ("error", &error)],
+            );
+        }
+        let error = scrub(&e.to_string(), &self.dir);
+        if name.is_empty() {
+            StateFault::Io(format!("cannot {what} the state directory: {error}"))
+        } else {
+            StateFault::Io(format!("cannot {what} state file {name:?}: {error}"))
+        }
     }
 
     pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, StateFault> {
