@@ -510,6 +510,7 @@ class Adapter:
         func = self._funcs[name]
         self._arm()
         self.host.http.unspent_401s = 0  # auth.refresh grants only against this call's 401s
+        self.host.http.call_deadline = time.monotonic() + self.limits.call_timeout_secs
         try:
             result = func(self.store, *args)
             func.post_return(self.store)

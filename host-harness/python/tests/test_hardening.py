@@ -472,3 +472,27 @@ def test_the_default_call_timeout_is_30_minutes():
     from crosswatch_trakt_wasm.policy import Limits
 
     assert Limits().call_timeout_secs == 30 * 60
+
+
+def test_an_http_request_never_waits_past_the_calls_wall_clock_budget():
+    import time as _time
+
+    def respond(head: bytes) -> bytes:
+        _time.sleep(2.5)
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    srv = RawListener(respond)
+    try:
+        b = broker_for(srv.url)
+        b.call_deadline = _time.monotonic() + 0.5
+        t = _time.monotonic()
+        with pytest.raises(HttpFault) as info:
+            b.send("GET", f"{srv.url}/slow", [], b"", 10_000)
+        assert info.value.kind == "timeout"
+        assert _time.monotonic() - t < 1.5
+        b.call_deadline = _time.monotonic() - 1
+        with pytest.raises(HttpFault) as info:
+            b.send("GET", f"{srv.url}/late", [], b"", 10_000)
+        assert info.value.kind == "timeout" and "not sent" in info.value.message
+    finally:
+        srv.close()

@@ -76,6 +76,9 @@ class HttpBroker:
         #: 401 answers from the API origin in the current call not yet spent on a refresh:
         #: ``auth.refresh`` grants only against one of these (runtime.Adapter resets it).
         self.unspent_401s = 0
+        #: time.monotonic() at which the current call's wall-clock budget ends (runtime.Adapter
+        #: sets it per call): no request waits past it.
+        self.call_deadline: Optional[float] = None
 
     def take_401(self) -> bool:
         """Spend one 401 the API origin answered in this call; False when there is none."""
@@ -139,6 +142,11 @@ class HttpBroker:
             headers.append(("User-Agent", USER_AGENT))
         timeout = DEFAULT_TIMEOUT_SECS if not timeout_ms else timeout_ms / 1000.0
         timeout = min(timeout, self.policy.limits.http_timeout_cap_secs)
+        if self.call_deadline is not None:
+            left = self.call_deadline - time.monotonic()
+            if left <= 0:
+                raise HttpFault("timeout", f"{at}: the call's wall-clock limit has passed; not sent")
+            timeout = min(timeout, left)
         deadline = time.monotonic() + timeout
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").lower()
