@@ -496,3 +496,44 @@ def test_an_http_request_never_waits_past_the_calls_wall_clock_budget():
         assert info.value.kind == "timeout" and "not sent" in info.value.message
     finally:
         srv.close()
+
+
+def test_the_hostile_components_http_attacks_fail_in_this_host(hostile_wasm, tmp_path):
+    import json as _json
+
+    srv = RawListener()
+    try:
+        a, out = run_hostile(hostile_wasm, hostile_host(tmp_path / "st", api_url=f"{srv.url}/trakt"), {"attack": "framing", "api_url": f"{srv.url}/trakt"})
+
+        def attack(options: dict) -> dict:
+            assert a.configure(_json.dumps({"api_url": f"{srv.url}/trakt", **options})) is None
+            return _json.loads(a.build_index_json("watchlist"))["results"][0]
+
+        assert out["results"][0]["status"] == 200, out
+        assert attack({"attack": "http"})["status"] == 200
+        assert [_heads(r)[0] for r in srv.requests] == [b"GET /trakt/sync/last_activities HTTP/1.1"] * 2, srv.requests
+        first = srv.requests[0]
+        assert sum(h.lower().startswith(b"content-length:") for h in _heads(first)) == 1
+        assert TOKEN.encode() not in first.split(b"\r\n\r\n", 1)[1]
+        for h in _heads(first):
+            assert not h.lower().startswith((b"transfer-encoding", b"connection", b"te:", b"upgrade", b"expect", b"keep-alive", b"proxy-")), h
+        r = attack({"attack": "method", "method": "TRACE"})
+        assert r["error"]["kind"] == "invalid_request" and "TRACE" in r["error"]["message"]
+        assert attack({"attack": "host_header", "host": "other.example"})["status"] == 200
+        assert [h for h in _heads(srv.requests[-1]) if h.lower().startswith(b"host:")] == [f"Host: 127.0.0.1:{srv.port}".encode()]
+        r = attack({"attack": "path_prefix", "url": f"{srv.url}/other-app/sync/history"})
+        assert r["error"]["kind"] == "denied", r
+        assert len(srv.requests) == 3
+    finally:
+        srv.close()
+
+
+def test_the_hostile_components_state_errors_do_not_name_the_state_directory(hostile_wasm, tmp_path):
+    state = tmp_path / "host-private" / ".cw_state"
+    (state / "dir").mkdir(parents=True)
+    _, out = run_hostile(hostile_wasm, hostile_host(state), {"attack": "state_error", "name": "dir"})
+    errors = [r["error"] for r in out["results"] if "error" in r]
+    assert errors, out
+    for e in errors:
+        assert e["kind"] == "io", e
+        assert "'dir'" in e["message"] and "host-private" not in e["message"] and str(tmp_path) not in e["message"], e
