@@ -380,3 +380,77 @@ fn the_real_adapter_stays_far_below_the_table_bound() {
     assert!(peak > 0, "tables are measured");
     assert!(peak * 20 <= bound, "{peak} elements is too close to the bound of {bound}");
 }
+
+/// A keep-alive HTTP/1.1 server that frames requests by their first Content-Length, as a
+/// naive origin or proxy would, and records each request line it parsed.
+fn keep_alive_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = lines.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut pending: Vec<u8> = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+                        let length = header_values(&format!("{head}\r\n\r\n"), "content-length")
+                            .first()
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if pending.len() < end + 4 + length {
+                            break;
+                        }
+                        pending.drain(..end + 4 + length);
+                        seen.lock().unwrap().push(head.lines().next().unwrap_or_default().to_string());
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                    }
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (port, lines)
+}
+
+/// Issue 12, point 1, end to end: after a framing attack whose body holds a second request,
+/// a server that reuses the connection parses exactly the requests the host meant to send,
+/// never the smuggled one. (A regression guard: ureq kept this framing right even before the
+/// host dropped the component's framing headers; the raw-bytes test above is the one that
+/// failed then. The Python host is where issue 12 saw the smuggling.)
+#[test]
+fn a_body_never_becomes_a_request_on_a_kept_alive_connection() {
+    let (port, lines) = keep_alive_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = hostile(&url, &url, dir.path(), Capture::default());
+    let body = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    for method in ["GET", "POST"] {
+        let headers = json!([["Content-Length", "0"], ["Connection", "keep-alive"]]);
+        let seen = attack(
+            &mut a,
+            json!({"attack": "framing", "method": method, "headers": headers, "body": body, "api_url": url}),
+        );
+        assert_eq!(seen["results"][0]["status"], 200, "{seen}");
+        let seen = attack(&mut a, json!({"attack": "http", "url": format!("{url}/after")}));
+        assert_eq!(seen["results"][0]["status"], 200, "{seen}");
+    }
+    let lines = lines.lock().unwrap().clone();
+    assert!(!lines.iter().any(|l| l.contains("/smuggled")), "a smuggled request was parsed: {lines:?}");
+    assert_eq!(
+        lines,
+        [
+            "GET /sync/last_activities HTTP/1.1",
+            "GET /after HTTP/1.1",
+            "POST /sync/last_activities HTTP/1.1",
+            "GET /after HTTP/1.1"
+        ]
+    );
+}
