@@ -194,3 +194,24 @@ fn the_json_index_is_the_same_index() {
         assert!(!records.is_empty());
     }
 }
+
+#[test]
+fn an_http_request_never_waits_past_the_calls_wall_clock_limit() {
+    // Trakt hangs for 20 s on the watchlist; the call may take 1 s.
+    let h = Harness::new(Library::sample(3, 1));
+    let fault: trakt_emulator::Fault = serde_json::from_value(json!({
+        "when": {"path": "/sync/watchlist"}, "action": {"kind": "delay", "ms": 20_000}
+    }))
+    .unwrap();
+    h.emulator.inject(fault);
+    let limits = Limits { call_timeout: Duration::from_secs(1), ..Limits::default() };
+    let mut a = adapter(&h, limits, json!({"timeout": 60, "max_retries": 1}), Capture::default());
+    let started = std::time::Instant::now();
+    let err = a.build_index(Feature::Watchlist).expect_err("the call's limit must stop it");
+    assert_eq!(err.kind, HostErrorKind::Limit, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "stopped after {:?}, not at the request's own 60 s",
+        started.elapsed()
+    );
+}

@@ -71,8 +71,8 @@ pub struct GlobalArgs {
     /// CPU budget of each call, in wasm instructions (fuel).
     #[arg(long, global = true, value_name = "N", default_value_t = 500_000_000_000)]
     pub cpu_fuel: u64,
-    /// Wall-clock limit of each call, in seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 21_600)]
+    /// Wall-clock limit of each call, in seconds (also bounds every HTTP request it makes).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 1_800)]
     pub call_timeout: u64,
     /// Write the adapter's request ledger of the command (JSON array: method, path, status,
     /// attempts, waits, bytes, X-Ratelimit) to FILE.

@@ -162,6 +162,8 @@ pub struct Limits {
     pub http_timeout_cap: Duration,
     /// Total bytes the component may keep in its state directory.
     pub state_quota_bytes: u64,
+    /// Files it may keep there (empty files count too); the adapter keeps fewer than ten.
+    pub state_max_files: usize,
     /// Elements of any one table (each costs the host 8-16 bytes outside the memory cap).
     /// The real adapter's largest table holds 158 function references (measured by
     /// `tests/tests/hostile.rs`, which fails above a twentieth of the bound); 10,000 leaves
@@ -180,9 +182,13 @@ impl Default for Limits {
         Limits {
             memory_bytes: 512 << 20,
             fuel_per_call: 500_000_000_000,
-            call_timeout: Duration::from_secs(6 * 3600),
+            // Half an hour: even a 100,000-play history add (1,000 POSTs of 100 at Trakt's one
+            // write a second) takes about 17 minutes; a call that runs longer is stuck, and
+            // CrossWatch's whole sync waits on it.
+            call_timeout: Duration::from_secs(30 * 60),
             http_timeout_cap: Duration::from_secs(120),
             state_quota_bytes: 512 << 20,
+            state_max_files: crate::imports::state::DEFAULT_MAX_FILES,
             table_elements: 10_000,
         }
     }

@@ -130,6 +130,8 @@ pub struct HostState {
     /// Time spent inside host imports (HTTP, state, auth) during calls, so benchmarks can
     /// tell the component's own share of a call.
     import_time: Duration,
+    /// When the current call's wall-clock budget ends (set by `Adapter::arm`).
+    call_deadline: Option<Instant>,
 }
 
 /// The store's memory limits, remembering the largest linear memory the component asked for
@@ -224,6 +226,7 @@ impl wit::http::Host for HostState {
             headers: req.headers,
             body: req.body,
             timeout_ms: req.timeout_ms,
+            deadline: self.call_deadline,
         };
         let method = request.method.clone();
         let url_path = request.url.split('?').next().unwrap_or_default().to_string();
@@ -373,11 +376,13 @@ impl Runtime {
             table: ResourceTable::new(),
             limits: PeakLimits::new(&host.policy.limits),
             http: HttpBroker::new(host.policy.clone(), creds.clone()),
-            state: StateStore::at(host.state, host.policy.limits.state_quota_bytes, Some(host.log.clone())),
+            state: StateStore::at(host.state, host.policy.limits.state_quota_bytes, Some(host.log.clone()))
+                .with_max_files(host.policy.limits.state_max_files),
             auth: TokenService::new(creds.clone(), host.token_store, host.policy.oauth.base_url(), host.log.clone()),
             log: host.log.clone(),
             progress: host.progress,
             import_time: Duration::ZERO,
+            call_deadline: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -432,6 +437,7 @@ impl Adapter {
         let ticks = (limits.call_timeout.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64;
         self.store.set_epoch_deadline(ticks);
         self.store.epoch_deadline_trap();
+        self.store.data_mut().call_deadline = Some(Instant::now() + limits.call_timeout);
     }
 
     /// Current credentials (after any refresh during the calls so far).

@@ -5,7 +5,7 @@
 //! origin are counted so `auth.refresh` spends a grant only against one of them.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Request};
 
@@ -20,6 +20,9 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout_ms: u32,
+    /// When the calling export's wall-clock budget ends: no request waits past it, and none
+    /// is sent after it (epoch interruption only fires in guest code).
+    pub deadline: Option<Instant>,
 }
 
 /// One response: any status, header names lowercased.
@@ -125,6 +128,16 @@ impl HttpBroker {
             ms => Duration::from_millis(ms as u64),
         }
         .min(self.policy.limits.http_timeout_cap);
+        let timeout = match req.deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(HttpFault::Timeout("not sent: the call's wall-clock limit has been reached".into()));
+                }
+                timeout.min(left)
+            }
+            None => timeout,
+        };
 
         let mut builder = Request::builder().method(method).uri(&req.url);
         for (k, v) in &headers {

@@ -2,9 +2,11 @@
 //! atomic, total size under a quota. The directory is the account's and pair's own
 //! (`state_scope`); a scoped store adopts a file it lacks from the unscoped directory once.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use crate::fsutil::write_atomic;
 use crate::imports::log::{Level, LogSink};
@@ -24,8 +26,16 @@ pub struct StateStore {
     /// Unscoped directory to adopt files from (see `state_scope`).
     adopt_from: Option<PathBuf>,
     quota_bytes: u64,
+    /// At most this many files (empty files would otherwise be free).
+    max_files: usize,
     log: Option<LogSink>,
+    /// name -> size of the component's files: read from the directory once, then kept up to
+    /// date by every write, delete and adoption, so a write never lists the directory.
+    sizes: Mutex<Option<BTreeMap<String, u64>>>,
 }
+
+/// Files one state directory may hold; the adapter keeps fewer than ten.
+pub const DEFAULT_MAX_FILES: usize = 1000;
 
 /// `text` with any mention of the state directory (or a path inside it) cut out: an
 /// `io::Error` from a temporary file can carry its path.
@@ -56,7 +66,51 @@ impl StateStore {
     }
 
     pub fn at(location: StateLocation, quota_bytes: u64, log: Option<LogSink>) -> StateStore {
-        StateStore { dir: location.dir, adopt_from: location.adopt_from, quota_bytes, log }
+        StateStore {
+            dir: location.dir,
+            adopt_from: location.adopt_from,
+            quota_bytes,
+            max_files: DEFAULT_MAX_FILES,
+            log,
+            sizes: Mutex::new(None),
+        }
+    }
+
+    pub fn with_max_files(mut self, max_files: usize) -> StateStore {
+        self.max_files = max_files;
+        self
+    }
+
+    /// The size index, read from the directory on first use.
+    fn sizes(&self) -> Result<std::sync::MutexGuard<'_, Option<BTreeMap<String, u64>>>, StateFault> {
+        let mut guard = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let mut map = BTreeMap::new();
+            for name in self.list()? {
+                let size = fs::metadata(self.dir.join(&name)).map(|m| m.len()).unwrap_or(0);
+                map.insert(name, size);
+            }
+            *guard = Some(map);
+        }
+        Ok(guard)
+    }
+
+    /// Whether `size` more bytes under `name` (replacing its current size) fit the quotas.
+    fn check_room(&self, sizes: &BTreeMap<String, u64>, name: &str, size: u64) -> Result<(), StateFault> {
+        if !sizes.contains_key(name) && sizes.len() >= self.max_files {
+            return Err(StateFault::QuotaExceeded(format!(
+                "writing {name:?} would exceed the state limit of {} files",
+                self.max_files
+            )));
+        }
+        let used: u64 = sizes.iter().filter(|(n, _)| n.as_str() != name).map(|(_, s)| s).sum();
+        if used + size > self.quota_bytes {
+            return Err(StateFault::QuotaExceeded(format!(
+                "writing {size} bytes to {name:?} would exceed the state quota of {} bytes ({used} in use)",
+                self.quota_bytes
+            )));
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -101,7 +155,9 @@ impl StateStore {
             Ok(m) if m.is_file() => m.len(),
             _ => return Ok(None),
         };
-        if self.used_bytes_except(name)? + size > self.quota_bytes {
+        let mut sizes = self.sizes()?;
+        let index = sizes.as_mut().expect("sizes() fills the index");
+        if self.check_room(index, name, size).is_err() {
             return Ok(None);
         }
         fs::create_dir_all(&self.dir).map_err(|e| self.io("create the directory for", name, e))?;
@@ -110,6 +166,8 @@ impl StateStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io("adopt", name, e)),
         }
+        index.insert(name.to_string(), size);
+        drop(sizes);
         if let Some(log) = &self.log {
             log.event(Level::Info, "state", "state_adopted", &[("name", name), ("size", &size.to_string())]);
         }
@@ -118,17 +176,13 @@ impl StateStore {
 
     pub fn write(&self, name: &str, contents: &[u8]) -> Result<(), StateFault> {
         validate_name(name)?;
-        let used = self.used_bytes_except(name)?;
-        if used + contents.len() as u64 > self.quota_bytes {
-            return Err(StateFault::QuotaExceeded(format!(
-                "writing {} bytes to {name:?} would exceed the state quota of {} bytes ({} in use)",
-                contents.len(),
-                self.quota_bytes,
-                used
-            )));
-        }
+        let mut sizes = self.sizes()?;
+        let index = sizes.as_mut().expect("sizes() fills the index");
+        self.check_room(index, name, contents.len() as u64)?;
         fs::create_dir_all(&self.dir).map_err(|e| self.io("create the directory for", name, e))?;
-        write_atomic(&self.dir.join(name), contents).map_err(|e| self.io("write", name, e))
+        write_atomic(&self.dir.join(name), contents).map_err(|e| self.io("write", name, e))?;
+        index.insert(name.to_string(), contents.len() as u64);
+        Ok(())
     }
 
     /// Deletes the file, and an unscoped copy not adopted yet (it would otherwise come back).
@@ -141,6 +195,9 @@ impl StateStore {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(self.io("delete", name, e)),
             }
+        }
+        if let Some(index) = self.sizes.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            index.remove(name);
         }
         Ok(())
     }
@@ -160,16 +217,6 @@ impl StateStore {
             .collect();
         names.sort();
         Ok(names)
-    }
-
-    fn used_bytes_except(&self, skip: &str) -> Result<u64, StateFault> {
-        let mut total = 0;
-        for name in self.list()? {
-            if name != skip {
-                total += fs::metadata(self.dir.join(&name)).map(|m| m.len()).unwrap_or(0);
-            }
-        }
-        Ok(total)
     }
 }
 
@@ -203,6 +250,29 @@ mod tests {
         s.delete("a").unwrap();
         s.delete("a").unwrap();
         assert_eq!(s.list().unwrap(), ["b"]);
+    }
+
+    #[test]
+    fn files_are_capped_in_number_and_counted_without_relisting() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateStore::new(dir.path().join("st"), 1000).with_max_files(3);
+        for n in ["a", "b", "c"] {
+            s.write(n, b"").unwrap();
+        }
+        // Empty files are not free: a fourth is refused, rewriting one of the three is not.
+        assert!(matches!(s.write("d", b""), Err(StateFault::QuotaExceeded(m)) if m.contains("3 files")));
+        s.write("a", b"x").unwrap();
+        s.delete("b").unwrap();
+        s.write("d", b"").unwrap();
+        // A running total: the directory is read once; a file dropped in by someone else
+        // afterwards is not re-listed on every write (the next instance counts it).
+        let t = StateStore::new(dir.path().join("t"), 100);
+        t.write("a", &[0u8; 50]).unwrap();
+        fs::write(dir.path().join("t").join("foreign"), vec![0u8; 90]).unwrap();
+        t.write("b", &[0u8; 40]).unwrap();
+        assert!(matches!(t.write("c", &[0u8; 11]), Err(StateFault::QuotaExceeded(_))), "own writes are counted");
+        let fresh = StateStore::new(dir.path().join("t"), 100);
+        assert!(matches!(fresh.write("c", b"1"), Err(StateFault::QuotaExceeded(_))), "a new store reads the directory");
     }
 
     #[test]
