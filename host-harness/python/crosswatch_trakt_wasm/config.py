@@ -2,7 +2,7 @@
 directory are, the credentials and adapter options of the ``trakt`` block, and atomic file
 replacement (the write-back of rotated tokens is in tokenstore.py, the account/instance rules
 in instances.py, encrypted values in encryption.py).
-Mirrors host-harness/src/config.rs.
+Mirrors host-harness/host/src/config.rs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Optional
 from .policy import DEFAULT_API_URL, Limits, Origin, PolicyError, oauth_origin_for
 
 #: Keys of the ``trakt`` block that are credentials or host settings: never handed to the
-#: component (host-harness/src/config.rs HOST_ONLY_KEYS).
+#: component (host-harness/host/src/config.rs HOST_ONLY_KEYS).
 HOST_ONLY_KEYS = frozenset(
     {
         "client_id",

@@ -7,7 +7,7 @@ sets ``CW_PAIR_SRC``/``CW_PAIR_DST`` (provider names, upper case), ``CW_PAIR_SRC
 ``CW_PAIR_DST_INSTANCE`` and the pair scope (``CW_PAIR_KEY``, ``CW_PAIR_SCOPE``,
 ``CW_SYNC_PAIR``, ``CW_PAIR``; health runs use ``health:TRAKT#<instance>``).
 
-The scope rule below is shared with the Rust host (host-harness/src): both must map the same
+The scope rule below is shared with the Rust host (host-harness/host/src): both must map the same
 environment to the same directory.
 """
 

@@ -1,6 +1,6 @@
 """CrossWatch's item maps at the host boundary, and the JSON shapes OPS returns (index, write
 report, health). The host checks JSON types only; the adapter validates meaning.
-Mirrors host-harness/src/items.rs and the health/report JSON of host-harness/src/cli.
+Mirrors host-harness/host/src/items.rs and the health/report JSON of host-harness/cli/src.
 
 WIT records are ``wasmtime.component.Record`` objects whose attribute names are the WIT
 field names (``series-title``, with dashes), so they are read and written with

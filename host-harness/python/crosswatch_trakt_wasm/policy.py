@@ -1,5 +1,5 @@
 """The sandbox policy: which origins the component may reach, which requests the host signs,
-and the resource limits of every call. Mirrors host-harness/src/policy.rs."""
+and the resource limits of every call. Mirrors host-harness/host/src/policy.rs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Loading the component and calling it with ``wasmtime`` (PyPI): the engine (fuel and epoch
 interruption, one ticker thread), a cache of compiled components, the linker with our
 imports, the store's limits, and the translation of traps into clear errors.
-Mirrors host-harness/src/{engine.rs, runtime.rs}.
+Mirrors host-harness/host/src/{engine.rs, runtime.rs}.
 """
 
 from __future__ import annotations

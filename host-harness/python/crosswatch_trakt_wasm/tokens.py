@@ -2,7 +2,7 @@
 credentials the http broker signs with, the refresh-token grant, and the token service that
 refreshes ahead of expiry or on the component's request, one refresher at a time, with the
 rotated pair saved into the account's own block of config.json (tokenstore.py) before it is
-used. Mirrors host-harness/src/imports/auth.rs and oauth.rs.
+used. Mirrors host-harness/host/src/imports/auth.rs and oauth.rs.
 """
 
 from __future__ import annotations

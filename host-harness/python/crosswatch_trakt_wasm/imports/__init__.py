@@ -1,5 +1,5 @@
 """The host side of the component's imports (wit/host.wit), in plain Python, one module per
-import as in the Rust host (host-harness/src/imports/): ``http`` behind the origin policy and
+import as in the Rust host (host-harness/host/src/imports/): ``http`` behind the origin policy and
 signed by the host, ``state`` files with validated names, atomic writes and a quota, ``auth``
 (the refresh-token grant with the rotated pair persisted; ``tokens.py`` and
 ``tokenstore.py``), ``log`` lines in CrossWatch's format and ``progress``.

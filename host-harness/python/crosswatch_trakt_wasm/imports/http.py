@@ -1,5 +1,5 @@
 """The ``http`` import: a real HTTP client behind the origin policy, requests to the API
-origin signed by the host. Mirrors host-harness/src/imports/http.rs."""
+origin signed by the host. Mirrors host-harness/host/src/imports/http.rs."""
 
 from __future__ import annotations
 

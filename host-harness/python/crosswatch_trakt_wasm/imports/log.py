@@ -1,6 +1,6 @@
 """The ``log`` import: structured events rendered as CrossWatch's
 ``[TRAKT:<feature>] LEVEL event k=v`` lines, or handed to CrossWatch's own logger when the
-provider runs inside it. Mirrors host-harness/src/imports/log.rs."""
+provider runs inside it. Mirrors host-harness/host/src/imports/log.rs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``progress`` import. Mirrors host-harness/src/imports/progress.rs."""
+"""The ``progress`` import. Mirrors host-harness/host/src/imports/progress.rs."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The ``state`` import: small named files in the account's state directory, names
 validated, writes atomic, total size under a quota, unscoped files adopted once. Mirrors
-host-harness/src/imports/state.rs."""
+host-harness/host/src/imports/state.rs."""
 
 from __future__ import annotations
 
