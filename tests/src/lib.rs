@@ -9,9 +9,16 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use trakt_emulator::{Emulator, EmulatorConfig, Library, LoggedRequest};
 
-/// Compiled components are cached across the tests of one run, as a user's cw-host would.
+/// Compiled components are cached across the tests and runs, as a user's cw-host would: one
+/// directory in the Cargo target directory (`target/debug/e2e-component-cache`), so nothing is
+/// left behind in the system's temp directory. Entries are named by the component's digest and
+/// written atomically (host-harness/host/src/engine.rs), so test processes share it safely.
 pub fn cache_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cw-host-e2e-cache-{}", std::process::id()));
+    // The test binary runs from target/<profile>/deps/; fall back to the temp dir elsewhere.
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|profile_dir| profile_dir.join("e2e-component-cache")))
+        .unwrap_or_else(|| std::env::temp_dir().join("cw-host-e2e-component-cache"));
     std::fs::create_dir_all(&dir).expect("create the test cache dir");
     dir
 }
