@@ -14,7 +14,7 @@ use trakt_host::config::Credentials;
 use trakt_host::imports::log::{Level, LogSink};
 use trakt_host::imports::progress::ProgressSink;
 use trakt_host::policy::{Limits, Origin, Policy};
-use trakt_host::runtime::{Adapter, Feature, HostSetup, Runtime};
+use trakt_host::runtime::{Adapter, Feature, HostErrorKind, HostSetup, Runtime};
 use trakt_host::state_scope::StateLocation;
 
 const CANARY_TOKEN: &str = "canary-access-token-5f2e";
@@ -121,15 +121,16 @@ fn canary_credentials() -> Credentials {
 /// The hostile component in a host whose API origin is `api` (with any base path) and whose
 /// OAuth origin is `oauth`.
 fn hostile(api: &str, oauth: &str, state: &std::path::Path, log: Capture) -> Adapter {
+    hostile_with(Limits::default(), api, oauth, state, log)
+}
+
+/// The hostile component under `limits`.
+fn hostile_with(limits: Limits, api: &str, oauth: &str, state: &std::path::Path, log: Capture) -> Adapter {
     assert!(!HOSTILE_COMPONENT_WASM.is_empty(), "the artifacts crate did not build the hostile component");
     let runtime = Runtime::new(HOSTILE_COMPONENT_WASM, Some(&cache_dir())).expect("load the hostile component");
     runtime
         .instantiate(HostSetup {
-            policy: Policy {
-                api: Origin::parse(api).unwrap(),
-                oauth: Origin::parse(oauth).unwrap(),
-                limits: Limits::default(),
-            },
+            policy: Policy { api: Origin::parse(api).unwrap(), oauth: Origin::parse(oauth).unwrap(), limits },
             credentials: canary_credentials(),
             token_store: None,
             state: StateLocation::plain(state.to_path_buf()),
@@ -453,4 +454,49 @@ fn a_body_never_becomes_a_request_on_a_kept_alive_connection() {
             "GET /after HTTP/1.1"
         ]
     );
+}
+
+/// Issue 12, point 3: a `wasi:clocks` sleep (by duration or until an instant) never outlasts
+/// the call's wall-clock limit: a one-hour sleep under a two-second limit ends at the limit
+/// and the call stops with the wall-clock error (epoch interruption alone never fires while
+/// the guest waits in the host).
+#[test]
+fn a_wasi_sleep_never_outlasts_the_calls_wall_clock_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    for via in ["duration", "instant"] {
+        let limits = Limits { call_timeout: Duration::from_secs(2), ..Limits::default() };
+        let log = Capture::default();
+        let mut adapter = hostile_with(limits, "http://127.0.0.1:9", "http://127.0.0.1:9", dir.path(), log.clone());
+        adapter.configure(&json!({"attack": "sleep", "secs": 3600, "via": via}).to_string()).unwrap().unwrap();
+        let started = std::time::Instant::now();
+        let e = adapter.build_index_json(Feature::Watchlist).expect_err("a one-hour sleep must be stopped");
+        let took = started.elapsed();
+        assert_eq!(e.kind, HostErrorKind::Limit, "{via}: {e}");
+        assert!(e.message.contains("wall-clock limit of 2s"), "{via}: {e}");
+        assert!(took < Duration::from_secs(10), "{via}: the sleep ran {took:?}");
+        assert!(log.text().contains("call_stopped"), "{}", log.text());
+    }
+}
+
+/// Issue 12, point 6: every import call costs fuel (1,000,000 per call plus 1,000 per byte,
+/// `trakt_host::policy::IMPORT_CALL_FUEL`), so a flood of `progress.report` calls under a
+/// budget of 100 such calls stops after at most 100 of them with the CPU-budget error.
+#[test]
+fn a_flood_of_import_calls_spends_the_calls_fuel() {
+    use trakt_host::policy::IMPORT_CALL_FUEL;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { fuel_per_call: 100 * IMPORT_CALL_FUEL, ..Limits::default() };
+    let mut adapter = hostile_with(limits, "http://127.0.0.1:9", "http://127.0.0.1:9", dir.path(), Capture::default());
+    adapter.configure(&json!({"attack": "progress_flood"}).to_string()).unwrap().unwrap();
+    let before = adapter.progress_reports();
+    let e = adapter.build_index_json(Feature::Watchlist).expect_err("an endless flood must be stopped");
+    assert_eq!(e.kind, HostErrorKind::Limit, "{e}");
+    assert!(e.message.contains("CPU budget"), "{e}");
+    let reports = adapter.progress_reports() - before;
+    assert!(reports > 0 && reports <= 100, "{reports} reports under a budget of 100 import calls");
+
+    // Within the budget, the same calls run to their end: the charge is per call, not a ban.
+    let mut adapter = hostile("http://127.0.0.1:9", "http://127.0.0.1:9", dir.path(), Capture::default());
+    let seen = attack(&mut adapter, json!({"attack": "progress_flood", "count": 1000}));
+    assert_eq!(seen["results"][0]["reports"], 1000, "{seen}");
 }

@@ -174,8 +174,16 @@ pub struct Limits {
 /// Instances, tables and memories (counts) a store may create: the component model
 /// instantiates a handful of core instances; wasmtime's own defaults are 10,000 each.
 pub const MAX_INSTANCES: usize = 8;
+
 pub const MAX_TABLES: usize = 32;
 pub const MAX_MEMORIES: usize = 4;
+
+/// Fuel every `crosswatch:sync` import call costs, and fuel per byte crossing it (arguments
+/// and results), so host time counts against a call's CPU budget: under the default budget a
+/// call can make about 500,000 import calls. The Python host charges the same
+/// (host-harness/python/crosswatch_trakt_wasm/runtime.py).
+pub const IMPORT_CALL_FUEL: u64 = 1_000_000;
+pub const IMPORT_BYTE_FUEL: u64 = 1_000;
 
 impl Default for Limits {
     fn default() -> Self {

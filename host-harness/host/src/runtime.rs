@@ -12,12 +12,16 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::config::Credentials;
 use crate::engine::{self, LoadSource};
 use crate::imports::auth::{AuthFault, SharedCredentials, TokenService, TokenStore};
-use crate::imports::http::{HttpBroker, HttpFault, HttpRequest};
+use crate::imports::http::HttpBroker;
 use crate::imports::log::{Level, LogSink};
 use crate::imports::progress::ProgressSink;
-use crate::imports::state::{StateFault, StateStore};
+use crate::imports::state::StateStore;
 use crate::policy::{Policy, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 use crate::state_scope::StateLocation;
+
+mod metering;
+use metering::CallDeadlineReached;
+mod wit_imports;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -132,6 +136,8 @@ pub struct HostState {
     import_time: Duration,
     /// When the current call's wall-clock budget ends (set by `Adapter::arm`).
     call_deadline: Option<Instant>,
+    /// Fuel the imports charged since the last return into the guest (`metering`).
+    pending_fuel: u64,
 }
 
 /// The store's memory limits, remembering the largest linear memory the component asked for
@@ -216,109 +222,6 @@ impl WasiView for HostState {
     }
 }
 
-impl wit::types::Host for HostState {}
-
-impl wit::http::Host for HostState {
-    fn send(&mut self, req: wit::http::Request) -> Result<wit::http::Response, wit::http::HttpError> {
-        let request = HttpRequest {
-            method: req.method,
-            url: req.url,
-            headers: req.headers,
-            body: req.body,
-            timeout_ms: req.timeout_ms,
-            deadline: self.call_deadline,
-        };
-        let method = request.method.clone();
-        let url_path = request.url.split('?').next().unwrap_or_default().to_string();
-        let started = Instant::now();
-        let result = self.http.send(request);
-        self.import_time += started.elapsed();
-        match result {
-            Ok(r) => Ok(wit::http::Response { status: r.status, headers: r.headers, body: r.body }),
-            Err(fault) => {
-                use wit::http::HttpError as E;
-                let (name, text, err) = match fault {
-                    HttpFault::Denied(m) => ("denied", m.clone(), E::Denied(m)),
-                    HttpFault::Timeout(m) => ("timeout", m.clone(), E::Timeout(m)),
-                    HttpFault::Connect(m) => ("connect", m.clone(), E::Connect(m)),
-                    HttpFault::ConnectionLost(m) => ("connection_lost", m.clone(), E::ConnectionLost(m)),
-                    HttpFault::Tls(m) => ("tls", m.clone(), E::Tls(m)),
-                    HttpFault::InvalidRequest(m) => ("invalid_request", m.clone(), E::InvalidRequest(m)),
-                };
-                let level = if name == "denied" { Level::Warn } else { Level::Debug };
-                self.log.event(
-                    level,
-                    "http",
-                    "request_failed",
-                    &[("method", &method), ("url", &url_path), ("error", name), ("detail", &text)],
-                );
-                Err(err)
-            }
-        }
-    }
-}
-
-impl wit::state::Host for HostState {
-    fn read(&mut self, name: String) -> Result<Option<String>, wit::state::StateError> {
-        match self.state.read(&name).map_err(state_error)? {
-            None => Ok(None),
-            Some(bytes) => String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| wit::state::StateError::Io(format!("state file {name:?} is not UTF-8 text"))),
-        }
-    }
-    fn write(&mut self, name: String, contents: String) -> Result<(), wit::state::StateError> {
-        self.state.write(&name, contents.as_bytes()).map_err(state_error)
-    }
-    fn delete(&mut self, name: String) -> Result<(), wit::state::StateError> {
-        self.state.delete(&name).map_err(state_error)
-    }
-    fn list_names(&mut self) -> Result<Vec<String>, wit::state::StateError> {
-        self.state.list().map_err(state_error)
-    }
-}
-
-fn state_error(f: StateFault) -> wit::state::StateError {
-    match f {
-        StateFault::InvalidName(m) => wit::state::StateError::InvalidName(m),
-        StateFault::QuotaExceeded(m) => wit::state::StateError::QuotaExceeded(m),
-        StateFault::Io(m) => wit::state::StateError::Io(m),
-    }
-}
-
-impl wit::auth::Host for HostState {
-    fn refresh(&mut self) -> Result<(), wit::auth::AuthError> {
-        let started = Instant::now();
-        let result = self.auth.refresh_after_401(self.http.take_401());
-        self.import_time += started.elapsed();
-        result.map_err(|f| match f {
-            AuthFault::NotConfigured(m) => wit::auth::AuthError::NotConfigured(m),
-            AuthFault::InvalidGrant(m) => wit::auth::AuthError::InvalidGrant(m),
-            AuthFault::Failed(m) => wit::auth::AuthError::Failed(m),
-        })
-    }
-}
-
-impl wit::log::Host for HostState {
-    fn event(&mut self, level: wit::log::Level, feature: String, event: String, fields: Vec<(String, String)>) {
-        let level = match level {
-            wit::log::Level::Trace => Level::Trace,
-            wit::log::Level::Debug => Level::Debug,
-            wit::log::Level::Info => Level::Info,
-            wit::log::Level::Warn => Level::Warn,
-            wit::log::Level::Error => Level::Error,
-        };
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.log.event(level, &feature, &event, &fields);
-    }
-}
-
-impl wit::progress::Host for HostState {
-    fn report(&mut self, feature: String, phase: String, done: u64, total: Option<u64>) {
-        self.progress.report(&feature, &phase, done, total);
-    }
-}
-
 /// A loaded, linked component, ready to instantiate. Create once per process.
 pub struct Runtime {
     engine: Engine,
@@ -337,6 +240,7 @@ impl Runtime {
         // The WASI basics Rust's std imports. Whatever a component asks of them finds nothing:
         // no environment, no arguments, no preopened directories, sockets denied.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| host_error("linking WASI", e))?;
+        metering::link_capped_sleeps(&mut linker).map_err(|e| host_error("linking WASI clocks", e))?;
         wit::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking types", e))?;
         wit::http::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking http", e))?;
         wit::state::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| host_error("linking state", e))?;
@@ -383,9 +287,11 @@ impl Runtime {
             progress: host.progress,
             import_time: Duration::ZERO,
             call_deadline: None,
+            pending_fuel: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        store.call_hook(metering::on_host_transition);
         let mut adapter = Adapter {
             store,
             bindings: None,
@@ -486,14 +392,17 @@ impl Adapter {
             self.log.event(Level::Error, "module", "call_stopped", &[("kind", "limit"), ("reason", &message)]);
             return HostError { kind: HostErrorKind::Limit, message };
         }
+        // Epoch interruption in guest code, or the metering hook on a return from the host.
+        let past_deadline = matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt))
+            || e.downcast_ref::<CallDeadlineReached>().is_some();
         let (kind, message) = match (e.downcast_ref::<Trap>(), e.downcast_ref::<MemoryLimitReached>()) {
+            _ if past_deadline => (
+                HostErrorKind::Limit,
+                format!("{what}: stopped after exceeding its wall-clock limit of {:?}", limits.call_timeout),
+            ),
             (Some(Trap::OutOfFuel), _) => (
                 HostErrorKind::Limit,
                 format!("{what}: stopped after using its CPU budget of {} instructions (fuel)", limits.fuel_per_call),
-            ),
-            (Some(Trap::Interrupt), _) => (
-                HostErrorKind::Limit,
-                format!("{what}: stopped after exceeding its wall-clock limit of {:?}", limits.call_timeout),
             ),
             (_, Some(_)) => (
                 HostErrorKind::Limit,

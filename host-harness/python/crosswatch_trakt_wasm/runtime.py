@@ -43,6 +43,9 @@ EXPORT_FUNCS = ("manifest", "configure", "health", "build-index", "build-index-j
 
 #: Epoch ticks drive the wall-clock bound of each call.
 EPOCH_TICK_SECS = 0.01
+#: How long past a call's wall-clock limit the caller waits for the call's thread before it
+#: abandons the instance (epoch interruption normally stops it within a tick).
+WATCHDOG_GRACE_SECS = 1.0
 #: Guest stdout/stderr kept per call; more is dropped.
 GUEST_OUTPUT_CAPACITY = 1 << 20
 
@@ -273,12 +276,26 @@ def charge_fuel(store: Any, amount: int) -> None:
         pass
 
 
-def _guarded(log: LogSink, name: str, fn: Callable[..., Any], on_error: Callable[[Exception], Any]) -> Callable[..., Any]:
+class CallDeadlineReached(Exception):
+    """Raised into wasmtime (a trap) when the guest calls an import after its call's deadline."""
+
+
+def _guarded(
+    log: LogSink,
+    name: str,
+    fn: Callable[..., Any],
+    on_error: Callable[[Exception], Any],
+    deadline: Callable[[], Optional[float]] = lambda: None,
+) -> Callable[..., Any]:
     """A host function that never raises into wasmtime (a Python exception there becomes a
     trap that kills the instance): unexpected errors are logged and mapped to a typed error.
-    Every call is charged fuel (IMPORT_CALL_FUEL plus IMPORT_BYTE_FUEL per byte in and out)."""
+    Every call is charged fuel (IMPORT_CALL_FUEL plus IMPORT_BYTE_FUEL per byte in and out),
+    and none runs after the call's wall-clock ``deadline``: that one traps on purpose."""
 
     def wrapper(store: Any, *args: Any) -> Any:
+        until = deadline()
+        if until is not None and time.monotonic() >= until:
+            raise CallDeadlineReached(f"{name} called after the call's wall-clock deadline")
         charge_fuel(store, IMPORT_CALL_FUEL + IMPORT_BYTE_FUEL * _weight(args))
         try:
             result = fn(*args)
@@ -386,23 +403,24 @@ def build_linker(eng: Engine, imports: WitImports) -> Linker:
     linker = Linker(eng)
     linker.add_wasip2()
     log = imports.host.log
+    deadline = lambda: imports.host.http.call_deadline  # noqa: E731 - set per call by Adapter.call
     io_error = lambda e: Variant("io", f"host error: {type(e).__name__}")  # noqa: E731
     with linker.root() as root:
         with root.add_instance(f"{WIT_PACKAGE}/types@{WIT_VERSION}"):
             pass
         with root.add_instance(f"{WIT_PACKAGE}/http@{WIT_VERSION}") as i:
-            i.add_func("send", _guarded(log, "http.send", imports.http_send, lambda e: Variant("invalid-request", f"host error: {e}")))
+            i.add_func("send", _guarded(log, "http.send", imports.http_send, lambda e: Variant("invalid-request", f"host error: {e}"), deadline))
         with root.add_instance(f"{WIT_PACKAGE}/state@{WIT_VERSION}") as i:
-            i.add_func("read", _guarded(log, "state.read", imports.state_read, io_error))
-            i.add_func("write", _guarded(log, "state.write", imports.state_write, io_error))
-            i.add_func("delete", _guarded(log, "state.delete", imports.state_delete, io_error))
-            i.add_func("list-names", _guarded(log, "state.list-names", imports.state_list_names, io_error))
+            i.add_func("read", _guarded(log, "state.read", imports.state_read, io_error, deadline))
+            i.add_func("write", _guarded(log, "state.write", imports.state_write, io_error, deadline))
+            i.add_func("delete", _guarded(log, "state.delete", imports.state_delete, io_error, deadline))
+            i.add_func("list-names", _guarded(log, "state.list-names", imports.state_list_names, io_error, deadline))
         with root.add_instance(f"{WIT_PACKAGE}/auth@{WIT_VERSION}") as i:
-            i.add_func("refresh", _guarded(log, "auth.refresh", imports.auth_refresh, lambda e: Variant("failed", f"host error: {e}")))
+            i.add_func("refresh", _guarded(log, "auth.refresh", imports.auth_refresh, lambda e: Variant("failed", f"host error: {e}"), deadline))
         with root.add_instance(f"{WIT_PACKAGE}/log@{WIT_VERSION}") as i:
-            i.add_func("event", _guarded(log, "log.event", imports.log_event, lambda e: None))
+            i.add_func("event", _guarded(log, "log.event", imports.log_event, lambda e: None, deadline))
         with root.add_instance(f"{WIT_PACKAGE}/progress@{WIT_VERSION}") as i:
-            i.add_func("report", _guarded(log, "progress.report", imports.progress_report, lambda e: None))
+            i.add_func("report", _guarded(log, "progress.report", imports.progress_report, lambda e: None, deadline))
     return linker
 
 
@@ -491,7 +509,7 @@ class Adapter:
             )
         elif "fuel" in low:
             kind, message = "limit", f"{what}: stopped after using its CPU budget of {self.limits.fuel_per_call} instructions (fuel)"
-        elif "interrupt" in low:
+        elif "interrupt" in low or "wall-clock deadline" in low:
             kind, message = "limit", f"{what}: stopped after exceeding its wall-clock limit of {self.limits.call_timeout_secs:g} s"
         elif "memory allocation of" in guest or "exceeds memory limits" in low or "growing memory" in low:
             kind, message = "limit", f"{what}: stopped at its memory limit of {cap}"
@@ -511,17 +529,41 @@ class Adapter:
         self._arm()
         self.host.http.unspent_401s = 0  # auth.refresh grants only against this call's 401s
         self.host.http.call_deadline = time.monotonic() + self.limits.call_timeout_secs
-        try:
-            result = func(self.store, *args)
-            func.post_return(self.store)
-        except WasmtimeError as e:
+        outcome: Dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = func(self.store, *args)
+                func.post_return(self.store)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller below
+                outcome["error"] = e
+
+        # The call runs in a thread of its own so the caller can stop waiting at the deadline:
+        # epoch interruption stops guest code, but a `wasi:clocks` sleep is wasmtime's WASI
+        # (not capped in this host) and can block far longer. The abandoned thread keeps the
+        # dead instance until that sleep ends; it then traps at once (epoch deadline passed,
+        # every import refuses after the deadline). The Rust host caps the sleep itself
+        # (host-harness/host/src/runtime/metering.rs).
+        worker = threading.Thread(target=run, name=f"trakt-wasm-{name}", daemon=True)
+        worker.start()
+        worker.join(self.limits.call_timeout_secs + WATCHDOG_GRACE_SECS)
+        if worker.is_alive():
             self.dead = True
-            raise self._translate(name, e) from None
-        except Exception as e:  # a value the bindings could not convert
+            message = (
+                f"{name}: stopped after exceeding its wall-clock limit of {self.limits.call_timeout_secs:g} s "
+                "(it was waiting in a host call; the instance was abandoned)"
+            )
+            self.host.log.event("error", "module", "call_stopped", [("kind", "limit"), ("reason", message)])
+            raise HostError("limit", message)
+        error = outcome.get("error")
+        if error is not None:
             self.dead = True
-            raise self._translate(name, e) from None
+            if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: not ours to map
+                raise error
+            # WasmtimeError, or a value the bindings could not convert
+            raise self._translate(name, error) from None
         self._flush_guest_output()
-        return result
+        return outcome.get("result")
 
     def fuel_used(self) -> int:
         try:

@@ -537,3 +537,50 @@ def test_the_hostile_components_state_errors_do_not_name_the_state_directory(hos
     for e in errors:
         assert e["kind"] == "io", e
         assert "'dir'" in e["message"] and "host-private" not in e["message"] and str(tmp_path) not in e["message"], e
+
+
+def test_a_wasi_sleep_never_holds_the_caller_past_the_calls_wall_clock_limit(hostile_wasm, tmp_path):
+    """Issue 12, point 3: a one-hour ``wasi:clocks`` sleep under a two-second limit. The sleep
+    is wasmtime's WASI here, so the caller stops waiting at the limit (the call's thread is
+    abandoned with its instance), answers the wall-clock error and the instance stays dead."""
+    import json as _json
+    import time as _time
+
+    from crosswatch_trakt_wasm.policy import Limits
+    from crosswatch_trakt_wasm.runtime import Adapter, HostError, engine, load_component
+
+    component, _, _ = load_component(engine(), hostile_wasm, None)
+    for via in ("duration", "instant"):
+        lines: list = []
+        a = Adapter(component, hostile_host(tmp_path / via, limits=Limits(call_timeout_secs=2), lines=lines))
+        assert a.configure(_json.dumps({"attack": "sleep", "secs": 3600, "via": via})) is None
+        t = _time.monotonic()
+        with pytest.raises(HostError) as info:
+            a.build_index_json("watchlist")
+        took = _time.monotonic() - t
+        assert info.value.kind == "limit" and "wall-clock limit of 2 s" in str(info.value), str(info.value)
+        assert took < 10, f"{via}: the caller waited {took:.1f} s"
+        assert any("call_stopped" in l for l in lines), lines
+        with pytest.raises(HostError) as info:
+            a.health()
+        assert info.value.kind == "host" and "earlier failure" in str(info.value)
+
+
+def test_no_import_runs_after_the_calls_deadline(hostile_wasm, tmp_path):
+    """The other half of point 3: once a call's deadline has passed, an import the guest calls
+    traps at once (the Rust host stops the call on the return from the host instead)."""
+    from crosswatch_trakt_wasm.imports import LogSink
+    import wasmtime
+
+    from crosswatch_trakt_wasm.runtime import CallDeadlineReached, _guarded, engine
+
+    store = wasmtime.Store(engine())
+    store.set_fuel(10**9)
+    ran = []
+    wrapper = _guarded(LogSink(0, None), "progress.report", lambda *a: ran.append(a), lambda e: None, lambda: 0.0)
+    with pytest.raises(CallDeadlineReached):
+        wrapper(store, "watchlist", "flood", 1, None)
+    assert ran == []
+    open_ended = _guarded(LogSink(0, None), "progress.report", lambda *a: ran.append(a), lambda e: None, lambda: None)
+    open_ended(store, "watchlist", "flood", 1, None)
+    assert len(ran) == 1

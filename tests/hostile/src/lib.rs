@@ -19,6 +19,16 @@
 //! - `refresh_spam`: `{"count": 10}` calls `auth.refresh` that many times without a 401;
 //!   with `"url"` it first sends one GET there (results[0]), e.g. to earn a 401.
 //!
+//! - `sleep`: `{"secs": 3600, "via": "duration" | "instant"}` one `wasi:clocks` sleep of that
+//!   length (`subscribe-duration` or `subscribe-instant`, then `pollable.block`); answers
+//!   `{"slept_ms"}` if it ever returns.
+//! - `progress_flood`: `{"count"}` (default: no end) `progress.report` calls in a tight loop;
+//!   answers `{"reports"}` if it ever ends.
+//! - `state_flood`: `{"count": 5000}` writes that many empty state files (`f0`, `f1`, ...);
+//!   answers `{"written", "error"}` (the first refusal, if any).
+//! - `big_index`: `{"mib": 100}` answers, instead of the usual report, a JSON object of that
+//!   many MiB of tiny entries (`{"k0":0,"k1":0,...}`) for the host to parse.
+//!
 //! `url` defaults to `<api_url>/sync/last_activities` (not for `refresh_spam`); `api_url`
 //! defaults to `http://127.0.0.1:9`. Every request result is `{status, headers, body}` (body: the first
 //! 4,000 characters) or `{error: {kind, message}}`.
@@ -46,7 +56,7 @@ mod bindings {
 use std::cell::RefCell;
 
 use bindings::crosswatch::sync::types as wit;
-use bindings::crosswatch::sync::{auth, http, log, state};
+use bindings::crosswatch::sync::{auth, http, log, progress, state};
 use bindings::exports::crosswatch::sync::sync_adapter::Guest;
 use serde_json::{json, Value};
 
@@ -202,9 +212,64 @@ fn run_attack() -> Value {
                 }))
                 .collect()
         }
+        "sleep" => {
+            let secs = o.get("secs").and_then(Value::as_u64).unwrap_or(3600);
+            let nanos = secs.saturating_mul(1_000_000_000);
+            let started = wasip2::clocks::monotonic_clock::now();
+            let pollable = match opt_str(&o, "via").as_deref() {
+                Some("instant") => wasip2::clocks::monotonic_clock::subscribe_instant(started.saturating_add(nanos)),
+                _ => wasip2::clocks::monotonic_clock::subscribe_duration(nanos),
+            };
+            pollable.block();
+            let slept = wasip2::clocks::monotonic_clock::now().saturating_sub(started);
+            vec![json!({"slept_ms": slept / 1_000_000})]
+        }
+        "progress_flood" => {
+            let count = o.get("count").and_then(Value::as_u64).unwrap_or(u64::MAX);
+            let mut done = 0u64;
+            while done < count {
+                progress::report("watchlist", "flood", done, None);
+                done += 1;
+            }
+            vec![json!({"reports": done})]
+        }
+        "state_flood" => {
+            let count = o.get("count").and_then(Value::as_u64).unwrap_or(5000);
+            let mut written = 0u64;
+            let mut error = Value::Null;
+            for i in 0..count {
+                match state::write(&format!("f{i}"), "") {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        error = state_error_json(e);
+                        break;
+                    }
+                }
+            }
+            vec![json!({"written": written, "error": error})]
+        }
         other => vec![json!({"error": {"kind": "unknown_attack", "message": other}})],
     };
     json!({"attack": attack, "results": results})
+}
+
+/// `{"k0":0,"k1":0,...}` of about `mib` MiB: millions of tiny entries, cheap for the guest
+/// to write and costly for a host that turns them into one object each.
+fn big_index(mib: u64) -> String {
+    use std::fmt::Write;
+    let target = (mib as usize) << 20;
+    let mut out = String::with_capacity(target + 32);
+    out.push('{');
+    let mut i = 0u64;
+    while out.len() < target {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"k{i}\":0");
+        i += 1;
+    }
+    out.push('}');
+    out
 }
 
 impl Guest for Component {
@@ -246,6 +311,10 @@ impl Guest for Component {
     }
 
     fn build_index_json(_feature: wit::Feature) -> Result<String, wit::AdapterError> {
+        let o = OPTIONS.with(|c| c.borrow().clone());
+        if opt_str(&o, "attack").as_deref() == Some("big_index") {
+            return Ok(big_index(o.get("mib").and_then(Value::as_u64).unwrap_or(100)));
+        }
         Ok(run_attack().to_string())
     }
 
