@@ -66,7 +66,7 @@ class Listener:
         status, body = "200 OK", b"{}"
         if data.startswith(b"TRACE "):
             body = data
-        elif b" /unauthorized " in data.split(b"\r\n", 1)[0]:
+        elif b"/unauthorized " in data.split(b"\r\n", 1)[0]:
             status, body = "401 Unauthorized", b'{"error":"invalid_token"}'
         elif data.startswith(b"POST /oauth/token "):
             body = json.dumps({"access_token": "rotated", "refresh_token": "r2", "expires_in": 86400}).encode()
@@ -113,13 +113,13 @@ def run_measured(argv: list[str], env: dict | None = None) -> tuple[int, str, st
     return proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"), took, usage.ru_maxrss // 1024
 
 
-def in_cw_host(hostile: Path, api: str, options: dict, limits: dict, work: Path) -> tuple[str, str, float, int]:
+def in_cw_host(hostile: Path, api: str, oauth: str, options: dict, limits: dict, work: Path) -> tuple[str, str, float, int]:
     """(report or error text, stderr, seconds, MiB) of the attack in cw-host."""
     if options["attack"] == "big_index":
         return "n/a: cw-host reads the typed build-index records", "", 0.0, 0
     cfg = work / "config.json"
     block = {"client_id": "canary-client-id", "client_secret": "canary-secret", "access_token": TOKEN,
-             "refresh_token": "canary-refresh", "expires_at": 4102444800, "api_url": api, "auth_url": api.replace("/trakt", "")}
+             "refresh_token": "canary-refresh", "expires_at": 4102444800, "api_url": api, "auth_url": oauth}
     block.update({k: v for k, v in options.items()})
     cfg.write_text(json.dumps({"trakt": block}))
     (work / "state").mkdir(exist_ok=True)
@@ -131,7 +131,8 @@ def in_cw_host(hostile: Path, api: str, options: dict, limits: dict, work: Path)
     code, out, err, took, rss = run_measured(argv + ["health"])
     try:
         doc = json.loads(out)
-        text = doc.get("message") or json.dumps(doc.get("error", doc))
+        # cw-host prints the health report's message as details.reason
+        text = (doc.get("details") or {}).get("reason") or json.dumps(doc.get("error", doc))
     except ValueError:
         text = f"exit {code}: {out.strip()[:200]}"
     return text, err, took, rss
@@ -148,14 +149,14 @@ from crosswatch_trakt_wasm.runtime import Adapter, HostError, HostServices, engi
 wasm, api, options, limits, work = sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5]), Path(sys.argv[6])
 lim = Limits(call_timeout_secs=limits["call_timeout"]) if "call_timeout" in limits else Limits()
 origin = Origin.parse(api)
-oauth = Origin.parse(api.replace("/trakt", ""))
+oauth = Origin.parse(sys.argv[7])
 policy = Policy(origin, oauth, lim)
 creds = SharedCredentials(Credentials("canary-client-id", "canary-secret", "canary-access-token-5f2e", "canary-refresh", 4102444800))
 log = LogSink(0, lambda line: print(line, file=sys.stderr))
 (work / "state" / "dir").mkdir(parents=True, exist_ok=True)
 host = HostServices(policy=policy, creds=creds, http=HttpBroker(policy, creds), state=StateStore(work / "state", lim.state_quota_bytes),
                     auth=TokenService(creds, None, oauth.base_url(), log), log=log, progress=ProgressSink())
-component, _, _ = load_component(engine(), Path(wasm).read_bytes(), None)
+component, _, _ = load_component(engine(), Path(wasm), None)
 a = Adapter(component, host)
 a.configure(json.dumps(dict(options, api_url=api)))
 try:
@@ -170,10 +171,10 @@ sys.stdout.flush()
 """
 
 
-def in_python(hostile: Path, api: str, options: dict, limits: dict, work: Path) -> tuple[str, str, float, int]:
+def in_python(hostile: Path, api: str, oauth: str, options: dict, limits: dict, work: Path) -> tuple[str, str, float, int]:
     python = REPO / "target/py-venv/bin/python"
     argv = [str(python), "-c", PY_CHILD, str(REPO / "host-harness/python"), str(hostile), api,
-            json.dumps(options), json.dumps(limits), str(work)]
+            json.dumps(options), json.dumps(limits), str(work), oauth]
     code, out, err, took, rss = run_measured(argv)
     # The process ends with the call's thread abandoned in a sleep: os._exit is not needed,
     # daemon threads do not hold the interpreter.
@@ -212,9 +213,11 @@ def outcome(name: str, text: str, err: str, wire: list[bytes], work: Path) -> st
         return f"forged lines: {len(forged)}, raw escape characters on stderr: {escapes}"
     if name.startswith("5,000"):
         files = len(list((work / "state").iterdir()))
-        return f"written {first.get('written')}, then {str((first.get('error') or {}).get('message', 'no refusal'))[:50]}; files on disk {files}"
+        refusal = ((first.get("error") or {}).get("error") or {}).get("message", "no refusal")
+        return f"written {first.get('written')}, then: {refusal[:60]}; files on disk {files}"
     if name.startswith("path outside"):
-        return f"{first.get('error', {}).get('kind', first.get('status'))}; {len(wire)} request(s) on the wire"
+        signed = sum(1 for w in wire if TOKEN.encode() in w)
+        return f"{first.get('error', {}).get('kind', first.get('status'))}; {len(wire)} request(s) on the wire, {signed} signed"
     if name == "state io error":
         leaks = sum(1 for r in results if str(work) in json.dumps(r))
         return f"{', '.join(r.get('error', {}).get('kind', 'ok') for r in results)}; state dir named: {leaks} time(s)"
@@ -223,16 +226,17 @@ def outcome(name: str, text: str, err: str, wire: list[bytes], work: Path) -> st
 
 def main() -> int:
     hostile = Path(subprocess.check_output(["cargo", "run", "-q", "-p", "trakt-adapter-artifacts", "--", "--hostile"], cwd=REPO, text=True).strip())
-    listener = Listener()
+    listener, oauth_listener = Listener(), Listener()
     api = f"{listener.url}/trakt"
     rows = []
     for point, name, options, limits in attacks(api):
         for host, runner in (("cw-host", in_cw_host), ("python", in_python)):
             with tempfile.TemporaryDirectory() as tmp:
-                listener.take()
-                text, err, took, rss = runner(hostile, api, options, limits, Path(tmp))
-                time.sleep(0.35)  # the listener's last connection settles
-                rows.append((point, name, host, outcome(name, text, err, listener.take(), Path(tmp)), took, rss))
+                listener.take(), oauth_listener.take()
+                text, err, took, rss = runner(hostile, api, oauth_listener.url, options, limits, Path(tmp))
+                time.sleep(0.35)  # the listeners' last connections settle
+                wire = listener.take() + oauth_listener.take()
+                rows.append((point, name, host, outcome(name, text, err, wire, Path(tmp)), took, rss))
     print(f"{'pt':>3} | {'attack':<33} | {'host':<7} | {'s':>6} | {'MiB':>5} | outcome")
     print("-" * 140)
     for point, name, host, what, took, rss in rows:

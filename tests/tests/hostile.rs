@@ -478,7 +478,7 @@ fn a_wasi_sleep_never_outlasts_the_calls_wall_clock_limit() {
     }
 }
 
-/// Issue 12, point 6: every import call costs fuel (1,000,000 per call plus 1,000 per byte,
+/// Issue 12, point 6: every import call costs fuel (10,000,000 per call plus 1,000 per byte,
 /// `trakt_host::policy::IMPORT_CALL_FUEL`), so a flood of `progress.report` calls under a
 /// budget of 100 such calls stops after at most 100 of them with the CPU-budget error.
 #[test]

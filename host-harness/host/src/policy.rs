@@ -27,7 +27,7 @@ pub enum PolicyError {
     NoHost(String),
     UserInfo(String),
     Query(String),
-    /// A request to the API origin whose path is outside the configured base path (or that
+    /// A request to the API (or OAuth) origin whose path is outside its configured base path (or that
     /// climbs out of it with a `.`/`..` segment, plain or percent-encoded).
     OutsideBasePath {
         path: String,
@@ -52,7 +52,10 @@ impl fmt::Display for PolicyError {
             PolicyError::UserInfo(url) => write!(f, "{url:?} must not carry user info"),
             PolicyError::Query(url) => write!(f, "{url:?} must not carry a query string"),
             PolicyError::OutsideBasePath { path, base } => {
-                write!(f, "{path:?} is outside the API base path {base} (only {base} and paths below it are allowed)")
+                write!(
+                    f,
+                    "{path:?} is outside the configured base path {base} (only {base} and paths below it are allowed)"
+                )
             }
             PolicyError::OriginNotAllowed { target, api, oauth } => {
                 write!(f, "{target} is not an allowed origin (allowed: {api} and {oauth})")
@@ -180,9 +183,9 @@ pub const MAX_MEMORIES: usize = 4;
 
 /// Fuel every `crosswatch:sync` import call costs, and fuel per byte crossing it (arguments
 /// and results), so host time counts against a call's CPU budget: under the default budget a
-/// call can make about 500,000 import calls. The Python host charges the same
+/// call can make about 50,000 import calls. The Python host charges the same
 /// (host-harness/python/crosswatch_trakt_wasm/runtime.py).
-pub const IMPORT_CALL_FUEL: u64 = 1_000_000;
+pub const IMPORT_CALL_FUEL: u64 = 10_000_000;
 pub const IMPORT_BYTE_FUEL: u64 = 1_000;
 
 impl Default for Limits {
@@ -220,10 +223,14 @@ impl Policy {
         let path = url.trim().parse::<Uri>().map(|u| u.path().to_string()).unwrap_or_default();
         if target.same_origin(&self.api) && self.api.contains_path(&path) {
             Ok(Destination::Api)
-        } else if target.same_origin(&self.oauth) && !target.same_origin(&self.api) {
+        } else if target.same_origin(&self.oauth) && self.oauth.contains_path(&path) {
+            // Each origin with its own base path, as the Python host's policy.py: a proxy may
+            // serve the API at /trakt and OAuth at /auth of one host. OAuth is never signed.
             Ok(Destination::OAuth)
         } else if target.same_origin(&self.api) {
             Err(PolicyError::OutsideBasePath { path, base: self.api.base_path.clone() })
+        } else if target.same_origin(&self.oauth) {
+            Err(PolicyError::OutsideBasePath { path, base: self.oauth.base_path.clone() })
         } else {
             Err(PolicyError::OriginNotAllowed {
                 target: target.to_string(),
@@ -303,6 +310,23 @@ mod tests {
             assert!(matches!(e, PolicyError::OutsideBasePath { .. }), "{bad}: {e:?}");
             assert!(e.to_string().contains("/trakt"), "{e}");
         }
+        // One host, two base paths (a proxy): each origin keeps its own; OAuth is not signed.
+        let shared = Policy {
+            api: Origin::parse("https://h/trakt").unwrap(),
+            oauth: Origin::parse("https://h/auth").unwrap(),
+            limits: Limits::default(),
+        };
+        assert_eq!(shared.check("https://h/trakt/x").unwrap(), Destination::Api);
+        assert_eq!(shared.check("https://h/auth/oauth/token").unwrap(), Destination::OAuth);
+        assert!(matches!(shared.check("https://h/other/x"), Err(PolicyError::OutsideBasePath { .. })));
+        let separate = Policy {
+            api: Origin::parse("https://api.example").unwrap(),
+            oauth: Origin::parse("https://auth.example/auth").unwrap(),
+            limits: Limits::default(),
+        };
+        assert_eq!(separate.check("https://auth.example/auth/oauth/token").unwrap(), Destination::OAuth);
+        let e = separate.check("https://auth.example/elsewhere").unwrap_err();
+        assert!(e.to_string().contains("/auth"), "{e}");
         // No base path: the whole origin is the API's.
         assert_eq!(policy().check("https://api.trakt.tv/../x").unwrap(), Destination::Api);
     }

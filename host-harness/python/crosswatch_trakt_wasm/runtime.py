@@ -245,7 +245,7 @@ def _state_error(f: StateFault) -> Variant:
 #: time spent in the host counts against the call's CPU budget: under the default budget a
 #: call can make about 500,000 import calls; a flood of cheap calls (progress.report) stops
 #: within seconds instead of running to the wall-clock limit.
-IMPORT_CALL_FUEL = 1_000_000
+IMPORT_CALL_FUEL = 10_000_000
 IMPORT_BYTE_FUEL = 1_000
 
 
