@@ -223,12 +223,13 @@ impl Policy {
         let path = url.trim().parse::<Uri>().map(|u| u.path().to_string()).unwrap_or_default();
         if target.same_origin(&self.api) && self.api.contains_path(&path) {
             Ok(Destination::Api)
-        } else if target.same_origin(&self.oauth) && self.oauth.contains_path(&path) {
-            // Each origin with its own base path, as the Python host's policy.py: a proxy may
-            // serve the API at /trakt and OAuth at /auth of one host. OAuth is never signed.
-            Ok(Destination::OAuth)
         } else if target.same_origin(&self.api) {
+            // On the API's origin its base path holds for every request, even when the OAuth
+            // origin shares the host (the component never needs OAuth: refreshes are the
+            // host's); the Python and Node hosts apply the same rule (tests/conformance).
             Err(PolicyError::OutsideBasePath { path, base: self.api.base_path.clone() })
+        } else if target.same_origin(&self.oauth) && self.oauth.contains_path(&path) {
+            Ok(Destination::OAuth)
         } else if target.same_origin(&self.oauth) {
             Err(PolicyError::OutsideBasePath { path, base: self.oauth.base_path.clone() })
         } else {
@@ -310,15 +311,18 @@ mod tests {
             assert!(matches!(e, PolicyError::OutsideBasePath { .. }), "{bad}: {e:?}");
             assert!(e.to_string().contains("/trakt"), "{e}");
         }
-        // One host, two base paths (a proxy): each origin keeps its own; OAuth is not signed.
-        let shared = Policy {
-            api: Origin::parse("https://h/trakt").unwrap(),
-            oauth: Origin::parse("https://h/auth").unwrap(),
-            limits: Limits::default(),
-        };
-        assert_eq!(shared.check("https://h/trakt/x").unwrap(), Destination::Api);
-        assert_eq!(shared.check("https://h/auth/oauth/token").unwrap(), Destination::OAuth);
-        assert!(matches!(shared.check("https://h/other/x"), Err(PolicyError::OutsideBasePath { .. })));
+        // One host for both: the API's base path holds for every request on it.
+        for oauth in ["https://h", "https://h/auth"] {
+            let shared = Policy {
+                api: Origin::parse("https://h/trakt").unwrap(),
+                oauth: Origin::parse(oauth).unwrap(),
+                limits: Limits::default(),
+            };
+            assert_eq!(shared.check("https://h/trakt/x").unwrap(), Destination::Api);
+            for bad in ["https://h/auth/oauth/token", "https://h/other/x"] {
+                assert!(matches!(shared.check(bad), Err(PolicyError::OutsideBasePath { .. })), "{oauth}: {bad}");
+            }
+        }
         let separate = Policy {
             api: Origin::parse("https://api.example").unwrap(),
             oauth: Origin::parse("https://auth.example/auth").unwrap(),

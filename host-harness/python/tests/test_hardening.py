@@ -169,11 +169,19 @@ def test_a_base_path_in_api_url_is_enforced(listener):
     b.send("GET", f"{listener.url}/trakt/sync/watchlist?page=1", [], b"", 2000)
     b.send("GET", f"{listener.url}/trakt", [], b"", 2000)
     assert len(listener.requests) == 2
-    p = Policy(Origin.parse("https://h/trakt"), Origin.parse("https://h/auth"))
-    assert p.check("https://h/trakt/x") == "api"
-    assert p.check("https://h/auth/oauth/token") == "oauth"
-    with pytest.raises(PolicyError):
-        p.check("https://h/other/x")
+    # One host for both: the API's base path holds for every request on it (as in cw-host).
+    for oauth in ("https://h", "https://h/auth"):
+        p = Policy(Origin.parse("https://h/trakt"), Origin.parse(oauth))
+        assert p.check("https://h/trakt/x") == "api"
+        for bad in ("https://h/auth/oauth/token", "https://h/other/x"):
+            with pytest.raises(PolicyError):
+                p.check(bad)
+    # Apart, each origin keeps its own base path.
+    p = Policy(Origin.parse("https://api.example"), Origin.parse("https://auth.example/auth"))
+    assert p.check("https://auth.example/auth/oauth/token") == "oauth"
+    with pytest.raises(PolicyError) as info:
+        p.check("https://auth.example/elsewhere")
+    assert "/auth" in str(info.value)
     b.close()
 
 
