@@ -44,9 +44,10 @@ function send(req) {
         port: url.port || undefined,
         path: `${url.pathname}${url.search}`,
         method: req.method,
-        headers: req.headers,
+        // The host names the configured origin in Host (the guest's Host was dropped).
+        headers: ['Host', url.host, ...req.headers],
         agent: agents[url.protocol],
-        setHost: true,
+        setHost: false,
       }, (res) => {
         const chunks = [];
         let size = 0;

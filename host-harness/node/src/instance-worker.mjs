@@ -225,7 +225,10 @@ parentPort.on('message', ({ id, op, args, deadline: d }) => {
   try {
     parentPort.postMessage({ id, ok: ops[op](...args) });
   } catch (e) {
-    if (e && e.payload !== undefined) parentPort.postMessage({ id, adapterError: e.payload });
+    // jco 1.35 throws an export's `err` value itself (the adapter-error variant {tag, val});
+    // older glue wrapped it in a ComponentError with `.payload`. Anything else is a trap.
+    if (e && typeof e === 'object' && !(e instanceof Error) && typeof e.tag === 'string') parentPort.postMessage({ id, adapterError: e });
+    else if (e && e.payload !== undefined) parentPort.postMessage({ id, adapterError: e.payload });
     else parentPort.postMessage({ id, trap: String(e?.stack ?? e) });
   }
 });
