@@ -125,9 +125,13 @@ class Policy:
             target, _ = Origin.of_url(url)
         except PolicyError as e:
             raise PolicyError(f"refused by host policy: {e}") from None
-        for origin, kind in ((self.api, API), (self.oauth, OAUTH)):
-            if target.same_origin(origin) and _under(target.base_path, origin.base_path):
-                return kind
+        if target.same_origin(self.api) and _under(target.base_path, self.api.base_path):
+            return API
+        # The OAuth origin only when it is not the API's: on the API origin the base path
+        # holds for every request (host-harness/host/src/policy.rs `check`; the conformance
+        # scenario hostile_path_prefix, where auth_url is the API's host without the path).
+        if target.same_origin(self.oauth) and not target.same_origin(self.api) and _under(target.base_path, self.oauth.base_path):
+            return OAUTH
         for origin in (self.api, self.oauth):
             if target.same_origin(origin):
                 raise PolicyError(

@@ -89,9 +89,16 @@ def scenario_files():
 
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
-def test_conformance(path: Path, cw, emulators, logs, hostile_wasm, monkeypatch):
+def test_conformance(path: Path, cw, logs, hostile_wasm, monkeypatch, tmp_path):
     raw = json.loads(path.read_text())
-    emu, _ = emulators(raw.get("seed"))
+    emu = harness.Emulator(raw.get("seed"), tmp_path / "emu")  # no seed: the built-in sample
+    try:
+        run(raw, emu, cw, logs, hostile_wasm, monkeypatch)
+    finally:
+        emu.stop()
+
+
+def run(raw: dict, emu: harness.Emulator, cw: Path, logs: list, hostile_wasm: Path, monkeypatch) -> None:
     state_dir = cw / ".cw_state"
     env = {"emulator": emu.url, "emulator_authority": emu.url.split("://", 1)[1], "state_dir": state_dir}
     env.update({f"initial.{k}": v for k, v in emu.trakt.items()})
