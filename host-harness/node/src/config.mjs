@@ -64,6 +64,12 @@ function seconds(cfg, key) {
 }
 
 export function credentials(cfg) {
+  // CrossWatch 0.11.3 can encrypt secrets (`enc:v1:`); this host cannot decrypt them yet, and
+  // ciphertext must never reach Trakt (host-harness/python/crosswatch_trakt_wasm/encryption.py).
+  const encrypted = ['client_secret', 'access_token', 'refresh_token'].filter((k) => String(cfg.trakt[k] ?? '').startsWith('enc:v1:'));
+  if (encrypted.length) {
+    throw new ConfigError(`config ${cfg.path}: ${encrypted.map((k) => `${blockName(cfg.instance)}.${k}`).join(', ')} encrypted (enc:v1:); the Node host cannot decrypt CrossWatch's encrypted values yet: use cw-host or the Python host for this config`);
+  }
   return {
     clientId: str(cfg, 'client_id'),
     clientSecret: str(cfg, 'client_secret'),

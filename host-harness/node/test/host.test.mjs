@@ -112,3 +112,11 @@ test('guest stdout and stderr go to the log, escaped, never to the process stdou
   assert.ok(output.length >= 2, r.stderr);
   assert.ok(output.every((l) => l.startsWith('[TRAKT:module] WARN guest_output line=') && !/\u001b/.test(l)), output.join('\n'));
 }));
+
+test('an encrypted config is one clear error, never ciphertext sent to Trakt', () => withEmulator(async (emu, dir) => {
+  const config = writeConfig(dir, emu, { access_token: 'enc:v1:abcdef' });
+  const r = nodeHost(['--config', config, 'health']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /trakt\.access_token encrypted \(enc:v1:\)/);
+  assert.deepEqual(await emu.requests(), []);
+}));
