@@ -143,13 +143,24 @@ const host = {
   },
 };
 
-// No environment, no arguments, no working directory: preview2-shim would hand the guest all
-// of process.env and process.argv. Guest stdout/stderr go to this thread's streams, which the
+// No environment, no arguments, no working directory, no stdin: preview2-shim would hand the
+// guest all of process.env and process.argv. Guest stdout/stderr go to this thread's streams, which the
 // main thread reads into the log (adapter.mjs).
+// preview2-shim's stdin reads fd 0 of the whole process (its io thread), whatever the worker's
+// own stdin is: the guest gets a stream that is closed from the start instead.
+class ClosedStdin extends io.streams.InputStream {
+  read() { throw { tag: 'closed' }; }
+  blockingRead() { throw { tag: 'closed' }; }
+  skip() { throw { tag: 'closed' }; }
+  blockingSkip() { throw { tag: 'closed' }; }
+  subscribe() { return clocks.monotonicClock.subscribeDuration(0n); }
+}
+const stdin = new ClosedStdin();
+
 const wasi = {
   'wasi:cli/environment': { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined },
   'wasi:cli/exit': cli.exit,
-  'wasi:cli/stdin': cli.stdin,
+  'wasi:cli/stdin': { getStdin: () => stdin },
   'wasi:cli/stdout': cli.stdout,
   'wasi:cli/stderr': cli.stderr,
   'wasi:cli/terminal-input': cli.terminalInput,
