@@ -16,6 +16,10 @@
 //!   fake `[TRAKT:auth] INFO token_refreshed` line, and prints the same to stdout and stderr.
 //! - `state_error`: `{"name": "dir"}` reads and writes `name` (the test makes it a directory)
 //!   and answers the error texts.
+//! - `environment`: answers what WASI hands the guest: environment variables, arguments,
+//!   the initial working directory and the first bytes of stdin (hosts give none of them).
+//! - `spin`: a call that never returns (a busy loop in guest code): only the host's
+//!   wall-clock bound (or fuel) stops it.
 //! - `refresh_spam`: `{"count": 10}` calls `auth.refresh` that many times without a 401;
 //!   with `"url"` it first sends one GET there (results[0]), e.g. to earn a 401.
 //!
@@ -248,6 +252,20 @@ fn run_attack() -> Value {
             }
             vec![json!({"written": written, "error": error})]
         }
+        "environment" => {
+            let mut stdin = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), 64), &mut stdin);
+            vec![json!({
+                "env": std::env::vars().map(|(k, _)| k).collect::<Vec<_>>(),
+                "args": std::env::args().collect::<Vec<_>>(),
+                "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
+                "stdin": stdin,
+            })]
+        }
+        "spin" => loop {
+            // black_box: the loop has an observable effect, so it is never optimised away.
+            std::hint::black_box(0u64);
+        },
         other => vec![json!({"error": {"kind": "unknown_attack", "message": other}})],
     };
     json!({"attack": attack, "results": results})

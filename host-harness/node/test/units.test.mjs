@@ -1,0 +1,97 @@
+// The Node host's policy pieces on their own, with the cases of the Rust host's unit tests
+// (host-harness/host/src/policy.rs, imports/log.rs, imports/state.rs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Origin, Policy, hostOwnedHeader } from '../src/policy.mjs';
+import { formatLine } from '../src/log.mjs';
+import { StateStore, validateName } from '../src/state.mjs';
+import { capMemory } from '../src/memory-cap.mjs';
+import { tempDir } from './harness.mjs';
+
+test('origins normalise default ports and case; bad ones are named', () => {
+  assert.equal(Origin.parse('HTTPS://API.Trakt.tv:443/').baseUrl(), 'https://api.trakt.tv');
+  assert.equal(Origin.parse('http://127.0.0.1:8080/prefix/').baseUrl(), 'http://127.0.0.1:8080/prefix');
+  assert.throws(() => Origin.parse('ftp://x'), /http:\/\//);
+  assert.throws(() => Origin.parse('https://u:p@x'), /user info/);
+  assert.throws(() => Origin.parse('not a url'), /not a URL/);
+  assert.throws(() => Origin.parse('https://x/?a=1'), /query/);
+});
+
+test('only the two origins pass, and the API base path holds', () => {
+  const p = new Policy(Origin.parse('https://api.trakt.tv'), Origin.parse('https://auth.trakt.tv'));
+  assert.equal(p.check('https://api.trakt.tv/sync/watchlist?page=1').destination, 'api');
+  assert.equal(p.check('https://auth.trakt.tv/oauth/token').destination, 'oauth');
+  for (const bad of ['https://api.trakt.tv:8443/x', 'http://api.trakt.tv/x', 'https://evil.example/steal']) {
+    assert.throws(() => p.check(bad), /not an allowed origin/, bad);
+  }
+  const o = Origin.parse('http://h:8080/trakt/');
+  const q = new Policy(o, o);
+  for (const ok of ['http://h:8080/trakt', 'http://h:8080/trakt/', 'http://h:8080/trakt/sync/x?page=2', 'http://h:8080/TRAKT/a']) {
+    assert.equal(q.check(ok).destination, 'api', ok);
+  }
+  for (const bad of ['http://h:8080/', 'http://h:8080/other-app/users', 'http://h:8080/trakt-evil/x', 'http://h:8080/trakt/../other',
+    'http://h:8080/trakt/%2E%2e/other', 'http://h:8080/trakt/..%2fother', 'http://h:8080/trakt/./x']) {
+    assert.throws(() => q.check(bad), /outside the API base path \/trakt/, bad);
+  }
+  // The OAuth origin never opens the API origin's other paths.
+  const same = new Policy(o, Origin.parse('http://h:8080'));
+  assert.throws(() => same.check('http://h:8080/other'), /outside the API base path/);
+});
+
+test('the host owns framing, routing and proxy headers', () => {
+  for (const h of ['Content-Length', 'transfer-encoding', ' Host ', 'TE', 'Trailer', 'Upgrade', 'Expect', 'Keep-Alive', 'Connection', 'Proxy-Authorization']) {
+    assert.ok(hostOwnedHeader(h), h);
+  }
+  assert.ok(!hostOwnedHeader('X-Hostile'));
+});
+
+test('log lines follow CrossWatch format and escape every control character', () => {
+  assert.equal(formatLine('info', 'watchlist', 'index_done', [['count', '8'], ['source', 'live'], ['e', '']]), '[TRAKT:watchlist] INFO index_done count=8 source=live');
+  assert.equal(formatLine('warn', 'http', 'retry', [['url', 'http://x/y z']]), '[TRAKT:http] WARN retry url="http://x/y z"');
+  const forged = 'x\n[TRAKT:auth] INFO token_refreshed\u001b[2J\u009b31m\u007f\u202e';
+  const l = formatLine('info', forged, forged, [[forged, forged], ['k', 'a\rb']]);
+  assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202e]/.test(l), l);
+  assert.ok(l.startsWith('[TRAKT:"x\\n[TRAKT:auth] INFO token_refreshed\\u001b[2J\\u009b31m\\u007f\\u202e"] INFO '), l);
+  assert.ok(l.endsWith(' k="a\\rb"'), l);
+  assert.equal(formatLine('info', '', 'e', []), '[TRAKT:""] INFO e');
+});
+
+test('state: names, quota, file limit, atomic writes, io errors without the directory', () => {
+  for (const bad of ['', '../x', 'a/b', 'a\\b', '..', '.hidden', 'x y', 'é', 'a'.repeat(129)]) {
+    assert.throws(() => validateName(bad), (e) => e.tag === 'invalid-name', JSON.stringify(bad));
+  }
+  const dir = path.join(tempDir(), 'st');
+  const s = new StateStore(dir, { quotaBytes: 10, maxFiles: 2 });
+  s.write('a', '12345');
+  assert.equal(s.read('a'), '12345');
+  assert.throws(() => s.write('b', '123456'), (e) => e.tag === 'quota-exceeded' && /10 bytes/.test(e.message));
+  s.write('a', '1234567890');
+  s.delete('a');
+  s.write('b', '');
+  s.write('c', '');
+  assert.throws(() => s.write('d', ''), (e) => e.tag === 'quota-exceeded' && /2 files/.test(e.message));
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['b', 'c'], 'no temporary file is left');
+  assert.equal(s.read('missing'), undefined);
+  fs.mkdirSync(path.join(dir, 'sub'));
+  const e = (() => { try { s.read('sub'); } catch (x) { return x; } })();
+  assert.equal(e.tag, 'io');
+  assert.ok(e.message.includes('"sub"') && !e.message.includes(dir), e.message);
+  fs.writeFileSync(path.join(dir, 'bin'), Buffer.from([0xff, 0xfe]));
+  assert.throws(() => s.read('bin'), (x) => x.tag === 'io' && /UTF-8/.test(x.message));
+});
+
+test('the memory cap rewrites a module\'s memory limits', async () => {
+  // (module (memory 2)) and (module (memory (export "m") 2 100))
+  const noMax = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 2);
+  const withMax = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 1, 2, 100, 7, 5, 1, 1, 0x6d, 2, 0);
+  const capped = capMemory(noMax, 10 * 65536);
+  assert.deepEqual([...capped.subarray(8)], [5, 4, 1, 1, 2, 10]);
+  assert.ok(WebAssembly.validate(capped));
+  const inst = await WebAssembly.instantiate(capMemory(withMax, 4 * 65536));
+  const mem = inst.instance.exports.m;
+  assert.equal(mem.grow(2), 2);
+  assert.throws(() => mem.grow(1), RangeError, 'growing past the cap fails');
+  assert.throws(() => capMemory(noMax, 65536), /above the memory limit of 1 pages/);
+});
