@@ -6,6 +6,16 @@
 //! (`HOSTILE_COMPONENT_WASM=/path/file.wasm` then names the hostile one; without it the hostile
 //! component is an empty placeholder).
 //! `cargo clippy` (check-only) skips it too and gets an empty placeholder.
+//!
+//! The adapter component then gets its self-description (describe.rs: metadata, contract
+//! version, capabilities) and is written to `OUT_DIR/trakt_adapter.wasm`; a file given with
+//! `TRAKT_ADAPTER_WASM` is taken as it is. The foreign-import test component (foreign.rs) is
+//! made from WIT in every build but the check-only one.
+
+#[path = "describe.rs"]
+mod describe;
+#[path = "foreign.rs"]
+mod foreign;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -20,13 +30,27 @@ fn main() {
     for knob in ["STRIP", "DEBUG", "OPT_LEVEL", "LTO"] {
         println!("cargo:rerun-if-env-changed=CARGO_PROFILE_PLUGIN_RELEASE_{knob}");
     }
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace =
+        manifest_dir.ancestors().nth(2).expect("host-harness/artifacts lives in the workspace").to_path_buf();
+    let check_only = env::var("RUSTC_WORKSPACE_WRAPPER").is_ok_and(|w| w.contains("clippy"));
+    if check_only {
+        let placeholder = out_dir.join("foreign_import.placeholder.wasm");
+        std::fs::write(&placeholder, b"").expect("write the placeholder component");
+        println!("cargo:rustc-env=FOREIGN_IMPORT_COMPONENT_WASM={}", placeholder.display());
+    } else {
+        let foreign = out_dir.join("foreign_import_component.wasm");
+        std::fs::write(&foreign, foreign::foreign_import_component(&workspace.join("wit")))
+            .expect("write the foreign-import test component");
+        println!("cargo:rustc-env=FOREIGN_IMPORT_COMPONENT_WASM={}", foreign.display());
+    }
     if let Ok(path) = env::var("TRAKT_ADAPTER_WASM") {
         println!("cargo:rerun-if-changed={path}");
         println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={path}");
         let hostile = match env::var("HOSTILE_COMPONENT_WASM") {
             Ok(hostile) => hostile,
             Err(_) => {
-                let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
                 let placeholder = out_dir.join("hostile_component.placeholder.wasm");
                 std::fs::write(&placeholder, b"").expect("write the placeholder component");
                 placeholder.display().to_string()
@@ -37,17 +61,19 @@ fn main() {
         return;
     }
 
-    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let workspace =
-        manifest_dir.ancestors().nth(2).expect("host-harness/artifacts lives in the workspace").to_path_buf();
-    for watched in
-        ["plugin/Cargo.toml", "tests/hostile/Cargo.toml", "Cargo.lock", "Cargo.toml", "rust-toolchain.toml", "wit"]
-    {
+    for watched in [
+        "plugin/Cargo.toml",
+        "plugin/build.rs",
+        "tests/hostile/Cargo.toml",
+        "Cargo.lock",
+        "Cargo.toml",
+        "rust-toolchain.toml",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
 
-    if env::var("RUSTC_WORKSPACE_WRAPPER").is_ok_and(|w| w.contains("clippy")) {
+    if check_only {
         let placeholder = out_dir.join("trakt_adapter.placeholder.wasm");
         std::fs::write(&placeholder, b"").expect("write the placeholder component");
         println!("cargo:rerun-if-changed={}", workspace.join("plugin/src").display());
@@ -68,22 +94,7 @@ fn main() {
         .args(["build", "--package", "trakt-adapter", "--package", "hostile-component", "--target", WASM_TARGET])
         .args(["--profile", PROFILE, "--target-dir"])
         .arg(&target_dir);
-    // The outer build's settings must not leak into the wasm build.
-    for (key, _) in env::vars() {
-        if key.starts_with("CARGO_BUILD_")
-            // The plugin-release profile's own settings do pass (profiling builds use them).
-            || (key.starts_with("CARGO_PROFILE_") && !key.starts_with("CARGO_PROFILE_PLUGIN_RELEASE_"))
-            || key.starts_with("CARGO_ENCODED_RUSTFLAGS")
-            || key == "RUSTFLAGS"
-            || key == "CARGO_TARGET_DIR"
-            || key == "RUSTC_WORKSPACE_WRAPPER"
-            || key == "RUSTC_WRAPPER"
-            || key == "CARGO_MAKEFLAGS"
-            || key == "MAKEFLAGS"
-        {
-            cmd.env_remove(&key);
-        }
-    }
+    scrub_outer_build(&mut cmd);
     let status = cmd.status().expect("failed to start the nested cargo build of the plugin");
     if !status.success() {
         panic!("building the trakt-adapter and hostile components for wasm32-wasip2 failed (see the errors above)");
@@ -101,7 +112,36 @@ fn main() {
         for dep in deps {
             println!("cargo:rerun-if-changed={}", dep.display());
         }
+        let wasm = if env_name == "TRAKT_ADAPTER_WASM" {
+            let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let description = describe::describe(&cargo, &workspace, "trakt-adapter", &scrub_outer_build);
+            let bytes = std::fs::read(&wasm).expect("read the built component");
+            let described = out_dir.join(file);
+            std::fs::write(&described, describe::embed(&bytes, &description)).expect("write the described component");
+            described
+        } else {
+            wasm
+        };
         println!("cargo:rustc-env={env_name}={}", wasm.display());
+    }
+}
+
+/// The outer build's settings must not leak into the nested cargo calls.
+fn scrub_outer_build(cmd: &mut Command) {
+    for (key, _) in env::vars() {
+        if key.starts_with("CARGO_BUILD_")
+            // The plugin-release profile's own settings do pass (profiling builds use them).
+            || (key.starts_with("CARGO_PROFILE_") && !key.starts_with("CARGO_PROFILE_PLUGIN_RELEASE_"))
+            || key.starts_with("CARGO_ENCODED_RUSTFLAGS")
+            || key == "RUSTFLAGS"
+            || key == "CARGO_TARGET_DIR"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
+            || key == "RUSTC_WRAPPER"
+            || key == "CARGO_MAKEFLAGS"
+            || key == "MAKEFLAGS"
+        {
+            cmd.env_remove(&key);
+        }
     }
 }
 

@@ -35,7 +35,11 @@ if [ -z "${HOSTILE_COMPONENT_WASM:-}" ]; then
     # that file and make the hostile component an empty placeholder.
     HOSTILE_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --hostile)"
 fi
-export TRAKT_ADAPTER_WASM HOSTILE_COMPONENT_WASM
+if [ -z "${FOREIGN_IMPORT_COMPONENT_WASM:-}" ]; then
+    # The foreign-import test component (host-harness/artifacts/foreign.rs): preflight tests.
+    FOREIGN_IMPORT_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --foreign-import)"
+fi
+export TRAKT_ADAPTER_WASM HOSTILE_COMPONENT_WASM FOREIGN_IMPORT_COMPONENT_WASM
 export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"
 export CW_TRAKT_WASM_REQUIRE="${CW_TRAKT_WASM_REQUIRE:-1}"
 

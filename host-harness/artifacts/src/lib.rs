@@ -19,3 +19,10 @@ pub const HOSTILE_COMPONENT_WASM_PATH: &str = env!("HOSTILE_COMPONENT_WASM");
 /// The hostile test component's bytes. Empty in check-only builds, and when
 /// `TRAKT_ADAPTER_WASM` is given without `HOSTILE_COMPONENT_WASM`.
 pub const HOSTILE_COMPONENT_WASM: &[u8] = include_bytes!(env!("HOSTILE_COMPONENT_WASM"));
+
+/// Where the build script left the foreign-import test component (a dummy of the
+/// `crosswatch:sync` world that also imports `wasi:filesystem/types`; see foreign.rs).
+pub const FOREIGN_IMPORT_COMPONENT_WASM_PATH: &str = env!("FOREIGN_IMPORT_COMPONENT_WASM");
+
+/// The foreign-import test component's bytes. Empty in check-only builds.
+pub const FOREIGN_IMPORT_COMPONENT_WASM: &[u8] = include_bytes!(env!("FOREIGN_IMPORT_COMPONENT_WASM"));

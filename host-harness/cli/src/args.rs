@@ -56,6 +56,15 @@ pub struct GlobalArgs {
     /// Adapter component to run [default: the one built into this cw-host].
     #[arg(long, global = true, value_name = "FILE")]
     pub component: Option<PathBuf>,
+    /// Refuse the component unless its sha256 is this (64 hex digits, optionally prefixed
+    /// with sha256:) [default: trakt.component_sha256 from the config].
+    #[arg(long, global = true, value_name = "HEX")]
+    pub component_sha256: Option<String>,
+    /// Refuse the component unless one of these Ed25519 public keys (PEM, DER or raw; repeat
+    /// the flag for several) signed it [default: trakt.component_trusted_keys from the config,
+    /// paths relative to the config file]. Also the keys `verify` checks against.
+    #[arg(long = "trusted-key", global = true, value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
     /// Least severe log level printed on stderr: trace, debug, info, warn, error.
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info", env = "CW_TRAKT_LOG_LEVEL")]
     pub log_level: String,
@@ -108,6 +117,39 @@ pub enum Command {
     Demo,
     /// List the interfaces the component imports (JSON array).
     Imports,
+    /// Describe a component file without running it (JSON): name, version, licence, source,
+    /// revision, contract version, capabilities, sha256, imports, exports, and whether this
+    /// host can run it (exit 1 when it cannot). Needs no config; instantiates nothing.
+    Inspect {
+        /// The component file [default: --component, else the one built into this cw-host].
+        file: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 key pair for signing components (PEM files; keep the secret one private).
+    Keygen {
+        /// Where the secret key goes (created; refuses to overwrite).
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        /// Where the public key goes: give it to users for --trusted-key.
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+    },
+    /// Sign a component file (WebAssembly tool-conventions signature, embedded).
+    Sign {
+        /// The component to sign.
+        file: PathBuf,
+        /// The secret key (from `keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Where the signed component goes [default: replace FILE].
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Check a component's signature against --trusted-key keys (JSON; exit 1 when no trusted
+    /// key signed it).
+    Verify {
+        /// The component to check.
+        file: PathBuf,
+    },
     /// Log in to Trakt or show the state of the saved tokens.
     Auth {
         #[command(subcommand)]

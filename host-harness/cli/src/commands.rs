@@ -98,7 +98,7 @@ impl Session {
             );
         }
 
-        let runtime = load_runtime(global)?;
+        let runtime = load_runtime(global, Some(&config))?;
         log.event(Level::Debug, "module", "component_loaded", &[("source", &format!("{:?}", runtime.load_source))]);
         let options = config.adapter_options(&api.base_url()).to_string();
         let mut adapter = runtime.instantiate(HostSetup {
@@ -166,17 +166,13 @@ impl Session {
     }
 }
 
-/// The component of `--component` (or the embedded one), compiled or from the cache.
-fn load_runtime(global: &GlobalArgs) -> Result<Runtime, Failure> {
+/// The component of `--component` (or the embedded one), checked against the pins of the
+/// flags and `config` (distribution.rs), compiled or from the cache.
+fn load_runtime(global: &GlobalArgs, config: Option<&HostConfig>) -> Result<Runtime, Failure> {
     let cache_dir = if global.no_cache { None } else { global.cache_dir.clone().or_else(default_cache_dir) };
-    Ok(match &global.component {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Failure::Usage(format!("cannot read component {}: {e}", path.display())))?;
-            Runtime::new(&bytes, cache_dir.as_deref())?
-        }
-        None => Runtime::new(EMBEDDED_COMPONENT, cache_dir.as_deref())?,
-    })
+    let (bytes, _) = crate::distribution::component_bytes(global, None).map_err(Failure::Usage)?;
+    crate::distribution::check_pins(global, config, &bytes).map_err(Failure::Usage)?;
+    Ok(Runtime::new(&bytes, cache_dir.as_deref())?)
 }
 
 /// Trakt's OAuth origin since 2026 (docs/trakt-api.md 1.1).
@@ -342,7 +338,7 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             Ok(EXIT_OK)
         }
         Command::Imports => {
-            let runtime = load_runtime(&cli.global)?;
+            let runtime = load_runtime(&cli.global, None)?;
             print_json(&mut io.stdout, &json!(runtime.component_imports()));
             Ok(EXIT_OK)
         }
@@ -368,7 +364,13 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             print_json(&mut io.stdout, &v);
             Ok(EXIT_OK)
         }
-        Command::Emulator { .. } | Command::Demo | Command::Auth { .. } => unreachable!("dispatched in cli::run"),
+        Command::Emulator { .. }
+        | Command::Demo
+        | Command::Auth { .. }
+        | Command::Inspect { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. }
+        | Command::Verify { .. } => unreachable!("dispatched in cli::run"),
     }
 }
 

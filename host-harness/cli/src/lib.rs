@@ -10,6 +10,7 @@ mod args;
 mod auth;
 mod commands;
 mod demo;
+mod distribution;
 mod io;
 
 use std::io::Write;
@@ -44,6 +45,10 @@ where
         Command::Emulator { port, seed } => commands::emulator(port, seed, io),
         Command::Demo => demo::run(&cli.global, io),
         Command::Auth { action } => auth::run(&cli.global, action, io),
+        Command::Inspect { file } => distribution::inspect(&cli.global, file, io),
+        Command::Keygen { secret_key, public_key } => distribution::keygen(&secret_key, &public_key, io),
+        Command::Sign { file, key, output } => distribution::sign(&file, &key, output.as_deref(), io),
+        Command::Verify { file } => distribution::verify(&cli.global, &file, io),
         _ => commands::run(cli, io),
     }
 }

@@ -44,6 +44,9 @@ const HOST_ONLY_KEYS: &[&str] = &[
     "_pending_device",
     "api_url",
     "auth_url",
+    // What the host checks before loading the component (preflight.rs), not adapter options.
+    "component_sha256",
+    "component_trusted_keys",
 ];
 
 /// A configuration problem: the CLI exits with status 2 and prints this.
@@ -278,6 +281,32 @@ impl HostConfig {
             )));
         }
         Ok(creds)
+    }
+
+    /// A string setting of the block (`trakt.component_sha256`) when set and not empty.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let s = self.string(key)?;
+        Ok(if s.is_empty() { None } else { Some(s) })
+    }
+
+    /// A list-of-strings setting (`trakt.component_trusted_keys`); a single string is a list
+    /// of one. Empty when unset.
+    pub fn string_list(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let bad = |other: &Value| {
+            ConfigError(format!(
+                "config {}: {}.{key} must be a list of strings, found {other}",
+                self.path.display(),
+                self.block_name()
+            ))
+        };
+        match self.trakt.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(items)) => {
+                items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad(v))).collect()
+            }
+            Some(other) => Err(bad(other)),
+        }
     }
 
     /// `trakt.api_url` / `trakt.auth_url` when set.

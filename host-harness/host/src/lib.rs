@@ -1,5 +1,5 @@
 //! The embeddable host of the CrossWatch Trakt adapter component: loads a component under a
-//! sandbox policy (`engine`, `runtime`), provides its imports (`imports/`: http, state, auth,
+//! sandbox policy (`engine`, `runtime`) after checking what it is and needs (`preflight`), provides its imports (`imports/`: http, state, auth,
 //! log, progress), reads CrossWatch's config (`config`, `config_secrets`), performs OAuth
 //! (`oauth`) and converts items and reports to CrossWatch's JSON (`items`). It carries no
 //! component of its own (the `cw-host` CLI embeds one) and no HTTP server or emulator.
@@ -12,5 +12,7 @@ pub mod imports;
 pub mod items;
 pub mod oauth;
 pub mod policy;
+pub mod preflight;
 pub mod runtime;
+pub mod signature;
 pub mod state_scope;

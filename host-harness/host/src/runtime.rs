@@ -233,6 +233,7 @@ pub struct Runtime {
 impl Runtime {
     /// Load `wasm` (compiling it or taking it from `cache_dir`) and link the imports.
     pub fn new(wasm: &[u8], cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
+        crate::preflight::preflight(wasm)?;
         let engine = engine::new_engine().map_err(|e| host_error("cannot create the wasm engine", e))?;
         let (component, load_source) = engine::load_component(&engine, wasm, cache_dir)
             .map_err(|e| host_error("cannot load the component (is it a crosswatch:sync component?)", e))?;

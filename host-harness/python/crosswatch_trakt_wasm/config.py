@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from . import preflight
 from .policy import DEFAULT_API_URL, Limits, Origin, PolicyError, oauth_origin_for
 
 #: Keys of the ``trakt`` block that are credentials or host settings: never handed to the
@@ -36,6 +37,8 @@ HOST_ONLY_KEYS = frozenset(
         "_pending_device",
         "api_url",
         "auth_url",
+        "component_sha256",
+        "component_trusted_keys",
     }
 )
 
@@ -342,6 +345,12 @@ class Context:
     config_path: Path
     state_dir: Path
     component_path: Path
+    #: ``trakt.component_sha256``: the component must have this digest (preflight.py).
+    component_sha256: Optional[str] = None
+    #: Where the pin came from, for messages.
+    component_sha256_origin: str = "trakt.component_sha256"
+    #: ``trakt.component_trusted_keys``: one of these public keys must have signed it.
+    component_trusted_keys: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
 
@@ -349,6 +358,9 @@ def context_from_cfg(cfg: Any) -> Context:
     api = api_origin(cfg)
     oauth = oauth_origin(cfg, api)
     options = adapter_options(cfg, api.base_url())
+    path = component_path()
+    pin = preflight.sha256_pin(trakt_block(cfg))
+    bundled = None if pin else preflight.bundled_pin(path)
     return Context(
         credentials=credentials_from_cfg(cfg),
         api=api,
@@ -357,5 +369,8 @@ def context_from_cfg(cfg: Any) -> Context:
         refresh_margin_secs=refresh_margin_secs(cfg),
         config_path=config_path(),
         state_dir=state_dir(),
-        component_path=component_path(),
+        component_path=path,
+        component_sha256=pin or bundled,
+        component_sha256_origin="trakt.component_sha256" if pin else f"the wheel's {path.name}.sha256",
+        component_trusted_keys=preflight.trusted_keys(trakt_block(cfg), config_base()),
     )

@@ -43,6 +43,7 @@ from .imports import HttpBroker, LogSink, ProgressSink, StateStore, parse_level
 from .tokens import AuthFault, SharedCredentials, TokenService, latest_rotation
 from .tokenstore import TokenStore
 from .policy import Origin, Policy
+from .preflight import check_pins
 from .runtime import Adapter, HostError, HostServices, component_for, parse_index_json
 
 NAME = "TRAKT"
@@ -153,6 +154,7 @@ class _Session:
             apply_update(block, update)
 
     def ensure(self, ctx: Context) -> Adapter:
+        check_pins(ctx)  # the pinned digest and trusted signers, on every load (preflight.py)
         component, source = component_for(ctx.component_path, cache_dir())
         if self.adapter is not None and (self.adapter.limits != settings.limits or self.component is not component):
             self.adapter.close()  # new limits or a replaced .wasm take effect on a new instance

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from wasmtime import Config, Engine, Store, WasiConfig, WasmtimeError
 from wasmtime.component import Component, Linker, Record, Variant
 
-from . import _compat
+from . import _compat, preflight
 from .config import write_atomic
 from .imports import (
     AuthFault,
@@ -115,6 +115,7 @@ def load_component(eng: Engine, path: Path, cache: Optional[Path]) -> Tuple[Comp
         wasm = Path(path).read_bytes()
     except OSError as e:
         raise HostError("host", f"cannot read the component {path}: {e}") from None
+    preflight.preflight(wasm)  # contract version and allowed world, before compiling (preflight.py)
     entry = cache / _cache_name(wasm) if cache is not None else None
     if entry is not None and entry.is_file():
         try:
