@@ -83,19 +83,22 @@ export class Policy {
     this.oauth = oauth;
   }
 
-  /**
-   * 'api' (sign it), 'oauth' (pass it unsigned) or a PolicyError. Both the path as written and
-   * the path Node will send (WHATWG-normalised) must lie inside the base path.
-   */
+  /** 'api' (sign it), 'oauth' (pass it unsigned) or a PolicyError (the guest's `denied`). */
   check(url) {
     const s = split(url);
     const target = new Origin(s.scheme, s.host, s.port, '');
-    const inside = this.api.containsPath(s.rawPath) && this.api.containsPath(s.parsed.pathname);
-    if (target.sameOrigin(this.api) && inside) return { destination: 'api', url: s.parsed };
-    if (target.sameOrigin(this.oauth) && !target.sameOrigin(this.api)) return { destination: 'oauth', url: s.parsed };
+    // Both the path as written and the path Node will send must lie inside the base path.
+    const inside = (o) => o.containsPath(s.rawPath) && o.containsPath(s.parsed.pathname);
+    const outside = (o) => new PolicyError(`${JSON.stringify(s.rawPath)} is outside the configured base path ${o.basePath} (only ${o.basePath} and paths below it are allowed)`);
     if (target.sameOrigin(this.api)) {
-      const base = this.api.basePath;
-      throw new PolicyError(`${JSON.stringify(s.rawPath)} is outside the API base path ${base} (only ${base} and paths below it are allowed)`);
+      // On the API's origin its base path holds for every request, even when the OAuth
+      // origin shares the host (policy.rs `check`; tests/conformance hostile_path_prefix).
+      if (inside(this.api)) return { destination: 'api', url: s.parsed };
+      throw outside(this.api);
+    }
+    if (target.sameOrigin(this.oauth)) {
+      if (inside(this.oauth)) return { destination: 'oauth', url: s.parsed };
+      throw outside(this.oauth);
     }
     throw new PolicyError(`${target} is not an allowed origin (allowed: ${this.api} and ${this.oauth})`);
   }

@@ -33,11 +33,15 @@ test('only the two origins pass, and the API base path holds', () => {
   }
   for (const bad of ['http://h:8080/', 'http://h:8080/other-app/users', 'http://h:8080/trakt-evil/x', 'http://h:8080/trakt/../other',
     'http://h:8080/trakt/%2E%2e/other', 'http://h:8080/trakt/..%2fother', 'http://h:8080/trakt/./x']) {
-    assert.throws(() => q.check(bad), /outside the API base path \/trakt/, bad);
+    assert.throws(() => q.check(bad), /outside the configured base path \/trakt/, bad);
   }
   // The OAuth origin never opens the API origin's other paths.
   const same = new Policy(o, Origin.parse('http://h:8080'));
-  assert.throws(() => same.check('http://h:8080/other'), /outside the API base path/);
+  assert.throws(() => same.check('http://h:8080/other'), /outside the configured base path \/trakt/);
+  // An OAuth origin of its own keeps its own base path.
+  const own = new Policy(Origin.parse('https://api.example/trakt'), Origin.parse('https://auth.example/oauth'));
+  assert.equal(own.check('https://auth.example/oauth/token').destination, 'oauth');
+  assert.throws(() => own.check('https://auth.example/admin'), /outside the configured base path \/oauth/);
 });
 
 test('the host owns framing, routing and proxy headers', () => {
