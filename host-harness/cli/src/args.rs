@@ -53,7 +53,8 @@ pub struct GlobalArgs {
     /// when the API is Trakt's own, the API origin otherwise].
     #[arg(long, global = true, value_name = "URL")]
     pub auth_url: Option<String>,
-    /// Adapter component to run [default: the one built into this cw-host].
+    /// Adapter component to run: a file, or oci://HOST/NAME:TAG or oci://HOST/NAME@sha256:...
+    /// (pulled, its digest checked, cached) [default: the one built into this cw-host].
     #[arg(long, global = true, value_name = "FILE")]
     pub component: Option<PathBuf>,
     /// Refuse the component unless its sha256 is this (64 hex digits, optionally prefixed
@@ -149,6 +150,13 @@ pub enum Command {
     Verify {
         /// The component to check.
         file: PathBuf,
+    },
+    /// Push a component to an OCI registry as a Wasm artifact (CNCF layout); prints its digests.
+    Publish {
+        /// oci://HOST/NAME:TAG (plain HTTP for 127.0.0.1 and localhost, HTTPS otherwise).
+        target: String,
+        /// The component file [default: --component, else the one built into this cw-host].
+        file: Option<PathBuf>,
     },
     /// Log in to Trakt or show the state of the saved tokens.
     Auth {

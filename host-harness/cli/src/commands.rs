@@ -370,7 +370,8 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
         | Command::Inspect { .. }
         | Command::Keygen { .. }
         | Command::Sign { .. }
-        | Command::Verify { .. } => unreachable!("dispatched in cli::run"),
+        | Command::Verify { .. }
+        | Command::Publish { .. } => unreachable!("dispatched in cli::run"),
     }
 }
 

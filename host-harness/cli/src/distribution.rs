@@ -21,7 +21,13 @@ use trakt_host::signature;
 /// The bytes of `--component FILE` (or `file`), else of the embedded component, and a label
 /// for messages.
 pub fn component_bytes(global: &GlobalArgs, file: Option<&Path>) -> Result<(Cow<'static, [u8]>, String), String> {
-    match file.or(global.component.as_deref()) {
+    let chosen = file.or(global.component.as_deref());
+    if let Some(reference) = chosen.and_then(crate::oci::reference_of) {
+        let cache = if global.no_cache { None } else { global.cache_dir.clone().or_else(default_cache_dir) };
+        let bytes = crate::oci::pull(reference, cache.as_deref())?;
+        return Ok((Cow::Owned(bytes), format!("{}{reference}", crate::oci::SCHEME)));
+    }
+    match chosen {
         Some(path) => std::fs::read(path)
             .map(|b| (Cow::Owned(b), path.display().to_string()))
             .map_err(|e| format!("cannot read component {}: {e}", path.display())),
@@ -225,5 +231,21 @@ pub fn verify(global: &GlobalArgs, file: &Path, mut io: Io) -> i32 {
         EXIT_OK
     } else {
         EXIT_ADAPTER_ERROR
+    }
+}
+
+/// `cw-host publish oci://HOST/NAME:TAG [FILE]`: push FILE (default --component, else the
+/// built-in component) as a Wasm OCI artifact; prints the digests.
+pub fn publish(global: &GlobalArgs, target: &str, file: Option<&Path>, mut io: Io) -> i32 {
+    let Some(reference) = target.strip_prefix(crate::oci::SCHEME) else {
+        return usage(&mut io, &format!("publish needs a target of the form oci://HOST/NAME:TAG, not {target:?}"));
+    };
+    let result = component_bytes(global, file).and_then(|(wasm, _)| crate::oci::publish(reference, &wasm));
+    match result {
+        Ok(v) => {
+            print_json(&mut io.stdout, &v);
+            EXIT_OK
+        }
+        Err(m) => usage(&mut io, &m),
     }
 }

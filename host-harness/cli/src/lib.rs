@@ -12,6 +12,7 @@ mod commands;
 mod demo;
 mod distribution;
 mod io;
+mod oci;
 
 use std::io::Write;
 
@@ -49,6 +50,7 @@ where
         Command::Keygen { secret_key, public_key } => distribution::keygen(&secret_key, &public_key, io),
         Command::Sign { file, key, output } => distribution::sign(&file, &key, output.as_deref(), io),
         Command::Verify { file } => distribution::verify(&cli.global, &file, io),
+        Command::Publish { target, file } => distribution::publish(&cli.global, &target, file.as_deref(), io),
         _ => commands::run(cli, io),
     }
 }
