@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transpile } from '@bytecodealliance/jco-transpile';
+import { PreflightError, problems } from './src/preflight.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -29,13 +30,16 @@ export async function build(name, wasm) {
   const stamp = path.join(out, 'source.sha256');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === sha) return out;
   const started = Date.now();
-  const { files } = await transpile(wasm, {
+  const { files, imports, exports } = await transpile(wasm, {
     name: 'component',
     instantiation: 'async',
     emitTypescriptDeclarations: true,
     base64Cutoff: 0,
     outDir: out,
   });
+  // Preflight before anything is written or instantiated (src/preflight.mjs).
+  const refused = problems(bytes, imports, exports.map(([name]) => name));
+  if (refused.length) throw new PreflightError(`refusing the component ${wasm}: ${refused.join('; ')}`);
   fs.rmSync(out, { recursive: true, force: true });
   for (const [file, data] of Object.entries(files)) {
     const target = path.resolve(out, file);
@@ -49,6 +53,12 @@ export async function build(name, wasm) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const hostile = process.argv.includes('--hostile');
-  await build('adapter', process.env.TRAKT_ADAPTER_WASM || artifact(false));
-  if (hostile) await build('hostile', process.env.HOSTILE_COMPONENT_WASM || artifact(true));
+  try {
+    await build('adapter', process.env.TRAKT_ADAPTER_WASM || artifact(false));
+    if (hostile) await build('hostile', process.env.HOSTILE_COMPONENT_WASM || artifact(true));
+  } catch (e) {
+    if (!(e instanceof PreflightError)) throw e;
+    console.error(`build.mjs: ${e.message}`);
+    process.exit(2);
+  }
 }

@@ -13,6 +13,7 @@ const TOKEN_KEYS = ['access_token', 'refresh_token', 'expires_at', 'token_create
 export const HOST_ONLY_KEYS = [
   'client_id', 'client_secret', 'access_token', 'refresh_token', 'expires_at', 'token_created_at',
   'refresh_margin_minutes', 'token_type', 'scope', 'token', 'oauth', 'instances', '_pending_device', 'api_url', 'auth_url',
+  'component_sha256', 'component_trusted_keys',
 ];
 
 export class ConfigError extends Error {}

@@ -1,11 +1,13 @@
 // The Node host's API: open a session the way cw-host does (config, policy, limits, state
 // directory, one instance in its own worker thread, configure, refresh ahead of expiry) and
 // call it with a shape like the Python provider's (buildIndex, add, remove, health, manifest).
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Adapter, AdapterError, HostError } from './adapter.mjs';
 import * as config from './config.mjs';
 import { Origin } from './policy.mjs';
+import { checkPin, PreflightError } from './preflight.mjs';
 import { parseLevel } from './log.mjs';
 import { DEFAULT_MAX_FILES, DEFAULT_QUOTA_BYTES } from './state.mjs';
 import { indexToJson, reportToJson, healthToJson, manifestToJson, itemFromJson, parseFeature, UsageError } from './items.mjs';
@@ -55,9 +57,11 @@ export async function open(opts) {
   }
   const limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
   const component = opts.component ?? 'adapter';
+  const genDir = component.includes('/') ? component : path.join(GEN, component);
+  checkComponent(cfg, genDir);
   const options = { ...config.adapterOptions(cfg, api.baseUrl()), ...(opts.options ?? {}) };
   const adapter = new Adapter({
-    genDir: component.includes('/') ? component : path.join(GEN, component),
+    genDir,
     apiUrl: api.baseUrl(),
     oauthUrl: oauth.baseUrl(),
     creds,
@@ -85,6 +89,35 @@ export async function open(opts) {
     }
   }
   return new Session(adapter);
+}
+
+/**
+ * The config's pin on the transpiled component (build.mjs ran the rest of the preflight and
+ * recorded the source file's sha256), and a refusal when it asks for signatures, which only
+ * the Rust and Python hosts verify (`cw-host verify`).
+ */
+function checkComponent(cfg, genDir) {
+  const keys = cfg.trakt.component_trusted_keys;
+  if (Array.isArray(keys) ? keys.length > 0 : Boolean(keys)) {
+    throw new UsageError(
+      'config sets trakt.component_trusted_keys, but the Node host cannot verify component signatures yet: '
+        + 'verify the file with `cw-host verify FILE --trusted-key KEY` and pin its digest with trakt.component_sha256',
+    );
+  }
+  const pinned = cfg.trakt.component_sha256;
+  if (!pinned) return;
+  let actual;
+  try {
+    actual = fs.readFileSync(path.join(genDir, 'source.sha256'), 'utf8').trim();
+  } catch {
+    throw new UsageError(`trakt.component_sha256 is set, but ${genDir} has no source.sha256: run \`node build.mjs\``);
+  }
+  try {
+    checkPin(actual, pinned);
+  } catch (e) {
+    if (e instanceof PreflightError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 function safeCredentials(cfg) {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Emulator, cwHost, nodeHost, tempDir, writeConfig } from './harness.mjs';
+import { Emulator, HERE, cwHost, nodeHost, tempDir, writeConfig } from './harness.mjs';
 import { open, HostError } from '../src/index.mjs';
 
 async function withEmulator(fn, seed) {
@@ -119,4 +119,18 @@ test('an encrypted config is one clear error, never ciphertext sent to Trakt', (
   assert.equal(r.code, 2);
   assert.match(r.stderr, /trakt\.access_token encrypted \(enc:v1:\)/);
   assert.deepEqual(await emu.requests(), []);
+}));
+
+test('preflight: a pinned digest must match, and signature checks are refused rather than skipped', () => withEmulator(async (emu, dir) => {
+  const sha = fs.readFileSync(path.join(HERE, '..', 'gen', 'adapter', 'source.sha256'), 'utf8').trim();
+  const pinned = nodeHost(['--config', writeConfig(dir, emu, { component_sha256: `sha256:${sha.toUpperCase()}` }), 'health']);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  const before = (await emu.requests()).length;
+  const other = nodeHost(['--config', writeConfig(dir, emu, { component_sha256: '0'.repeat(64) }), 'health']);
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, new RegExp(`its sha256 is ${sha}, but trakt.component_sha256 pins 0{64}`));
+  const keys = nodeHost(['--config', writeConfig(dir, emu, { component_trusted_keys: ['publisher.pub'] }), 'health']);
+  assert.equal(keys.code, 2);
+  assert.match(keys.stderr, /cannot verify component signatures yet/);
+  assert.equal((await emu.requests()).length, before, 'nothing was sent for a refused component');
 }));

@@ -99,3 +99,32 @@ test('the memory cap rewrites a module\'s memory limits', async () => {
   assert.throws(() => mem.grow(1), RangeError, 'growing past the cap fails');
   assert.throws(() => capMemory(noMax, 65536), /above the memory limit of 1 pages/);
 });
+
+test('preflight: the contract version, the allowed world and each refused import named', async () => {
+  const { problems, customSections } = await import('../src/preflight.mjs');
+  const { transpile } = await import('@bytecodealliance/jco-transpile');
+  const real = process.env.TRAKT_ADAPTER_WASM;
+  const foreign = process.env.FOREIGN_IMPORT_COMPONENT_WASM;
+  assert.ok(real && foreign, 'run_tests.sh exports TRAKT_ADAPTER_WASM and FOREIGN_IMPORT_COMPONENT_WASM');
+  const look = async (file) => {
+    const r = await transpile(file, { name: 'component', instantiation: 'async' });
+    return [r.imports, r.exports.map(([n]) => n)];
+  };
+  const bytes = fs.readFileSync(real);
+  assert.equal(customSections(bytes)['crosswatch:api-version'], 'crosswatch:sync@0.1.0');
+  const [imports, exports] = await look(real);
+  assert.deepEqual(problems(bytes, imports, exports), []);
+  const [fi, fe] = await look(foreign);
+  const refused = problems(fs.readFileSync(foreign), fi, fe);
+  assert.equal(refused.length, 1, refused.join('\n'));
+  assert.match(refused[0], /imports wasi:filesystem\/types \(files\), outside the world/);
+  // A declaration of another contract (appended: the last section of a name wins, as in the
+  // Rust and Python hosts) is refused naming both versions.
+  const name = Buffer.from('crosswatch:api-version');
+  const value = Buffer.from('crosswatch:sync@0.2.0');
+  const body = Buffer.concat([Buffer.from([name.length]), name, value]);
+  const other = Buffer.concat([bytes, Buffer.from([0, body.length]), body]);
+  assert.deepEqual(problems(other, imports, exports),
+    ['the component targets contract crosswatch:sync@0.2.0, but this host supports crosswatch:sync@0.1.x']);
+  assert.throws(() => customSections(Buffer.from('\0asm\x01\0\0\0')), /core WebAssembly module/);
+});
