@@ -121,16 +121,11 @@ impl Guest for Component {
     }
 
     fn build_index_json(feature: wit::Feature) -> Result<String, wit::AdapterError> {
-        let entries = with_session(|s| {
+        Ok(with_session(|s| {
             s.client.reset_ledger();
             let (features, mut ctx) = s.ctx();
-            features.build_index(feature.into(), &mut ctx)
-        })?;
-        let mut index = serde_json::Map::with_capacity(entries.len());
-        for (key, item) in &entries {
-            index.insert(key.clone(), model::json::item_to_json(item));
-        }
-        serde_json::to_string(&index).map_err(|e| wit::AdapterError::Internal(format!("index to JSON: {e}")))
+            features.build_index_json(feature.into(), &mut ctx)
+        })?)
     }
 
     fn add(feature: wit::Feature, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {

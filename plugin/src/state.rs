@@ -38,7 +38,7 @@ pub trait Store {
 }
 
 /// The bytes of `name`; `None` when absent or unreadable (warn logged).
-fn read_bytes(store: &mut dyn Store, feature: &str, name: &str) -> Option<Vec<u8>> {
+pub fn read_bytes(store: &mut dyn Store, feature: &str, name: &str) -> Option<Vec<u8>> {
     match store.read(name) {
         Ok(b) => b,
         Err(e) => {
@@ -48,29 +48,28 @@ fn read_bytes(store: &mut dyn Store, feature: &str, name: &str) -> Option<Vec<u8
     }
 }
 
-/// The bytes of `name` when it holds a document of `schema`, checked without building a
-/// JSON tree (for large documents the caller deserializes straight from the bytes: a
-/// 100,000-play history cache as a `Value` would take several times its size). `None`
-/// (warn logged) when absent, unreadable, corrupt or of another schema.
-pub fn read_large(store: &mut dyn Store, feature: &str, name: &str, schema: u32) -> Option<Vec<u8>> {
+/// For a large document that the caller parses straight from its bytes (a 100,000-play
+/// history cache as a `Value` would take several times its size) and that did not parse as
+/// a document of `schema`: is it one all the same? Checked without building a JSON tree;
+/// `false` (warn logged: corrupt, or of another schema) when it is not.
+pub fn probe_schema(feature: &str, name: &str, bytes: &[u8], schema: u32) -> bool {
     #[derive(serde::Deserialize)]
     struct Probe {
         schema: Option<u64>,
     }
-    let bytes = read_bytes(store, feature, name)?;
-    let found = match serde_json::from_slice::<Probe>(&bytes) {
+    let found = match serde_json::from_slice::<Probe>(bytes) {
         Ok(p) => p.schema,
         Err(e) => {
             ignored(feature, name, "corrupt", e.to_string());
-            return None;
+            return false;
         }
     };
     if found != Some(u64::from(schema)) {
         let found = found.map(|n| n.to_string()).unwrap_or_else(|| "none".into());
         ignored(feature, name, "schema", format!("schema {found}, expected {schema}"));
-        return None;
+        return false;
     }
-    Some(bytes)
+    true
 }
 
 /// Read `name` as a document of `schema`; `None` when absent or unusable (warn logged).
@@ -109,7 +108,15 @@ pub fn ignored(feature: &str, name: &str, reason: &str, detail: String) {
 
 /// Write `doc` (which carries its own `schema` field) as compact JSON. `false` on failure.
 pub fn save<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, doc: &T) -> bool {
-    let bytes = match serde_json::to_vec(doc) {
+    save_sized(store, feature, name, doc, 0)
+}
+
+/// `save` into a buffer of `capacity` bytes to start with: a large document written into a
+/// growing buffer would take up to twice its size in the component's memory, which never
+/// shrinks.
+pub fn save_sized<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, doc: &T, capacity: usize) -> bool {
+    let mut bytes = Vec::with_capacity(capacity);
+    let bytes = match serde_json::to_writer(&mut bytes, doc).map(|()| bytes) {
         Ok(b) => b,
         Err(e) => {
             log::event(
@@ -152,7 +159,18 @@ pub fn delete(store: &mut dyn Store, feature: &str, name: &str) -> bool {
 
 /// Save `doc`, or when that fails delete the file so no outdated copy stays behind.
 pub fn save_or_delete<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, doc: &T) -> bool {
-    if save(store, feature, name, doc) {
+    save_or_delete_sized(store, feature, name, doc, 0)
+}
+
+/// `save_or_delete` with `save_sized`'s starting capacity.
+pub fn save_or_delete_sized<T: Serialize>(
+    store: &mut dyn Store,
+    feature: &str,
+    name: &str,
+    doc: &T,
+    capacity: usize,
+) -> bool {
+    if save_sized(store, feature, name, doc, capacity) {
         return true;
     }
     if delete(store, feature, name) {

@@ -182,16 +182,36 @@ fn compiled_components_are_cached_between_starts() {
 
 #[test]
 fn the_json_index_is_the_same_index() {
-    for (library, feature) in
-        [(Library::sample(30, 3), Feature::Watchlist), (Library::history_sample(300), Feature::History)]
-    {
-        let h = Harness::new(library);
+    let printed = |text: &str| {
+        let mut out = Vec::new();
+        cw_host::print_json_text(&mut out, text);
+        String::from_utf8(out).unwrap()
+    };
+    let printed_records = |records: &[trakt_host::runtime::IndexEntry]| {
+        let mut out = Vec::new();
+        cw_host::print_json(&mut out, &trakt_host::items::index_to_json(records));
+        String::from_utf8(out).unwrap()
+    };
+    for (library, feature) in [
+        (Library::sample(30, 3), Feature::Watchlist),
+        (Library::sample(30, 3), Feature::Ratings),
+        (Library::history_sample(300), Feature::History),
+    ] {
+        // Live reads on one emulator and state directory, then reads from the caches.
+        let h = Harness::new(library.clone());
         let mut a = adapter(&h, Limits::default(), json!({}), Capture::default());
         let records = a.build_index(feature).unwrap().unwrap();
         let text = a.build_index_json(feature).unwrap().unwrap();
         let from_json: serde_json::Value = serde_json::from_str(&text).expect("JSON object text");
         assert_eq!(from_json, trakt_host::items::index_to_json(&records), "{feature:?}");
         assert!(!records.is_empty());
+        // cw-host prints the text exactly as it printed the records, byte for byte, in order.
+        let cached_records = a.build_index(feature).unwrap().unwrap();
+        assert_eq!(printed(&text), printed_records(&cached_records), "{feature:?} from the cache");
+        let fresh = Harness::new(library);
+        let mut b = adapter(&fresh, Limits::default(), json!({}), Capture::default());
+        let live_text = b.build_index_json(feature).unwrap().unwrap();
+        assert_eq!(printed(&live_text), printed_records(&records), "{feature:?} live");
     }
 }
 

@@ -19,7 +19,7 @@ use std::io::Write;
 use clap::Parser;
 
 pub use args::{AuthCommand, Cli, Command, GlobalArgs, WriteArgs, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
-pub use commands::{Session, EMBEDDED_COMPONENT};
+pub use commands::{print_json, print_json_text, Session, EMBEDDED_COMPONENT};
 pub use demo::host_credentials;
 pub use io::Io;
 

@@ -19,6 +19,11 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     config.wasm_component_model(true);
     config.consume_fuel(true);
     config.epoch_interruption(true);
+    // `CW_HOST_PERFMAP=1`: name the component's functions for `perf` (/tmp/perf-PID.map;
+    // profiling, see README "Performance"). Code generation is the same either way.
+    if std::env::var_os("CW_HOST_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)?;
     let weak = engine.weak();
     std::thread::Builder::new()

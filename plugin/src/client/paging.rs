@@ -4,12 +4,10 @@
 //! that fails, any malformed page and any inconsistency in the paging headers abandons the
 //! whole walk (reference crosswatch.md 3.5 and 10.4; trakt-api.md 4).
 
-use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
-use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -21,10 +19,11 @@ use crate::log::{self, Level};
 /// Safety stop: a listing longer than this many pages is treated as a server loop.
 const MAX_PAGES: u32 = 10_000;
 
-/// Every row of a listing, in Trakt's order.
+/// Every row of a listing, in Trakt's order, as its JSON text (callers read rows with
+/// `features::rows::Row`, or as a `Value` when that cannot).
 #[derive(Debug)]
 pub struct Listing {
-    pub rows: Vec<Value>,
+    pub rows: Vec<Box<RawValue>>,
     pub pages: u32,
     /// Page 1's `ETag` (trimmed; none when missing or blank).
     pub etag: Option<String>,
@@ -65,34 +64,15 @@ pub fn fetch_conditional(
     limit: u32,
     if_none_match: Option<&str>,
 ) -> Result<Fetched, AdapterError> {
-    let mut rows: Vec<Value> = Vec::new();
+    let mut rows: Vec<Box<RawValue>> = Vec::new();
     let walked = walk(client, feature, path, &[], limit, if_none_match, &mut |page| {
-        rows.extend(page);
+        rows.extend(page.iter().map(|r| (*r).to_owned()));
         Ok(())
     });
     Ok(match noted(client, feature, path, walked)? {
         Walked::NotModified { page_count, item_count } => Fetched::NotModified { page_count, item_count },
         Walked::Done { pages, etag } => Fetched::Full(Listing { rows, pages, etag }),
     })
-}
-
-/// A row as the pager hands it over: a parsed JSON value, or the row's own text
-/// (`RawValue`) for a caller that parses rows itself, cheaper than a generic JSON tree.
-pub trait PageRow: DeserializeOwned {
-    /// The row as JSON text (what tells one page from another).
-    fn text(&self) -> Cow<'_, str>;
-}
-
-impl PageRow for Value {
-    fn text(&self) -> Cow<'_, str> {
-        Cow::Owned(self.to_string())
-    }
-}
-
-impl PageRow for Box<RawValue> {
-    fn text(&self) -> Cow<'_, str> {
-        Cow::Borrowed(self.get())
-    }
 }
 
 /// What a page-by-page walk saw.
@@ -106,13 +86,14 @@ pub enum Walked {
 /// to `sink` as soon as the page passed its checks, so a long listing is never held whole.
 /// An error (from the walk or from `sink`) means the caller must drop whatever it built from
 /// the earlier pages.
-pub fn for_each_page<R: PageRow>(
+/// The rows are borrowed from the page's body: no copy of a row at all.
+pub fn for_each_raw_page(
     client: &mut Client,
     feature: &str,
     path: &str,
     query: &[(&str, String)],
     limit: u32,
-    sink: &mut dyn FnMut(Vec<R>) -> Result<(), AdapterError>,
+    sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
 ) -> Result<Walked, AdapterError> {
     let walked = walk(client, feature, path, query, limit, None, sink);
     noted(client, feature, path, walked)
@@ -132,14 +113,14 @@ fn noted(
     result
 }
 
-fn walk<R: PageRow>(
+fn walk(
     client: &mut Client,
     feature: &str,
     path: &str,
     query: &[(&str, String)],
     limit: u32,
     if_none_match: Option<&str>,
-    sink: &mut dyn FnMut(Vec<R>) -> Result<(), AdapterError>,
+    sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
 ) -> Result<Walked, AdapterError> {
     let limit = limit.clamp(1, MAX_PAGE_LIMIT);
     let mut total: u64 = 0;
@@ -187,7 +168,8 @@ fn walk<R: PageRow>(
                 return Err(bad(format!("truncated body ({} of {n} bytes)", resp.body.len())));
             }
         }
-        let page_rows = match serde_json::from_slice::<Vec<R>>(&resp.body) {
+        // Rows stay text borrowed from the body: the sink parses what it needs.
+        let page_rows = match serde_json::from_slice::<Vec<&RawValue>>(&resp.body) {
             Ok(a) => a,
             Err(e) if e.is_eof() => return Err(bad(format!("truncated body: {e}"))),
             Err(e) => match serde_json::from_slice::<Value>(&resp.body) {
@@ -233,7 +215,7 @@ fn walk<R: PageRow>(
             None => !empty && !short,
         };
         total += page_rows.len() as u64;
-        sink(page_rows)?;
+        sink(&page_rows)?;
         log::progress(feature, "index", total, item_count);
         if !more {
             break;
@@ -251,13 +233,14 @@ fn walk<R: PageRow>(
     Ok(Walked::Done { pages: page, etag })
 }
 
-/// Order-insensitive digest of a page's rows.
-fn fingerprint<R: PageRow>(rows: &[R]) -> u64 {
-    let mut texts: Vec<Cow<'_, str>> = rows.iter().map(PageRow::text).collect();
-    texts.sort();
-    let mut h = DefaultHasher::new();
-    texts.hash(&mut h);
-    h.finish()
+/// Order-insensitive digest of a page's rows: the sum of the rows' own digests (no sort,
+/// no copy of a row).
+fn fingerprint(rows: &[&RawValue]) -> u64 {
+    rows.iter().fold(0u64, |sum, row| {
+        let mut h = DefaultHasher::new();
+        row.get().hash(&mut h);
+        sum.wrapping_add(h.finish())
+    })
 }
 
 #[cfg(test)]

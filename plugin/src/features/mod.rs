@@ -18,6 +18,7 @@ use crate::client::{Call, Client};
 use crate::config::Options;
 use crate::error::AdapterError;
 use crate::log::{self, Level};
+use crate::model::index_json::{index_text, EntryJson};
 use crate::model::json::item_from_json;
 use crate::model::keys::UNKNOWN_KEY;
 use crate::model::{item_key, Hint, Item};
@@ -195,6 +196,19 @@ impl Features {
             Feature::History => self.history.build_index(ctx),
             other => Err(unsupported(other)),
         }
+    }
+
+    /// `build_index` as the text of one JSON object (`model::index_json`).
+    pub fn build_index_json(&mut self, feature: Feature, ctx: &mut Ctx) -> Result<String, AdapterError> {
+        let text = match feature {
+            Feature::History => return self.history.build_index_json(ctx),
+            other => {
+                let entries = self.build_index(other, ctx)?;
+                let json = entries.iter().map(|(k, item)| (k.as_str(), EntryJson { item, play: None }));
+                index_text(json, entries.len())
+            }
+        };
+        text.map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
     }
 
     pub fn write(

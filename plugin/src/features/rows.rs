@@ -4,11 +4,17 @@
 //! 3.4). Seasons and episodes carry `show_ids` and `series_title`; their `title` is the
 //! episode title, else the show's; `year` is the show's. Ids are normalised as CrossWatch
 //! does and non-scalar ids (e.g. `plex: {guid, slug}`) are dropped.
+//!
+//! Two readers say the same: `Row`, a typed view borrowed from the page text (the fast path,
+//! no JSON tree), and `row_to_item` over a `Value` for the rows `Row` cannot read the same
+//! way (see `model::lenient`).
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::json::ids_from_map;
-use crate::model::Item;
+use crate::model::lenient::{Int, Num, Obj, RatingValue, RawIds, Text};
+use crate::model::{Ids, Item};
 
 /// One row as an item; `Ok(None)` for a row type this adapter does not handle (people,
 /// lists); `Err` for a row that is not what Trakt documents (no type, no media object).
@@ -79,3 +85,183 @@ fn int(v: &Value, field: &str) -> Option<i32> {
 fn ids_of(v: &Value) -> Vec<(String, String)> {
     v.get("ids").and_then(Value::as_object).map(ids_from_map).unwrap_or_default()
 }
+
+/// A Trakt row as the features read it, borrowed from the page text (see `model::lenient`):
+/// list rows (watchlist, ratings) and history rows share the shape.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Row<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Text<'a>,
+    #[serde(borrow)]
+    pub movie: Obj<Media<'a>>,
+    #[serde(borrow)]
+    pub show: Obj<Media<'a>>,
+    #[serde(borrow)]
+    pub season: Obj<Media<'a>>,
+    #[serde(borrow)]
+    pub episode: Obj<Media<'a>>,
+    #[serde(borrow)]
+    pub listed_at: Text<'a>,
+    #[serde(borrow)]
+    pub rated_at: Text<'a>,
+    #[serde(borrow)]
+    pub user_rated_at: Text<'a>,
+    pub rating: RatingValue,
+    #[serde(borrow)]
+    pub watched_at: Text<'a>,
+    pub id: Option<Num>,
+}
+
+/// A movie, show, season or episode object of a row.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Media<'a> {
+    #[serde(borrow)]
+    pub title: Text<'a>,
+    pub year: Int,
+    pub ids: Obj<RawIds>,
+    pub number: Int,
+    pub season: Int,
+}
+
+impl Media<'_> {
+    fn ids(&self) -> Vec<(String, String)> {
+        self.ids.0.as_ref().map(|r| Ids::from_raw(&r.0).to_raw()).unwrap_or_default()
+    }
+}
+
+impl<'a> Row<'a> {
+    /// The row of this text; `None` when the typed view cannot read it the way a `Value`
+    /// would (callers then take the `Value` path).
+    pub fn parse(text: &'a str) -> Option<Row<'a>> {
+        // Only objects: serde would read an array into the struct by position.
+        text.starts_with('{').then(|| serde_json::from_str(text).ok()).flatten()
+    }
+
+    /// `row_to_item` of the same row.
+    pub fn item(&self) -> Result<Option<Item>, String> {
+        let kind = self.kind.get().ok_or("no type")?;
+        fn obj<'m, 'a>(o: &'m Obj<Media<'a>>, name: &str) -> Result<&'m Media<'a>, String> {
+            o.0.as_ref().ok_or_else(|| format!("no {name} object"))
+        }
+        let item = match kind {
+            "movie" | "show" => {
+                let m = obj(if kind == "movie" { &self.movie } else { &self.show }, kind)?;
+                Item { kind: kind.to_string(), title: m.title.owned(), year: m.year.0, ids: m.ids(), ..Item::default() }
+            }
+            "season" => {
+                let s = obj(&self.season, "season")?;
+                let show = obj(&self.show, "show")?;
+                let show_title = show.title.owned();
+                Item {
+                    kind: "season".into(),
+                    title: show_title.clone(),
+                    year: show.year.0,
+                    ids: s.ids(),
+                    show_ids: show.ids(),
+                    season: s.number.0,
+                    series_title: show_title,
+                    ..Item::default()
+                }
+            }
+            "episode" => {
+                let e = obj(&self.episode, "episode")?;
+                let show = obj(&self.show, "show")?;
+                let show_title = show.title.owned();
+                Item {
+                    kind: "episode".into(),
+                    title: e.title.owned().or_else(|| show_title.clone()),
+                    year: show.year.0,
+                    ids: e.ids(),
+                    show_ids: show.ids(),
+                    season: e.season.0,
+                    episode: e.number.0,
+                    series_title: show_title,
+                    ..Item::default()
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(item))
+    }
+}
+
+/// `rating` of a Trakt row: an integer 1..10 (as Trakt sends it; integral numbers and digit
+/// strings are accepted like CrossWatch's `int(str(v))`).
+pub fn row_rating(v: Option<&Value>) -> Option<i64> {
+    let n = match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }?;
+    (1..=10).contains(&n).then_some(n)
+}
+
+/// A list row (watchlist, ratings) as the index reads it: the typed view, or a `Value` for a
+/// row the view cannot read the same way.
+pub enum ListRow<'a> {
+    Typed(&'a str, Box<Row<'a>>),
+    Tree(Value),
+}
+
+impl<'a> ListRow<'a> {
+    /// `Err` (the parser's message) when the text is not JSON a `Value` can hold.
+    pub fn read(text: &'a str) -> Result<ListRow<'a>, String> {
+        match Row::parse(text) {
+            Some(r) => Ok(ListRow::Typed(text, Box::new(r))),
+            None => serde_json::from_str(text).map(ListRow::Tree).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// `row_to_item`.
+    pub fn item(&self) -> Result<Option<Item>, String> {
+        match self {
+            ListRow::Typed(_, r) => r.item(),
+            ListRow::Tree(v) => row_to_item(v),
+        }
+    }
+
+    /// `row_type`.
+    pub fn kind(&self) -> String {
+        match self {
+            ListRow::Typed(_, r) => r.kind.get().unwrap_or("").to_string(),
+            ListRow::Tree(v) => row_type(v),
+        }
+    }
+
+    /// A string field of the row (`listed_at`, `rated_at`, ...), `None` when absent or not a
+    /// string.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        match self {
+            ListRow::Typed(_, r) => match field {
+                "listed_at" => r.listed_at.get(),
+                "rated_at" => r.rated_at.get(),
+                "user_rated_at" => r.user_rated_at.get(),
+                "watched_at" => r.watched_at.get(),
+                _ => None,
+            },
+            ListRow::Tree(v) => v.get(field).and_then(Value::as_str),
+        }
+    }
+
+    /// The row's `rating` when it is an integer 1..10 (`ratings::index::row_rating`).
+    pub fn rating(&self) -> Option<i64> {
+        match self {
+            ListRow::Typed(_, r) => r.rating.0.filter(|n| (1..=10).contains(n)),
+            ListRow::Tree(v) => row_rating(v.get("rating")),
+        }
+    }
+
+    /// The row's `rating` as JSON text, for log lines ("" when absent).
+    pub fn rating_text(&self) -> String {
+        let of = |v: &Value| v.get("rating").map(Value::to_string).unwrap_or_default();
+        match self {
+            ListRow::Typed(text, _) => serde_json::from_str::<Value>(text).map(|v| of(&v)).unwrap_or_default(),
+            ListRow::Tree(v) => of(v),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,6 +14,28 @@ pub const ID_KEYS: [&str; 15] = [
 const NUMERIC: [&str; 11] =
     ["tmdb", "tvdb", "trakt", "simkl", "mal", "anilist", "kitsu", "anidb", "plex", "jellyfin", "emby"];
 
+/// `s.to_lowercase()`, without a copy when `s` is already lowercase ASCII (keys and ids
+/// nearly always are).
+pub fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.is_ascii() {
+        return std::borrow::Cow::Owned(s.to_lowercase());
+    }
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return std::borrow::Cow::Owned(s.to_ascii_lowercase());
+    }
+    std::borrow::Cow::Borrowed(s)
+}
+
+/// `s.to_lowercase()` of an owned string, in place when it is ASCII.
+pub fn into_lower(mut s: String) -> String {
+    if s.is_ascii() {
+        s.make_ascii_lowercase();
+        s
+    } else {
+        s.to_lowercase()
+    }
+}
+
 /// Values that mean "no id" in CrossWatch data.
 const SENTINELS: [&str; 7] = ["none", "null", "nan", "undefined", "unknown", "0", ""];
 
@@ -85,14 +107,14 @@ pub enum Kind {
 
 impl Kind {
     pub fn parse(raw: &str) -> Kind {
-        let x = raw.trim().to_lowercase();
-        match x.as_str() {
+        let x = lower(raw.trim());
+        match x.as_ref() {
             "" | "movie" | "movies" => Kind::Movie,
             // anime maps to show, as CrossWatch's keys and Trakt payloads treat it
             "show" | "shows" | "series" | "tv" | "anime" => Kind::Show,
             "season" | "seasons" => Kind::Season,
             "episode" | "episodes" => Kind::Episode,
-            _ => Kind::Other(x),
+            _ => Kind::Other(x.into_owned()),
         }
     }
 
@@ -109,25 +131,25 @@ impl Kind {
 
 /// Normalise one id value the CrossWatch way; `None` drops it.
 pub fn normalize_id(namespace: &str, value: &str) -> Option<String> {
-    let ns = namespace.trim().to_lowercase();
+    let ns = lower(namespace.trim());
     let s = value.trim();
-    if SENTINELS.contains(&s.to_lowercase().as_str()) {
+    if SENTINELS.contains(&lower(s).as_ref()) {
         return None;
     }
-    if NUMERIC.contains(&ns.as_str()) {
+    if NUMERIC.contains(&ns.as_ref()) {
         let digits: String = s.chars().filter(char::is_ascii_digit).collect();
         return (!digits.is_empty()).then_some(digits);
     }
-    match ns.as_str() {
+    match ns.as_ref() {
         "imdb" => {
-            let lower = s.to_lowercase();
+            let lower = lower(s);
             if let Some(tt) = find_tt(&lower) {
                 return Some(tt);
             }
             let digits: String = lower.chars().filter(char::is_ascii_digit).collect();
             (!digits.is_empty()).then(|| format!("tt{digits}"))
         }
-        "slug" | "mdblist" => Some(s.to_lowercase()),
+        "slug" | "mdblist" => Some(lower(s).into_owned()),
         _ => Some(s.to_string()),
     }
 }
@@ -149,7 +171,7 @@ fn find_tt(s: &str) -> Option<String> {
 
 /// Ids parsed out of a guid (Plex agents and generic `imdb://`, `tmdb://`, `tvdb://` URIs).
 fn ids_from_guid(guid: &str) -> Vec<(&'static str, String)> {
-    let g = guid.trim().to_lowercase();
+    let g = lower(guid.trim());
     let mut out = Vec::new();
     let imdb = after_any(&g, &["imdb://title/", "imdb://"], |rest| {
         let d = rest.strip_prefix("tt")?;
@@ -200,8 +222,8 @@ impl Ids {
         let mut found: Vec<(&'static str, String)> = Vec::new();
         let mut from_guid = Vec::new();
         for (ns, value) in raw {
-            let ns_l = ns.trim().to_lowercase();
-            let Some(&key) = ID_KEYS.iter().find(|k| **k == ns_l) else { continue };
+            let ns_l = lower(ns.trim());
+            let Some(&key) = ID_KEYS.iter().find(|k| **k == ns_l.as_ref()) else { continue };
             let Some(v) = normalize_id(key, value) else { continue };
             if key == "guid" {
                 from_guid.extend(ids_from_guid(&v));
@@ -214,13 +236,9 @@ impl Ids {
             found.retain(|(fk, _)| *fk != k);
             found.push((k, v));
         }
-        let mut ordered = Vec::with_capacity(found.len());
-        for key in ID_KEYS {
-            if let Some((k, v)) = found.iter().find(|(k, _)| *k == key) {
-                ordered.push((*k, v.clone()));
-            }
-        }
-        Ids(ordered)
+        // Namespaces are unique here: a stable sort by their place in ID_KEYS is that order.
+        found.sort_by_key(|(k, _)| ID_KEYS.iter().position(|x| x == k));
+        Ids(found)
     }
 
     pub fn get(&self, namespace: &str) -> Option<&str> {

@@ -3,7 +3,7 @@
 //! Keys must match the orchestrator's byte for byte, so the algorithm follows CrossWatch's
 //! `canonical_key` (reference crosswatch.md 2.2) plus the newer upstream `#show` suffix.
 
-use super::item::{Ids, Item, Kind};
+use super::item::{into_lower, Ids, Item, Kind};
 
 /// Version label of the key scheme, reported in the manifest.
 pub const KEY_SCHEME: &str = "cw-keys/2: tmdb-first, #show for tmdb-keyed shows";
@@ -17,7 +17,7 @@ pub const UNKNOWN_KEY: &str = "unknown:";
 
 /// `ns:value` of the first `KEY_PRIORITY` namespace present, lowercased.
 fn best_id(ids: &Ids) -> Option<String> {
-    KEY_PRIORITY.iter().find_map(|ns| ids.get(ns).map(|v| format!("{ns}:{v}").to_lowercase()))
+    KEY_PRIORITY.iter().find_map(|ns| ids.get(ns).map(|v| into_lower(format!("{ns}:{v}"))))
 }
 
 /// The canonical key of a (normalised) media description.
@@ -44,7 +44,7 @@ pub fn canonical_key(
             _ => None,
         };
         if let (Some(show), Some(fragment)) = (show, fragment) {
-            return format!("{show}{fragment}").to_lowercase();
+            return into_lower(format!("{show}{fragment}"));
         }
     }
     if let Some(key) = best_id(ids) {

@@ -18,10 +18,13 @@ use crate::client::Call;
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
-use crate::features::rows::row_to_item;
+use crate::features::rows::{row_to_item, Row};
 use crate::features::{is_session_wide, Ctx};
 use crate::log::{self, Level};
-use crate::model::{item_key, Item, Kind};
+use crate::model::index_json::{index_text, EntryJson};
+use crate::model::keys::canonical_key;
+use crate::model::lenient::Num;
+use crate::model::{Item, Kind};
 use crate::time;
 
 pub use cache::{drop_cache, load_cache, save_cache};
@@ -104,6 +107,8 @@ pub struct Index {
     /// before the live read; `None` when it could not be read (then the index is not cached).
     pub wm: Option<String>,
     pub generated_at: String,
+    /// `keys()`, computed once; every change to `plays` or `titles` empties it.
+    keys: std::cell::OnceCell<Vec<String>>,
 }
 
 /// `<base>@<minute>`: the event key of a play without a same-minute collision.
@@ -118,6 +123,17 @@ impl Index {
 
     fn title_for(&mut self, item: &Item, kind: PlayKind) -> u32 {
         let ids = item.ids();
+        let key = || {
+            canonical_key(
+                &item.kind(),
+                &ids,
+                &item.show_ids(),
+                item.season,
+                item.episode,
+                item.title.as_deref(),
+                item.year,
+            )
+        };
         let trakt = ids.get("trakt").and_then(|t| t.parse::<u64>().ok());
         let other = match trakt {
             Some(n) => {
@@ -127,7 +143,7 @@ impl Index {
                 None
             }
             None => {
-                let mut s = item_key(item);
+                let mut s = key();
                 for (ns, v) in ids.to_raw() {
                     s.push_str(&format!("|{ns}:{v}"));
                 }
@@ -138,7 +154,7 @@ impl Index {
             }
         };
         let t = self.titles.len() as u32;
-        self.titles.push(Title { base: item_key(item), kind, item: bare(item) });
+        self.titles.push(Title { base: key(), kind, item: bare(item) });
         match (trakt, other) {
             (Some(n), _) => self.by_trakt.insert((kind, n), t),
             (None, Some(s)) => self.by_other.insert(s, t),
@@ -155,6 +171,7 @@ impl Index {
     /// Add a play of `item` (its time and history id are taken from the arguments).
     pub fn push(&mut self, item: &Item, kind: PlayKind, minute: i64, id: Option<u64>, watched_at: String) {
         let title = self.title_for(item, kind);
+        self.changed();
         self.plays.push(Play { title, minute, id, watched_at });
     }
 
@@ -178,11 +195,17 @@ impl Index {
         let title = match self.known(kind, trakt) {
             Some(t) => t,
             None => {
-                let v: Value = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
-                let item = row_to_item(&v)?.ok_or("not a movie or episode")?;
-                self.title_for(&item, kind)
+                let item = match Row::parse(row.get()) {
+                    Some(r) => r.item()?,
+                    None => {
+                        let v: Value = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
+                        row_to_item(&v)?
+                    }
+                };
+                self.title_for(&item.ok_or("not a movie or episode")?, kind)
             }
         };
+        self.changed();
         self.plays.push(Play {
             title,
             minute: time::floor_minute(secs),
@@ -204,21 +227,39 @@ impl Index {
     /// The event key of every play, aligned with `plays`: `<base>@<minute>` for the play
     /// with the smallest history id of its base and minute, `<base>@<minute>~h<id>` for the
     /// others; plays not read back yet (no id) come after those, `~dup`, `~dup2`, ....
-    pub fn keys(&self) -> Vec<String> {
+    pub fn keys(&self) -> &[String] {
+        self.keys.get_or_init(|| self.compute_keys())
+    }
+
+    /// Plays or titles change: the keys are computed again when asked for.
+    fn changed(&mut self) {
+        self.keys.take();
+    }
+
+    fn compute_keys(&self) -> Vec<String> {
+        // Titles ranked by base key (equal bases, equal rank): plays then sort by numbers
+        // only, in the order of (base, minute, read back, id, position).
+        let mut by_base: Vec<u32> = (0..self.titles.len() as u32).collect();
+        by_base.sort_unstable_by(|a, b| self.titles[*a as usize].base.cmp(&self.titles[*b as usize].base));
+        let mut rank = vec![0u32; self.titles.len()];
+        for w in 1..by_base.len() {
+            let (prev, t) = (by_base[w - 1] as usize, by_base[w] as usize);
+            rank[t] = rank[prev] + u32::from(self.titles[prev].base != self.titles[t].base);
+        }
         let mut order: Vec<usize> = (0..self.plays.len()).collect();
-        let sort_key = |i: &usize| {
+        order.sort_unstable_by_key(|i| {
             let p = &self.plays[*i];
-            (self.title(p).base.as_str(), p.minute, p.id.is_none(), p.id)
-        };
-        order.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+            (rank[p.title as usize], p.minute, p.id.is_none(), p.id, *i)
+        });
         let mut keys = vec![String::new(); self.plays.len()];
-        let mut prev: Option<(&str, i64)> = None;
+        let mut prev: Option<(u32, i64)> = None;
         let mut dups = 0u32;
         for i in order {
             let p = &self.plays[i];
             let base = self.title(p).base.as_str();
             let plain = event_key(base, p.minute);
-            keys[i] = if prev != Some((base, p.minute)) {
+            let at = (rank[p.title as usize], p.minute);
+            keys[i] = if prev != Some(at) {
                 dups = 0;
                 plain
             } else {
@@ -234,7 +275,7 @@ impl Index {
                     }
                 }
             };
-            prev = Some((base, p.minute));
+            prev = Some(at);
         }
         keys
     }
@@ -248,12 +289,22 @@ impl Index {
         }
     }
 
+    /// The index as the text of one JSON object, key -> item (`model::index_json`).
+    pub fn json(&self) -> Result<String, String> {
+        let keys = self.keys();
+        let entries = keys.iter().zip(&self.plays).map(|(k, p)| {
+            (k.as_str(), EntryJson { item: &self.title(p).item, play: Some((p.watched_at.as_str(), p.id)) })
+        });
+        index_text(entries, self.plays.len())
+    }
+
     pub fn entries(&self) -> Vec<(String, Item)> {
-        self.keys().into_iter().zip(&self.plays).map(|(k, p)| (k, self.item_of(p))).collect()
+        self.keys().iter().zip(&self.plays).map(|(k, p)| (k.clone(), self.item_of(p))).collect()
     }
 
     /// Keep the plays `keep` says yes to (titles stay: they are only looked up).
     pub fn retain(&mut self, mut keep: impl FnMut(&Play, &Title) -> bool) {
+        self.changed();
         let titles = &self.titles;
         self.plays.retain(|p| keep(p, &titles[p.title as usize]));
     }
@@ -296,49 +347,6 @@ impl Index {
             v.sort_by_key(|i| (self.plays[*i].minute, self.plays[*i].id.is_none(), self.plays[*i].id));
         }
         Lookup { index: self, presence, by_base }
-    }
-}
-
-/// A number Trakt (or the cache) may write as a JSON number or a digit string; anything
-/// else is no number.
-struct Num(Option<u64>);
-
-impl<'de> Deserialize<'de> for Num {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Num, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Num;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a number")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Num, E> {
-                Ok(Num(Some(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Num, E> {
-                Ok(Num(u64::try_from(v).ok()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Num, E> {
-                Ok(Num(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Num, E> {
-                Ok(Num(None))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Num, E> {
-                Ok(Num(v.trim().parse().ok()))
-            }
-            fn visit_unit<E>(self) -> Result<Num, E> {
-                Ok(Num(None))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Num, A::Error> {
-                while a.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Num(None))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Num, A::Error> {
-                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Num(None))
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -413,9 +421,9 @@ impl<'a> Lookup<'a> {
 pub fn read_into(ctx: &mut Ctx, path: &str, query: &[(&str, String)], into: &mut Index) -> Result<u32, AdapterError> {
     let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
     let mut n = 0usize;
-    let walked = paging::for_each_page(ctx.client, FEATURE, path, query, limit, &mut |rows: Vec<Box<RawValue>>| {
+    let walked = paging::for_each_raw_page(ctx.client, FEATURE, path, query, limit, &mut |rows: &[&RawValue]| {
         for row in rows {
-            into.push_row(&row).map_err(|why| {
+            into.push_row(row).map_err(|why| {
                 AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}; index abandoned"))
             })?;
             n += 1;
@@ -608,6 +616,7 @@ fn resolve_pending(ctx: &mut Ctx, index: &mut Index) {
             .map(|r| (r.id, r.watched_at.clone()));
         if let Some((id, text)) = hit {
             known.extend(id);
+            index.changed();
             let p = &mut index.plays[i];
             p.id = id;
             p.watched_at = text;

@@ -142,14 +142,23 @@ pub struct History {
 
 impl History {
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
+        let index = self.refresh(ctx)?;
+        Ok(index.entries())
+    }
+
+    /// `build_index` as the text of one JSON object, written from the index (no entries).
+    pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
+        let index = self.refresh(ctx)?;
+        index.json().map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+    }
+
+    /// The complete index, kept for this run's writes.
+    fn refresh(&mut self, ctx: &mut Ctx) -> Result<&index::Index, AdapterError> {
         if !journal::pending(ctx.state).is_empty() {
             // Reconcile (and finish) what an earlier run left before reading.
             self.add(&[], false, ctx)?;
         }
-        let index = index::refresh(ctx)?;
-        let entries = index.entries();
-        self.index = Some(index);
-        Ok(entries)
+        Ok(self.index.insert(index::refresh(ctx)?))
     }
 
     pub fn write(&mut self, op: Op, items: &[Item], dry_run: bool, ctx: &mut Ctx) -> Result<WriteReport, AdapterError> {

@@ -30,7 +30,7 @@ use crate::client::{paging, Call};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
-use crate::features::rows::{row_to_item, row_type};
+use crate::features::rows::ListRow;
 use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
 use crate::log::{self, Level};
@@ -57,17 +57,6 @@ struct Cache {
     generated_at: String,
     items: BTreeMap<String, Item>,
     wm: BTreeMap<String, String>,
-}
-
-/// `rating` of a Trakt row: an integer 1..10 (as Trakt sends it; integral numbers and digit
-/// strings are accepted like CrossWatch's `int(str(v))`).
-pub(super) fn row_rating(v: Option<&Value>) -> Option<i64> {
-    let n = match v? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    }?;
-    (1..=10).contains(&n).then_some(n)
 }
 
 impl Ratings {
@@ -106,36 +95,34 @@ impl Ratings {
             let path = format!("/sync/ratings/{t}");
             let listing = paging::fetch_all(ctx.client, FEATURE, &path, limit)?;
             pages += listing.pages;
-            for (n, row) in listing.rows.iter().enumerate() {
-                let item = match row_to_item(row) {
+            for (n, raw) in listing.rows.iter().enumerate() {
+                let malformed = |why: String| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"));
+                let row = ListRow::read(raw.get()).map_err(malformed)?;
+                let item = match row.item() {
                     Ok(Some(item)) => item,
                     Ok(None) => {
                         log::event(
                             Level::Warn,
                             FEATURE,
                             "index_row_skipped",
-                            &[("reason", "unsupported_type".into()), ("type", row_type(row))],
+                            &[("reason", "unsupported_type".into()), ("type", row.kind())],
                         );
                         continue;
                     }
-                    Err(why) => return Err(AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"))),
+                    Err(why) => return Err(malformed(why)),
                 };
-                let Some(rating) = row_rating(row.get("rating")) else {
+                let Some(rating) = row.rating() else {
                     log::event(
                         Level::Warn,
                         FEATURE,
                         "index_row_skipped",
-                        &[
-                            ("reason", "invalid_rating".into()),
-                            ("type", row_type(row)),
-                            ("rating", row.get("rating").map(Value::to_string).unwrap_or_default()),
-                        ],
+                        &[("reason", "invalid_rating".into()), ("type", row.kind()), ("rating", row.rating_text())],
                     );
                     continue;
                 };
                 let rated_at = ["rated_at", "user_rated_at"]
                     .iter()
-                    .find_map(|f| row.get(*f).and_then(Value::as_str).filter(|s| !s.is_empty()))
+                    .find_map(|f| row.text(f).filter(|s| !s.is_empty()))
                     .map(str::to_string);
                 let item = Item { rating: Some(rating as f64), rated_at, ..item };
                 let key = item_key(&item);

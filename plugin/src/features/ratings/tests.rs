@@ -1,9 +1,10 @@
 //! The ratings' unit tests against a fake Trakt (`Remote`).
 
-use super::index::{row_rating, ACTIVITIES_PATH, TYPES};
+use super::index::{ACTIVITIES_PATH, TYPES};
 use super::*;
 use crate::client::transport::{Method, Request, Response, TransportError};
 use crate::config::Options;
+use crate::features::rows::row_rating;
 use crate::log::take_lines;
 use crate::state::{RATINGS_INDEX, RATINGS_UNRESOLVED};
 use crate::testkit::{paged, resp, route_of, Env, Fakes};

@@ -27,7 +27,7 @@ use super::{Watchlist, FEATURE, PATH};
 use crate::client::paging::{self, Fetched, Listing};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
-use crate::features::rows::{row_to_item, row_type};
+use crate::features::rows::ListRow;
 use crate::features::stored_items;
 use crate::features::Ctx;
 use crate::log::{self, Level};
@@ -115,23 +115,21 @@ impl Watchlist {
     fn read_listing(listing: Listing, ctx: &mut Ctx, now: i64) -> Result<Vec<(String, Item)>, AdapterError> {
         let mut entries: Vec<(String, Item)> = Vec::with_capacity(listing.rows.len());
         let mut seen: BTreeSet<String> = BTreeSet::new();
-        for (n, row) in listing.rows.iter().enumerate() {
-            let item = match row_to_item(row) {
-                Ok(Some(item)) => {
-                    Item { listed_at: row.get("listed_at").and_then(Value::as_str).map(str::to_string), ..item }
-                }
+        for (n, raw) in listing.rows.iter().enumerate() {
+            let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
+            let row = ListRow::read(raw.get()).map_err(malformed)?;
+            let item = match row.item() {
+                Ok(Some(item)) => Item { listed_at: row.text("listed_at").map(str::to_string), ..item },
                 Ok(None) => {
                     log::event(
                         Level::Warn,
                         FEATURE,
                         "index_row_skipped",
-                        &[("reason", "unsupported_type".into()), ("type", row_type(row))],
+                        &[("reason", "unsupported_type".into()), ("type", row.kind())],
                     );
                     continue;
                 }
-                Err(why) => {
-                    return Err(AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}")));
-                }
+                Err(why) => return Err(malformed(why)),
             };
             let key = item_key(&item);
             if !seen.insert(key.clone()) {

@@ -1,0 +1,97 @@
+//! The typed row reader says what the `Value` reader says, row for row, including the odd
+//! rows (wrong JSON types, repeated and mixed-case ids, numbers as ids, no media object).
+
+use serde_json::{json, Value};
+
+use super::{row_rating, row_to_item, ListRow, Row};
+
+const GOLDEN: &str = include_str!("../../../tests/fixtures/golden_keys.json");
+
+fn odd_rows() -> Vec<Value> {
+    vec![
+        json!({"type": "movie", "movie": {"title": "A", "year": 1999, "ids": {"trakt": 1, "tmdb": 603, "imdb": "tt0133093", "slug": "a"}}}),
+        json!({"type": "movie", "movie": {"title": "B\u{e9}\"q", "year": 1999.0, "ids": {"tmdb": 603.0, "TMDB": "1", "plex": {"guid": "x"}, "imdb": null, "tvdb": true}}}),
+        json!({"type": "movie", "movie": {"title": 5, "year": "1999", "ids": []}}),
+        json!({"type": "movie", "movie": "not an object"}),
+        json!({"type": "movie"}),
+        json!({"type": 7, "movie": {}}),
+        json!({"movie": {"title": "no type"}}),
+        json!({"type": "person", "person": {"name": "x"}}),
+        json!({"type": "show", "show": {"title": "S", "year": 2008, "ids": {"tmdb": 1396, "tvdb": 81189}}}),
+        json!({"type": "season", "season": {"number": 2, "ids": {"tmdb": 3626}}, "show": {"title": "S", "year": 2008, "ids": {"tvdb": 81189}}}),
+        json!({"type": "season", "season": {"number": 2}}),
+        json!({"type": "season", "show": {"title": "S"}}),
+        json!({"type": "episode", "episode": {"season": 1, "number": 5, "title": null, "ids": {"tmdb": 62085}}, "show": {"title": "S", "ids": {"tmdb": 1396}}}),
+        json!({"type": "episode", "episode": {"season": 3000000000u64, "number": -1, "title": "E"}, "show": {"title": null, "year": -5}}),
+        json!({"type": "episode", "episode": {"season": 1, "number": 1}, "show": []}),
+        json!({"type": "movie", "movie": {"ids": {"tmdb": -3, "trakt": 18446744073709551615u64, "imdb": "0133093"}}}),
+    ]
+}
+
+fn golden_rows() -> Vec<Value> {
+    let g: Value = serde_json::from_str(GOLDEN).unwrap();
+    let mut rows: Vec<Value> = g["watchlist"].as_array().unwrap().iter().map(|c| c["row"].clone()).collect();
+    for t in ["movies", "shows", "seasons", "episodes"] {
+        rows.extend(g["ratings"][t].as_array().unwrap().iter().map(|c| c["row"].clone()));
+    }
+    rows
+}
+
+#[test]
+fn the_typed_reader_reads_every_row_as_a_value_does() {
+    let rows: Vec<Value> = odd_rows().into_iter().chain(golden_rows()).collect();
+    assert!(rows.len() > 40);
+    for row in rows {
+        let text = row.to_string();
+        let typed = Row::parse(&text).expect("an object row reads typed");
+        assert_eq!(typed.item(), row_to_item(&row), "{text}");
+        let list = ListRow::read(&text).unwrap();
+        assert!(matches!(list, ListRow::Typed(..)));
+        assert_eq!(list.item(), row_to_item(&row), "{text}");
+    }
+}
+
+#[test]
+fn rows_the_typed_reader_cannot_read_the_same_way_go_the_value_way() {
+    // A repeated field (a Value keeps the last one) and a row that is not an object.
+    for text in [r#"{"type": "show", "type": "movie", "movie": {"title": "A"}}"#, r#"["movie", {"title": "A"}]"#] {
+        assert!(Row::parse(text).is_none(), "{text}");
+        let v: Value = serde_json::from_str(text).unwrap();
+        let list = ListRow::read(text).unwrap();
+        assert!(matches!(list, ListRow::Tree(_)));
+        assert_eq!(list.item(), row_to_item(&v), "{text}");
+    }
+    assert!(ListRow::read("{").is_err());
+}
+
+#[test]
+fn ratings_and_dates_read_the_same_way() {
+    let ratings = [
+        json!(8),
+        json!(10.0),
+        json!(8.5),
+        json!(" 7 "),
+        json!("x"),
+        json!(0),
+        json!(11),
+        json!(-3),
+        json!(null),
+        json!(true),
+        json!([8]),
+        json!({"r": 8}),
+        json!(18446744073709551615u64),
+    ];
+    for r in ratings {
+        let row = json!({"type": "movie", "movie": {"ids": {"tmdb": 1}}, "rating": r, "rated_at": "2026-01-01T00:00:00.000Z", "listed_at": 5});
+        let text = row.to_string();
+        let list = ListRow::read(&text).unwrap();
+        assert_eq!(list.rating(), row_rating(row.get("rating")), "{text}");
+        assert_eq!(list.rating_text(), row["rating"].to_string(), "{text}");
+        assert_eq!(list.text("rated_at"), Some("2026-01-01T00:00:00.000Z"));
+        assert_eq!(list.text("listed_at"), None);
+        assert_eq!(list.text("user_rated_at"), None);
+        assert_eq!(list.kind(), "movie");
+    }
+    let list = ListRow::read(r#"{"movie": {}}"#).unwrap();
+    assert_eq!((list.rating_text(), list.kind()), (String::new(), String::new()));
+}

@@ -1,0 +1,323 @@
+//! Typed, borrowing views of Trakt rows: what `rows::row_to_item` reads from a `Value`, read
+//! straight from the page text (no JSON tree, strings borrowed from the page where they have
+//! no escapes). Every field is lenient the way `Value` accessors are: a field of another JSON
+//! type reads as absent, never as an error, so the view says what the `Value` path says.
+//! Anything the view cannot say the same way (a repeated field, which a `Value` resolves by
+//! keeping the last) fails the parse, and callers then take the `Value` path.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// Skip the rest of a compound value a visitor does not want.
+fn skip_map<'de, A: MapAccess<'de>>(mut a: A) -> Result<(), A::Error> {
+    while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn skip_seq<'de, A: SeqAccess<'de>>(mut a: A) -> Result<(), A::Error> {
+    while a.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Implements the visitor methods that make every JSON type but the wanted ones "absent".
+macro_rules! absent_otherwise {
+    ($($skip:ident)*) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
+        absent_otherwise!(@ $($skip)*);
+    };
+    (@ num $($rest:ident)*) => {
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        absent_otherwise!(@ $($rest)*);
+    };
+    (@ str $($rest:ident)*) => {
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> { Ok(Default::default()) }
+        absent_otherwise!(@ $($rest)*);
+    };
+    (@ map $($rest:ident)*) => {
+        fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+            skip_map(a)?;
+            Ok(Default::default())
+        }
+        absent_otherwise!(@ $($rest)*);
+    };
+    (@ seq $($rest:ident)*) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+            skip_seq(a)?;
+            Ok(Default::default())
+        }
+        absent_otherwise!(@ $($rest)*);
+    };
+    (@) => {};
+}
+
+/// A JSON string (borrowed when it has no escapes); any other JSON type is `None`
+/// (`Value::as_str`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Text<'a>(pub Option<Cow<'a, str>>);
+
+impl<'a> Text<'a> {
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+    pub fn owned(&self) -> Option<String> {
+        self.0.as_ref().map(|c| c.to_string())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Owned(v))))
+            }
+            absent_otherwise!(num map seq);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON integer that fits an `i32`; anything else is `None` (`Value::as_i64` then
+/// `i32::try_from`: floats, even integral ones, are not integers).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Int(pub Option<i32>);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Int;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(i32::try_from(v).ok()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Int, E> {
+                Ok(Int(i32::try_from(v).ok()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Int, E> {
+                Ok(Int(None))
+            }
+            absent_otherwise!(str map seq);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON object read as `T`; any other JSON type is `None` (`Value::is_object`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Obj<T>(pub Option<T>);
+
+impl<T> Default for Obj<T> {
+    fn default() -> Self {
+        Obj(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(a)).map(|t| Obj(Some(t)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_unit<E>(self) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Obj<T>, A::Error> {
+                skip_seq(a)?;
+                Ok(Obj(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Whether a `serde_json::Map` iterates by key (a `BTreeMap`: the component's own build) or
+/// in insertion order (`preserve_order`, which another crate of a native workspace build
+/// turns on for every crate).
+fn value_maps_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut m = serde_json::Map::new();
+        m.insert("b".into(), serde_json::Value::Null);
+        m.insert("a".into(), serde_json::Value::Null);
+        m.keys().next().map(String::as_str) == Some("a")
+    })
+}
+
+/// An `ids` object as `ids_from_map` reads it from a `Value`: scalar values as text (strings
+/// as they are, numbers in `serde_json`'s decimal form), other values dropped, in the order
+/// of a `Value` object (by name, or as written when maps keep that order; a repeated name
+/// keeps its first place and its last value).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RawIds(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for RawIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// One id value: `None` for the kinds `ids_from_map` drops.
+        struct Scalar(Option<String>);
+        impl<'de> Deserialize<'de> for Scalar {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Scalar;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                        Ok(Scalar(Some(v.to_string())))
+                    }
+                    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+                        Ok(Scalar(Some(v)))
+                    }
+                    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                        Ok(Scalar(Some(v.to_string())))
+                    }
+                    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                        Ok(Scalar(Some(v.to_string())))
+                    }
+                    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                        Ok(Scalar(serde_json::Number::from_f64(v).map(|n| n.to_string())))
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                        Ok(Scalar(None))
+                    }
+                    fn visit_unit<E>(self) -> Result<Scalar, E> {
+                        Ok(Scalar(None))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Scalar, A::Error> {
+                        skip_map(a)?;
+                        Ok(Scalar(None))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Scalar, A::Error> {
+                        skip_seq(a)?;
+                        Ok(Scalar(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawIds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an ids object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<RawIds, A::Error> {
+                let mut all: Vec<(String, Option<String>)> = Vec::new();
+                while let Some(k) = a.next_key::<Cow<'de, str>>()? {
+                    let Scalar(v) = a.next_value()?;
+                    match all.iter_mut().find(|(n, _)| *n == k) {
+                        Some(slot) => slot.1 = v,
+                        None => all.push((k.into_owned(), v)),
+                    }
+                }
+                if value_maps_sorted() {
+                    all.sort_by(|x, y| x.0.cmp(&y.0));
+                }
+                Ok(RawIds(all.into_iter().filter_map(|(k, v)| Some((k, v?))).collect()))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A number Trakt (or a cache) may write as a JSON number or a digit string; anything else
+/// is no number.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Num(pub Option<u64>);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Num, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(u64::try_from(v).ok()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Num, E> {
+                Ok(Num(None))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Num, E> {
+                Ok(Num(v.trim().parse().ok()))
+            }
+            absent_otherwise!(map seq);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A row's `rating` as `ratings::index::row_rating` reads a `Value`: an integer, an integral
+/// float or a digit string; anything else is `None`. The range is the caller's to check.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct RatingValue(pub Option<i64>);
+
+impl<'de> Deserialize<'de> for RatingValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RatingValue, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RatingValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rating")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RatingValue, E> {
+                Ok(RatingValue(Some(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RatingValue, E> {
+                // Above i64: `Value::as_f64` then `as i64` saturates; out of range either way.
+                Ok(RatingValue(Some(i64::try_from(v).unwrap_or(i64::MAX))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<RatingValue, E> {
+                Ok(RatingValue((v.fract() == 0.0).then_some(v as i64)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RatingValue, E> {
+                Ok(RatingValue(v.trim().parse().ok()))
+            }
+            absent_otherwise!(map seq);
+        }
+        d.deserialize_any(V)
+    }
+}
