@@ -138,6 +138,9 @@ pub struct HostState {
     call_deadline: Option<Instant>,
     /// Fuel the imports charged since the last return into the guest (`metering`).
     pending_fuel: u64,
+    /// An import found the call's wall-clock limit reached (an HTTP request cut by it):
+    /// `metering` stops the call on the return into the guest.
+    deadline_reached: bool,
 }
 
 /// The store's memory limits, remembering the largest linear memory the component asked for
@@ -289,6 +292,7 @@ impl Runtime {
             import_time: Duration::ZERO,
             call_deadline: None,
             pending_fuel: 0,
+            deadline_reached: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -345,6 +349,7 @@ impl Adapter {
         self.store.set_epoch_deadline(ticks);
         self.store.epoch_deadline_trap();
         self.store.data_mut().call_deadline = Some(Instant::now() + limits.call_timeout);
+        self.store.data_mut().deadline_reached = false;
     }
 
     /// Current credentials (after any refresh during the calls so far).

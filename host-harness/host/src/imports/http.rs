@@ -38,6 +38,9 @@ pub struct HttpResponse {
 pub enum HttpFault {
     Denied(String),
     Timeout(String),
+    /// Not sent, or cut off, because the call's wall-clock limit was reached: the call is over
+    /// (the runtime stops it on the return into the guest; the guest would see a timeout).
+    CallDeadline(String),
     Connect(String),
     ConnectionLost(String),
     Tls(String),
@@ -128,15 +131,19 @@ impl HttpBroker {
             ms => Duration::from_millis(ms as u64),
         }
         .min(self.policy.limits.http_timeout_cap);
-        let timeout = match req.deadline {
+        // The call's deadline caps the request: when it is the binding limit, a timeout means
+        // the call's time is up, whatever rounding made the request stop a moment before it.
+        let (timeout, capped_by_deadline) = match req.deadline {
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(HttpFault::Timeout("not sent: the call's wall-clock limit has been reached".into()));
+                    return Err(HttpFault::CallDeadline(
+                        "not sent: the call's wall-clock limit has been reached".into(),
+                    ));
                 }
-                timeout.min(left)
+                (timeout.min(left), left <= timeout)
             }
-            None => timeout,
+            None => (timeout, false),
         };
 
         let mut builder = Request::builder().method(method).uri(&req.url);
@@ -152,15 +159,20 @@ impl HttpBroker {
             let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
             self.agent.run(request)
         };
-        let mut response = result.map_err(|e| fault_of(e, &req.url))?;
+        let fault = |e: ureq::Error| match fault_of(e, &req.url) {
+            HttpFault::Timeout(m) if capped_by_deadline => {
+                HttpFault::CallDeadline(format!("{m} (the call's wall-clock limit was reached)"))
+            }
+            fault => fault,
+        };
+        let mut response = result.map_err(fault)?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body =
-            response.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec().map_err(|e| fault_of(e, &req.url))?;
+        let body = response.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec().map_err(fault)?;
         if destination == Destination::Api && status == 401 {
             self.unanswered_401s.fetch_add(1, Ordering::Relaxed);
         }

@@ -67,10 +67,12 @@ pub(super) fn on_host_transition(mut store: StoreContextMut<'_, HostState>, hook
             return Err(wasmtime::Error::new(Trap::OutOfFuel));
         }
     }
-    match store.data().call_deadline {
-        Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Error::new(CallDeadlineReached)),
-        _ => Ok(()),
+    let data = store.data();
+    let past = data.call_deadline.is_some_and(|deadline| Instant::now() >= deadline);
+    if past || data.deadline_reached {
+        return Err(wasmtime::Error::new(CallDeadlineReached));
     }
+    Ok(())
 }
 
 /// Replace wasmtime-wasi's `subscribe-duration` and `subscribe-instant` with versions whose

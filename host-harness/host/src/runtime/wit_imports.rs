@@ -39,6 +39,10 @@ impl wit::http::Host for HostState {
                 let (name, text, err) = match fault {
                     HttpFault::Denied(m) => ("denied", m.clone(), E::Denied(m)),
                     HttpFault::Timeout(m) => ("timeout", m.clone(), E::Timeout(m)),
+                    HttpFault::CallDeadline(m) => {
+                        self.deadline_reached = true;
+                        ("timeout", m.clone(), E::Timeout(m))
+                    }
                     HttpFault::Connect(m) => ("connect", m.clone(), E::Connect(m)),
                     HttpFault::ConnectionLost(m) => ("connection_lost", m.clone(), E::ConnectionLost(m)),
                     HttpFault::Tls(m) => ("tls", m.clone(), E::Tls(m)),
