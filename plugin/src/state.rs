@@ -184,6 +184,32 @@ pub fn save_or_delete_sized<T: Serialize>(
     false
 }
 
+/// Write `bytes` as `name` (a document the caller wrote itself), or when that fails delete
+/// the file so no outdated copy stays behind.
+pub fn save_bytes_or_delete(store: &mut dyn Store, feature: &str, name: &str, bytes: &[u8]) -> bool {
+    match store.write(name, bytes) {
+        Ok(()) => {
+            log::event(
+                Level::Debug,
+                feature,
+                "state_saved",
+                &[("file", name.to_string()), ("bytes", bytes.len().to_string())],
+            );
+            return true;
+        }
+        Err(e) => log::event(Level::Warn, feature, "state_write_failed", &[("file", name.to_string()), ("error", e)]),
+    }
+    if delete(store, feature, name) {
+        log::event(
+            Level::Warn,
+            feature,
+            "state_dropped",
+            &[("file", name.to_string()), ("reason", "write_failed".into())],
+        );
+    }
+    false
+}
+
 /// The real store over the component's `state` import.
 pub mod host {
     use super::Store;

@@ -296,9 +296,17 @@ fn check_index_text(text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Print checked JSON text as `print_json` prints its value (pretty, in the text's order),
-/// streamed token by token: no JSON tree of a 100,000-entry index.
+/// Print checked JSON text as `print_json` prints its value (pretty, in the text's order):
+/// as it is when it is already in that form (the trakt adapter writes its index so; checked
+/// JSON, so nothing but JSON reaches stdout either way), else re-indented token by token
+/// with no JSON tree of a 100,000-entry index.
 pub fn print_json_text(out: &mut dyn Write, text: &str) {
+    if text == "{}" || text.starts_with("{\n  \"") {
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+        return;
+    }
     let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut de = serde_json::Deserializer::from_str(text);
     let mut ser = serde_json::Serializer::pretty(&mut w);

@@ -205,7 +205,7 @@ impl Features {
             other => {
                 let entries = self.build_index(other, ctx)?;
                 let json = entries.iter().map(|(k, item)| (k.as_str(), EntryJson { item, play: None }));
-                index_text(json, entries.len())
+                index_text(json, entries.len(), 0)
             }
         };
         text.map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))

@@ -119,26 +119,36 @@ impl Serialize for EntryJson<'_> {
     }
 }
 
-/// The text of the index object of `entries` (key, item), in their order: compact JSON, as
-/// a map serializer writes it, into a buffer sized from the first entries (a buffer that
-/// doubles as it grows would take up to twice the text in the component's memory).
-pub fn index_text<'a>(entries: impl Iterator<Item = (&'a str, EntryJson<'a>)>, len: usize) -> Result<String, String> {
+/// The text of the index object of `entries` (key, item), in their order, indented as hosts
+/// print an index (serde_json's pretty form, two spaces: `to_string_pretty` of the same
+/// object gives these bytes), so a host can print the text as it is instead of re-indenting
+/// it. Written into a buffer sized from the first entries (a buffer that doubles as it grows
+/// would take up to twice the text in the component's memory); `spare` more bytes are
+/// reserved for what the caller appends (the history cache's trailer).
+pub fn index_text<'a>(
+    entries: impl Iterator<Item = (&'a str, EntryJson<'a>)> + Clone,
+    len: usize,
+    spare: usize,
+) -> Result<String, String> {
     const SAMPLE: usize = 64;
-    let mut out: Vec<u8> = Vec::with_capacity(SAMPLE * 512);
-    out.push(b'{');
-    for (n, (k, v)) in entries.enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        if n == SAMPLE && len > SAMPLE {
-            // The average so far for the rest, an eighth more for longer titles.
-            let per = out.len() / SAMPLE;
-            out.reserve((len - SAMPLE).saturating_mul(per + per / 8));
-        }
-        serde_json::to_writer(&mut out, k).map_err(|e| e.to_string())?;
-        out.push(b':');
-        serde_json::to_writer(&mut out, &v).map_err(|e| e.to_string())?;
-    }
-    out.push(b'}');
+    let mut sample: Vec<u8> = Vec::with_capacity(SAMPLE * 640);
+    write_pretty(&mut sample, entries.clone().take(SAMPLE), len.min(SAMPLE))?;
+    let per = sample.len() / len.clamp(1, SAMPLE);
+    // The average of the first entries for all, an eighth more for longer titles.
+    let mut out: Vec<u8> = Vec::with_capacity(len.saturating_mul(per + per / 8).saturating_add(spare + 16));
+    write_pretty(&mut out, entries, len)?;
     String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+fn write_pretty<'a>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = (&'a str, EntryJson<'a>)>,
+    len: usize,
+) -> Result<(), String> {
+    let mut ser = serde_json::Serializer::with_formatter(out, serde_json::ser::PrettyFormatter::with_indent(b"  "));
+    let mut m = ser.serialize_map(Some(len)).map_err(|e| e.to_string())?;
+    for (k, v) in entries {
+        m.serialize_entry(k, &v).map_err(|e| e.to_string())?;
+    }
+    SerializeMap::end(m).map_err(|e| e.to_string())
 }

@@ -44,14 +44,6 @@ impl Serialize for Rating {
     }
 }
 
-/// `ItemJson` of a history play without building its item: the title's item with the
-/// play's `watched_at` and history id (`Index::item_of`).
-pub struct PlayJson<'a> {
-    pub item: &'a Item,
-    pub watched_at: &'a str,
-    pub history_id: Option<u64>,
-}
-
 /// A number written as a JSON string (history ids are text in CrossWatch's JSON).
 pub(crate) struct NumText(pub(crate) u64);
 
@@ -61,19 +53,13 @@ impl Serialize for NumText {
     }
 }
 
-impl Serialize for PlayJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        item_fields(s, self.item, Some((self.watched_at, self.history_id)))
-    }
-}
-
 impl Serialize for ItemJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        item_fields(s, self.0, None)
+        item_fields(s, self.0)
     }
 }
 
-fn item_fields<S: Serializer>(s: S, it: &Item, play: Option<(&str, Option<u64>)>) -> Result<S::Ok, S::Error> {
+fn item_fields<S: Serializer>(s: S, it: &Item) -> Result<S::Ok, S::Error> {
     {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("type", &it.kind)?;
@@ -95,25 +81,17 @@ fn item_fields<S: Serializer>(s: S, it: &Item, play: Option<(&str, Option<u64>)>
         if let Some(r) = it.rating {
             m.serialize_entry("rating", &Rating(r))?;
         }
-        let watched_at = match play {
-            Some((at, _)) => Some(at),
-            None => it.watched_at.as_deref(),
-        };
-        for (k, v) in
-            [("rated_at", it.rated_at.as_deref()), ("watched_at", watched_at), ("listed_at", it.listed_at.as_deref())]
-        {
+        for (k, v) in [
+            ("rated_at", it.rated_at.as_deref()),
+            ("watched_at", it.watched_at.as_deref()),
+            ("listed_at", it.listed_at.as_deref()),
+        ] {
             if let Some(v) = v {
                 m.serialize_entry(k, v)?;
             }
         }
-        match play {
-            Some((_, Some(id))) => m.serialize_entry("_trakt_history_id", &NumText(id))?,
-            Some((_, None)) => {}
-            None => {
-                if let Some(id) = &it.history_id {
-                    m.serialize_entry("_trakt_history_id", id)?;
-                }
-            }
+        if let Some(id) = &it.history_id {
+            m.serialize_entry("_trakt_history_id", id)?;
         }
         m.end()
     }

@@ -28,6 +28,7 @@ use crate::model::{Item, Kind};
 use crate::time;
 
 pub use cache::{drop_cache, load_cache, save_cache};
+use cache::{read_cache, save_cache_text};
 
 pub const MOVIES_PATH: &str = "/sync/history/movies";
 pub const EPISODES_PATH: &str = "/sync/history/episodes";
@@ -36,7 +37,8 @@ const ALL_PATH: &str = "/sync/history";
 const ACTIVITIES_PATH: &str = "/sync/last_activities";
 /// A delta read starts this long before the cached watermark.
 pub const DELTA_MARGIN_SECS: i64 = 300;
-pub const INDEX_SCHEMA: u32 = 1;
+/// The cache file's form (`cache`); schema 1 is still read.
+pub const INDEX_SCHEMA: u32 = 2;
 
 /// The two kinds of play Trakt records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,17 +291,31 @@ impl Index {
         }
     }
 
-    /// The index as the text of one JSON object, key -> item (`model::index_json`).
-    pub fn json(&self) -> Result<String, String> {
+    /// Positions of the plays in key order: the order of the index's entries, its text and
+    /// its cache (cold and cached reads give the same bytes).
+    pub fn key_order(&self) -> Vec<usize> {
         let keys = self.keys();
-        let entries = keys.iter().zip(&self.plays).map(|(k, p)| {
-            (k.as_str(), EntryJson { item: &self.title(p).item, play: Some((p.watched_at.as_str(), p.id)) })
-        });
-        index_text(entries, self.plays.len())
+        let mut order: Vec<usize> = (0..self.plays.len()).collect();
+        order.sort_unstable_by(|a, b| keys[*a].cmp(&keys[*b]));
+        order
     }
 
+    /// The index as the text of one JSON object, key -> item, in key order
+    /// (`model::index_json`); `spare` bytes are reserved after it.
+    pub fn json(&self, spare: usize) -> Result<String, String> {
+        let keys = self.keys();
+        let order = self.key_order();
+        let entries = order.iter().map(|&i| {
+            let p = &self.plays[i];
+            (keys[i].as_str(), EntryJson { item: &self.title(p).item, play: Some((p.watched_at.as_str(), p.id)) })
+        });
+        index_text(entries, self.plays.len(), spare)
+    }
+
+    /// The entries, in key order.
     pub fn entries(&self) -> Vec<(String, Item)> {
-        self.keys().iter().zip(&self.plays).map(|(k, p)| (k.clone(), self.item_of(p))).collect()
+        let keys = self.keys();
+        self.key_order().into_iter().map(|i| (keys[i].clone(), self.item_of(&self.plays[i]))).collect()
     }
 
     /// Keep the plays `keep` says yes to (titles stay: they are only looked up).
@@ -481,26 +497,56 @@ fn counts_text(c: &[u64; 2]) -> String {
     format!("{}/{}", c[0], c[1])
 }
 
+/// The complete history as an index (`refresh_as`).
+pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
+    refresh_as(ctx, false)?.index.ok_or_else(|| AdapterError::Internal("history index: none read".into()))
+}
+
+/// What `refresh_as` found: the index, and its text when it was written on the way (the
+/// cache's). An unchanged history asked for as text is only the cache's text: no index.
+pub struct Refreshed {
+    pub index: Option<Index>,
+    pub text: Option<String>,
+}
+
 /// The complete history, from the cache when Trakt confirms it (see the module comment of
 /// `features::history` for the paths and their request counts). Saves the cache after a
-/// live or delta read; never saves from a failed read.
-pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
+/// live or delta read; never saves from a failed read. With `as_text`, an unchanged cache
+/// is answered with its text alone.
+pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterError> {
     let remote = activities(ctx)?;
     let now = time::format_utc(ctx.client.wall_unix_secs());
-    if let Some(mut cache) = load_cache(ctx.state) {
-        let cached = cache.wm.as_deref().and_then(time::parse_secs).unwrap_or(i64::MIN);
+    if let Some(cached) = read_cache(ctx.state) {
+        let at = cached.wm.as_deref().and_then(time::parse_secs).unwrap_or(i64::MIN);
         match &remote {
-            Some((_, r)) if *r <= cached => {
-                let local = cache.counts();
+            Some((_, r)) if *r <= at => {
+                let local = cached.counts;
                 match remote_counts(ctx)? {
                     Some(c) if c == local => {
-                        log::event(
-                            Level::Info,
-                            FEATURE,
-                            "index_done",
-                            &[("count", cache.plays.len().to_string()), ("source", "cache".into())],
-                        );
-                        return Ok(cache);
+                        let plays = local[0] + local[1];
+                        let done = || {
+                            log::event(
+                                Level::Info,
+                                FEATURE,
+                                "index_done",
+                                &[("count", plays.to_string()), ("source", "cache".into())],
+                            )
+                        };
+                        let cached = if as_text {
+                            match cached.text() {
+                                Ok(text) => {
+                                    done();
+                                    return Ok(Refreshed { index: None, text: Some(text) });
+                                }
+                                Err(c) => c,
+                            }
+                        } else {
+                            cached
+                        };
+                        if let Some(index) = cached.index(ctx.state) {
+                            done();
+                            return Ok(Refreshed { index: Some(index), text: None });
+                        }
                     }
                     c => log::event(
                         Level::Info,
@@ -515,43 +561,10 @@ pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
                 }
             }
             _ => {
-                let start = cached.saturating_sub(DELTA_MARGIN_SECS).max(0);
-                let mut tail = Index::default();
-                read_into(ctx, ALL_PATH, &[("start_at", time::format_utc_millis(start))], &mut tail)?;
-                let before = cache.plays.len();
-                cache.replace_tail(start, &tail);
-                let local = cache.counts();
-                match remote_counts(ctx)? {
-                    Some(c) if c == local => {
-                        if let Some((text, _)) = remote {
-                            cache.wm = Some(text);
-                        }
-                        resolve_pending(ctx, &mut cache);
-                        cache.generated_at = now;
-                        save_cache(ctx.state, &cache);
-                        log::event(
-                            Level::Info,
-                            FEATURE,
-                            "index_done",
-                            &[
-                                ("count", cache.plays.len().to_string()),
-                                ("source", "cache_delta".into()),
-                                ("tail", tail.plays.len().to_string()),
-                                ("was", before.to_string()),
-                            ],
-                        );
-                        return Ok(cache);
+                if let Some(cache) = cached.index(ctx.state) {
+                    if let Some(done) = delta(ctx, cache, at, remote.as_ref(), &now)? {
+                        return Ok(done);
                     }
-                    c => log::event(
-                        Level::Info,
-                        FEATURE,
-                        "index_cache_stale",
-                        &[
-                            ("reason", "count_mismatch_after_delta".into()),
-                            ("cached", counts_text(&local)),
-                            ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
-                        ],
-                    ),
                 }
             }
         }
@@ -562,16 +575,81 @@ pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
         pages += read_into(ctx, kind.path(), &[], &mut index)?;
     }
     index.wm = remote.map(|(text, _)| text);
-    if index.wm.is_some() {
-        save_cache(ctx.state, &index);
-    }
+    let text = saved_text(ctx, &index);
     log::event(
         Level::Info,
         FEATURE,
         "index_done",
         &[("count", index.plays.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
     );
-    Ok(index)
+    Ok(Refreshed { index: Some(index), text })
+}
+
+/// The cache brought up to date by a read from shortly before its watermark `at`; `None`
+/// when the counts then differ from Trakt's (the caller reads in full).
+fn delta(
+    ctx: &mut Ctx,
+    mut cache: Index,
+    at: i64,
+    remote: Option<&(String, i64)>,
+    now: &str,
+) -> Result<Option<Refreshed>, AdapterError> {
+    let start = at.saturating_sub(DELTA_MARGIN_SECS).max(0);
+    let mut tail = Index::default();
+    read_into(ctx, ALL_PATH, &[("start_at", time::format_utc_millis(start))], &mut tail)?;
+    let before = cache.plays.len();
+    cache.replace_tail(start, &tail);
+    let local = cache.counts();
+    match remote_counts(ctx)? {
+        Some(c) if c == local => {
+            if let Some((text, _)) = remote {
+                cache.wm = Some(text.clone());
+            }
+            resolve_pending(ctx, &mut cache);
+            cache.generated_at = now.to_string();
+            let text = saved_text(ctx, &cache);
+            log::event(
+                Level::Info,
+                FEATURE,
+                "index_done",
+                &[
+                    ("count", cache.plays.len().to_string()),
+                    ("source", "cache_delta".into()),
+                    ("tail", tail.plays.len().to_string()),
+                    ("was", before.to_string()),
+                ],
+            );
+            Ok(Some(Refreshed { index: Some(cache), text }))
+        }
+        c => {
+            log::event(
+                Level::Info,
+                FEATURE,
+                "index_cache_stale",
+                &[
+                    ("reason", "count_mismatch_after_delta".into()),
+                    ("cached", counts_text(&local)),
+                    ("remote", c.map(|c| counts_text(&c)).unwrap_or_else(|| "unknown".into())),
+                ],
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Save `index` as the cache when it has a watermark, and give the text written for it (the
+/// index's text, which `build-index-json` then returns as it is).
+fn saved_text(ctx: &mut Ctx, index: &Index) -> Option<String> {
+    index.wm.as_ref()?;
+    let mut text = match index.json(cache::TRAILER_SPARE) {
+        Ok(t) => t,
+        Err(_) => {
+            save_cache(ctx.state, index);
+            return None;
+        }
+    };
+    save_cache_text(ctx.state, index, &mut text);
+    Some(text)
 }
 
 /// Give the plays this adapter added (no history id yet) their ids: read their minutes back

@@ -146,19 +146,31 @@ impl History {
         Ok(index.entries())
     }
 
-    /// `build_index` as the text of one JSON object, written from the index (no entries).
+    /// `build_index` as the text of one JSON object: the cache's text when Trakt confirms
+    /// it (no index built), else written from the index.
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
-        let index = self.refresh(ctx)?;
-        index.json().map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+        self.reconcile_first(ctx)?;
+        let found = index::refresh_as(ctx, true)?;
+        self.index = found.index;
+        if let Some(text) = found.text {
+            return Ok(text);
+        }
+        let index = self.index.as_ref().ok_or_else(|| AdapterError::Internal("history index: none read".into()))?;
+        index.json(0).map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
     }
 
     /// The complete index, kept for this run's writes.
     fn refresh(&mut self, ctx: &mut Ctx) -> Result<&index::Index, AdapterError> {
+        self.reconcile_first(ctx)?;
+        Ok(self.index.insert(index::refresh(ctx)?))
+    }
+
+    /// Reconcile (and finish) what an earlier run left before reading.
+    fn reconcile_first(&mut self, ctx: &mut Ctx) -> Result<(), AdapterError> {
         if !journal::pending(ctx.state).is_empty() {
-            // Reconcile (and finish) what an earlier run left before reading.
             self.add(&[], false, ctx)?;
         }
-        Ok(self.index.insert(index::refresh(ctx)?))
+        Ok(())
     }
 
     pub fn write(&mut self, op: Op, items: &[Item], dry_run: bool, ctx: &mut Ctx) -> Result<WriteReport, AdapterError> {

@@ -1,73 +1,48 @@
-//! The history index cache, `trakt_history.index.json`: streamed out, read back lazily
-//! (rows as text until their title is needed) and checked for consistency.
+//! The history index cache, `trakt_history.index.json`.
+//!
+//! Schema 2 is the index's own text (what `build-index-json` returns: `model::index_json`,
+//! in key order) followed by one line, the trailer:
+//! `<index text>\n{"schema":2,"generated_at":..,"wm":..,"counts":{"movies":M,"episodes":E},"items_bytes":N,"items_xxh3":"<16 hex digits>"}`.
+//! An unchanged re-index (the common case) answers with that text as it is, checked by its
+//! length and XXH3 hash (https://xxhash.com): no parse, no index built, no text written. A
+//! write or a delta read parses it back (rows as text until their title is needed) and
+//! checks every key against the key this code gives its play, and the counts.
+//!
+//! Schema 1 (one JSON object `{"schema":1,..,"items":{key: play}}`, compact) is still read:
+//! a cache hit on it rewrites it as schema 2 once.
 
 use std::borrow::Cow;
 
-use serde::ser::{SerializeMap, SerializeStruct};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{counts_text, Index, Play, PlayKind, TraktKey, INDEX_SCHEMA};
 use crate::features::history::FEATURE;
 use crate::log::{self, Level};
-use crate::model::json::{item_from_json, PlayJson};
+use crate::model::json::item_from_json;
 use crate::model::lenient::{Int, Obj, RawIds, Text};
 use crate::model::{Ids, Item, Kind};
 use crate::state::{self, Store, HISTORY_INDEX};
 use crate::time;
 
-/// Streams the cache document (never a whole JSON tree in memory).
-struct CacheOut<'a> {
-    index: &'a Index,
-    keys: &'a [String],
+/// The last line of a schema-2 file: what the text before it is.
+#[derive(Serialize, Deserialize)]
+struct Trailer {
+    schema: u32,
+    generated_at: String,
+    wm: Option<String>,
+    counts: Counts,
+    items_bytes: u64,
+    items_xxh3: String,
 }
 
-impl Serialize for CacheOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let c = self.index.counts();
-        let mut st = s.serialize_struct("Cache", 5)?;
-        st.serialize_field("schema", &INDEX_SCHEMA)?;
-        st.serialize_field("generated_at", &self.index.generated_at)?;
-        st.serialize_field("wm", &self.index.wm)?;
-        st.serialize_field("counts", &Counts { movies: c[0], episodes: c[1] })?;
-        st.serialize_field("items", &ItemsOut(self))?;
-        st.end()
-    }
-}
+/// Room for the trailer, reserved after the index text so appending it does not move the
+/// text (a 100,000-play history is ~40 MB of it).
+pub const TRAILER_SPARE: usize = 512;
 
-impl CacheOut<'_> {
-    /// About the document's size: its plays as the first of them take, an eighth more.
-    fn size_estimate(&self) -> usize {
-        const SAMPLE: usize = 64;
-        let ix = self.index;
-        let mut buf: Vec<u8> = Vec::with_capacity(SAMPLE * 512);
-        for (k, p) in self.keys.iter().zip(&ix.plays).take(SAMPLE) {
-            let item = &ix.title(p).item;
-            let _ = serde_json::to_writer(&mut buf, k);
-            let _ = serde_json::to_writer(&mut buf, &PlayJson { item, watched_at: &p.watched_at, history_id: p.id });
-            buf.extend_from_slice(b":,");
-        }
-        let per = buf.len() / SAMPLE.min(ix.plays.len()).max(1);
-        ix.plays.len().saturating_mul(per + per / 8) + 512
-    }
-}
-
-struct ItemsOut<'a>(&'a CacheOut<'a>);
-
-impl Serialize for ItemsOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ix = self.0.index;
-        // In key order, the order a load keeps them in: a load then only checks the order.
-        let mut order: Vec<usize> = (0..ix.plays.len()).collect();
-        order.sort_unstable_by(|a, b| self.0.keys[*a].cmp(&self.0.keys[*b]));
-        let mut m = s.serialize_map(Some(ix.plays.len()))?;
-        for (k, p) in order.into_iter().map(|i| (&self.0.keys[i], &ix.plays[i])) {
-            let item = &ix.title(p).item;
-            m.serialize_entry(k, &PlayJson { item, watched_at: &p.watched_at, history_id: p.id })?;
-        }
-        m.end()
-    }
+fn digest(text: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -76,6 +51,7 @@ struct Counts {
     episodes: u64,
 }
 
+/// A schema-1 file.
 #[derive(Deserialize)]
 struct CacheIn<'a> {
     schema: Option<u64>,
@@ -190,8 +166,38 @@ pub fn save_cache(store: &mut dyn Store, index: &Index) -> bool {
     if index.wm.is_none() {
         return false;
     }
-    let out = CacheOut { index, keys: index.keys() };
-    state::save_or_delete_sized(store, FEATURE, HISTORY_INDEX, &out, out.size_estimate())
+    match index.json(TRAILER_SPARE) {
+        Ok(mut text) => save_cache_text(store, index, &mut text),
+        Err(e) => {
+            log::event(Level::Error, FEATURE, "state_write_failed", &[("file", HISTORY_INDEX.into()), ("error", e)]);
+            drop_cache(store, "write_failed");
+            false
+        }
+    }
+}
+
+/// `save_cache` with the index's text already written (`Index::json`, best with
+/// `TRAILER_SPARE` reserved): the trailer is appended for the write and taken off again,
+/// so `text` is the index text again afterwards.
+pub fn save_cache_text(store: &mut dyn Store, index: &Index, text: &mut String) -> bool {
+    if index.wm.is_none() {
+        return false;
+    }
+    let c = index.counts();
+    let trailer = Trailer {
+        schema: INDEX_SCHEMA,
+        generated_at: index.generated_at.clone(),
+        wm: index.wm.clone(),
+        counts: Counts { movies: c[0], episodes: c[1] },
+        items_bytes: text.len() as u64,
+        items_xxh3: digest(text),
+    };
+    let len = text.len();
+    text.push('\n');
+    text.push_str(&serde_json::to_string(&trailer).unwrap_or_default());
+    let saved = state::save_bytes_or_delete(store, FEATURE, HISTORY_INDEX, text.as_bytes());
+    text.truncate(len);
+    saved
 }
 
 /// Delete the cache (a write's outcome is unknown, or it cannot be kept right).
@@ -201,30 +207,135 @@ pub fn drop_cache(store: &mut dyn Store, reason: &str) {
     }
 }
 
-/// The cache as an index; `None` (warn logged) when absent, of another schema, or not
-/// consistent: every key must be the key this code gives its play and `counts` must match.
-pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
+/// A cache file that is what it says it is (length and hash, or a schema-1 file that
+/// parsed): its watermark and counts, and its plays as text or as an index.
+pub struct Cached {
+    pub wm: Option<String>,
+    pub counts: [u64; 2],
+    generated_at: String,
+    body: Body,
+}
+
+enum Body {
+    /// Schema 2: the index text (exactly what `build-index-json` returns).
+    Text(String),
+    /// Schema 1, parsed: rewritten as schema 2 when it is used.
+    Legacy(Index),
+}
+
+impl Cached {
+    /// The index text, when the file holds it as such (schema 2).
+    pub fn text(self) -> Result<String, Cached> {
+        match self.body {
+            Body::Text(t) => Ok(t),
+            _ => Err(self),
+        }
+    }
+
+    /// The cache as an index (`None`, warn logged, when its keys or counts do not match
+    /// its plays). A schema-1 file is rewritten as schema 2 here.
+    pub fn index(self, store: &mut dyn Store) -> Option<Index> {
+        match self.body {
+            Body::Legacy(index) => {
+                log::event(
+                    Level::Info,
+                    FEATURE,
+                    "state_migrated",
+                    &[("file", HISTORY_INDEX.into()), ("schema", INDEX_SCHEMA.to_string())],
+                );
+                save_cache(store, &index);
+                Some(index)
+            }
+            Body::Text(text) => {
+                let items = match serde_json::from_str::<Items>(&text) {
+                    Ok(items) => items,
+                    Err(e) => {
+                        state::ignored(FEATURE, HISTORY_INDEX, "corrupt", e.to_string());
+                        return None;
+                    }
+                };
+                plays_of(
+                    Index { wm: self.wm, generated_at: self.generated_at, ..Index::default() },
+                    &items,
+                    self.counts,
+                )
+            }
+        }
+    }
+}
+
+/// The cache file, checked as far as its form goes; `None` (warn logged) when absent, of
+/// another schema, corrupt, or not the length and hash its trailer gives.
+pub fn read_cache(store: &mut dyn Store) -> Option<Cached> {
     let bytes = state::read_bytes(store, FEATURE, HISTORY_INDEX)?;
     let bad = |reason: &str, detail: String| {
         state::ignored(FEATURE, HISTORY_INDEX, reason, detail);
         None
     };
-    let doc: CacheIn = match serde_json::from_slice::<CacheIn>(&bytes) {
-        Ok(d) if d.schema == Some(u64::from(INDEX_SCHEMA)) => d,
+    let Some(cut) = bytes.iter().rposition(|b| *b == b'\n') else { return read_legacy(&bytes) };
+    let trailer = match serde_json::from_slice::<Trailer>(&bytes[cut + 1..]) {
+        Ok(t) if t.schema == INDEX_SCHEMA => t,
+        Ok(t) => return bad("schema", format!("schema {}, expected {INDEX_SCHEMA}", t.schema)),
+        // Not a trailer: a schema-1 file has no line break of its own, so this is one
+        // written in another form (or damaged).
+        Err(_) => return read_legacy(&bytes),
+    };
+    let mut text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return bad("corrupt", e.to_string()),
+    };
+    text.truncate(cut);
+    if text.len() as u64 != trailer.items_bytes || digest(&text) != trailer.items_xxh3 {
+        return bad(
+            "corrupt",
+            format!("{} bytes of index text do not match the trailer's length and hash", text.len()),
+        );
+    }
+    Some(Cached {
+        wm: trailer.wm,
+        counts: [trailer.counts.movies, trailer.counts.episodes],
+        generated_at: trailer.generated_at,
+        body: Body::Text(text),
+    })
+}
+
+/// The cache as an index; `None` (warn logged) when absent, of another schema, or not
+/// consistent: every key must be the key this code gives its play and the counts must match.
+pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
+    read_cache(store)?.index(store)
+}
+
+/// A schema-1 file, parsed and checked.
+fn read_legacy(bytes: &[u8]) -> Option<Cached> {
+    const LEGACY_SCHEMA: u32 = 1;
+    let doc: CacheIn = match serde_json::from_slice::<CacheIn>(bytes) {
+        Ok(d) if d.schema == Some(u64::from(LEGACY_SCHEMA)) => d,
         parsed => {
             // Say why as a look at the schema alone does (corrupt, another schema), else
             // corrupt with the parser's word.
-            if state::probe_schema(FEATURE, HISTORY_INDEX, &bytes, INDEX_SCHEMA) {
+            if state::probe_schema(FEATURE, HISTORY_INDEX, bytes, LEGACY_SCHEMA) {
                 if let Err(e) = parsed {
-                    return bad("corrupt", e.to_string());
+                    state::ignored(FEATURE, HISTORY_INDEX, "corrupt", e.to_string());
                 }
             }
             return None;
         }
     };
-    let mut index = Index { wm: doc.wm, generated_at: doc.generated_at, ..Index::default() };
-    index.plays.reserve(doc.items.0.len());
-    for (key, raw) in &doc.items.0 {
+    let counts = [doc.counts.movies, doc.counts.episodes];
+    let index = Index { wm: doc.wm.clone(), generated_at: doc.generated_at.clone(), ..Index::default() };
+    let index = plays_of(index, &doc.items, counts)?;
+    Some(Cached { wm: doc.wm, counts, generated_at: doc.generated_at, body: Body::Legacy(index) })
+}
+
+/// `index` with the plays of `items` (stored key -> play), checked: every key is the key
+/// this code gives its play and `counts` are the plays' counts.
+fn plays_of(mut index: Index, items: &Items, counts: [u64; 2]) -> Option<Index> {
+    let bad = |reason: &str, detail: String| {
+        state::ignored(FEATURE, HISTORY_INDEX, reason, detail);
+        None
+    };
+    index.plays.reserve(items.0.len());
+    for (key, raw) in &items.0 {
         let raw: &RawValue = raw;
         let c: CachedKey = match serde_json::from_str(raw.get()) {
             Ok(c) => c,
@@ -252,14 +363,13 @@ pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
         index.plays.push(Play { title, minute: time::floor_minute(secs), id, watched_at: c.watched_at.into_owned() });
     }
     let c = index.counts();
-    if c != [doc.counts.movies, doc.counts.episodes] {
-        let detail =
-            format!("counts {}/{} for {} stored plays", doc.counts.movies, doc.counts.episodes, counts_text(&c));
+    if c != counts {
+        let detail = format!("counts {} for {} stored plays", counts_text(&counts), counts_text(&c));
         return bad("inconsistent", detail);
     }
     index.changed();
     // The stored keys, borrowed from the file's text, against the keys this code gives.
-    if index.keys().len() != doc.items.0.len() || index.keys().iter().zip(&doc.items.0).any(|(k, (s, _))| k != s) {
+    if index.keys().len() != items.0.len() || index.keys().iter().zip(&items.0).any(|(k, (s, _))| k != s) {
         return bad("inconsistent", "keys are not the plays' keys".into());
     }
     Some(index)

@@ -80,8 +80,8 @@ fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_fu
     );
     let mut env = t.env(Options::default());
     assert_eq!(History::default().build_index(&mut env.ctx()).unwrap().len(), 3);
-    let doc = env.mem.json(HISTORY_INDEX).unwrap();
-    assert_eq!((doc["schema"].clone(), doc["counts"].clone()), (json!(1), json!({"movies": 2, "episodes": 1})));
+    let doc = cache_doc(&env.mem);
+    assert_eq!((doc["schema"].clone(), doc["counts"].clone()), (json!(2), json!({"movies": 2, "episodes": 1})));
     // The newest activity: the third seed, two minutes after NOW.
     assert_eq!(doc["wm"], iso(NOW + 120));
     assert_eq!(doc["items"]["tmdb:603@1777756200"]["_trakt_history_id"], "5000000011");
@@ -119,7 +119,7 @@ fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_fu
     );
     let map: BTreeMap<String, Item> = entries.into_iter().collect();
     assert_eq!(map[&format!("tmdb:11@{}", NOW + 3600)].history_id.as_deref(), Some("5000000100"));
-    let doc = env.mem.json(HISTORY_INDEX).unwrap();
+    let doc = cache_doc(&env.mem);
     assert_eq!(doc["counts"], json!({"movies": 7, "episodes": 6}));
     assert_eq!(doc["wm"], iso(NOW + 120 + 600));
 
@@ -173,7 +173,7 @@ fn a_failed_read_never_saves_the_cache() {
         r#"{"schema":1,"generated_at":"x","wm":"2026-06-01T00:00:00Z","counts":{"movies":5,"episodes":0},"items":{}}"#,
     );
     assert_eq!(History::default().build_index(&mut env.ctx()).unwrap().len(), 2);
-    assert_eq!(env.mem.json(HISTORY_INDEX).unwrap()["counts"], json!({"movies": 2, "episodes": 0}));
+    assert_eq!(cache_doc(&env.mem)["counts"], json!({"movies": 2, "episodes": 0}));
 }
 
 /// Many rows, few titles: rows of a title already seen are told by their trakt id alone, and
@@ -226,4 +226,58 @@ fn rows_and_the_cache_round_trip_at_scale() {
     a.sort_by(|x, y| x.0.cmp(&y.0));
     b.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(a, b);
+}
+
+/// An unchanged history asked for as text is the cache's text, byte for byte what the live
+/// read returned; a cache of the old form (schema 1) is used once and rewritten; a damaged
+/// text is caught by its trailer and rebuilt.
+#[test]
+fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
+    let t = Trakt::new();
+    t.seed(true, 1, "2026-05-01T21:10:00Z", 5_000_000_010).seed(true, 2, "2026-05-02T21:10:00Z", 5_000_000_011).seed(
+        false,
+        16,
+        "2026-05-04T20:00:00Z",
+        5_000_000_014,
+    );
+    let mut env = t.env(Options::default());
+    let live = History::default().build_index_json(&mut env.ctx()).unwrap();
+    let parsed: serde_json::Map<String, Value> = serde_json::from_str(&live).unwrap();
+    let keys: Vec<&String> = parsed.keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "entries in key order");
+    // Indented as hosts print an index (the e2e tests compare it with cw-host's printing).
+    assert!(live.starts_with("{\n  \"tmdb:1396#s01e01@1777924800\": {\n    \"type\": \"episode\",\n"), "{live}");
+    let file = env.mem.text(HISTORY_INDEX).unwrap();
+    assert_eq!(file.rsplit_once('\n').unwrap().0, live, "the cache holds the index text");
+
+    let n = env.sent().len();
+    take_lines();
+    assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.sent().len() - n, 3, "last_activities and the two counts");
+    assert!(take_lines().iter().any(|l| l.contains("index_done count=3 source=cache")));
+    let records = History::default().build_index(&mut env.ctx()).unwrap();
+    assert_eq!(keys_of(&records).iter().collect::<Vec<_>>(), keys, "records in the text's order");
+
+    // Schema 1: one compact document with the plays under `items`.
+    let mut old = cache_doc(&env.mem);
+    old["schema"] = json!(1);
+    for k in ["items_bytes", "items_xxh3"] {
+        old.as_object_mut().unwrap().remove(k);
+    }
+    env.mem.put(HISTORY_INDEX, &old.to_string());
+    let n = env.sent().len();
+    assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.sent().len() - n, 3, "the old cache is the index");
+    assert!(take_lines().iter().any(|l| l.contains("state_migrated file=trakt_history.index.json schema=2")));
+    assert_eq!(env.mem.text(HISTORY_INDEX).unwrap(), file, "rewritten in today's form");
+
+    // One byte of the text changed: the trailer's hash catches it; read live again.
+    env.mem.put(HISTORY_INDEX, &file.replacen("5000000011", "5000000012", 1));
+    let n = env.sent().len();
+    assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.sent().len() - n, 3, "last_activities and the two full reads");
+    assert!(take_lines().iter().any(|l| l.contains("state_ignored file=trakt_history.index.json reason=corrupt")));
+    assert_eq!(env.mem.text(HISTORY_INDEX).unwrap(), file);
 }

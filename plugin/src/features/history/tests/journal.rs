@@ -107,7 +107,7 @@ fn a_batch_lost_before_trakt_saw_it_is_sent_once_more() {
     assert!(t.plays().is_empty());
     assert_eq!(env.mem.text(HISTORY_JOURNAL), None);
     assert_eq!(
-        env.mem.json(HISTORY_INDEX).unwrap()["counts"],
+        cache_doc(&env.mem)["counts"],
         json!({"movies": 0, "episodes": 0}),
         "read back: known, so the cache stays"
     );
