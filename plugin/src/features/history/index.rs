@@ -532,17 +532,10 @@ pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterErro
                                 &[("count", plays.to_string()), ("source", "cache".into())],
                             )
                         };
-                        let cached = if as_text {
-                            match cached.text() {
-                                Ok(text) => {
-                                    done();
-                                    return Ok(Refreshed { index: None, text: Some(text) });
-                                }
-                                Err(c) => c,
-                            }
-                        } else {
-                            cached
-                        };
+                        if as_text && cached.has_text() {
+                            done();
+                            return Ok(Refreshed { index: None, text: cached.into_text() });
+                        }
                         if let Some(index) = cached.index(ctx.state) {
                             done();
                             return Ok(Refreshed { index: Some(index), text: None });

@@ -224,11 +224,16 @@ enum Body {
 }
 
 impl Cached {
-    /// The index text, when the file holds it as such (schema 2).
-    pub fn text(self) -> Result<String, Cached> {
+    /// Whether the file holds the index text as such (schema 2).
+    pub fn has_text(&self) -> bool {
+        matches!(self.body, Body::Text(_))
+    }
+
+    /// The index text (`has_text`), else `None`.
+    pub fn into_text(self) -> Option<String> {
         match self.body {
-            Body::Text(t) => Ok(t),
-            _ => Err(self),
+            Body::Text(t) => Some(t),
+            Body::Legacy(_) => None,
         }
     }
 
