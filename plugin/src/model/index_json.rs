@@ -122,9 +122,11 @@ impl Serialize for EntryJson<'_> {
 /// The text of the index object of `entries` (key, item), in their order, indented as hosts
 /// print an index (serde_json's pretty form, two spaces: `to_string_pretty` of the same
 /// object gives these bytes), so a host can print the text as it is instead of re-indenting
-/// it. Written into a buffer sized from the first entries (a buffer that doubles as it grows
-/// would take up to twice the text in the component's memory); `spare` more bytes are
-/// reserved for what the caller appends (the history cache's trailer).
+/// it. Written by `write_entry` (one pass, few small copies: a serde serializer's many small
+/// writes are what this costs in WebAssembly) into a buffer sized from the first entries (a
+/// buffer that doubles as it grows would take up to twice the text in the component's
+/// memory, which never shrinks); `spare` more bytes are reserved for what the caller appends
+/// (the history cache's trailer).
 pub fn index_text<'a>(
     entries: impl Iterator<Item = (&'a str, EntryJson<'a>)> + Clone,
     len: usize,
@@ -132,23 +134,223 @@ pub fn index_text<'a>(
 ) -> Result<String, String> {
     const SAMPLE: usize = 64;
     let mut sample: Vec<u8> = Vec::with_capacity(SAMPLE * 640);
-    write_pretty(&mut sample, entries.clone().take(SAMPLE), len.min(SAMPLE))?;
+    for (k, v) in entries.clone().take(SAMPLE) {
+        write_entry(&mut sample, k, &v, true)?;
+    }
     let per = sample.len() / len.clamp(1, SAMPLE);
     // The average of the first entries for all, an eighth more for longer titles.
     let mut out: Vec<u8> = Vec::with_capacity(len.saturating_mul(per + per / 8).saturating_add(spare + 16));
-    write_pretty(&mut out, entries, len)?;
+    out.push(b'{');
+    let mut first = true;
+    for (k, v) in entries {
+        write_entry(&mut out, k, &v, first)?;
+        first = false;
+    }
+    out.extend_from_slice(if first { b"}" } else { b"\n}" });
     String::from_utf8(out).map_err(|e| e.to_string())
 }
 
-fn write_pretty<'a>(
-    out: &mut Vec<u8>,
-    entries: impl Iterator<Item = (&'a str, EntryJson<'a>)>,
-    len: usize,
-) -> Result<(), String> {
-    let mut ser = serde_json::Serializer::with_formatter(out, serde_json::ser::PrettyFormatter::with_indent(b"  "));
-    let mut m = ser.serialize_map(Some(len)).map_err(|e| e.to_string())?;
-    for (k, v) in entries {
-        m.serialize_entry(k, &v).map_err(|e| e.to_string())?;
+/// One entry of the index object, `"key": {item}` at the first level of indentation, after a
+/// comma unless it is the `first`.
+fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Result<(), String> {
+    out.extend_from_slice(if first { b"\n  " } else { b",\n  " });
+    string(out, key);
+    out.extend_from_slice(b": ");
+    if e.item.extra.is_some() {
+        // Rare (index items carry no caller fields today): the serializer's compact text,
+        // re-indented token by token as a host would print it.
+        let compact = serde_json::to_vec(e).map_err(|x| x.to_string())?;
+        let mut pretty = Vec::with_capacity(compact.len() * 2);
+        let mut de = serde_json::Deserializer::from_slice(&compact);
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut pretty, serde_json::ser::PrettyFormatter::with_indent(b"  "));
+        serde_transcode::transcode(&mut de, &mut ser).map_err(|x| x.to_string())?;
+        // One level deeper: JSON text has no raw line breaks inside strings.
+        for (n, line) in pretty.split(|b| *b == b'\n').enumerate() {
+            if n > 0 {
+                out.extend_from_slice(b"\n  ");
+            }
+            out.extend_from_slice(line);
+        }
+        return Ok(());
     }
-    SerializeMap::end(m).map_err(|e| e.to_string())
+    let it = e.item;
+    let (watched_at, history_id) = match e.play {
+        Some((at, id)) => (Some(at), id),
+        None => (it.watched_at.as_deref(), None),
+    };
+    out.extend_from_slice(b"{\n    \"type\": ");
+    string(out, &it.kind);
+    out.extend_from_slice(b",\n    \"title\": ");
+    match &it.title {
+        Some(t) => string(out, t),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\n    \"year\": ");
+    match it.year {
+        Some(y) => out.extend_from_slice(itoa::Buffer::new().format(y).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\n    \"ids\": ");
+    ids(out, &it.ids);
+    if !it.show_ids.is_empty() {
+        out.extend_from_slice(b",\n    \"show_ids\": ");
+        ids(out, &it.show_ids);
+    }
+    for (name, v) in [(&b"season"[..], it.season), (b"episode", it.episode)] {
+        if let Some(v) = v {
+            field(out, name);
+            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        }
+    }
+    if let Some(v) = &it.series_title {
+        field(out, b"series_title");
+        string(out, v);
+    }
+    match it.rating {
+        Some(r) if r.fract() == 0.0 && r.is_finite() => {
+            field(out, b"rating");
+            out.extend_from_slice(itoa::Buffer::new().format(r as i64).as_bytes());
+        }
+        Some(r) if r.is_finite() => {
+            field(out, b"rating");
+            serde_json::to_writer(&mut *out, &r).map_err(|x| x.to_string())?;
+        }
+        _ => {}
+    }
+    for (name, v) in [
+        (&b"rated_at"[..], it.rated_at.as_deref()),
+        (b"watched_at", watched_at),
+        (b"listed_at", it.listed_at.as_deref()),
+    ] {
+        if let Some(v) = v {
+            field(out, name);
+            string(out, v);
+        }
+    }
+    match (e.play, &it.history_id) {
+        (Some(_), _) => {
+            if let Some(id) = history_id {
+                field(out, b"_trakt_history_id");
+                out.push(b'"');
+                out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+                out.push(b'"');
+            }
+        }
+        (None, Some(id)) => {
+            field(out, b"_trakt_history_id");
+            string(out, id);
+        }
+        (None, None) => {}
+    }
+    out.extend_from_slice(b"\n  }");
+    Ok(())
+}
+
+/// `,\n    "name": ` (an item field after the first).
+fn field(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend_from_slice(b",\n    \"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\": ");
+}
+
+/// Ids as `IdsJson` writes them (the first value of a namespace kept), at the second level.
+fn ids(out: &mut Vec<u8>, ids: &[(String, String)]) {
+    let mut any = false;
+    for (i, (k, v)) in ids.iter().enumerate() {
+        if ids[..i].iter().any(|(p, _)| p == k) {
+            continue;
+        }
+        out.extend_from_slice(if any { b",\n      " } else { b"{\n      " });
+        string(out, k);
+        out.extend_from_slice(b": ");
+        string(out, v);
+        any = true;
+    }
+    out.extend_from_slice(if any { b"\n    }" } else { b"{}" });
+}
+
+/// A JSON string as serde_json writes it: escaped only where JSON requires (control
+/// characters, quote, backslash), copied whole when nothing needs escaping.
+fn string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a host printed before: the serializer's compact text, re-indented token by token.
+    fn reference(entries: &[(&str, EntryJson)]) -> String {
+        let mut compact = Vec::new();
+        let mut ser = serde_json::Serializer::new(&mut compact);
+        let mut m = ser.serialize_map(Some(entries.len())).unwrap();
+        for (k, v) in entries {
+            m.serialize_entry(k, v).unwrap();
+        }
+        SerializeMap::end(m).unwrap();
+        let mut pretty = Vec::new();
+        let mut de = serde_json::Deserializer::from_slice(&compact);
+        let mut ser = serde_json::Serializer::with_formatter(&mut pretty, serde_json::ser::PrettyFormatter::new());
+        serde_transcode::transcode(&mut de, &mut ser).unwrap();
+        String::from_utf8(pretty).unwrap()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_hand_written_text_is_what_hosts_printed() {
+        let movie = Item {
+            kind: "movie".into(),
+            title: Some("Say \"hi\" \\ \u{1} — é".into()),
+            year: Some(1999),
+            ids: pairs(&[("tmdb", "603"), ("imdb", "tt0133093"), ("tmdb", "604")]),
+            rating: Some(8.0),
+            rated_at: Some("2026-01-01T00:00:00.000Z".into()),
+            ..Item::default()
+        };
+        let episode = Item {
+            kind: "episode".into(),
+            title: None,
+            year: None,
+            ids: Vec::new(),
+            show_ids: pairs(&[("tvdb", "81189")]),
+            season: Some(-1),
+            episode: Some(0),
+            series_title: Some("Show".into()),
+            rating: Some(7.5),
+            watched_at: Some("unused for a play".into()),
+            listed_at: Some("2026-01-02T00:00:00.000Z".into()),
+            history_id: Some("77".into()),
+            ..Item::default()
+        };
+        let odd = Item {
+            kind: "show".into(),
+            rating: Some(f64::NAN),
+            history_id: Some("12".into()),
+            watched_at: Some("2026-01-03T00:00:00.000Z".into()),
+            extra: Some(r#"{"title":"clash","plex":{"guid":"x","n":[1,2.50,{}],"e":[]},"z":1e2}"#.into()),
+            ..Item::default()
+        };
+        let entries = [
+            ("a\"key", EntryJson { item: &movie, play: None }),
+            ("b", EntryJson { item: &episode, play: Some(("2026-05-01T00:00:00.000Z", Some(5_000_000_001))) }),
+            ("c", EntryJson { item: &episode, play: Some(("2026-05-01T00:00:00.000Z", None)) }),
+            ("d", EntryJson { item: &odd, play: None }),
+        ];
+        let text =
+            index_text(entries.iter().map(|(k, v)| (*k, EntryJson { item: v.item, play: v.play })), 4, 0).unwrap();
+        assert_eq!(text, reference(&entries));
+        assert_eq!(index_text(std::iter::empty(), 0, 0).unwrap(), reference(&[]));
+    }
 }

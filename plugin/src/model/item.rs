@@ -133,14 +133,22 @@ impl Kind {
 pub fn normalize_id(namespace: &str, value: &str) -> Option<String> {
     let ns = lower(namespace.trim());
     let s = value.trim();
-    if SENTINELS.contains(&lower(s).as_ref()) {
+    // Every sentinel is empty or starts with n, u or 0: most ids are told apart at once.
+    let maybe_sentinel = matches!(s.as_bytes().first(), None | Some(b'n' | b'N' | b'u' | b'U' | b'0'));
+    if maybe_sentinel && SENTINELS.contains(&lower(s).as_ref()) {
         return None;
     }
+    let digits_only = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
     if NUMERIC.contains(&ns.as_ref()) {
+        if digits_only(s) {
+            return Some(s.to_string());
+        }
         let digits: String = s.chars().filter(char::is_ascii_digit).collect();
         return (!digits.is_empty()).then_some(digits);
     }
     match ns.as_ref() {
+        // Already `tt` and digits (Trakt's form): itself.
+        "imdb" if s.len() > 2 && s.starts_with("tt") && digits_only(&s[2..]) => Some(s.to_string()),
         "imdb" => {
             let lower = lower(s);
             if let Some(tt) = find_tt(&lower) {

@@ -124,8 +124,15 @@ impl Index {
     }
 
     fn title_for(&mut self, item: &Item, kind: PlayKind) -> u32 {
+        self.title_of(Cow::Borrowed(item), kind)
+    }
+
+    /// The title of `item` (its position), added when new; an owned item becomes the title's
+    /// without a copy.
+    fn title_of(&mut self, item: Cow<Item>, kind: PlayKind) -> u32 {
         let ids = item.ids();
-        let key = || {
+        let trakt = ids.get("trakt").and_then(|t| t.parse::<u64>().ok());
+        let key = |item: &Item| {
             canonical_key(
                 &item.kind(),
                 &ids,
@@ -136,32 +143,32 @@ impl Index {
                 item.year,
             )
         };
-        let trakt = ids.get("trakt").and_then(|t| t.parse::<u64>().ok());
-        let other = match trakt {
+        let base = match trakt {
             Some(n) => {
                 if let Some(&t) = self.by_trakt.get(&(kind, n)) {
                     return t;
                 }
-                None
+                key(&item)
             }
             None => {
-                let mut s = key();
+                let base = key(&item);
+                let mut s = base.clone();
                 for (ns, v) in ids.to_raw() {
                     s.push_str(&format!("|{ns}:{v}"));
                 }
                 if let Some(&t) = self.by_other.get(&s) {
                     return t;
                 }
-                Some(s)
+                let t = self.titles.len() as u32;
+                self.by_other.insert(s, t);
+                base
             }
         };
         let t = self.titles.len() as u32;
-        self.titles.push(Title { base: key(), kind, item: bare(item) });
-        match (trakt, other) {
-            (Some(n), _) => self.by_trakt.insert((kind, n), t),
-            (None, Some(s)) => self.by_other.insert(s, t),
-            (None, None) => None,
-        };
+        if let Some(n) = trakt {
+            self.by_trakt.insert((kind, n), t);
+        }
+        self.titles.push(Title { base, kind, item: bare(item.into_owned()) });
         t
     }
 
@@ -204,7 +211,7 @@ impl Index {
                         row_to_item(&v)?
                     }
                 };
-                self.title_for(&item.ok_or("not a movie or episode")?, kind)
+                self.title_of(Cow::Owned(item.ok_or("not a movie or episode")?), kind)
             }
         };
         self.changed();
@@ -389,16 +396,8 @@ struct TraktKey {
 }
 
 /// An item without its per-play fields.
-fn bare(item: &Item) -> Item {
-    Item {
-        rating: None,
-        rated_at: None,
-        watched_at: None,
-        listed_at: None,
-        history_id: None,
-        extra: None,
-        ..item.clone()
-    }
+fn bare(item: Item) -> Item {
+    Item { rating: None, rated_at: None, watched_at: None, listed_at: None, history_id: None, extra: None, ..item }
 }
 
 /// Which plays an input item has.

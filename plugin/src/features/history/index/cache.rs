@@ -362,7 +362,7 @@ fn plays_of(mut index: Index, items: &Items, counts: [u64; 2]) -> Option<Index> 
             Some(t) => t,
             None => {
                 let Some(item) = stored_title(raw) else { return bad("inconsistent", format!("{key}: not an item")) };
-                index.title_for(&item, kind)
+                index.title_of(std::borrow::Cow::Owned(item), kind)
             }
         };
         index.plays.push(Play { title, minute: time::floor_minute(secs), id, watched_at: c.watched_at.into_owned() });
