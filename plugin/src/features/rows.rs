@@ -127,7 +127,7 @@ pub struct Media<'a> {
 
 impl Media<'_> {
     fn ids(&self) -> Vec<(String, String)> {
-        self.ids.0.as_ref().map(|r| Ids::from_raw(&r.0).to_raw()).unwrap_or_default()
+        self.ids.0.as_ref().map(|r| Ids::normalized(&r.0)).unwrap_or_default()
     }
 }
 

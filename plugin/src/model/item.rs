@@ -36,6 +36,40 @@ pub fn into_lower(mut s: String) -> String {
     }
 }
 
+/// Whether `ns` is one of `NUMERIC` (a `match`: cheaper than comparing with each).
+fn is_numeric(ns: &str) -> bool {
+    let yes = matches!(
+        ns,
+        "tmdb" | "tvdb" | "trakt" | "simkl" | "mal" | "anilist" | "kitsu" | "anidb" | "plex" | "jellyfin" | "emby"
+    );
+    debug_assert_eq!(yes, NUMERIC.contains(&ns));
+    yes
+}
+
+/// The place of a (lowercase, trimmed) namespace in `ID_KEYS`.
+fn id_key_place(ns: &str) -> Option<usize> {
+    let place = match ns {
+        "tmdb" => 0,
+        "imdb" => 1,
+        "tvdb" => 2,
+        "trakt" => 3,
+        "simkl" => 4,
+        "mal" => 5,
+        "anilist" => 6,
+        "kitsu" => 7,
+        "anidb" => 8,
+        "plex" => 9,
+        "jellyfin" => 10,
+        "mdblist" => 11,
+        "emby" => 12,
+        "guid" => 13,
+        "slug" => 14,
+        _ => return None,
+    };
+    debug_assert_eq!(ID_KEYS[place], ns);
+    Some(place)
+}
+
 /// Values that mean "no id" in CrossWatch data.
 const SENTINELS: [&str; 7] = ["none", "null", "nan", "undefined", "unknown", "0", ""];
 
@@ -139,7 +173,7 @@ pub fn normalize_id(namespace: &str, value: &str) -> Option<String> {
         return None;
     }
     let digits_only = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if NUMERIC.contains(&ns.as_ref()) {
+    if is_numeric(&ns) {
         if digits_only(s) {
             return Some(s.to_string());
         }
@@ -227,26 +261,33 @@ impl Ids {
     /// usable value of a namespace wins, except that ids parsed from a `guid` override (as in
     /// CrossWatch's `ids_from`, where guid-derived ids are merged last).
     pub fn from_raw(raw: &[(String, String)]) -> Ids {
-        let mut found: Vec<(&'static str, String)> = Vec::new();
+        // (place in ID_KEYS, value): namespaces compared and sorted by number.
+        let mut found: Vec<(usize, String)> = Vec::with_capacity(raw.len());
         let mut from_guid = Vec::new();
         for (ns, value) in raw {
-            let ns_l = lower(ns.trim());
-            let Some(&key) = ID_KEYS.iter().find(|k| **k == ns_l.as_ref()) else { continue };
+            let Some(place) = id_key_place(&lower(ns.trim())) else { continue };
+            let key = ID_KEYS[place];
             let Some(v) = normalize_id(key, value) else { continue };
             if key == "guid" {
                 from_guid.extend(ids_from_guid(&v));
             }
-            if !found.iter().any(|(k, _)| *k == key) {
-                found.push((key, v));
+            if !found.iter().any(|(k, _)| *k == place) {
+                found.push((place, v));
             }
         }
         for (k, v) in from_guid {
-            found.retain(|(fk, _)| *fk != k);
-            found.push((k, v));
+            let place = id_key_place(k).expect("guid ids are of ID_KEYS");
+            found.retain(|(fk, _)| *fk != place);
+            found.push((place, v));
         }
-        // Namespaces are unique here: a stable sort by their place in ID_KEYS is that order.
-        found.sort_by_key(|(k, _)| ID_KEYS.iter().position(|x| x == k));
-        Ids(found)
+        // Namespaces are unique here: sorting by their place in ID_KEYS is that order.
+        found.sort_unstable_by_key(|(k, _)| *k);
+        Ids(found.into_iter().map(|(k, v)| (ID_KEYS[k], v)).collect())
+    }
+
+    /// `from_raw(raw).to_raw()`, the values moved rather than copied.
+    pub fn normalized(raw: &[(String, String)]) -> Vec<(String, String)> {
+        Ids::from_raw(raw).0.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
     pub fn get(&self, namespace: &str) -> Option<&str> {
@@ -268,6 +309,14 @@ mod tests {
 
     fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn every_id_namespace_has_its_place() {
+        for (place, ns) in ID_KEYS.iter().enumerate() {
+            assert_eq!(id_key_place(ns), Some(place), "{ns}");
+        }
+        assert_eq!(id_key_place("tvmaze"), None);
     }
 
     #[test]

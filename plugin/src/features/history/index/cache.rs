@@ -122,7 +122,7 @@ struct StoredTitle<'a> {
 
 impl StoredTitle<'_> {
     fn item(&self) -> Item {
-        let ids = |o: &Obj<RawIds>| o.0.as_ref().map(|r| Ids::from_raw(&r.0).to_raw()).unwrap_or_default();
+        let ids = |o: &Obj<RawIds>| o.0.as_ref().map(|r| Ids::normalized(&r.0)).unwrap_or_default();
         Item {
             kind: self.kind.owned().unwrap_or_default(),
             title: self.title.owned(),
