@@ -184,9 +184,47 @@ impl Index {
         self.plays.push(Play { title, minute, id, watched_at });
     }
 
-    /// Add one Trakt history row (its JSON text); `Err` says why the row is not one. Only the
-    /// first row of a title is parsed whole: the others are told by their trakt id.
+    /// Add one Trakt history row (its JSON text); `Err` says why the row is not one. Read
+    /// once through the typed view; a row it cannot read as a `Value` would goes the
+    /// `Value` way (`push_row_value`).
     pub fn push_row(&mut self, row: &RawValue) -> Result<(), String> {
+        let Some(r) = Row::parse(row.get()) else { return self.push_row_value(row) };
+        let kind = match r.kind.get() {
+            Some("movie") => PlayKind::Movie,
+            Some("episode") => PlayKind::Episode,
+            _ => return Err("not a movie or episode".into()),
+        };
+        let watched_at = r.watched_at.get().ok_or("no watched_at")?;
+        let secs = time::parse_secs(watched_at).ok_or("watched_at is not a time")?;
+        let id = r.id.and_then(|n| n.0).ok_or("no history id")?;
+        let media = match kind {
+            PlayKind::Movie => &r.movie,
+            PlayKind::Episode => &r.episode,
+        };
+        let trakt = media
+            .0
+            .as_ref()
+            .and_then(|m| m.ids.0.as_ref())
+            .and_then(|ids| ids.0.iter().find(|(k, _)| k == "trakt"))
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        let title = match self.known(kind, trakt) {
+            Some(t) => t,
+            None => self.title_of(Cow::Owned(r.item()?.ok_or("not a movie or episode")?), kind),
+        };
+        self.changed();
+        self.plays.push(Play {
+            title,
+            minute: time::floor_minute(secs),
+            id: Some(id),
+            watched_at: watched_at.to_string(),
+        });
+        Ok(())
+    }
+
+    /// `push_row` for a row the typed view cannot read: its key fields typed, its title
+    /// from a `Value`. Only the first row of a title is parsed whole: the others are told by
+    /// their trakt id.
+    fn push_row_value(&mut self, row: &RawValue) -> Result<(), String> {
         let k: RowKey = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
         let kind = match k.kind.as_deref() {
             Some("movie") => PlayKind::Movie,
@@ -204,14 +242,8 @@ impl Index {
         let title = match self.known(kind, trakt) {
             Some(t) => t,
             None => {
-                let item = match Row::parse(row.get()) {
-                    Some(r) => r.item()?,
-                    None => {
-                        let v: Value = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
-                        row_to_item(&v)?
-                    }
-                };
-                self.title_of(Cow::Owned(item.ok_or("not a movie or episode")?), kind)
+                let v: Value = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
+                self.title_of(Cow::Owned(row_to_item(&v)?.ok_or("not a movie or episode")?), kind)
             }
         };
         self.changed();
