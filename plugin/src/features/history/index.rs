@@ -115,7 +115,14 @@ pub struct Index {
 
 /// `<base>@<minute>`: the event key of a play without a same-minute collision.
 pub fn event_key(base: &str, minute: i64) -> String {
-    format!("{base}@{minute}")
+    // Not `format!`: written for every play, and the formatting machinery is slow in wasm.
+    let mut buf = itoa::Buffer::new();
+    let minute = buf.format(minute);
+    let mut key = String::with_capacity(base.len() + 1 + minute.len() + 12);
+    key.push_str(base);
+    key.push('@');
+    key.push_str(minute);
+    key
 }
 
 impl Index {
@@ -305,7 +312,12 @@ impl Index {
                 plain
             } else {
                 match p.id {
-                    Some(id) => format!("{plain}~h{id}"),
+                    Some(id) => {
+                        let mut key = plain;
+                        key.push_str("~h");
+                        key.push_str(itoa::Buffer::new().format(id));
+                        key
+                    }
                     None => {
                         dups += 1;
                         if dups == 1 {
