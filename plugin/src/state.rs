@@ -75,7 +75,12 @@ pub fn probe_schema(feature: &str, name: &str, bytes: &[u8], schema: u32) -> boo
 /// Read `name` as a document of `schema`; `None` when absent or unusable (warn logged).
 pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str, schema: u32) -> Option<T> {
     let bytes = read_bytes(store, feature, name)?;
-    let value: Value = match serde_json::from_slice(&bytes) {
+    load_from(feature, name, &bytes, schema)
+}
+
+/// `load` of bytes already read (a caller whose fast reading of them did not apply).
+pub fn load_from<T: DeserializeOwned>(feature: &str, name: &str, bytes: &[u8], schema: u32) -> Option<T> {
+    let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
             ignored(feature, name, "corrupt", e.to_string());

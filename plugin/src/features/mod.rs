@@ -7,6 +7,7 @@ pub mod history;
 pub mod presence;
 pub mod ratings;
 pub mod rows;
+pub mod stored;
 pub mod unresolved;
 pub mod watchlist;
 
@@ -202,6 +203,8 @@ impl Features {
     pub fn build_index_json(&mut self, feature: Feature, ctx: &mut Ctx) -> Result<String, AdapterError> {
         let text = match feature {
             Feature::History => return self.history.build_index_json(ctx),
+            Feature::Watchlist => return self.watchlist.build_index_json(ctx),
+            Feature::Ratings => return self.ratings.build_index_json(ctx),
             other => {
                 let entries = self.build_index(other, ctx)?;
                 let json = entries.iter().map(|(k, item)| (k.as_str(), EntryJson { item, play: None }));

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::json::ids_from_map;
+use crate::model::keys::key_from_ids;
 use crate::model::lenient::{Int, Num, Obj, RatingValue, RawIds, Text};
-use crate::model::{Ids, Item};
+use crate::model::{item_key, Ids, Item};
 
 /// One row as an item; `Ok(None)` for a row type this adapter does not handle (people,
 /// lists); `Err` for a row that is not what Trakt documents (no type, no media object).
@@ -126,8 +127,8 @@ pub struct Media<'a> {
 }
 
 impl Media<'_> {
-    fn ids(&self) -> Vec<(String, String)> {
-        self.ids.0.as_ref().map(|r| Ids::normalized(&r.0)).unwrap_or_default()
+    fn norm_ids(&self) -> Ids {
+        self.ids.0.as_ref().map(|r| Ids::from_raw(&r.0)).unwrap_or_default()
     }
 }
 
@@ -141,49 +142,77 @@ impl<'a> Row<'a> {
 
     /// `row_to_item` of the same row.
     pub fn item(&self) -> Result<Option<Item>, String> {
+        Ok(self.normalised(false)?.map(|(item, _)| item))
+    }
+
+    /// `item` and its `item_key`, the ids normalised once for both.
+    pub fn keyed_item(&self) -> Result<Option<(Item, String)>, String> {
+        Ok(self.normalised(true)?.map(|(item, key)| (item, key.unwrap_or_default())))
+    }
+
+    /// `item`, and with `keyed` its `item_key` (made from the ids normalised for the item).
+    fn normalised(&self, keyed: bool) -> Result<Option<(Item, Option<String>)>, String> {
         let kind = self.kind.get().ok_or("no type")?;
         fn obj<'m, 'a>(o: &'m Obj<Media<'a>>, name: &str) -> Result<&'m Media<'a>, String> {
             o.0.as_ref().ok_or_else(|| format!("no {name} object"))
         }
-        let item = match kind {
+        let out = match kind {
             "movie" | "show" => {
                 let m = obj(if kind == "movie" { &self.movie } else { &self.show }, kind)?;
-                Item { kind: kind.to_string(), title: m.title.owned(), year: m.year.0, ids: m.ids(), ..Item::default() }
+                let ids = m.norm_ids();
+                let item = Item {
+                    kind: kind.to_string(),
+                    title: m.title.owned(),
+                    year: m.year.0,
+                    ids: Vec::new(),
+                    ..Item::default()
+                };
+                (item, ids, Ids::default())
             }
             "season" => {
                 let s = obj(&self.season, "season")?;
                 let show = obj(&self.show, "show")?;
                 let show_title = show.title.owned();
-                Item {
+                let (ids, show_ids) = (s.norm_ids(), show.norm_ids());
+                let item = Item {
                     kind: "season".into(),
                     title: show_title.clone(),
                     year: show.year.0,
-                    ids: s.ids(),
-                    show_ids: show.ids(),
+                    ids: Vec::new(),
+                    show_ids: Vec::new(),
                     season: s.number.0,
                     series_title: show_title,
                     ..Item::default()
-                }
+                };
+                (item, ids, show_ids)
             }
             "episode" => {
                 let e = obj(&self.episode, "episode")?;
                 let show = obj(&self.show, "show")?;
                 let show_title = show.title.owned();
-                Item {
+                let (ids, show_ids) = (e.norm_ids(), show.norm_ids());
+                let item = Item {
                     kind: "episode".into(),
                     title: e.title.owned().or_else(|| show_title.clone()),
                     year: show.year.0,
-                    ids: e.ids(),
-                    show_ids: show.ids(),
+                    ids: Vec::new(),
+                    show_ids: Vec::new(),
                     season: e.season.0,
                     episode: e.number.0,
                     series_title: show_title,
                     ..Item::default()
-                }
+                };
+                (item, ids, show_ids)
             }
             _ => return Ok(None),
         };
-        Ok(Some(item))
+        let (mut item, ids, show_ids) = out;
+        let stable = ids.renormalise_to_themselves() && show_ids.renormalise_to_themselves();
+        let key = (keyed && stable).then(|| key_from_ids(&item, &ids, &show_ids));
+        item.ids = ids.into_raw();
+        item.show_ids = show_ids.into_raw();
+        let key = keyed.then(|| key.unwrap_or_else(|| item_key(&item)));
+        Ok(Some((item, key)))
     }
 }
 
@@ -214,11 +243,23 @@ impl<'a> ListRow<'a> {
         }
     }
 
-    /// `row_to_item`.
+    /// `row_to_item` (the features read `keyed_item`).
+    #[allow(dead_code)]
     pub fn item(&self) -> Result<Option<Item>, String> {
         match self {
             ListRow::Typed(_, r) => r.item(),
             ListRow::Tree(v) => row_to_item(v),
+        }
+    }
+
+    /// `row_to_item` and the item's `item_key`.
+    pub fn keyed_item(&self) -> Result<Option<(Item, String)>, String> {
+        match self {
+            ListRow::Typed(_, r) => r.keyed_item(),
+            ListRow::Tree(v) => Ok(row_to_item(v)?.map(|item| {
+                let key = item_key(&item);
+                (item, key)
+            })),
         }
     }
 

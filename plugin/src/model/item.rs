@@ -290,12 +290,24 @@ impl Ids {
         Ids::from_raw(raw).0.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
+    /// Whether normalising these ids again gives them back (`from_raw(&self.to_raw())`):
+    /// always, but for a numeric id of just "0" (`x0` normalises to it, and "0" means no id),
+    /// so a key can be made from them as `item_key` makes it from the normalised item.
+    pub fn renormalise_to_themselves(&self) -> bool {
+        !self.0.iter().any(|(k, v)| v == "0" && is_numeric(k))
+    }
+
     pub fn get(&self, namespace: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| *k == namespace).map(|(_, v)| v.as_str())
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// `to_raw` without copying the values.
+    pub fn into_raw(self) -> Vec<(String, String)> {
+        self.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
     pub fn to_raw(&self) -> Vec<(String, String)> {
@@ -357,6 +369,29 @@ mod tests {
             ("trakt", "0"),
         ]));
         assert_eq!(ids.to_raw(), raw(&[("tmdb", "603"), ("imdb", "tt0133093"), ("slug", "the-matrix")]));
+    }
+
+    #[test]
+    fn normalised_ids_renormalise_to_themselves_but_for_a_numeric_zero() {
+        let lists: &[&[(&str, &str)]] = &[
+            &[("tmdb", " 603 "), ("IMDB", "TT0133093"), ("slug", "The-Matrix"), ("trakt", "1")],
+            &[("tmdb", "x0"), ("tvdb", "81189")],
+            &[("tvdb", "a0b"), ("imdb", "0")],
+            &[("imdb", "https://imdb.com/title/tt0133093/"), ("guid", "com.plexapp.agents.themoviedb://603?lang=en")],
+            &[("tmdb", "1"), ("guid", "tmdb://0"), ("mdblist", "ABC"), ("plex", "00")],
+            &[("guid", "plex://show/5d9c"), ("jellyfin", "j0"), ("emby", "7"), ("foo", "1")],
+            &[("imdb", "tt"), ("imdb", "tt12x"), ("slug", "\u{130}stanbul")],
+        ];
+        for l in lists {
+            let ids = Ids::from_raw(&raw(l));
+            let again = Ids::from_raw(&ids.to_raw());
+            assert_eq!(ids.renormalise_to_themselves(), again == ids, "{l:?}: {ids:?} then {again:?}");
+        }
+        assert!(!Ids::from_raw(&raw(&[("tmdb", "x0")])).renormalise_to_themselves());
+        // Values already in their form are kept as they are.
+        assert_eq!(normalize_id("tmdb", "603").as_deref(), Some("603"));
+        assert_eq!(normalize_id("imdb", "tt0133093").as_deref(), Some("tt0133093"));
+        assert_eq!(normalize_id("imdb", "tt").as_deref(), None);
     }
 
     #[test]

@@ -75,6 +75,15 @@ pub fn item_key(item: &Item) -> String {
     )
 }
 
+/// `item_key` of an item whose ids and show ids were normalised into `ids` and `show_ids`,
+/// without normalising them again when that would give them back.
+pub fn key_from_ids(item: &Item, ids: &Ids, show_ids: &Ids) -> String {
+    if !(ids.renormalise_to_themselves() && show_ids.renormalise_to_themselves()) {
+        return item_key(item);
+    }
+    canonical_key(&item.kind(), ids, show_ids, item.season, item.episode, item.title.as_deref(), item.year)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

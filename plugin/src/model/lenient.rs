@@ -321,3 +321,58 @@ impl<'de> Deserialize<'de> for RatingValue {
         d.deserialize_any(V)
     }
 }
+
+/// Any JSON number as an `f64` (`Value::as_f64`: integers converted); anything else is
+/// `None`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Float(pub Option<f64>);
+
+impl<'de> Deserialize<'de> for Float {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Float, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Float;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Float, E> {
+                Ok(Float(Some(v as f64)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Float, E> {
+                Ok(Float(Some(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Float, E> {
+                Ok(Float(Some(v)))
+            }
+            absent_otherwise!(str map seq);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON integer that fits a `u64` (`Value::as_u64`); anything else is `None`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Uint(pub Option<u64>);
+
+impl<'de> Deserialize<'de> for Uint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Uint, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Uint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Uint, E> {
+                Ok(Uint(u64::try_from(v).ok()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Uint, E> {
+                Ok(Uint(Some(v)))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Uint, E> {
+                Ok(Uint(None))
+            }
+            absent_otherwise!(str map seq);
+        }
+        d.deserialize_any(V)
+    }
+}

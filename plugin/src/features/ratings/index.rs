@@ -20,7 +20,7 @@
 //! live anyway and the cache can never hide a change. When a chunk's outcome is unknown
 //! (5xx or no answer after retries) the cache is deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,11 +31,12 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
 use crate::features::rows::ListRow;
+use crate::features::stored::{index_json, FixedState, ItemsOut, StoredMap};
 use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
 use crate::log::{self, Level};
-use crate::model::json::item_to_json;
-use crate::model::{item_key, Item};
+use crate::model::lenient::Uint;
+use crate::model::Item;
 use crate::state::{self, RATINGS_INDEX};
 use crate::time;
 
@@ -44,13 +45,36 @@ pub(super) const ACTIVITIES_PATH: &str = "/sync/last_activities";
 pub(super) const TYPES: [&str; 4] = ["movies", "shows", "seasons", "episodes"];
 pub const INDEX_SCHEMA: u32 = 1;
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The cache as older versions read it (and as this one does when the fast reading of
+/// `IndexIn` does not apply: it then says why the file is not used, as before).
+#[derive(Debug, Deserialize)]
 struct IndexDoc {
+    #[allow(dead_code)]
     schema: u32,
     generated_at: String,
     items: BTreeMap<String, Value>,
     /// Type (plural) -> `rated_at` text; types Trakt did not report are omitted.
     wm: BTreeMap<String, String>,
+}
+
+/// The cache read in one pass, its items as text until read.
+#[derive(Deserialize)]
+struct IndexIn<'a> {
+    #[serde(default)]
+    schema: Uint,
+    generated_at: String,
+    #[serde(borrow)]
+    items: StoredMap<'a>,
+    wm: BTreeMap<String, String>,
+}
+
+/// The cache as written: `IndexDoc`'s fields in its order, the items streamed.
+#[derive(Serialize)]
+struct IndexOut<'a> {
+    schema: u32,
+    generated_at: &'a str,
+    items: ItemsOut<'a>,
+    wm: &'a BTreeMap<String, String>,
 }
 
 struct Cache {
@@ -61,6 +85,34 @@ struct Cache {
 
 impl Ratings {
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
+        match self.read(ctx)? {
+            Some(entries) => {
+                self.index = Some(entries.iter().cloned().collect());
+                Ok(entries)
+            }
+            None => Ok(self.index.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        }
+    }
+
+    /// `build_index` as the text of one JSON object (`model::index_json`), written from the
+    /// entries before they become this run's index (no copy of them).
+    pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
+        match self.read(ctx)? {
+            Some(entries) => {
+                let text = index_json(entries.iter().map(|(k, it)| (k.as_str(), it)))?;
+                self.index = Some(entries.into_iter().collect());
+                Ok(text)
+            }
+            None => {
+                let none = BTreeMap::new();
+                index_json(self.index.as_ref().unwrap_or(&none).iter().map(|(k, it)| (k.as_str(), it)))
+            }
+        }
+    }
+
+    /// The live entries in Trakt's order, or `None` when the cache is the index (it is then
+    /// this run's index, in key order).
+    fn read(&mut self, ctx: &mut Ctx) -> Result<Option<Vec<(String, Item)>>, AdapterError> {
         let remote = watermarks(ctx)?;
         if let Some(cache) = load_cache(ctx.state) {
             let changed: Vec<&str> = TYPES
@@ -80,16 +132,16 @@ impl Ratings {
                     "index_done",
                     &[("count", cache.items.len().to_string()), ("source", "cache".into())],
                 );
-                let entries: Vec<(String, Item)> = cache.items.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 self.index = Some(cache.items);
-                return Ok(entries);
+                return Ok(None);
             }
             log::event(Level::Info, FEATURE, "index_cache_stale", &[("changed", changed.join(","))]);
         }
 
         let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
         let mut entries: Vec<(String, Item)> = Vec::new();
-        let mut position: BTreeMap<String, usize> = BTreeMap::new();
+        // Hashed with fixed keys: see the watchlist's `seen`.
+        let mut position: HashMap<String, usize, FixedState> = HashMap::default();
         let mut pages = 0u32;
         for t in TYPES {
             let path = format!("/sync/ratings/{t}");
@@ -98,8 +150,8 @@ impl Ratings {
             for (n, raw) in listing.rows.iter().enumerate() {
                 let malformed = |why: String| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"));
                 let row = ListRow::read(raw.get()).map_err(malformed)?;
-                let item = match row.item() {
-                    Ok(Some(item)) => item,
+                let (item, key) = match row.keyed_item() {
+                    Ok(Some(keyed)) => keyed,
                     Ok(None) => {
                         log::event(
                             Level::Warn,
@@ -125,7 +177,6 @@ impl Ratings {
                     .find_map(|f| row.text(f).filter(|s| !s.is_empty()))
                     .map(str::to_string);
                 let item = Item { rating: Some(rating as f64), rated_at, ..item };
-                let key = item_key(&item);
                 match position.get(&key) {
                     Some(&p) => {
                         log::event(
@@ -145,21 +196,17 @@ impl Ratings {
                 }
             }
         }
-        let doc = IndexDoc {
-            schema: INDEX_SCHEMA,
-            generated_at: time::format_utc(ctx.client.wall_unix_secs()),
-            items: entries.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect(),
-            wm: TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))).collect(),
-        };
-        state::save_or_delete(ctx.state, FEATURE, RATINGS_INDEX, &doc);
+        let wm: BTreeMap<String, String> =
+            TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))).collect();
+        let generated_at = time::format_utc(ctx.client.wall_unix_secs());
+        save_cache(ctx.state, &generated_at, entries.iter().map(|(k, it)| (k.as_str(), it)), &wm);
         log::event(
             Level::Info,
             FEATURE,
             "index_done",
             &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
         );
-        self.index = Some(entries.iter().cloned().collect());
-        Ok(entries)
+        Ok(Some(entries))
     }
 
     /// Keep this run's index and the cache file right after a real write.
@@ -222,13 +269,7 @@ impl Ratings {
         }
         if let Some(mut cache) = load_cache(ctx.state) {
             apply(&mut cache.items);
-            let doc = IndexDoc {
-                schema: INDEX_SCHEMA,
-                generated_at: cache.generated_at,
-                items: cache.items.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect(),
-                wm: cache.wm,
-            };
-            state::save_or_delete(ctx.state, FEATURE, RATINGS_INDEX, &doc);
+            save_cache(ctx.state, &cache.generated_at, cache.items.iter().map(|(k, it)| (k.as_str(), it)), &cache.wm);
         }
     }
 }
@@ -251,8 +292,31 @@ fn watermarks(ctx: &mut Ctx) -> Result<[Option<String>; 4], AdapterError> {
     Ok(TYPES.map(|t| v.get(t).and_then(|g| g.get("rated_at")).and_then(Value::as_str).map(str::to_string)))
 }
 
+/// The cache file, read in one pass; a file the fast reading does not take (not JSON,
+/// another schema, a field of the wrong type) goes through the old reader, which says why it
+/// is not used.
 fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
-    let doc: IndexDoc = state::load(store, FEATURE, RATINGS_INDEX, INDEX_SCHEMA)?;
-    let items = stored_items(FEATURE, RATINGS_INDEX, doc.items, |item| valid_rating(item.rating).is_some())?;
+    let bytes = state::read_bytes(store, FEATURE, RATINGS_INDEX)?;
+    let valid = |item: &Item| valid_rating(item.rating).is_some();
+    if let Ok(doc) = serde_json::from_slice::<IndexIn>(&bytes) {
+        if doc.schema.0 == Some(u64::from(INDEX_SCHEMA)) {
+            let items = doc.items.items(FEATURE, RATINGS_INDEX, valid)?;
+            return Some(Cache { generated_at: doc.generated_at, items, wm: doc.wm });
+        }
+    }
+    let doc: IndexDoc = state::load_from(FEATURE, RATINGS_INDEX, &bytes, INDEX_SCHEMA)?;
+    let items = stored_items(FEATURE, RATINGS_INDEX, doc.items, valid)?;
     Some(Cache { generated_at: doc.generated_at, items, wm: doc.wm })
+}
+
+/// Save the cache (items in key order); a failed write deletes the file.
+fn save_cache<'a>(
+    store: &mut dyn state::Store,
+    generated_at: &str,
+    items: impl Iterator<Item = (&'a str, &'a Item)>,
+    wm: &BTreeMap<String, String>,
+) {
+    let doc = IndexOut { schema: INDEX_SCHEMA, generated_at, items: ItemsOut::sorted(items), wm };
+    let size = doc.items.size_estimate();
+    state::save_or_delete_sized(store, FEATURE, RATINGS_INDEX, &doc, size);
 }

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{row_rating, row_to_item, ListRow, Row};
+use crate::model::item_key;
 
 const GOLDEN: &str = include_str!("../../../tests/fixtures/golden_keys.json");
 
@@ -48,6 +49,8 @@ fn the_typed_reader_reads_every_row_as_a_value_does() {
         let list = ListRow::read(&text).unwrap();
         assert!(matches!(list, ListRow::Typed(..)));
         assert_eq!(list.item(), row_to_item(&row), "{text}");
+        let keyed = row_to_item(&row).map(|o| o.map(|i| (i.clone(), item_key(&i))));
+        assert_eq!(list.keyed_item(), keyed, "{text}");
     }
 }
 

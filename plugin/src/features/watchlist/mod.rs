@@ -30,6 +30,7 @@ use serde_json::Value;
 
 use self::capacity::Limit;
 use super::presence::Presence;
+use super::stored::index_json;
 use super::{finish, mark_not_found, send_chunks, unresolved, Ctx, Op, Outcome, WriteReport};
 use crate::error::AdapterError;
 use crate::log::{self, Level};
@@ -61,6 +62,15 @@ impl Watchlist {
         let entries = self.read(ctx)?;
         self.index = Some(entries.iter().cloned().collect());
         Ok(entries)
+    }
+
+    /// `build_index` as the text of one JSON object (`model::index_json`); the entries then
+    /// become this run's index without a copy.
+    pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
+        let entries = self.read(ctx)?;
+        let text = index_json(entries.iter().map(|(k, it)| (k.as_str(), it)))?;
+        self.index = Some(entries.into_iter().collect());
+        Ok(text)
     }
 
     pub fn write(&mut self, op: Op, items: &[Item], dry_run: bool, ctx: &mut Ctx) -> Result<WriteReport, AdapterError> {

@@ -213,6 +213,24 @@ fn shadow_ttl_switch_and_corruption() {
 }
 
 #[test]
+fn a_shadow_longer_than_a_page_is_not_checked_item_by_item() {
+    // It cannot be used (page 1's ETag says nothing of later pages): read in full and
+    // rewritten, its items never read, so a wrong one is not reported.
+    let remote = Remote::new(movie_rows(1, 3), no_posts);
+    let mut env = remote.env(Options { page_limit: 2, ..Options::default() });
+    let bad = json!({"schema": 1, "etag": "\"v1\"", "ts": T0, "count": 3, "items": {"tmdb:9": {"type": "movie", "ids": {"tmdb": "1"}}}});
+    env.mem.put(WATCHLIST_SHADOW, &bad.to_string());
+    take_lines();
+    let entries = Watchlist::default().build_index(&mut env.ctx()).unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(env.fakes.requests().iter().all(|r| header_of(r, "if-none-match").is_none()));
+    assert!(!take_lines().iter().any(|l| l.contains("state_ignored")));
+    let saved = env.mem.json(WATCHLIST_SHADOW).unwrap();
+    assert_eq!(saved["count"], 3);
+    assert_eq!(saved["items"].as_object().unwrap().len(), 3, "rewritten from the live read");
+}
+
+#[test]
 fn malformed_row_fails_the_index() {
     let remote = Remote::new(json!([{"type": "movie"}]), no_posts);
     let mut env = remote.env(Options::default());
