@@ -214,9 +214,17 @@ impl Index {
             .and_then(|m| m.ids.0.as_ref())
             .and_then(|ids| ids.0.iter().find(|(k, _)| k == "trakt"))
             .and_then(|(_, v)| v.parse::<u64>().ok());
-        let title = match self.known(kind, trakt) {
-            Some(t) => t,
-            None => self.title_of(Cow::Owned(r.item()?.ok_or("not a movie or episode")?), kind),
+        let title = match (self.known(kind, trakt), trakt) {
+            (Some(t), _) => t,
+            // A new title with a trakt id (0 is no id): its key from the ids normalised once.
+            (None, Some(n)) if n != 0 => {
+                let (item, base) = r.keyed_item()?.ok_or("not a movie or episode")?;
+                let t = self.titles.len() as u32;
+                self.by_trakt.insert((kind, n), t);
+                self.titles.push(Title { base, kind, item: bare(item) });
+                t
+            }
+            (None, _) => self.title_of(Cow::Owned(r.item()?.ok_or("not a movie or episode")?), kind),
         };
         self.changed();
         self.plays.push(Play {
