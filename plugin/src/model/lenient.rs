@@ -207,11 +207,13 @@ impl<'de> Deserialize<'de> for RawIds {
                     fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
                         Ok(Scalar(Some(v)))
                     }
+                    // Most ids are numbers: itoa, as serde_json writes them (the `Display`
+                    // machinery costs several times more in wasm).
                     fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-                        Ok(Scalar(Some(v.to_string())))
+                        Ok(Scalar(Some(itoa::Buffer::new().format(v).to_string())))
                     }
                     fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-                        Ok(Scalar(Some(v.to_string())))
+                        Ok(Scalar(Some(itoa::Buffer::new().format(v).to_string())))
                     }
                     fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
                         Ok(Scalar(serde_json::Number::from_f64(v).map(|n| n.to_string())))
@@ -241,7 +243,7 @@ impl<'de> Deserialize<'de> for RawIds {
                 f.write_str("an ids object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<RawIds, A::Error> {
-                let mut all: Vec<(String, Option<String>)> = Vec::new();
+                let mut all: Vec<(String, Option<String>)> = Vec::with_capacity(a.size_hint().unwrap_or(8));
                 while let Some(k) = a.next_key::<Cow<'de, str>>()? {
                     let Scalar(v) = a.next_value()?;
                     match all.iter_mut().find(|(n, _)| *n == k) {
