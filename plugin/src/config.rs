@@ -13,8 +13,8 @@ pub const DEFAULT_API_URL: &str = "https://api.trakt.tv";
 /// Trakt's page-size cap since 2026-06 (larger limits are clamped by the server).
 pub const MAX_PAGE_LIMIT: u32 = 250;
 
-/// Default items per watchlist or ratings write (`watchlist_batch_size`,
-/// `ratings_chunk_size`): 250.
+/// Default items per watchlist, ratings or history write (`watchlist_batch_size`,
+/// `ratings_chunk_size`, `history_chunk_size`): 250.
 ///
 /// Trakt documents no body or item limit for sync writes; clients use 100 to 500. Bigger
 /// chunks are faster: every write takes a 1 s slot of Trakt's write bucket, so 1,000 items
@@ -27,7 +27,9 @@ pub const MAX_PAGE_LIMIT: u32 = 250;
 /// 15 KB of flat ids, 30 KB with ratings and `rated_at`, less for nested episodes (a number
 /// each under one show). CrossWatch's applier hands over at most 100 items per call, so
 /// inside CrossWatch each call is one write either way; the larger default helps direct
-/// hosts (the CLI) and costs nothing there.
+/// hosts (the CLI) and costs nothing there. History adds are not idempotent, so there a 5xx
+/// or timeout is read back before anything is resent, and the body size adapts: halved after
+/// such a failure, grown back after answered bodies (`features::history::add::chunk`).
 pub const DEFAULT_WRITE_BATCH: u32 = 250;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +46,8 @@ pub struct Options {
     pub watchlist_batch_size: u32,
     pub watchlist_limit: Option<u32>,
     pub ratings_chunk_size: u32,
-    /// Plays per history add POST and history ids (or items) per remove POST.
+    /// Plays per history add POST (the most: smaller after a 5xx or timeout, see
+    /// `features::history::add::chunk`) and history ids (or items) per remove POST.
     pub history_chunk_size: u32,
     /// Episodes without usable ids but with show ids and numbers go out nested
     /// (`history_number_fallback`, alias `number_fallback`).
@@ -104,7 +107,7 @@ impl Default for Options {
             watchlist_batch_size: DEFAULT_WRITE_BATCH,
             watchlist_limit: None,
             ratings_chunk_size: DEFAULT_WRITE_BATCH,
-            history_chunk_size: 100,
+            history_chunk_size: DEFAULT_WRITE_BATCH,
             history_number_fallback: true,
             history_collection: false,
             history_collection_types: vec!["movies".to_string()],
@@ -382,7 +385,7 @@ mod tests {
     #[test]
     fn history_options_under_both_spellings() {
         let o = Options::default();
-        assert_eq!((o.history_chunk_size, o.history_number_fallback, o.history_collection), (100, true, false));
+        assert_eq!((o.history_chunk_size, o.history_number_fallback, o.history_collection), (250, true, false));
         assert_eq!(o.history_collection_types, vec!["movies".to_string()]);
 
         let o = Options::parse(

@@ -30,6 +30,7 @@ fn on_page(page: u32, action: FaultAction, times: u32) -> Fault {
             method: Some("GET".into()),
             path: Some("/sync/watchlist".into()),
             query_contains: Some(format!("page={page}&")),
+            body_items_over: None,
             nth: 1,
             times,
         },

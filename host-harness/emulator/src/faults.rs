@@ -16,8 +16,11 @@
 //! ```
 //!
 //! `when` and each of its keys are optional (`nth` and `times` default to 1; `times: 0` = forever).
-//! Action kinds: `status`, `delay` (`ms`), `drop_connection`, `apply_then_drop`, `truncated_body`,
-//! `non_json_body`, `cloudflare_rate_limit` (`retry_after_secs`, may be null), `repeat_previous_page`,
+//! `body_items_over: N` narrows `when` to requests whose JSON body holds more than `N` items
+//! ([`body_items`]), e.g. a history add POST of more than 120 plays, so a test can make Trakt
+//! fail large bodies only. Action kinds: `status`, `apply_then_status` (`status`), `delay`
+//! (`ms`), `drop_connection`, `apply_then_drop`, `truncated_body`, `non_json_body`,
+//! `cloudflare_rate_limit` (`retry_after_secs`, may be null), `repeat_previous_page`,
 //! `item_count_off_by` (`delta`).
 //!
 //! Connection-level faults (dropping, truncating) need control over the socket: the server accepts
@@ -60,6 +63,9 @@ pub struct FaultWhen {
     pub path: Option<String>,
     /// A substring of the raw query string, e.g. `"page=2"`; `None` = any.
     pub query_contains: Option<String>,
+    /// Only requests whose JSON body holds more than this many items ([`body_items`]; a
+    /// request without a JSON body holds 0); `None` = any body.
+    pub body_items_over: Option<u32>,
     /// 1-based: the fault starts at the `nth` matching request counted from its injection
     /// (`0` is read as `1`).
     pub nth: u32,
@@ -69,7 +75,7 @@ pub struct FaultWhen {
 
 impl Default for FaultWhen {
     fn default() -> FaultWhen {
-        FaultWhen { method: None, path: None, query_contains: None, nth: 1, times: 1 }
+        FaultWhen { method: None, path: None, query_contains: None, body_items_over: None, nth: 1, times: 1 }
     }
 }
 
@@ -84,10 +90,11 @@ impl FaultWhen {
         FaultWhen { method: Some(method.to_string()), path: Some(path.to_string()), ..FaultWhen::default() }
     }
 
-    pub(crate) fn matches(&self, method: &str, path: &str, query: &str) -> bool {
+    pub(crate) fn matches(&self, method: &str, path: &str, query: &str, items: &mut BodyItems) -> bool {
         self.method.as_deref().is_none_or(|m| m.trim().eq_ignore_ascii_case(method))
             && self.path.as_deref().is_none_or(|p| p == path)
             && self.query_contains.as_deref().is_none_or(|q| query.contains(q))
+            && self.body_items_over.is_none_or(|n| items.count() > n as usize)
     }
 
     /// Whether the `count`-th matching request (1-based) is inside the window.
@@ -112,6 +119,10 @@ pub enum FaultAction {
         #[serde(default)]
         body: String,
     },
+    /// Apply the request (e.g. a POST's effect happens), then answer `status` with an empty
+    /// body instead of the real answer: a proxy or gateway giving up on a slow origin (a `502`,
+    /// `504`, Cloudflare's `524`) after the origin recorded the write. Logged with `status`.
+    ApplyThenStatus { status: u16 },
     /// Handle the request at once (its effect happens and is logged with the real status), but
     /// send the answer only after `ms` milliseconds.
     Delay { ms: u64 },
@@ -139,12 +150,14 @@ pub enum FaultAction {
 }
 
 impl FaultAction {
-    /// Short name for the request log: `status:503`, `delay:1500`, `drop_connection`,
+    /// Short name for the request log: `status:503`, `apply_then_status:502`, `delay:1500`,
+    /// `drop_connection`,
     /// `apply_then_drop`, `truncated_body`, `non_json_body`, `cloudflare_rate_limit`,
     /// `repeat_previous_page`, `item_count_off_by:-1`.
     pub fn label(&self) -> String {
         match self {
             FaultAction::Status { status, .. } => format!("status:{status}"),
+            FaultAction::ApplyThenStatus { status } => format!("apply_then_status:{status}"),
             FaultAction::Delay { ms } => format!("delay:{ms}"),
             FaultAction::DropConnection => "drop_connection".into(),
             FaultAction::ApplyThenDrop => "apply_then_drop".into(),
@@ -203,10 +216,11 @@ impl FaultSet {
 
     /// Counts one request against every fault whose filter matches and returns the action of
     /// the first one whose window contains its count.
-    pub(crate) fn fire(&mut self, method: &str, path: &str, query: &str) -> Option<FaultAction> {
+    pub(crate) fn fire(&mut self, method: &str, path: &str, query: &str, body: &[u8]) -> Option<FaultAction> {
         let mut fired = None;
+        let mut items = BodyItems::Unread(body);
         for a in &mut self.armed {
-            if !a.fault.when.matches(method, path, query) {
+            if !a.fault.when.matches(method, path, query, &mut items) {
                 continue;
             }
             a.seen = a.seen.saturating_add(1);
@@ -220,6 +234,47 @@ impl FaultSet {
             w.times == 0 || a.seen < w.nth.max(1).saturating_add(w.times - 1)
         });
         fired
+    }
+}
+
+/// The items a request body holds, as a Trakt sync write counts them: each entry of `movies`,
+/// `episodes` and `ids` (history ids); each episode under `shows[].seasons[]`; a season (top
+/// level or under a show) without `episodes`, and a show without `seasons`, as one item; `0`
+/// for a body that is not a JSON object.
+pub fn body_items(body: &serde_json::Value) -> usize {
+    let list = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_array()).cloned().unwrap_or_default();
+    let season = |s: &serde_json::Value| list(s, "episodes").len().max(1);
+    let show = |s: &serde_json::Value| {
+        let seasons = list(s, "seasons");
+        if seasons.is_empty() {
+            1
+        } else {
+            seasons.iter().map(season).sum()
+        }
+    };
+    list(body, "movies").len()
+        + list(body, "episodes").len()
+        + list(body, "ids").len()
+        + list(body, "seasons").iter().map(season).sum::<usize>()
+        + list(body, "shows").iter().map(show).sum::<usize>()
+}
+
+/// A request body's item count, parsed only when a fault asks for it.
+pub(crate) enum BodyItems<'b> {
+    Unread(&'b [u8]),
+    Counted(usize),
+}
+
+impl BodyItems<'_> {
+    fn count(&mut self) -> usize {
+        if let BodyItems::Unread(bytes) = self {
+            let n = serde_json::from_slice::<serde_json::Value>(bytes).map(|v| body_items(&v)).unwrap_or(0);
+            *self = BodyItems::Counted(n);
+        }
+        match self {
+            BodyItems::Counted(n) => *n,
+            BodyItems::Unread(_) => 0,
+        }
     }
 }
 
@@ -416,20 +471,55 @@ mod tests {
             query_contains: Some("page=2".into()),
             ..FaultWhen::default()
         };
-        assert!(w.matches("GET", "/sync/watchlist", "page=2&limit=10"));
-        assert!(!w.matches("POST", "/sync/watchlist", "page=2"));
-        assert!(!w.matches("GET", "/sync/watchlist/movies", "page=2"));
-        assert!(!w.matches("GET", "/sync/watchlist", "page=1"));
+        let none = || BodyItems::Counted(0);
+        assert!(w.matches("GET", "/sync/watchlist", "page=2&limit=10", &mut none()));
+        assert!(!w.matches("POST", "/sync/watchlist", "page=2", &mut none()));
+        assert!(!w.matches("GET", "/sync/watchlist/movies", "page=2", &mut none()));
+        assert!(!w.matches("GET", "/sync/watchlist", "page=1", &mut none()));
 
         let mut set = FaultSet::default();
         set.inject(Fault::new(FaultWhen { nth: 2, ..FaultWhen::path("/a") }, FaultAction::DropConnection));
         set.inject(Fault::new(FaultWhen::path("/a"), FaultAction::NonJsonBody));
         // First /a: fault 1 counts 1 (outside), fault 2 fires.
-        assert_eq!(set.fire("GET", "/a", ""), Some(FaultAction::NonJsonBody));
-        assert_eq!(set.fire("GET", "/b", ""), None);
-        assert_eq!(set.fire("GET", "/a", ""), Some(FaultAction::DropConnection));
-        assert_eq!(set.fire("GET", "/a", ""), None);
+        assert_eq!(set.fire("GET", "/a", "", b""), Some(FaultAction::NonJsonBody));
+        assert_eq!(set.fire("GET", "/b", "", b""), None);
+        assert_eq!(set.fire("GET", "/a", "", b""), Some(FaultAction::DropConnection));
+        assert_eq!(set.fire("GET", "/a", "", b""), None);
         assert!(set.list().is_empty());
+    }
+
+    #[test]
+    fn body_items_count_plays_as_a_sync_body_holds_them() {
+        let body = serde_json::json!({
+            "movies": [{"ids": {"trakt": 1}}, {"ids": {"trakt": 2}}],
+            "episodes": [{"ids": {"trakt": 16}}],
+            "seasons": [{"ids": {"trakt": 3950}}],
+            "shows": [
+                {"ids": {"tvdb": 81189}, "seasons": [{"number": 1, "episodes": [{"number": 1}, {"number": 2}]}, {"number": 2}]},
+                {"ids": {"tvdb": 1}}
+            ],
+            "ids": [5000000001u64]
+        });
+        assert_eq!(body_items(&body), 2 + 1 + 1 + 3 + 1 + 1);
+        assert_eq!(body_items(&serde_json::json!([1, 2])), 0);
+
+        // Only bodies above the threshold count and fire.
+        let mut set = FaultSet::default();
+        let when = FaultWhen { body_items_over: Some(2), times: 0, ..FaultWhen::request("POST", "/sync/history") };
+        set.inject(Fault::new(when, FaultAction::ApplyThenStatus { status: 502 }));
+        let two = br#"{"movies": [{"ids": {"trakt": 1}}, {"ids": {"trakt": 2}}]}"#;
+        let three = br#"{"movies": [{"ids": {"trakt": 1}}, {"ids": {"trakt": 2}}, {"ids": {"trakt": 3}}]}"#;
+        assert_eq!(set.fire("POST", "/sync/history", "", two), None);
+        assert_eq!(set.fire("POST", "/sync/history", "", b"not json"), None);
+        assert_eq!(set.fire("POST", "/sync/history", "", three), Some(FaultAction::ApplyThenStatus { status: 502 }));
+        assert_eq!(set.fire("POST", "/sync/history", "", three), Some(FaultAction::ApplyThenStatus { status: 502 }));
+        assert_eq!(set.list()[0].seen, 2, "only the large bodies were counted");
+        let f: Fault = serde_json::from_str(
+            r#"{"when": {"method": "POST", "path": "/sync/history", "body_items_over": 120, "times": 0},
+                "action": {"kind": "apply_then_status", "status": 504}}"#,
+        )
+        .unwrap();
+        assert_eq!((f.when.body_items_over, f.action.label()), (Some(120), "apply_then_status:504".to_string()));
     }
 
     #[test]

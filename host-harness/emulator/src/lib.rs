@@ -88,7 +88,7 @@ mod user_index;
 
 pub use banner::{banner, load_seed, serve, trakt_block};
 pub use emulator::{Credentials, Emulator, EmulatorConfig};
-pub use faults::{Fault, FaultAction, FaultWhen};
+pub use faults::{body_items, Fault, FaultAction, FaultWhen};
 pub use last_activities::LastActivities;
 pub use library::{
     slugify, Auth, Catalog, CollectionEntry, CollectionMetadata, Episode, EpisodeIds, ItemCount, Library, Limits,

@@ -1,5 +1,6 @@
 //! Fault injection over HTTP: status, dropped and truncated connections, delays, HTML bodies,
-//! repeated pages and item counts, and the `/_emulator/faults` control endpoints.
+//! repeated pages and item counts, large bodies only, and the `/_emulator/faults` control
+//! endpoints.
 
 mod common;
 
@@ -16,6 +17,7 @@ fn fault_status_nth_times_and_query() {
             method: Some("GET".into()),
             path: Some("/sync/watchlist".into()),
             query_contains: Some("page=2".into()),
+            body_items_over: None,
             nth: 2,
             times: 2,
         },
@@ -299,4 +301,43 @@ fn fault_control_endpoints() {
     assert_eq!(log[0]["fault"], "status:503");
     assert_eq!(log[1]["fault"], Value::Null);
     assert_eq!(log[2]["fault"], "item_count_off_by:1");
+}
+
+#[test]
+fn large_history_bodies_fail_applied_or_not_and_small_ones_pass() {
+    let emu = start(Library::sample(5, 0));
+    let api = Api::new(&emu);
+    let before = emu.library().history.len();
+    let body = |n: u64, day: u32| {
+        let movies: Vec<Value> = (1..=n)
+            .map(|t| json!({"ids": {"trakt": t}, "watched_at": format!("2026-03-{day:02}T10:00:00Z")}))
+            .collect();
+        json!({ "movies": movies })
+    };
+    // Bodies of more than 3 plays: a 503 and nothing recorded (injected over HTTP).
+    let fault = json!({"when": {"method": "POST", "path": "/sync/history", "body_items_over": 3, "times": 0},
+                       "action": {"kind": "status", "status": 503}});
+    assert_eq!(control(&emu, "POST", "/_emulator/faults", Some(&fault)).status, 200);
+    assert_eq!(api.post("/sync/history", &body(4, 1)).status, 503);
+    assert_eq!(emu.library().history.len(), before, "not applied");
+    let r = api.post("/sync/history", &body(3, 2));
+    assert_eq!((r.status, r.json()["added"]["movies"].as_u64()), (201, Some(3)));
+    assert_eq!(api.post("/sync/history", &body(5, 3)).status, 503, "still armed (times 0)");
+    assert_eq!(emu.library().history.len(), before + 3);
+    let faults: Vec<Option<String>> = emu.requests().iter().map(|l| l.fault.clone()).collect();
+    assert_eq!(faults, vec![Some("status:503".to_string()), None, Some("status:503".to_string())]);
+    assert_eq!(control(&emu, "GET", "/_emulator/faults", None).json()[0]["seen"], 2, "small bodies not counted");
+
+    // Applied, then a gateway's 502: the plays are there although the answer says otherwise.
+    assert_eq!(control(&emu, "DELETE", "/_emulator/faults", None).status, 204);
+    emu.inject(Fault::new(
+        FaultWhen { body_items_over: Some(3), ..FaultWhen::request("POST", "/sync/history") },
+        FaultAction::ApplyThenStatus { status: 502 },
+    ));
+    let r = api.post("/sync/history", &body(4, 4));
+    assert_eq!((r.status, r.text.as_str()), (502, ""));
+    assert_eq!(emu.library().history.len(), before + 3 + 4, "applied");
+    let l = last_logged(&emu);
+    assert_eq!((l.status, l.fault.as_deref()), (502, Some("apply_then_status:502")));
+    assert_eq!(api.post("/sync/history", &body(4, 5)).status, 201, "times 1: spent");
 }

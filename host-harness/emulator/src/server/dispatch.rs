@@ -51,13 +51,17 @@ impl Shared {
             return Outcome::normal(self.control(&req));
         }
         let at_ms = self.started.elapsed().as_millis() as u64;
-        let action = self.faults().fire(&req.method, &req.path, &req.query);
+        let action = self.faults().fire(&req.method, &req.path, &req.query, &req.body);
         let mut transport = Transport::Normal;
         let mut logged_status = None;
         let mut account = None;
         let reply = match &action {
             None => self.respond(&req, &mut account, |_| {}),
             Some(FaultAction::Status { status, headers, body }) => status_reply(*status, headers, body),
+            Some(FaultAction::ApplyThenStatus { status }) => {
+                self.respond(&req, &mut account, |_| {});
+                status_reply(*status, &[], "")
+            }
             Some(FaultAction::Delay { ms }) => {
                 transport = Transport::Delay(*ms);
                 self.respond(&req, &mut account, |_| {})

@@ -2,13 +2,15 @@
 //! POST, reconcile unknown outcomes, and collect confirmed plays when asked (see the module
 //! comment of `features::history`).
 //!
-//! Jobs: this module validates and plans the plays and sends them chunk by chunk; `batch`
+//! Jobs: this module validates and plans the plays and sends them chunk by chunk; `chunk`
+//! sizes the bodies (halved after an unknown outcome, grown back after answers); `batch`
 //! journals, sends and decides one batch; `reconcile` settles unknown outcomes.
 
 mod batch;
+mod chunk;
 mod reconcile;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use serde_json::Value;
 
@@ -24,7 +26,8 @@ use crate::model::{item_key, Hint, Item};
 use crate::payload::{self, Attrs, Entry, Group, Target};
 use crate::state::HISTORY_UNRESOLVED;
 use crate::time::{self, WatchedAt};
-use batch::send_batch;
+use batch::{send_batch, BatchEnd};
+use chunk::ChunkSize;
 use reconcile::{settle, settled_for_good};
 
 pub const ADD_PATH: &str = "/sync/history";
@@ -355,7 +358,8 @@ fn plan(
     out
 }
 
-/// Send the planned plays chunk by chunk.
+/// Send the planned plays in bodies of the adaptive size (`chunk`), each journaled
+/// (`batch`); plays an unknown outcome left off Trakt go again at the front of what is left.
 fn send_all(
     ctx: &mut Ctx,
     run: &mut Run,
@@ -364,26 +368,38 @@ fn send_all(
     dry_run: bool,
     planned_requests: &mut Vec<PlannedRequest>,
 ) -> Result<(), AdapterError> {
-    let size = ctx.opts.history_chunk_size.max(1) as usize;
-    let mut stop: Option<Hint> = None;
-    let mut done = 0u64;
-    for chunk in plan.chunks(size) {
-        let inputs: Vec<usize> = chunk.iter().map(|p| p.input).collect();
-        done += inputs.len() as u64;
-        if let Some(hint) = stop {
-            mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint));
-            continue;
-        }
-        if dry_run {
+    let total = plan.len() as u64;
+    if dry_run {
+        // No answers to adapt to: the bodies of the configured size.
+        for chunk in plan.chunks(ctx.opts.history_chunk_size.max(1) as usize) {
+            let inputs: Vec<usize> = chunk.iter().map(|p| p.input).collect();
             let entries: Vec<Entry> = chunk.iter().map(Planned::entry).collect();
             let body = payload::build_body(&entries);
             planned_requests.push(PlannedRequest { method: "POST".into(), path: ADD_PATH.into(), body: body.json });
             mark(&mut run.outcome, &inputs, Outcome::Confirmed);
             collect(ctx, &chunk.iter().collect::<Vec<_>>(), true, planned_requests);
-            continue;
         }
-        let chunk: Vec<&Planned> = chunk.iter().collect();
-        stop = send_batch(ctx, run, all, &chunk, true)?;
+        return Ok(());
+    }
+    let mut size = ChunkSize::new(ctx.opts.history_chunk_size);
+    let mut queue: VecDeque<&Planned> = plan.iter().collect();
+    while !queue.is_empty() {
+        let n = size.get().min(queue.len());
+        let chunk: Vec<&Planned> = queue.drain(..n).collect();
+        match send_batch(ctx, run, all, &chunk, size.resend_after(n))? {
+            BatchEnd::Answered => size.answered(),
+            BatchEnd::Refused => {}
+            BatchEnd::Resend(missing) => {
+                size.failed(n, !missing.is_empty());
+                for p in missing.into_iter().rev() {
+                    queue.push_front(p);
+                }
+            }
+            BatchEnd::Stop(hint) => {
+                let rest: Vec<usize> = queue.drain(..).map(|p| p.input).collect();
+                mark(&mut run.outcome, &rest, Outcome::Unresolved(hint));
+            }
+        }
         let confirmed: Vec<&Planned> =
             chunk.iter().copied().filter(|p| run.outcome[p.input] == Some(Outcome::Confirmed)).collect();
         for p in &confirmed {
@@ -399,7 +415,7 @@ fn send_all(
             }
         }
         collect(ctx, &confirmed, false, planned_requests);
-        log::progress(FEATURE, "add", done, Some(plan.len() as u64));
+        log::progress(FEATURE, "add", total - queue.len() as u64, Some(total));
     }
     Ok(())
 }

@@ -79,6 +79,9 @@ pub struct State {
     pub movies_wm: i64,
     pub episodes_wm: i64,
     pub faults: VecDeque<Fault>,
+    /// Every add POST of more than `.0` plays meets fault `.1` (before, and instead of, the
+    /// scripted `faults`): Trakt failing on large bodies.
+    pub large_body: Option<(usize, Fault)>,
     /// Status of the next collection POSTs (none: 201).
     pub collection_status: Option<u16>,
     /// Bodies of every collection POST.
@@ -92,6 +95,20 @@ pub struct State {
 
 #[derive(Clone)]
 pub struct Trakt(pub Rc<RefCell<State>>);
+
+/// Plays in an add body: flat movies and episodes, and episodes under `shows[].seasons[]`.
+pub fn plays_in(body: &Value) -> usize {
+    let list = |v: &Value, k: &str| v.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    let nested: usize = body
+        .get("shows")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.get("seasons").and_then(Value::as_array).into_iter().flatten())
+        .map(|season| list(season, "episodes"))
+        .sum();
+    list(body, "movies") + list(body, "episodes") + nested
+}
 
 /// Movies 272 (trakt 1), 603 (trakt 2), 11 (trakt 3); Breaking Bad (tmdb 1396, tvdb 81189)
 /// with S00E01 (trakt 90), S01E01 (16), S01E02 (17), S01E05 (20).
@@ -383,6 +400,7 @@ impl Trakt {
             movies_wm: NOW - 86_400,
             episodes_wm: NOW - 86_400,
             faults: VecDeque::new(),
+            large_body: None,
             collection_status: None,
             collected: Vec::new(),
             on_add: None,
@@ -456,7 +474,10 @@ impl Trakt {
                 };
                 let mut s = self.0.borrow_mut();
                 s.seen_at_add.push(seen);
-                let fault = s.faults.pop_front();
+                let fault = match &s.large_body {
+                    Some((over, f)) if plays_in(&body()) > *over => Some(f.clone()),
+                    _ => s.faults.pop_front(),
+                };
                 match fault {
                     Some(Fault::TimeoutUnapplied) => Err(TransportError::Timeout("fake: no answer".into())),
                     Some(Fault::Status(code)) => Ok(resp(code, &[], "")),

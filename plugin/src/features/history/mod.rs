@@ -65,8 +65,13 @@
 //! number go `shows -> seasons -> episodes` when `history_number_fallback` (alias
 //! `number_fallback`, default on) is on, else flat with their other ids, else `missing ids`.
 //!
-//! Chunks of `history_chunk_size` plays, one `POST /sync/history` each, non-idempotent
-//! (resent by the client only after a connect error or a 429), deadline at least 60 s.
+//! Bodies of up to `history_chunk_size` plays (default 250), one `POST /sync/history` each,
+//! non-idempotent (resent by the client only after a connect error or a 429), deadline at
+//! least 60 s. The size adapts (`add::chunk`): after a 5xx, timeout, lost connection or
+//! unreadable answer on a body of N plays (read back first, see below), the rest goes in
+//! bodies of N/2, never below 25 (or the configured size when smaller), logged `chunk_shrunk
+//! from= to= failed_body=`; after 4 answered bodies in a row the size doubles up to the
+//! configured one (`chunk_grown from= to=`).
 //! Answer: `not_found` matched back by scope (flat movie `not_found`, flat or nested episode
 //! `trakt_episode_not_found`, a show or season echoed without its episodes
 //! `trakt_parent_not_found`); per type `added` covering the remaining plays confirms them;
@@ -79,7 +84,8 @@
 //! timeout, lost connection or unreadable answer leaves the outcome unknown: the batch's
 //! minutes are read back at once (`GET /sync/history/{type}?start_at=..&end_at=..+59s`, all
 //! pages, close minutes in one window): plays found are `confirmed`, missing ones are sent
-//! once more (journaled again); if that outcome is unknown too they stay unresolved and later
+//! again (journaled again) at the front of the next bodies, in the smaller size. At the floor
+//! size they are sent once more; if that outcome is unknown too they stay unresolved and later
 //! chunks are not sent. If the read-back fails the batch stays in the journal (`unconfirmed`).
 //! Every add and every index first reconciles batches an earlier run left: found plays are
 //! confirmed when they are also in this call's input (else logged), missing ones are sent
@@ -90,8 +96,8 @@
 //!
 //! ## Options
 //!
-//! `history_chunk_size` (1..1000, default 100): plays per add POST, history ids per remove
-//! POST. `history_number_fallback` / `number_fallback` (default true). `history_collection` /
+//! `history_chunk_size` (1..1000, default 250): the most plays per add POST (adaptive, see
+//! Add), history ids per remove POST. `history_number_fallback` / `number_fallback` (default true). `history_collection` /
 //! `add_collections` (default false) and `history_collection_types` / `collection_types` (a
 //! list or a comma string of "movies", "shows"; default movies). CrossWatch's key wins when
 //! both spellings are given.

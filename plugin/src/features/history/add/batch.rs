@@ -1,5 +1,7 @@
-//! One history batch: journaled, sent once (resent only when it provably never reached
-//! Trakt, or read back and the missing plays sent once more), then decided from the answer.
+//! One history batch: journaled, sent once (resent by the client only when it provably never
+//! reached Trakt), then decided from the answer; an unknown outcome is read back and the
+//! missing plays handed back to be sent again (`chunk` says in which bodies) or, on the last
+//! try, unresolved.
 
 use super::reconcile::reconcile;
 use super::{Planned, Run, ADD_PATH, ADD_TIMEOUT_MS};
@@ -33,15 +35,28 @@ fn journal_play(all: &[Item], p: &Planned, keys_base: &str) -> JournalPlay {
     }
 }
 
+/// How a batch ended.
+pub(super) enum BatchEnd<'p> {
+    /// Trakt answered (2xx with a JSON object): every play is decided.
+    Answered,
+    /// Trakt refused it (a 4xx): its plays are unresolved, later batches go on.
+    Refused,
+    /// The outcome was unknown (5xx, timeout, lost connection, unreadable answer): read back,
+    /// the plays found are confirmed and these were not on Trakt, to be sent again.
+    Resend(Vec<&'p Planned>),
+    /// Later batches are not sent; they carry this hint.
+    Stop(Hint),
+}
+
 /// Journal, send and decide one batch; `resend`: plays found missing after an unknown
-/// outcome are sent once more. Returns the hint that stops later chunks, if any.
-pub(super) fn send_batch(
+/// outcome are handed back to be sent again, else they are unresolved and the call stops.
+pub(super) fn send_batch<'p>(
     ctx: &mut Ctx,
     run: &mut Run,
     all: &[Item],
-    plays: &[&Planned],
+    plays: &[&'p Planned],
     resend: bool,
-) -> Result<Option<Hint>, AdapterError> {
+) -> Result<BatchEnd<'p>, AdapterError> {
     let inputs: Vec<usize> = plays.iter().map(|p| p.input).collect();
     let entries: Vec<Entry> = plays.iter().map(|p| p.entry()).collect();
     let body = payload::build_body(&entries);
@@ -54,7 +69,7 @@ pub(super) fn send_batch(
     };
     if !journal::begin(ctx.state, &batch) {
         mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::JournalUnavailable));
-        return Ok(Some(Hint::JournalUnavailable));
+        return Ok(BatchEnd::Stop(Hint::JournalUnavailable));
     }
     log::event(
         Level::Debug,
@@ -72,7 +87,7 @@ pub(super) fn send_batch(
                 run.wrote_any = true;
                 journal::end(ctx.state, &batch.id);
                 account(ctx, run, all, plays, &body, &v);
-                return Ok(None);
+                return Ok(BatchEnd::Answered);
             }
             _ => {
                 log::event(
@@ -90,7 +105,7 @@ pub(super) fn send_batch(
                 Failure::Fatal(e) => Err(e),
                 Failure::Chunk { hint, stop, .. } => {
                     mark(&mut run.outcome, &inputs, Outcome::Unresolved(hint));
-                    Ok(stop.then_some(hint))
+                    Ok(if stop { BatchEnd::Stop(hint) } else { BatchEnd::Refused })
                 }
             };
         }
@@ -114,11 +129,11 @@ pub(super) fn send_batch(
             log::event(Level::Error, FEATURE, "journal_kept", &[("batch", batch.id.clone()), ("error", e.to_string())]);
             run.drop_index = true;
             mark(&mut run.outcome, &inputs, Outcome::Unresolved(Hint::Unconfirmed));
-            return Ok(Some(Hint::of_status(e.status())));
+            return Ok(BatchEnd::Stop(Hint::of_status(e.status())));
         }
     };
-    let mut missing: Vec<&Planned> = Vec::new();
-    for (p, on_trakt) in plays.iter().zip(&flags) {
+    let mut missing: Vec<&'p Planned> = Vec::new();
+    for (&p, on_trakt) in plays.iter().zip(&flags) {
         if *on_trakt {
             run.outcome[p.input] = Some(Outcome::Confirmed);
             run.read_back.insert(p.input);
@@ -137,18 +152,17 @@ pub(super) fn send_batch(
         ],
     );
     journal::end(ctx.state, &batch.id);
-    if missing.is_empty() {
-        return Ok(None);
+    if missing.is_empty() || resend {
+        if !missing.is_empty() {
+            log::event(Level::Info, FEATURE, "journal_resend", &[("plays", missing.len().to_string())]);
+        }
+        return Ok(BatchEnd::Resend(missing));
     }
-    if resend {
-        log::event(Level::Info, FEATURE, "journal_resend", &[("plays", missing.len().to_string())]);
-        return send_batch(ctx, run, all, &missing, false);
-    }
-    // The resend's outcome is unknown too and its plays are not on Trakt: stop here.
+    // The last try's outcome is unknown too and its plays are not on Trakt: stop here.
     for p in &missing {
         run.outcome[p.input] = Some(Outcome::Unresolved(hint));
     }
-    Ok(Some(hint))
+    Ok(BatchEnd::Stop(hint))
 }
 
 fn pending_of(all: &[Item], p: &Planned) -> Pending {

@@ -16,6 +16,7 @@ use crate::testkit::{resp, route_of, Env, Fakes};
 use crate::time;
 
 mod add;
+mod chunks;
 mod index;
 mod journal;
 mod remove;
