@@ -26,6 +26,8 @@ mod features;
 mod health;
 mod log;
 mod model;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+pub mod native;
 mod payload;
 mod state;
 #[cfg(test)]
@@ -41,25 +43,51 @@ use client::Client;
 use config::Options;
 use features::{Ctx, Features, Op};
 use state::host::HostStore;
+use state::Store;
 
+/// One run's adapter: over the component's imports in the component, over the embedder's
+/// implementations of the same traits natively (`native`).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct Session {
+struct Session<S: Store = HostStore> {
     opts: Options,
     client: Client,
     features: Features,
-    state: HostStore,
+    state: S,
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 impl Session {
     fn new() -> Session {
+        Session::with_host(Box::new(HostTransport), Box::new(HostClock), Box::new(HostAuth), HostStore)
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+impl<S: Store> Session<S> {
+    fn with_host(
+        transport: Box<dyn client::transport::Transport>,
+        clock: Box<dyn client::transport::Clock>,
+        auth: Box<dyn client::transport::Auth>,
+        state: S,
+    ) -> Session<S> {
         let opts = Options::default();
-        let client = Client::new(Box::new(HostTransport), Box::new(HostClock), Box::new(HostAuth), &opts);
-        Session { opts, client, features: Features::default(), state: HostStore }
+        let client = Client::new(transport, clock, auth, &opts);
+        Session { opts, client, features: Features::default(), state }
     }
 
     fn ctx(&mut self) -> (&mut Features, Ctx<'_>) {
         (&mut self.features, Ctx { client: &mut self.client, opts: &self.opts, state: &mut self.state })
+    }
+
+    fn configure(&mut self, opts: Options) {
+        self.client.apply_options(&opts);
+        self.opts = opts;
+    }
+
+    fn build_index_json(&mut self, feature: features::Feature) -> Result<String, error::AdapterError> {
+        self.client.reset_ledger();
+        let (features, mut ctx) = self.ctx();
+        features.build_index_json(feature, &mut ctx)
     }
 }
 
@@ -96,10 +124,7 @@ impl Guest for Component {
 
     fn configure(options_json: String) -> Result<(), wit::AdapterError> {
         let opts = Options::parse(&options_json)?;
-        with_session(|s| {
-            s.client.apply_options(&opts);
-            s.opts = opts;
-        });
+        with_session(|s| s.configure(opts));
         Ok(())
     }
 
@@ -121,11 +146,7 @@ impl Guest for Component {
     }
 
     fn build_index_json(feature: wit::Feature) -> Result<String, wit::AdapterError> {
-        Ok(with_session(|s| {
-            s.client.reset_ledger();
-            let (features, mut ctx) = s.ctx();
-            features.build_index_json(feature.into(), &mut ctx)
-        })?)
+        Ok(with_session(|s| s.build_index_json(feature.into()))?)
     }
 
     fn add(feature: wit::Feature, items: Vec<wit::Item>, dry_run: bool) -> Result<wit::WriteReport, wit::AdapterError> {

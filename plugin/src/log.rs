@@ -82,12 +82,13 @@ mod imp {
         LINES.with(|l| l.borrow_mut().push(format!("[progress:{feature}] {phase} {done}/{total}")));
     }
 
-    /// Test helper: every line logged on this thread so far, then clear.
-    #[cfg(test)]
+    /// Every line logged on this thread so far, then clear (tests, and the native embedder
+    /// which prints them).
+    #[cfg(any(test, feature = "native"))]
     pub fn take() -> Vec<String> {
         LINES.with(|l| std::mem::take(&mut *l.borrow_mut()))
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(all(any(test, feature = "native"), not(target_arch = "wasm32")))]
 pub use imp::take as take_lines;

@@ -2,16 +2,20 @@
 //! `cw-host index FEATURE` against a `trakt-emulator` process of its own, pacing off, release
 //! builds; cold (empty state directory) and cached (the same state directory again: the
 //! history cache, the watchlist ETag shadow, the ratings cache); plus a cached `manifest`.
+//! Then the same index runs of the plugin's code built natively (`trakt-adapter-native`,
+//! host-harness/native-runner) against an emulator of their own with the same seed: a second
+//! table of native vs wasm CPU, and whether both sent the same requests.
 //!
 //! ```sh
-//! cargo build --release -p cw-host -p trakt-emulator
+//! cargo build --release -p cw-host -p trakt-emulator -p trakt-adapter-native
 //! cargo bench -p e2e-tests --bench cw_host [-- --runs 3 --only history --component FILE]
 //! ```
 //!
-//! Binaries: `CW_HOST_BIN` and `TRAKT_EMULATOR_BIN`, else `target/release/{cw-host,trakt-emulator}`.
-//! Each run of a scenario starts a fresh emulator (its read limit is 1,000 GETs per 5 minutes).
-//! With `--runs N` the run with the least CPU is printed. The output is one table whose
-//! columns stay as they are, so runs of different commits compare line by line.
+//! Binaries: `CW_HOST_BIN`, `TRAKT_EMULATOR_BIN` and `TRAKT_ADAPTER_NATIVE_BIN`, else
+//! `target/release/{cw-host,trakt-emulator,trakt-adapter-native}` (without the native runner
+//! the second table is left out). Each run of a scenario starts a fresh emulator (its read
+//! limit is 1,000 GETs per 5 minutes). With `--runs N` the run with the least CPU is printed.
+//! The tables' columns stay as they are, so runs of different commits compare line by line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -93,20 +97,28 @@ fn count_entries(path: &Path) -> usize {
 }
 
 fn bin(env: &str, name: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
-        return PathBuf::from(p);
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
-    let p = target.join("release").join(name);
-    if !p.is_file() {
+    find_bin(env, name).unwrap_or_else(|p| {
         eprintln!(
             "{} not found; build it with `cargo build --release -p cw-host -p trakt-emulator` or set {env}",
             p.display()
         );
         std::process::exit(2);
+    })
+}
+
+/// `$env`, else `target/release/NAME`; `Err(path looked at)` when that is no file.
+fn find_bin(env: &str, name: &str) -> Result<PathBuf, PathBuf> {
+    if let Ok(p) = std::env::var(env) {
+        return Ok(PathBuf::from(p));
     }
-    p
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
+    let p = target.join("release").join(name);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(p)
+    }
 }
 
 /// A running `trakt-emulator` process (killed on drop).
@@ -225,6 +237,52 @@ struct Row {
     cost: Cost,
 }
 
+/// One index run: its row and its requests as the ledger lists them ("METHOD path status").
+struct Measured {
+    row: Row,
+    wire: Vec<String>,
+}
+
+/// The requests of a `--ledger` file, in order.
+fn ledger_wire(path: &Path) -> Vec<String> {
+    let ledger: Value = serde_json::from_slice(&std::fs::read(path).expect("ledger")).expect("the ledger is JSON");
+    let entries = ledger.as_array().expect("the ledger is an array");
+    entries.iter().map(|e| format!("{} {} {}", e["method"], e["path"], e["status"])).collect()
+}
+
+/// What runs `index FEATURE`: the component in cw-host, or the plugin's code natively.
+#[derive(Clone, Copy, PartialEq)]
+enum Runner {
+    CwHost,
+    Native,
+}
+
+/// The best cw-host and native runs of one scenario, cold and cached.
+struct Compared {
+    wasm: [Option<Measured>; 2],
+    native: [Option<Measured>; 2],
+}
+
+fn print_native_header() {
+    println!(
+        "{:<24} {:>12} {:>10} {:>12} {:>15} {:>14}",
+        "scenario", "native_cpu_s", "wasm_cpu_s", "wasm/native", "native_us/item", "requests_equal"
+    );
+}
+
+fn print_native_row(wasm: &Measured, native: &Measured) {
+    let (w, n) = (wasm.row.cost.cpu().as_secs_f64(), native.row.cost.cpu().as_secs_f64());
+    println!(
+        "{:<24} {:>12.3} {:>10.3} {:>12.2} {:>15.2} {:>14}",
+        wasm.row.label,
+        n,
+        w,
+        w / n.max(1e-6),
+        n * 1e6 / native.row.items.max(1) as f64,
+        if wasm.wire == native.wire { "yes" } else { "no" },
+    );
+}
+
 fn print_header() {
     println!(
         "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8}",
@@ -256,6 +314,59 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     format!("{model}, {cores} cores")
+}
+
+/// What the index runs of every scenario share.
+struct Bench<'a> {
+    emulator_exe: PathBuf,
+    work: &'a Path,
+    /// `cw-host --cache-dir ... [--config FILE]`.
+    cw_host: &'a dyn Fn(Option<&Path>) -> Command,
+    native: Result<PathBuf, PathBuf>,
+}
+
+impl Bench<'_> {
+    /// Run `index FEATURE` of `s` by `runner` cold (an empty state directory) then cached (the
+    /// same directory again) on a fresh emulator seeded from `seed_file`; keep each run in
+    /// `best` when it used less CPU than the one there.
+    fn index_runs(&self, s: &Scenario, seed_file: &Path, run: usize, runner: Runner, best: &mut [Option<Measured>; 2]) {
+        let emu = EmulatorProcess::start(&self.emulator_exe, seed_file);
+        let tag = if runner == Runner::Native { "-native" } else { "" };
+        let dir = self.work.join(format!("{}-{}-{run}{tag}", s.name, s.items));
+        std::fs::create_dir_all(&dir).expect("run dir");
+        let mut trakt = emu.banner["config"]["trakt"].clone();
+        trakt["rate_limit"] = json!({"enabled": false});
+        let config = dir.join("config.json");
+        std::fs::write(&config, serde_json::to_vec_pretty(&json!({"trakt": trakt})).expect("config")).expect("config");
+        let state = dir.join("state");
+        let out = dir.join("stdout.json");
+        // Settles the token (a refresh when the seed's has expired) outside the figures; the
+        // native runner then reads the token cw-host saved into the config.
+        let (_, code) = measure((self.cw_host)(Some(&config)).arg("--state-dir").arg(&state).arg("health"), &out);
+        assert_eq!(code, 0, "cw-host health failed");
+        for (slot, label) in ["cold", "cached"].iter().enumerate() {
+            let ledger = dir.join(format!("ledger-{label}.json"));
+            let mut cmd = match (runner, &self.native) {
+                (Runner::Native, Ok(exe)) => {
+                    let mut c = Command::new(exe);
+                    c.arg("--config").arg(&config).args(["--log-level", "error"]);
+                    c
+                }
+                _ => (self.cw_host)(Some(&config)),
+            };
+            cmd.arg("--state-dir").arg(&state).arg("--ledger").arg(&ledger).args(["index", s.feature]);
+            let (cost, code) = measure(&mut cmd, &out);
+            assert_eq!(code, 0, "index {} failed", s.feature);
+            let items = count_entries(&out);
+            assert_eq!(items, s.items, "{} {}: index size", s.name, label);
+            let wire = ledger_wire(&ledger);
+            let row =
+                Row { label: format!("{} {} {label}", s.name, short(s.items)), items, requests: wire.len(), cost };
+            if best[slot].as_ref().is_none_or(|b| row.cost.cpu() < b.row.cost.cpu()) {
+                best[slot] = Some(Measured { row, wire });
+            }
+        }
+    }
 }
 
 fn main() {
@@ -307,6 +418,13 @@ fn main() {
     }
     print_row(&best.expect("one run"));
 
+    let bench = Bench {
+        emulator_exe,
+        work: work.path(),
+        cw_host: &base_cmd,
+        native: find_bin("TRAKT_ADAPTER_NATIVE_BIN", "trakt-adapter-native"),
+    };
+    let mut compared = Vec::new();
     for s in SCENARIOS {
         if !a.only.is_empty() && !a.only.iter().any(|o| o == s.name || o == s.feature) {
             continue;
@@ -318,41 +436,34 @@ fn main() {
             .status()
             .expect("write the seed");
         assert!(status.success(), "writing the seed failed");
-        let mut best: [Option<Row>; 2] = [None, None];
+        let mut best = Compared { wasm: [None, None], native: [None, None] };
         for run in 0..a.runs {
-            let emu = EmulatorProcess::start(&emulator_exe, &seed_file);
-            let dir = work.path().join(format!("{}-{}-{run}", s.name, s.items));
-            std::fs::create_dir_all(&dir).expect("run dir");
-            let mut trakt = emu.banner["config"]["trakt"].clone();
-            trakt["rate_limit"] = json!({"enabled": false});
-            let config = dir.join("config.json");
-            std::fs::write(&config, serde_json::to_vec_pretty(&json!({"trakt": trakt})).expect("config"))
-                .expect("config");
-            let state = dir.join("state");
-            // Settles the token (a refresh when the seed's has expired) outside the figures.
-            let (_, code) = measure(base_cmd(Some(&config)).arg("--state-dir").arg(&state).arg("health"), &out);
-            assert_eq!(code, 0, "cw-host health failed");
-            for (slot, label) in ["cold", "cached"].iter().enumerate() {
-                let ledger = dir.join(format!("ledger-{label}.json"));
-                let mut cmd = base_cmd(Some(&config));
-                cmd.arg("--state-dir").arg(&state).arg("--ledger").arg(&ledger).args(["index", s.feature]);
-                let (cost, code) = measure(&mut cmd, &out);
-                assert_eq!(code, 0, "cw-host index {} failed", s.feature);
-                let items = count_entries(&out);
-                assert_eq!(items, s.items, "{} {}: index size", s.name, label);
-                let requests = serde_json::from_slice::<Value>(&std::fs::read(&ledger).expect("ledger"))
-                    .ok()
-                    .and_then(|v| v.as_array().map(Vec::len))
-                    .unwrap_or(0);
-                let row = Row { label: format!("{} {} {label}", s.name, short(s.items)), items, requests, cost };
-                if best[slot].as_ref().is_none_or(|b| row.cost.cpu() < b.cost.cpu()) {
-                    best[slot] = Some(row);
+            bench.index_runs(s, &seed_file, run, Runner::CwHost, &mut best.wasm);
+            if bench.native.is_ok() {
+                bench.index_runs(s, &seed_file, run, Runner::Native, &mut best.native);
+            }
+        }
+        for m in best.wasm.iter().flatten() {
+            print_row(&m.row);
+        }
+        compared.push(best);
+    }
+    match &bench.native {
+        Ok(_) => {
+            println!();
+            print_native_header();
+            for c in &compared {
+                for (w, n) in c.wasm.iter().zip(&c.native) {
+                    if let (Some(w), Some(n)) = (w, n) {
+                        print_native_row(w, n);
+                    }
                 }
             }
         }
-        for row in best.iter().flatten() {
-            print_row(row);
-        }
+        Err(p) => println!(
+            "\nno native table: {} not found (cargo build --release -p trakt-adapter-native, or set TRAKT_ADAPTER_NATIVE_BIN)",
+            p.display()
+        ),
     }
 }
 
