@@ -245,9 +245,16 @@ fn write_ledger(path: &Path, entries: &[LedgerEntry]) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot write the ledger to {}: {e}", path.display())))
 }
 
-/// Checked JSON text printed pretty in its own order, token by token (cw-host's
-/// `print_json_text`, so both print the same bytes).
+/// Checked JSON text printed as cw-host prints it (cli/src/commands.rs `print_json_text`, so
+/// both print the same bytes): as it is when the adapter wrote it pretty already, else
+/// re-indented token by token.
 fn print_json_text(out: &mut dyn Write, text: &str) {
+    if text == "{}" || text.starts_with("{\n  \"") {
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+        return;
+    }
     let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut de = serde_json::Deserializer::from_str(text);
     let mut ser = serde_json::Serializer::pretty(&mut w);
