@@ -15,6 +15,8 @@ use serde_json::Value;
 
 use crate::log::{self, Level};
 
+pub mod text_cache;
+
 /// The watchlist's ETag shadow (see `features::watchlist`).
 pub const WATCHLIST_SHADOW: &str = "trakt_watchlist.shadow.json";
 /// Items the watchlist could not apply (see `features::unresolved`).

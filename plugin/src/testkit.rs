@@ -176,6 +176,15 @@ impl MemStore {
     pub fn json(&self, name: &str) -> Option<serde_json::Value> {
         self.text(name).map(|t| serde_json::from_str(&t).expect("state file is JSON"))
     }
+    /// A cache file of `state::text_cache`'s form as one JSON document: its trailer's
+    /// fields, and `items`, the index text before it.
+    pub fn text_cache_doc(&self, name: &str) -> Option<serde_json::Value> {
+        let text = self.text(name)?;
+        let (items, trailer) = text.rsplit_once('\n').expect("an index text and a trailer line");
+        let mut doc: serde_json::Value = serde_json::from_str(trailer).expect("the trailer is JSON");
+        doc["items"] = serde_json::from_str(items).expect("the index text is JSON");
+        Some(doc)
+    }
     pub fn names(&self) -> Vec<String> {
         self.inner.borrow().files.keys().cloned().collect()
     }

@@ -198,13 +198,32 @@ impl Serialize for ItemsOut<'_> {
     }
 }
 
-/// The index text (`model::index_json`) of `entries`, in their order.
+/// The index text (`model::index_json`) of `entries`, in their order, with `spare` bytes
+/// reserved after it (`state::text_cache::TRAILER_SPARE` for a cache file's trailer).
 pub fn index_json<'a>(
     entries: impl ExactSizeIterator<Item = (&'a str, &'a Item)> + Clone,
+    spare: usize,
 ) -> Result<String, AdapterError> {
     let len = entries.len();
     let json = entries.map(|(k, item)| (k, EntryJson { item, play: None }));
-    index_text(json, len, 0).map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+    index_text(json, len, spare).map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+}
+
+/// The items of an index text (`index_json`) read back as a `{key: item}` map (`StoredMap`),
+/// checked as `StoredMap::items` checks them; `None` (logged) when they are not.
+pub fn items_of_text(
+    text: &str,
+    feature: &str,
+    file: &str,
+    valid: impl Fn(&Item) -> bool,
+) -> Option<BTreeMap<String, Item>> {
+    match serde_json::from_str::<StoredMap>(text) {
+        Ok(m) => m.items(feature, file, valid),
+        Err(e) => {
+            state::ignored(feature, file, "corrupt", e.to_string());
+            None
+        }
+    }
 }
 
 #[cfg(test)]

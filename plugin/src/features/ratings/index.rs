@@ -3,17 +3,21 @@
 //!
 //! ## Index cache (`trakt_ratings.index.json`)
 //!
-//! `{"schema": 1, "generated_at": ISO, "items": {key: item}, "wm": {"movies": rated_at,
-//! "shows": ..., "seasons": ..., "episodes": ...}}`, where `wm` holds the four
-//! `{type}.rated_at` texts of the `last_activities` read that preceded the live read. An
-//! index first reads `last_activities` (one GET); when every one of the four `rated_at` is
-//! the same instant as in the cache (timestamps are compared as instants:
-//! `2026-04-30T19:02:00Z` and `2026-04-30T19:02:00.000Z` are unchanged), the cached items
-//! are the index: a cache hit costs exactly that one GET. A missing or unparseable value on
-//! either side counts as changed. Otherwise all four types are read (all pages; any failure
-//! fails the call and leaves the cache alone), de-duplicated by key keeping the newer
-//! `rated_at` (as instants; ties keep the later row) and saved with the new watermarks.
-//! Rows whose rating is not an integer 1..10 are skipped with a warning.
+//! Schema 2 (`state::text_cache`): the index text, in key order, exactly what
+//! `build-index-json` returns, then the trailer line `{"schema": 2, "generated_at": ISO,
+//! "wm": {"movies": rated_at, "shows": ..., "seasons": ..., "episodes": ...}, "count": N,
+//! "items_bytes": .., "items_xxh3": ..}`, where `wm` holds the four `{type}.rated_at` texts
+//! of the `last_activities` read that preceded the live read. An index first reads
+//! `last_activities` (one GET); when every one of the four `rated_at` is the same instant as
+//! in the cache (timestamps are compared as instants: `2026-04-30T19:02:00Z` and
+//! `2026-04-30T19:02:00.000Z` are unchanged), the cache is the index: a cache hit costs
+//! exactly that one GET, and `build-index-json` answers with the cached text as it is (no
+//! item read). A missing or unparseable value on either side counts as changed. Otherwise
+//! all four types are read (all pages; any failure fails the call and leaves the cache
+//! alone), de-duplicated by key keeping the newer `rated_at` (as instants; ties keep the
+//! later row) and saved with the new watermarks. Rows whose rating is not an integer 1..10
+//! are skipped with a warning. Schema 1 (one JSON object `{"schema": 1, "generated_at",
+//! "items": {key: item}, "wm"}`) is still read, and rewritten as schema 2 when it is used.
 //!
 //! After a real write the cache (and this run's index) gets the written items upserted or
 //! removed and keeps its `wm`: Trakt moves `rated_at` on writes, so the next index reads
@@ -31,19 +35,22 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
 use crate::features::rows::ListRow;
-use crate::features::stored::{index_json, FixedState, ItemsOut, StoredMap};
+use crate::features::stored::{index_json, items_of_text, FixedState, StoredMap};
 use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
 use crate::log::{self, Level};
 use crate::model::lenient::Uint;
 use crate::model::Item;
+use crate::state::text_cache::{self, TRAILER_SPARE};
 use crate::state::{self, RATINGS_INDEX};
 use crate::time;
 
 pub(super) const ACTIVITIES_PATH: &str = "/sync/last_activities";
 /// The four rating types, in index order.
 pub(super) const TYPES: [&str; 4] = ["movies", "shows", "seasons", "episodes"];
-pub const INDEX_SCHEMA: u32 = 1;
+pub const INDEX_SCHEMA: u32 = 2;
+/// The one-object form read (and rewritten) once after an upgrade.
+const LEGACY_SCHEMA: u32 = 1;
 
 /// The cache as older versions read it (and as this one does when the fast reading of
 /// `IndexIn` does not apply: it then says why the file is not used, as before).
@@ -68,51 +75,80 @@ struct IndexIn<'a> {
     wm: BTreeMap<String, String>,
 }
 
-/// The cache as written: `IndexDoc`'s fields in its order, the items streamed.
-#[derive(Serialize)]
-struct IndexOut<'a> {
+/// The trailer of a schema-2 file: what its index text is.
+#[derive(Serialize, Deserialize)]
+struct Meta {
     schema: u32,
-    generated_at: &'a str,
-    items: ItemsOut<'a>,
-    wm: &'a BTreeMap<String, String>,
+    generated_at: String,
+    wm: BTreeMap<String, String>,
+    count: u64,
 }
 
 struct Cache {
     generated_at: String,
-    items: BTreeMap<String, Item>,
     wm: BTreeMap<String, String>,
+    body: Body,
+}
+
+enum Body {
+    /// Schema 2: the index text and its item count.
+    Text(String, u64),
+    /// Schema 1, read and checked: rewritten as schema 2 when used.
+    Legacy(BTreeMap<String, Item>),
+}
+
+impl Cache {
+    /// The cached items (`None`, logged, when the text does not read back as them).
+    fn items(self) -> Option<(String, BTreeMap<String, Item>, BTreeMap<String, String>)> {
+        let items = match self.body {
+            Body::Legacy(items) => items,
+            Body::Text(text, _) => items_of_text(&text, FEATURE, RATINGS_INDEX, |it| valid_rating(it.rating).is_some())?,
+        };
+        Some((self.generated_at, items, self.wm))
+    }
+}
+
+/// What `read` found: a live read (its entries in Trakt's order and their index text), the
+/// cache's index text (a cache hit asked for as text), or the index, then this run's
+/// `Ratings::index`.
+enum Found {
+    Live(Vec<(String, Item)>, String),
+    Text(String),
+    Index,
 }
 
 impl Ratings {
+    /// The index: a live read in Trakt's order, a cache hit in key order.
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
-        match self.read(ctx)? {
-            Some(entries) => {
+        match self.read(ctx, false)? {
+            Found::Live(entries, _) => {
                 self.index = Some(entries.iter().cloned().collect());
                 Ok(entries)
             }
-            None => Ok(self.index.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            _ => Ok(self.index.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()),
         }
     }
 
-    /// `build_index` as the text of one JSON object (`model::index_json`), written from the
-    /// entries before they become this run's index (no copy of them).
+    /// `build_index` as the text of one JSON object (`model::index_json`, in key order): the
+    /// cache's own text on a cache hit, else the text the cache was saved with.
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
-        match self.read(ctx)? {
-            Some(entries) => {
-                let text = index_json(entries.iter().map(|(k, it)| (k.as_str(), it)))?;
+        match self.read(ctx, true)? {
+            Found::Live(entries, text) => {
                 self.index = Some(entries.into_iter().collect());
                 Ok(text)
             }
-            None => {
+            Found::Text(text) => Ok(text),
+            Found::Index => {
                 let none = BTreeMap::new();
-                index_json(self.index.as_ref().unwrap_or(&none).iter().map(|(k, it)| (k.as_str(), it)))
+                index_json(self.index.as_ref().unwrap_or(&none).iter().map(|(k, it)| (k.as_str(), it)), 0)
             }
         }
     }
 
-    /// The live entries in Trakt's order, or `None` when the cache is the index (it is then
-    /// this run's index, in key order).
-    fn read(&mut self, ctx: &mut Ctx) -> Result<Option<Vec<(String, Item)>>, AdapterError> {
+    /// Read the index, from the cache when Trakt confirms it. A cache hit asked for `as_text`
+    /// answers with the cached text and leaves this run without an index (a write reads it
+    /// when it needs it); otherwise the index is this run's.
+    fn read(&mut self, ctx: &mut Ctx, as_text: bool) -> Result<Found, AdapterError> {
         let remote = watermarks(ctx)?;
         if let Some(cache) = load_cache(ctx.state) {
             let changed: Vec<&str> = TYPES
@@ -125,17 +161,12 @@ impl Ratings {
                 .map(|(t, _)| *t)
                 .collect();
             if changed.is_empty() {
-                log::event(Level::Info, FEATURE, "index_cache_hit", &[("generated_at", cache.generated_at.clone())]);
-                log::event(
-                    Level::Info,
-                    FEATURE,
-                    "index_done",
-                    &[("count", cache.items.len().to_string()), ("source", "cache".into())],
-                );
-                self.index = Some(cache.items);
-                return Ok(None);
+                if let Some(found) = self.from_cache(ctx, cache, as_text) {
+                    return Ok(found);
+                }
+            } else {
+                log::event(Level::Info, FEATURE, "index_cache_stale", &[("changed", changed.join(","))]);
             }
-            log::event(Level::Info, FEATURE, "index_cache_stale", &[("changed", changed.join(","))]);
         }
 
         let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
@@ -199,14 +230,51 @@ impl Ratings {
         let wm: BTreeMap<String, String> =
             TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))).collect();
         let generated_at = time::format_utc(ctx.client.wall_unix_secs());
-        save_cache(ctx.state, &generated_at, entries.iter().map(|(k, it)| (k.as_str(), it)), &wm);
+        // The text in key order, as the cache holds it: a live read and a cache hit print
+        // the same.
+        let mut sorted: Vec<(&str, &Item)> = entries.iter().map(|(k, it)| (k.as_str(), it)).collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let text = save_cache(ctx.state, &generated_at, sorted.into_iter(), &wm)?;
         log::event(
             Level::Info,
             FEATURE,
             "index_done",
             &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
         );
-        Ok(Some(entries))
+        Ok(Found::Live(entries, text))
+    }
+
+    /// The index from a cache Trakt confirmed (`None` when it does not read back: the caller
+    /// reads live). A schema-1 file is rewritten as schema 2 here.
+    fn from_cache(&mut self, ctx: &mut Ctx, cache: Cache, as_text: bool) -> Option<Found> {
+        log::event(Level::Info, FEATURE, "index_cache_hit", &[("generated_at", cache.generated_at.clone())]);
+        let done = |count: usize| {
+            log::event(Level::Info, FEATURE, "index_done", &[("count", count.to_string()), ("source", "cache".into())])
+        };
+        let legacy = matches!(cache.body, Body::Legacy(_));
+        if as_text {
+            if let Body::Text(text, count) = cache.body {
+                done(count as usize);
+                self.index = None;
+                return Some(Found::Text(text));
+            }
+        }
+        let (generated_at, items, wm) = cache.items()?;
+        done(items.len());
+        let mut found = Found::Index;
+        if legacy {
+            log::event(
+                Level::Info,
+                FEATURE,
+                "state_migrated",
+                &[("file", RATINGS_INDEX.into()), ("schema", INDEX_SCHEMA.to_string())],
+            );
+            if let Ok(text) = save_cache(ctx.state, &generated_at, items.iter().map(|(k, it)| (k.as_str(), it)), &wm) {
+                found = Found::Text(text);
+            }
+        }
+        self.index = Some(items);
+        Some(found)
     }
 
     /// Keep this run's index and the cache file right after a real write.
@@ -267,9 +335,10 @@ impl Ratings {
         if let Some(ix) = self.index.as_mut() {
             apply(ix);
         }
-        if let Some(mut cache) = load_cache(ctx.state) {
-            apply(&mut cache.items);
-            save_cache(ctx.state, &cache.generated_at, cache.items.iter().map(|(k, it)| (k.as_str(), it)), &cache.wm);
+        if let Some((generated_at, mut items, wm)) = load_cache(ctx.state).and_then(Cache::items) {
+            apply(&mut items);
+            // A cache that cannot be written is deleted (`text_cache::write`).
+            let _ = save_cache(ctx.state, &generated_at, items.iter().map(|(k, it)| (k.as_str(), it)), &wm);
         }
     }
 }
@@ -292,31 +361,44 @@ fn watermarks(ctx: &mut Ctx) -> Result<[Option<String>; 4], AdapterError> {
     Ok(TYPES.map(|t| v.get(t).and_then(|g| g.get("rated_at")).and_then(Value::as_str).map(str::to_string)))
 }
 
-/// The cache file, read in one pass; a file the fast reading does not take (not JSON,
-/// another schema, a field of the wrong type) goes through the old reader, which says why it
-/// is not used.
+/// The cache file: schema 2 as its text (checked by length and hash, not read), schema 1
+/// read in one pass; a file the fast reading does not take (not JSON, another schema, a
+/// field of the wrong type) goes through the old reader, which says why it is not used.
 fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
-    let bytes = state::read_bytes(store, FEATURE, RATINGS_INDEX)?;
+    let bytes = match text_cache::read::<Meta>(store, FEATURE, RATINGS_INDEX)? {
+        text_cache::Read::Text { text, meta } if meta.schema == INDEX_SCHEMA => {
+            return Some(Cache { generated_at: meta.generated_at, wm: meta.wm, body: Body::Text(text, meta.count) });
+        }
+        text_cache::Read::Text { meta, .. } => {
+            let detail = format!("schema {}, expected {INDEX_SCHEMA}", meta.schema);
+            state::ignored(FEATURE, RATINGS_INDEX, "schema", detail);
+            return None;
+        }
+        text_cache::Read::Other(bytes) => bytes,
+    };
     let valid = |item: &Item| valid_rating(item.rating).is_some();
     if let Ok(doc) = serde_json::from_slice::<IndexIn>(&bytes) {
-        if doc.schema.0 == Some(u64::from(INDEX_SCHEMA)) {
+        if doc.schema.0 == Some(u64::from(LEGACY_SCHEMA)) {
             let items = doc.items.items(FEATURE, RATINGS_INDEX, valid)?;
-            return Some(Cache { generated_at: doc.generated_at, items, wm: doc.wm });
+            return Some(Cache { generated_at: doc.generated_at, wm: doc.wm, body: Body::Legacy(items) });
         }
     }
-    let doc: IndexDoc = state::load_from(FEATURE, RATINGS_INDEX, &bytes, INDEX_SCHEMA)?;
+    let doc: IndexDoc = state::load_from(FEATURE, RATINGS_INDEX, &bytes, LEGACY_SCHEMA)?;
     let items = stored_items(FEATURE, RATINGS_INDEX, doc.items, valid)?;
-    Some(Cache { generated_at: doc.generated_at, items, wm: doc.wm })
+    Some(Cache { generated_at: doc.generated_at, wm: doc.wm, body: Body::Legacy(items) })
 }
 
-/// Save the cache (items in key order); a failed write deletes the file.
+/// Save the cache (the index text of `items`, in key order, and its trailer) and return
+/// the text; a failed write deletes the file.
 fn save_cache<'a>(
     store: &mut dyn state::Store,
     generated_at: &str,
-    items: impl Iterator<Item = (&'a str, &'a Item)>,
+    items: impl ExactSizeIterator<Item = (&'a str, &'a Item)> + Clone,
     wm: &BTreeMap<String, String>,
-) {
-    let doc = IndexOut { schema: INDEX_SCHEMA, generated_at, items: ItemsOut::sorted(items), wm };
-    let size = doc.items.size_estimate();
-    state::save_or_delete_sized(store, FEATURE, RATINGS_INDEX, &doc, size);
+) -> Result<String, AdapterError> {
+    let count = items.len() as u64;
+    let mut text = index_json(items, TRAILER_SPARE)?;
+    let meta = Meta { schema: INDEX_SCHEMA, generated_at: generated_at.to_string(), wm: wm.clone(), count };
+    text_cache::write(store, FEATURE, RATINGS_INDEX, &mut text, &meta);
+    Ok(text)
 }

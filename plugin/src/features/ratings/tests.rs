@@ -154,8 +154,8 @@ fn index_reads_four_types_then_a_cache_hit_costs_one_get() {
             "GET /sync/ratings/episodes?page=1&limit=250",
         ]
     );
-    let doc = env.mem.json(RATINGS_INDEX).unwrap();
-    assert_eq!(doc["schema"], 1);
+    let doc = env.mem.text_cache_doc(RATINGS_INDEX).unwrap();
+    assert_eq!((&doc["schema"], &doc["count"]), (&json!(2), &json!(4)));
     assert_eq!(doc["generated_at"], "2023-11-14T22:30:00Z");
     assert_eq!(doc["wm"], json!({"movies": WM[0].1, "shows": WM[1].1, "seasons": WM[2].1, "episodes": WM[3].1}));
     assert_eq!(
@@ -179,6 +179,43 @@ fn index_reads_four_types_then_a_cache_hit_costs_one_get() {
     assert_eq!(again, sorted);
     assert!(take_lines().iter().any(|l| l.contains("INFO index_done count=4 source=cache")));
     assert_eq!(r.index.as_ref().unwrap().len(), 4);
+}
+
+#[test]
+fn a_cache_hit_as_text_is_the_saved_text_and_an_old_cache_is_rewritten_once() {
+    let remote = Remote::new(no_posts).with_sample();
+    let mut env = remote.env(Options::default());
+    let live = Ratings::default().build_index_json(&mut env.ctx()).unwrap();
+    let file = env.mem.text(RATINGS_INDEX).unwrap();
+    assert_eq!(file.rsplit_once('\n').unwrap().0, live, "the cache holds the index text as returned");
+    let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&live).unwrap().keys().cloned().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "in key order");
+
+    let mut r = Ratings::default();
+    let ops = env.mem.ops().len();
+    assert_eq!(r.build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.mem.ops()[ops..], ["read trakt_ratings.index.json".to_string()]);
+    assert!(r.index.is_none(), "no item read: a write reads the index when it needs it");
+
+    // The schema-1 form of the same cache: used, rewritten as schema 2, same text.
+    let doc = env.mem.text_cache_doc(RATINGS_INDEX).unwrap();
+    let old = json!({"schema": 1, "generated_at": doc["generated_at"], "items": doc["items"], "wm": doc["wm"]});
+    env.mem.put(RATINGS_INDEX, &old.to_string());
+    take_lines();
+    let n = env.fakes.requests().len();
+    assert_eq!(Ratings::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.fakes.requests().len() - n, 1, "still a cache hit");
+    assert!(take_lines().iter().any(|l| l.contains("INFO state_migrated file=trakt_ratings.index.json schema=2")));
+    assert_eq!(env.mem.text(RATINGS_INDEX).unwrap(), file, "rewritten as the live read wrote it");
+
+    // A damaged text is not used: read live, and saved again.
+    env.mem.put(RATINGS_INDEX, &file.replacen("Batman", "Batmen", 1));
+    let n = env.fakes.requests().len();
+    assert_eq!(Ratings::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.fakes.requests().len() - n, 5, "last_activities and the four types");
+    assert_eq!(env.mem.text(RATINGS_INDEX).unwrap(), file);
 }
 
 #[test]
@@ -214,7 +251,7 @@ fn any_moved_missing_or_unreadable_rated_at_reads_all_four_again() {
         Ratings::default().build_index(&mut env.ctx()).unwrap();
         assert_eq!(env.fakes.requests().len() - n, 5, "{t}={v}: last_activities + the four types");
         assert!(take_lines().iter().any(|l| l.contains("INFO index_cache_stale changed=") && l.contains(t)), "{t}");
-        let wm = env.mem.json(RATINGS_INDEX).unwrap()["wm"].clone();
+        let wm = env.mem.text_cache_doc(RATINGS_INDEX).unwrap()["wm"].clone();
         match v.as_str() {
             Some(s) => assert_eq!(wm[t], s, "the new watermark is saved"),
             None => assert!(wm.get(t).is_none(), "a missing watermark is omitted"),
@@ -501,7 +538,7 @@ fn with_an_index_same_ratings_are_skipped_and_duplicates_resolved() {
     // This run's index and the cache file are upserted; the watermarks stay.
     let ix = r.index.as_ref().unwrap();
     assert_eq!((ix["tmdb:5"].rating, ix["tmdb:272"].rated_at.as_deref()), (Some(4.0), Some("2026-05-01T00:00:00Z")));
-    let doc = env.mem.json(RATINGS_INDEX).unwrap();
+    let doc = env.mem.text_cache_doc(RATINGS_INDEX).unwrap();
     assert_eq!(doc["items"]["tmdb:5"]["rating"], 4);
     assert_eq!(doc["items"]["tmdb:272"]["rated_at"], "2026-05-01T00:00:00Z");
     assert_eq!(doc["wm"]["movies"], WM[0].1);
@@ -544,7 +581,7 @@ fn unrate() {
     assert_eq!(rep.confirmed, vec!["tmdb:272", "tmdb:1396#season:1", "tmdb:1396#s04e08"]);
     assert_eq!(rep.skipped, vec!["tmdb:603"], "it had no rating");
     assert_eq!(r.index.as_ref().unwrap().keys().collect::<Vec<_>>(), vec!["tmdb:1396#show"]);
-    let doc = env.mem.json(RATINGS_INDEX).unwrap();
+    let doc = env.mem.text_cache_doc(RATINGS_INDEX).unwrap();
     assert_eq!(doc["items"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["tmdb:1396#show"]);
     assert_eq!(doc["wm"]["episodes"], WM[3].1);
 
@@ -564,7 +601,7 @@ fn unrate() {
     assert_eq!((rep.confirmed, rep.skipped), (vec!["imdb:tt0372784".to_string()], vec!["tmdb:949".to_string()]));
     assert_eq!(env.sent()[n..], ["GET /sync/last_activities".to_string(), "POST /sync/ratings/remove".to_string()]);
     assert!(
-        env.mem.json(RATINGS_INDEX).unwrap()["items"].get("tmdb:272").is_none(),
+        env.mem.text_cache_doc(RATINGS_INDEX).unwrap()["items"].get("tmdb:272").is_none(),
         "found by imdb, removed by its index key"
     );
 }

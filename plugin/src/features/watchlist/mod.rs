@@ -68,7 +68,7 @@ impl Watchlist {
     /// become this run's index without a copy.
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
         let entries = self.read(ctx)?;
-        let text = index_json(entries.iter().map(|(k, it)| (k.as_str(), it)))?;
+        let text = index_json(entries.iter().map(|(k, it)| (k.as_str(), it)), 0)?;
         self.index = Some(entries.into_iter().collect());
         Ok(text)
     }

@@ -24,11 +24,7 @@ mod remove;
 /// The history cache file as one JSON document: its trailer's fields, and `items`, the
 /// index text before it (`index::cache`).
 fn cache_doc(mem: &crate::testkit::MemStore) -> Value {
-    let text = mem.text(HISTORY_INDEX).expect("the history cache exists");
-    let (items, trailer) = text.rsplit_once('\n').expect("an index text and a trailer line");
-    let mut doc: Value = serde_json::from_str(trailer).expect("the trailer is JSON");
-    doc["items"] = serde_json::from_str(items).expect("the index text is JSON");
-    doc
+    mem.text_cache_doc(HISTORY_INDEX).expect("the history cache exists")
 }
 
 fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,0 +1,136 @@
+//! State files that hold an index's own text, what `build-index-json` returns, followed by
+//! one line, the trailer: `<index text>\n{<what the text is>,"items_bytes":N,"items_xxh3":"<16 hex>"}`.
+//!
+//! An unchanged re-index answers with the text as it is, checked by its length and XXH3 hash
+//! (https://xxhash.com): no parse, no item built, no text written. A write reads the text
+//! back as a `{key: item}` map (`features::stored::StoredMap`). Used by the ratings cache and
+//! the watchlist shadow (the history cache, `features::history::index::cache`, has the same
+//! form with its own trailer). The index text is serde_json's pretty form, so it holds no
+//! line break outside its indentation: the last line break of the file is the trailer's.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{self, Store};
+
+/// Room for the trailer, reserved after the index text so appending it does not move it.
+pub const TRAILER_SPARE: usize = 512;
+
+/// What a file read as.
+pub enum Read<T> {
+    /// The index text and what the trailer says of it (`T`: the feature's fields).
+    Text { text: String, meta: T },
+    /// Not a file of this form (a document of an older schema): its bytes, for the old reader.
+    Other(Vec<u8>),
+}
+
+#[derive(Serialize)]
+struct TrailerOut<'a, T> {
+    #[serde(flatten)]
+    meta: &'a T,
+    items_bytes: u64,
+    items_xxh3: String,
+}
+
+#[derive(Deserialize)]
+struct TrailerIn<T> {
+    #[serde(flatten)]
+    meta: T,
+    items_bytes: u64,
+    items_xxh3: String,
+}
+
+fn digest(text: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+/// The file `name`: `None` when absent or unreadable, or (warn logged, `state_ignored`
+/// reason `corrupt`) when its text is not the length and hash its trailer gives.
+pub fn read<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str) -> Option<Read<T>> {
+    let bytes = state::read_bytes(store, feature, name)?;
+    let Some(cut) = bytes.iter().rposition(|b| *b == b'\n') else { return Some(Read::Other(bytes)) };
+    let Ok(trailer) = serde_json::from_slice::<TrailerIn<T>>(&bytes[cut + 1..]) else {
+        return Some(Read::Other(bytes));
+    };
+    let mut text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            state::ignored(feature, name, "corrupt", e.to_string());
+            return None;
+        }
+    };
+    text.truncate(cut);
+    if text.len() as u64 != trailer.items_bytes || digest(&text) != trailer.items_xxh3 {
+        let detail = format!("{} bytes of index text do not match the trailer's length and hash", text.len());
+        state::ignored(feature, name, "corrupt", detail);
+        return None;
+    }
+    Some(Read::Text { text, meta: trailer.meta })
+}
+
+/// Save `text` (best written with `TRAILER_SPARE` reserved) and its trailer as `name`, or
+/// delete the file when that fails. The trailer is appended for the write and taken off
+/// again: `text` is the index text again afterwards.
+pub fn write<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str, text: &mut String, meta: &T) -> bool {
+    let trailer = TrailerOut { meta, items_bytes: text.len() as u64, items_xxh3: digest(text) };
+    let trailer = match serde_json::to_string(&trailer) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::log::event(
+                crate::log::Level::Error,
+                feature,
+                "state_write_failed",
+                &[("file", name.to_string()), ("error", e.to_string())],
+            );
+            state::delete(store, feature, name);
+            return false;
+        }
+    };
+    let len = text.len();
+    text.push('\n');
+    text.push_str(&trailer);
+    let saved = state::save_bytes_or_delete(store, feature, name, text.as_bytes());
+    text.truncate(len);
+    saved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::MemStore;
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Meta {
+        schema: u32,
+        count: u64,
+    }
+
+    #[test]
+    fn text_and_trailer_round_trip_and_damage_is_refused() {
+        let mem = MemStore::new();
+        let mut store = mem.store();
+        let store = &mut *store;
+        let mut text = "{\n  \"a\": {\n    \"x\": 1\n  }\n}".to_string();
+        assert!(write(store, "f", "n.json", &mut text, &Meta { schema: 2, count: 1 }));
+        assert_eq!(text, "{\n  \"a\": {\n    \"x\": 1\n  }\n}", "the text is given back as it was");
+        let file = mem.text("n.json").unwrap();
+        assert!(file.starts_with(&text) && file.ends_with("}"), "{file}");
+        let trailer: serde_json::Value = serde_json::from_str(file.rsplit('\n').next().unwrap()).unwrap();
+        assert_eq!(trailer["schema"], 2);
+        assert_eq!(trailer["items_bytes"], text.len() as u64);
+        match read::<Meta>(store, "f", "n.json") {
+            Some(Read::Text { text: t, meta }) => assert_eq!((t, meta), (text.clone(), Meta { schema: 2, count: 1 })),
+            _ => panic!("not read back"),
+        }
+
+        // One byte of the text changed: refused, and said why.
+        crate::log::take_lines();
+        mem.put("n.json", &file.replacen("1", "2", 1));
+        assert!(read::<Meta>(store, "f", "n.json").is_none());
+        assert!(crate::log::take_lines().iter().any(|l| l.contains("state_ignored") && l.contains("reason=corrupt")));
+
+        // A one-line document (an older schema) is handed back for its own reader.
+        mem.put("n.json", r#"{"schema":1,"items":{}}"#);
+        assert!(matches!(read::<Meta>(store, "f", "n.json"), Some(Read::Other(b)) if b.starts_with(b"{\"schema\":1")));
+    }
+}
