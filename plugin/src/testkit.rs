@@ -185,6 +185,16 @@ impl MemStore {
         doc["items"] = serde_json::from_str(items).expect("the index text is JSON");
         Some(doc)
     }
+    /// Write `doc` (as `text_cache_doc` gives it, perhaps changed) back in the cache form:
+    /// `items` as the text, the other fields and the text's length and hash as the trailer.
+    pub fn put_text_cache(&self, name: &str, doc: &serde_json::Value) {
+        let mut trailer = doc.clone();
+        let items = trailer.as_object_mut().unwrap().remove("items").unwrap();
+        let text = serde_json::to_string_pretty(&items).unwrap();
+        trailer["items_bytes"] = text.len().into();
+        trailer["items_xxh3"] = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes())).into();
+        self.put(name, &format!("{text}\n{trailer}"));
+    }
     pub fn names(&self) -> Vec<String> {
         self.inner.borrow().files.keys().cloned().collect()
     }

@@ -64,11 +64,27 @@ pub fn fetch_conditional(
     limit: u32,
     if_none_match: Option<&str>,
 ) -> Result<Fetched, AdapterError> {
+    fetch_conditional_then(client, feature, path, limit, if_none_match, &mut |_| Ok(()))
+}
+
+/// `fetch_conditional` that calls `before_page_2` (with the client) once, after page 1 and
+/// before page 2, when the listing has more than one page: the watchlist reads
+/// `last_activities` there, so what it reads next is at least as new as what it vouches for.
+/// An error from it fails the walk.
+pub fn fetch_conditional_then(
+    client: &mut Client,
+    feature: &str,
+    path: &str,
+    limit: u32,
+    if_none_match: Option<&str>,
+    before_page_2: &mut dyn FnMut(&mut Client) -> Result<(), AdapterError>,
+) -> Result<Fetched, AdapterError> {
     let mut rows: Vec<Box<RawValue>> = Vec::new();
-    let walked = walk(client, feature, path, &[], limit, if_none_match, &mut |page| {
+    let mut sink = |page: &[&RawValue]| {
         rows.extend(page.iter().map(|r| (*r).to_owned()));
         Ok(())
-    });
+    };
+    let walked = walk(client, feature, path, &[], limit, if_none_match, &mut sink, Some(before_page_2));
     Ok(match noted(client, feature, path, walked)? {
         Walked::NotModified { page_count, item_count } => Fetched::NotModified { page_count, item_count },
         Walked::Done { pages, etag } => Fetched::Full(Listing { rows, pages, etag }),
@@ -95,7 +111,7 @@ pub fn for_each_raw_page(
     limit: u32,
     sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
 ) -> Result<Walked, AdapterError> {
-    let walked = walk(client, feature, path, query, limit, None, sink);
+    let walked = walk(client, feature, path, query, limit, None, sink, None);
     noted(client, feature, path, walked)
 }
 
@@ -113,6 +129,7 @@ fn noted(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn walk(
     client: &mut Client,
     feature: &str,
@@ -121,6 +138,7 @@ fn walk(
     limit: u32,
     if_none_match: Option<&str>,
     sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
+    mut before_page_2: Option<&mut dyn FnMut(&mut Client) -> Result<(), AdapterError>>,
 ) -> Result<Walked, AdapterError> {
     let limit = limit.clamp(1, MAX_PAGE_LIMIT);
     let mut total: u64 = 0;
@@ -219,6 +237,11 @@ fn walk(
         log::progress(feature, "index", total, item_count);
         if !more {
             break;
+        }
+        if page == 1 {
+            if let Some(f) = before_page_2.as_mut() {
+                f(client)?;
+            }
         }
         page += 1;
     }

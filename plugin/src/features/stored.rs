@@ -177,11 +177,6 @@ impl<'a> ItemsOut<'a> {
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         ItemsOut(v)
     }
-
-    /// About the size of the text (a buffer that doubles as it grows copies it all again).
-    pub fn size_estimate(&self) -> usize {
-        self.0.len().saturating_mul(256) + 256
-    }
 }
 
 impl Serialize for ItemsOut<'_> {

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use self::capacity::Limit;
+use self::shadow::Found;
 use super::presence::Presence;
 use super::stored::index_json;
 use super::{finish, mark_not_found, send_chunks, unresolved, Ctx, Op, Outcome, WriteReport};
@@ -58,19 +59,37 @@ impl Watchlist {
         self.index = None;
     }
 
+    /// The list: a live read in Trakt's order, a confirmed shadow in key order.
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
-        let entries = self.read(ctx)?;
-        self.index = Some(entries.iter().cloned().collect());
-        Ok(entries)
+        match self.read(ctx, false)? {
+            Found::Live(entries, _) => {
+                self.index = Some(entries.iter().cloned().collect());
+                Ok(entries)
+            }
+            Found::Items(items) => Ok(self.index.insert(items).iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Found::Text(_) => Err(AdapterError::Internal("watchlist index: text where items were asked".into())),
+        }
     }
 
-    /// `build_index` as the text of one JSON object (`model::index_json`); the entries then
-    /// become this run's index without a copy.
+    /// `build_index` as the text of one JSON object (`model::index_json`, in key order): the
+    /// shadow's own text when Trakt confirms it (this run then has no index: a write reads
+    /// it when it needs it), else the text the shadow was saved with.
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
-        let entries = self.read(ctx)?;
-        let text = index_json(entries.iter().map(|(k, it)| (k.as_str(), it)), 0)?;
-        self.index = Some(entries.into_iter().collect());
-        Ok(text)
+        match self.read(ctx, true)? {
+            Found::Live(entries, text) => {
+                self.index = Some(entries.into_iter().collect());
+                Ok(text)
+            }
+            Found::Text(text) => {
+                self.index = None;
+                Ok(text)
+            }
+            Found::Items(items) => {
+                let text = index_json(items.iter().map(|(k, it)| (k.as_str(), it)), 0)?;
+                self.index = Some(items);
+                Ok(text)
+            }
+        }
     }
 
     pub fn write(&mut self, op: Op, items: &[Item], dry_run: bool, ctx: &mut Ctx) -> Result<WriteReport, AdapterError> {

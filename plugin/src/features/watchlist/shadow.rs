@@ -1,16 +1,28 @@
 //! The watchlist index read and its ETag shadow (`trakt_watchlist.shadow.json`).
 //!
-//! `{"schema": 1, "etag": "\"...\"", "ts": <unix secs of the read>, "count": <rows Trakt
-//! listed>, "items": {key: item}}`, written after every complete live read (`etag` = page 1's
-//! `ETag`, omitted when Trakt sends none or a blank one; `count` can exceed the items when
-//! rows collided on a key). The next index sends `If-None-Match` on page 1 when
-//! `watchlist_use_etag` is on, the shadow has an etag, was read less than
-//! `watchlist_shadow_ttl_hours` ago, and fits on one page. A 304 reuses the shadow only when
-//! page 1 is the whole list: the 304's `X-Pagination-Page-Count` is at most 1 and its
-//! `X-Pagination-Item-Count` equals the shadow's `count` (without those headers: the shadow
-//! is shorter than a page). Otherwise the list is read in full without `If-None-Match`.
+//! Schema 2 (`state::text_cache`): the index text of the list, in key order, exactly what
+//! `build-index-json` returns, then the trailer line `{"schema": 2, "etag": "\"...\"",
+//! "ts": <unix secs of the read>, "count": <rows Trakt listed>, "wm": {...}, "items_bytes",
+//! "items_xxh3"}`, written after every complete live read (`etag` = page 1's `ETag`, omitted
+//! when Trakt sends none or a blank one; `count` can exceed the items when rows collided on a
+//! key; `wm`, see below). The next index sends `If-None-Match` on page 1 when
+//! `watchlist_use_etag` is on, the shadow has an etag and was read less than
+//! `watchlist_shadow_ttl_hours` ago. A 304 reuses the shadow only when page 1 is the whole
+//! list: the 304's `X-Pagination-Page-Count` is at most 1 and its `X-Pagination-Item-Count`
+//! equals the shadow's `count` (without those headers: the shadow is shorter than a page).
+//!
+//! A list longer than a page: page 1's ETag does not cover the later pages (trakt-api.md 7),
+//! so the shadow also keeps `wm`, the watchlist's timestamps of `/sync/last_activities`
+//! (`watchlist.updated_at`, the four `watchlisted_at`, and the two `watched_at`: a play
+//! takes its title off the watchlist), read after page 1 and before page 2 of the live read,
+//! so every later page is at least as new as they are. The next index reads them first; when
+//! each is the same instant, page 1 is asked with `If-None-Match`, and a 304 whose item count
+//! is the shadow's reuses it: two requests for any length. A moved or missing timestamp reads
+//! the list in full. A cached index asked for as text is the shadow's text, unread.
+//!
 //! A failed or partial read never touches the shadow. A 304 does not refresh `ts`: the TTL
-//! bounds the age of the last full read.
+//! bounds the age of the last full read. Schema 1 (one JSON object `{"schema": 1, "etag",
+//! "ts", "count", "items": {key: item}}`) is still read, and rewritten as schema 2 when used.
 //!
 //! After a real write that changed the list, the shadow holds this run's updated index
 //! without an etag (the old page-1 ETag describes the list before the write, so matching it
@@ -25,22 +37,39 @@ use serde_json::Value;
 
 use super::{Watchlist, FEATURE, PATH};
 use crate::client::paging::{self, Fetched, Listing};
+use crate::client::{Call, Client};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::rows::ListRow;
-use crate::features::stored::FixedState;
-use crate::features::stored::{ItemsOut, StoredMap};
-use crate::features::stored_items;
-use crate::features::Ctx;
+use crate::features::stored::{index_json, items_of_text, FixedState, StoredMap};
+use crate::features::{is_session_wide, stored_items, Ctx};
 use crate::log::{self, Level};
 use crate::model::lenient::Uint;
 use crate::model::Item;
+use crate::state::text_cache::{self, TRAILER_SPARE};
 use crate::state::{self, WATCHLIST_SHADOW};
+use crate::time;
 
-pub const SHADOW_SCHEMA: u32 = 1;
+pub const SHADOW_SCHEMA: u32 = 2;
+/// The one-object form read (and rewritten) once after an upgrade.
+const LEGACY_SCHEMA: u32 = 1;
+const ACTIVITIES_PATH: &str = "/sync/last_activities";
+/// The `last_activities` timestamps that move when the watchlist may have changed.
+const WATERMARKS: [(&str, &str); 7] = [
+    ("watchlist", "updated_at"),
+    ("movies", "watchlisted_at"),
+    ("shows", "watchlisted_at"),
+    ("seasons", "watchlisted_at"),
+    ("episodes", "watchlisted_at"),
+    ("movies", "watched_at"),
+    ("episodes", "watched_at"),
+];
 
-/// The shadow as older versions read it (and as this one does when the fast reading of
-/// `ShadowIn` does not apply: it then says why the file is not used, as before).
+/// `group.key` -> timestamp text, of `WATERMARKS`.
+type Wm = BTreeMap<String, String>;
+
+/// A schema-1 shadow as older versions read it (and as this one does when the fast reading
+/// of `ShadowIn` does not apply: it then says why the file is not used, as before).
 #[derive(Debug, Deserialize)]
 struct ShadowDoc {
     #[allow(dead_code)]
@@ -54,7 +83,7 @@ struct ShadowDoc {
     items: BTreeMap<String, Value>,
 }
 
-/// The shadow read in one pass, its items left as text until the shadow is used.
+/// A schema-1 shadow read in one pass, its items left as text until the shadow is used.
 #[derive(Deserialize)]
 struct ShadowIn<'a> {
     #[serde(default)]
@@ -67,20 +96,22 @@ struct ShadowIn<'a> {
     items: StoredMap<'a>,
 }
 
-/// The shadow as written: `ShadowDoc`'s fields in its order, the items streamed.
-#[derive(Serialize)]
-struct ShadowOut<'a> {
+/// The trailer of a schema-2 shadow.
+#[derive(Serialize, Deserialize)]
+struct Meta {
     schema: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    etag: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
     ts: i64,
     count: u64,
-    items: ItemsOut<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wm: Option<Wm>,
 }
 
-/// The shadow's items: still text (checked when the shadow is used), or read by the old
-/// reader (already checked).
+/// The shadow's items: the index text (schema 2), text of a schema-1 file (checked when the
+/// shadow is used), or read by the old reader (already checked).
 enum ShadowItems<'a> {
+    Text(String),
     Stored(StoredMap<'a>),
     Read(BTreeMap<String, Item>),
 }
@@ -90,6 +121,7 @@ struct Shadow<'a> {
     etag: Option<String>,
     ts: i64,
     count: u64,
+    wm: Option<Wm>,
     items: ShadowItems<'a>,
 }
 
@@ -97,70 +129,144 @@ impl Shadow<'_> {
     /// The items when every stored key is the key of its stored item (else `None`, logged).
     fn checked_items(self) -> Option<BTreeMap<String, Item>> {
         match self.items {
+            ShadowItems::Text(text) => items_of_text(&text, FEATURE, WATCHLIST_SHADOW, |_| true),
             ShadowItems::Stored(m) => m.items(FEATURE, WATCHLIST_SHADOW, |_| true),
             ShadowItems::Read(items) => Some(items),
         }
     }
 }
 
+/// What `Watchlist::read` found: a live read (its entries in Trakt's order and their index
+/// text), the shadow's index text (confirmed, asked for as text), or the shadow's items.
+pub(super) enum Found {
+    Live(Vec<(String, Item)>, String),
+    Text(String),
+    Items(BTreeMap<String, Item>),
+}
+
 impl Watchlist {
     /// The complete list: from the shadow when Trakt confirms it, else read live (and the
     /// shadow saved).
-    pub(super) fn read(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
+    pub(super) fn read(&mut self, ctx: &mut Ctx, as_text: bool) -> Result<Found, AdapterError> {
         let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
         let now = ctx.client.wall_unix_secs();
-        let bytes = state::read_bytes(ctx.state, FEATURE, WATCHLIST_SHADOW);
-        let shadow = bytes.as_deref().and_then(parse_shadow);
+        let (mut text, mut legacy) = (None, None);
+        match text_cache::read::<Meta>(ctx.state, FEATURE, WATCHLIST_SHADOW) {
+            Some(text_cache::Read::Text { text: t, meta }) => text = Some((t, meta)),
+            Some(text_cache::Read::Other(bytes)) => legacy = Some(bytes),
+            None => {}
+        }
+        let shadow = match text.take() {
+            Some((t, meta)) => shadow_of_text(t, meta),
+            None => legacy.as_deref().and_then(parse_legacy),
+        };
         let ttl_secs = i64::from(ctx.opts.watchlist_shadow_ttl_hours) * 3600;
-        // Only a shadow that can be used has its items checked: a list longer than a page is
-        // read in full anyway, and its shadow rewritten.
-        let usable = shadow
-            .filter(|s| {
-                ctx.opts.watchlist_use_etag
-                    && s.etag.is_some()
-                    && s.ts <= now
-                    && now.saturating_sub(s.ts) < ttl_secs
-                    && s.count <= u64::from(limit)
-            })
-            .and_then(|s| Some((s.etag.clone().unwrap_or_default(), s.count, s.checked_items()?)));
-        if let Some((tag, n, items)) = usable {
-            match paging::fetch_conditional(ctx.client, FEATURE, PATH, limit, Some(&tag))? {
+        // `Some(wm)` once `last_activities` was read this run.
+        let mut read_wm: Option<Option<Wm>> = None;
+        let shadow = shadow.filter(|s| {
+            ctx.opts.watchlist_use_etag && s.etag.is_some() && s.ts <= now && now.saturating_sub(s.ts) < ttl_secs
+        });
+        // A schema-1 shadow that can be used has its items checked before it is relied on (a
+        // schema-2 text is checked by its hash, and read only when items are asked for).
+        let shadow = shadow.and_then(|s| match s.items {
+            ShadowItems::Stored(_) if s.count <= u64::from(limit) => {
+                let (etag, ts, count) = (s.etag.clone(), s.ts, s.count);
+                let items = ShadowItems::Read(s.checked_items()?);
+                Some(Shadow { etag, ts, count, wm: None, items })
+            }
+            _ => Some(s),
+        });
+        let shadow = match shadow {
+            // Longer than a page: only with timestamps, and only when none of them moved.
+            Some(s) if s.count > u64::from(limit) => match &s.wm {
+                Some(kept) => {
+                    let remote = watermarks(ctx.client)?;
+                    let same = remote.as_ref().is_some_and(|r| same_watermarks(kept, r));
+                    read_wm = Some(remote);
+                    if same {
+                        Some(s)
+                    } else {
+                        log::event(Level::Info, FEATURE, "index_cache_stale", &[("reason", "activities".into())]);
+                        None
+                    }
+                }
+                None => None,
+            },
+            other => other,
+        };
+        if let Some(s) = shadow {
+            let (tag, n) = (s.etag.clone().unwrap_or_default(), s.count);
+            let mut hook = |c: &mut Client| wm_once(&mut read_wm, c);
+            match paging::fetch_conditional_then(ctx.client, FEATURE, PATH, limit, Some(&tag), &mut hook)? {
                 Fetched::NotModified { page_count, item_count } => {
                     let whole = match (page_count, item_count) {
+                        (_, Some(count)) if s.wm.is_some() && read_wm.is_some() => count == n,
                         (Some(pages), Some(count)) => pages <= 1 && count == n,
                         (Some(pages), None) => pages <= 1,
                         (None, Some(count)) => count == n,
                         (None, None) => n < u64::from(limit),
                     };
                     if whole {
-                        log::event(Level::Info, FEATURE, "index_cache_hit", &[("etag", tag)]);
+                        if let Some(found) = self.confirmed(ctx, s, &tag, as_text) {
+                            return Ok(found);
+                        }
+                    } else {
                         log::event(
                             Level::Info,
                             FEATURE,
-                            "index_done",
-                            &[("count", items.len().to_string()), ("source", "shadow".into())],
+                            "index_shadow_incomplete",
+                            &[
+                                ("shadow_count", n.to_string()),
+                                ("page_count", page_count.map(|c| c.to_string()).unwrap_or_default()),
+                                ("item_count", item_count.map(|c| c.to_string()).unwrap_or_default()),
+                            ],
                         );
-                        return Ok(items.into_iter().collect());
                     }
-                    log::event(
-                        Level::Info,
-                        FEATURE,
-                        "index_shadow_incomplete",
-                        &[
-                            ("shadow_count", n.to_string()),
-                            ("page_count", page_count.map(|c| c.to_string()).unwrap_or_default()),
-                            ("item_count", item_count.map(|c| c.to_string()).unwrap_or_default()),
-                        ],
-                    );
                 }
-                Fetched::Full(listing) => return Self::read_listing(listing, ctx, now),
+                Fetched::Full(listing) => return Self::read_listing(listing, ctx, now, read_wm.flatten()),
             }
         }
-        let listing = paging::fetch_all(ctx.client, FEATURE, PATH, limit)?;
-        Self::read_listing(listing, ctx, now)
+        let mut hook = |c: &mut Client| wm_once(&mut read_wm, c);
+        let listing = match paging::fetch_conditional_then(ctx.client, FEATURE, PATH, limit, None, &mut hook)? {
+            Fetched::Full(listing) => listing,
+            Fetched::NotModified { .. } => {
+                return Err(AdapterError::Internal(format!("{PATH}: 304 without If-None-Match")));
+            }
+        };
+        Self::read_listing(listing, ctx, now, read_wm.flatten())
     }
 
-    fn read_listing(listing: Listing, ctx: &mut Ctx, now: i64) -> Result<Vec<(String, Item)>, AdapterError> {
+    /// A shadow Trakt confirmed: its text when asked for as text (schema 2), else its items
+    /// (`None` when they do not read back: the caller reads live). A schema-1 shadow is
+    /// rewritten as schema 2 here.
+    fn confirmed(&mut self, ctx: &mut Ctx, s: Shadow, tag: &str, as_text: bool) -> Option<Found> {
+        log::event(Level::Info, FEATURE, "index_cache_hit", &[("etag", tag.to_string())]);
+        let done = |count: usize| {
+            log::event(Level::Info, FEATURE, "index_done", &[("count", count.to_string()), ("source", "shadow".into())])
+        };
+        let legacy = !matches!(s.items, ShadowItems::Text(_));
+        let meta = Meta { schema: SHADOW_SCHEMA, etag: s.etag.clone(), ts: s.ts, count: s.count, wm: s.wm.clone() };
+        if as_text {
+            if let ShadowItems::Text(text) = s.items {
+                done(text_count(&text));
+                return Some(Found::Text(text));
+            }
+        }
+        let items = s.checked_items()?;
+        done(items.len());
+        if legacy {
+            log::event(
+                Level::Info,
+                FEATURE,
+                "state_migrated",
+                &[("file", WATCHLIST_SHADOW.into()), ("schema", SHADOW_SCHEMA.to_string())],
+            );
+            let _ = save_shadow(ctx, items.iter().map(|(k, it)| (k.as_str(), it)), &meta);
+        }
+        Some(Found::Items(items))
+    }
+
+    fn read_listing(listing: Listing, ctx: &mut Ctx, now: i64, wm: Option<Wm>) -> Result<Found, AdapterError> {
         let mut entries: Vec<(String, Item)> = Vec::with_capacity(listing.rows.len());
         // Hashed with fixed keys (std's random seed would add a wasi:random import): keys
         // share long prefixes, which a search tree compares again and again.
@@ -193,22 +299,18 @@ impl Watchlist {
             }
             entries.push((key, item));
         }
-        let doc = ShadowOut {
-            schema: SHADOW_SCHEMA,
-            etag: listing.etag.as_deref(),
-            ts: now,
-            count: listing.rows.len() as u64,
-            items: ItemsOut::sorted(entries.iter().map(|(k, it)| (k.as_str(), it))),
-        };
-        let size = doc.items.size_estimate();
-        state::save_or_delete_sized(ctx.state, FEATURE, WATCHLIST_SHADOW, &doc, size);
+        let meta = Meta { schema: SHADOW_SCHEMA, etag: listing.etag, ts: now, count: listing.rows.len() as u64, wm };
+        // The text in key order, as the shadow holds it: a live read and a 304 print the same.
+        let mut sorted: Vec<(&str, &Item)> = entries.iter().map(|(k, it)| (k.as_str(), it)).collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let text = save_shadow(ctx, sorted.into_iter(), &meta)?;
         log::event(
             Level::Info,
             FEATURE,
             "index_done",
             &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", listing.pages.to_string())],
         );
-        Ok(entries)
+        Ok(Found::Live(entries, text))
     }
 
     /// After a real write: the shadow holds this run's updated index without an etag, or is
@@ -216,15 +318,16 @@ impl Watchlist {
     pub(super) fn store_shadow_after_write(&self, ctx: &mut Ctx) {
         match &self.index {
             Some(ix) => {
-                let doc = ShadowOut {
+                let meta = Meta {
                     schema: SHADOW_SCHEMA,
                     etag: None,
                     ts: ctx.client.wall_unix_secs(),
                     count: ix.len() as u64,
-                    items: ItemsOut(ix.iter().map(|(k, it)| (k.as_str(), it)).collect()),
+                    wm: None,
                 };
-                let size = doc.items.size_estimate();
-                state::save_or_delete_sized(ctx.state, FEATURE, WATCHLIST_SHADOW, &doc, size);
+                if save_shadow(ctx, ix.iter().map(|(k, it)| (k.as_str(), it)), &meta).is_err() {
+                    state::delete(ctx.state, FEATURE, WATCHLIST_SHADOW);
+                }
             }
             None => {
                 state::delete(ctx.state, FEATURE, WATCHLIST_SHADOW);
@@ -233,18 +336,95 @@ impl Watchlist {
     }
 }
 
-/// The shadow of these bytes, read in one pass; a file the fast reading does not take (not
-/// JSON, another schema, a field of the wrong type) goes through the old reader, which says
-/// why it is not used.
-fn parse_shadow(bytes: &[u8]) -> Option<Shadow<'_>> {
-    if let Ok(doc) = serde_json::from_slice::<ShadowIn>(bytes) {
-        if doc.schema.0 == Some(u64::from(SHADOW_SCHEMA)) {
-            let etag = doc.etag.filter(|e| !e.trim().is_empty());
-            return Some(Shadow { etag, ts: doc.ts, count: doc.count, items: ShadowItems::Stored(doc.items) });
+/// Save the shadow (the index text of `items`, given in key order, and its trailer) and
+/// return the text; a failed write deletes the file.
+fn save_shadow<'a>(
+    ctx: &mut Ctx,
+    items: impl ExactSizeIterator<Item = (&'a str, &'a Item)> + Clone,
+    meta: &Meta,
+) -> Result<String, AdapterError> {
+    let mut text = index_json(items, TRAILER_SPARE)?;
+    text_cache::write(ctx.state, FEATURE, WATCHLIST_SHADOW, &mut text, meta);
+    Ok(text)
+}
+
+/// Entries of an index text (its first-level keys), for the log.
+fn text_count(text: &str) -> usize {
+    // Each entry starts a line at the first level of indentation: `\n  "`.
+    text.matches("\n  \"").count()
+}
+
+/// Read the watchlist's `last_activities` timestamps into `slot` unless this run did.
+fn wm_once(slot: &mut Option<Option<Wm>>, client: &mut Client) -> Result<(), AdapterError> {
+    if slot.is_none() {
+        *slot = Some(watermarks(client)?);
+    }
+    Ok(())
+}
+
+/// The `WATERMARKS` of `/sync/last_activities`; `None` when unreadable or when any is
+/// missing (the shadow of a long list is then never reused). A session-wide failure fails
+/// the index.
+fn watermarks(client: &mut Client) -> Result<Option<Wm>, AdapterError> {
+    let resp = match client.execute(&Call::get(ACTIVITIES_PATH)) {
+        Ok(r) => r,
+        Err(e) if is_session_wide(&e) => return Err(e),
+        Err(e) => {
+            log::event(Level::Warn, FEATURE, "activities_unavailable", &[("error", e.to_string())]);
+            return Ok(None);
+        }
+    };
+    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let mut wm = Wm::new();
+    for (group, key) in WATERMARKS {
+        match v.get(group).and_then(|g| g.get(key)).and_then(Value::as_str) {
+            Some(t) if time::parse_secs(t).is_some() => {
+                wm.insert(format!("{group}.{key}"), t.to_string());
+            }
+            _ => {
+                log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "activities_unavailable",
+                    &[("error", format!("no {group}.{key} timestamp"))],
+                );
+                return Ok(None);
+            }
         }
     }
-    let doc: ShadowDoc = state::load_from(FEATURE, WATCHLIST_SHADOW, bytes, SHADOW_SCHEMA)?;
+    Ok(Some(wm))
+}
+
+/// Whether two sets of timestamps name the same instants.
+fn same_watermarks(kept: &Wm, remote: &Wm) -> bool {
+    kept.len() == remote.len()
+        && kept.iter().zip(remote).all(|((k1, v1), (k2, v2))| k1 == k2 && time::same_instant(v1, v2))
+}
+
+/// A schema-2 shadow (its text checked by length and hash by `text_cache::read`).
+fn shadow_of_text(text: String, meta: Meta) -> Option<Shadow<'static>> {
+    if meta.schema != SHADOW_SCHEMA {
+        let detail = format!("schema {}, expected {SHADOW_SCHEMA}", meta.schema);
+        state::ignored(FEATURE, WATCHLIST_SHADOW, "schema", detail);
+        return None;
+    }
+    let etag = meta.etag.filter(|e| !e.trim().is_empty());
+    Some(Shadow { etag, ts: meta.ts, count: meta.count, wm: meta.wm, items: ShadowItems::Text(text) })
+}
+
+/// A schema-1 shadow of these bytes, read in one pass; a file the fast reading does not take
+/// (not JSON, another schema, a field of the wrong type) goes through the old reader, which
+/// says why it is not used.
+fn parse_legacy(bytes: &[u8]) -> Option<Shadow<'_>> {
+    if let Ok(doc) = serde_json::from_slice::<ShadowIn>(bytes) {
+        if doc.schema.0 == Some(u64::from(LEGACY_SCHEMA)) {
+            let etag = doc.etag.filter(|e| !e.trim().is_empty());
+            let items = ShadowItems::Stored(doc.items);
+            return Some(Shadow { etag, ts: doc.ts, count: doc.count, wm: None, items });
+        }
+    }
+    let doc: ShadowDoc = state::load_from(FEATURE, WATCHLIST_SHADOW, bytes, LEGACY_SCHEMA)?;
     let items = stored_items(FEATURE, WATCHLIST_SHADOW, doc.items, |_| true)?;
     let etag = doc.etag.filter(|e| !e.trim().is_empty());
-    Some(Shadow { etag, ts: doc.ts, count: doc.count, items: ShadowItems::Read(items) })
+    Some(Shadow { etag, ts: doc.ts, count: doc.count, wm: None, items: ShadowItems::Read(items) })
 }

@@ -25,10 +25,14 @@ struct RemoteState {
     settings: Value,
     /// Page number answered 500.
     fail_page: Option<u64>,
+    /// `/sync/last_activities` (every watchlist timestamp at `ACTIVITIES_AT`).
+    activities: Value,
     post: Post,
 }
 
-/// A fake Trakt: the watchlist (paged, ETag/304), `/users/settings`, and POSTs answered
+const ACTIVITIES_AT: &str = "2026-04-05T12:00:00.000Z";
+
+/// A fake Trakt: the watchlist (paged, ETag/304), `/users/settings`, `/sync/last_activities`, and POSTs answered
 /// by a closure.
 #[derive(Clone)]
 struct Remote(Rc<RefCell<RemoteState>>);
@@ -40,6 +44,14 @@ impl Remote {
             etag: Some("\"v1\"".into()),
             settings: json!({"user": {"vip": true}}),
             fail_page: None,
+            activities: json!({
+                "all": ACTIVITIES_AT,
+                "watchlist": {"updated_at": ACTIVITIES_AT},
+                "movies": {"watchlisted_at": ACTIVITIES_AT, "watched_at": ACTIVITIES_AT},
+                "shows": {"watchlisted_at": ACTIVITIES_AT},
+                "seasons": {"watchlisted_at": ACTIVITIES_AT},
+                "episodes": {"watchlisted_at": ACTIVITIES_AT, "watched_at": ACTIVITIES_AT},
+            }),
             post: Box::new(post),
         })))
     }
@@ -56,6 +68,7 @@ impl Remote {
                     Ok(paged(req, &s.rows, s.etag.as_deref()))
                 }
                 (Method::Get, "/users/settings") => Ok(resp(200, &[], &s.settings.to_string())),
+                (Method::Get, "/sync/last_activities") => Ok(resp(200, &[], &s.activities.to_string())),
                 (Method::Post, _) => (s.post)(req),
                 _ => panic!("unexpected {}", req.url),
             }

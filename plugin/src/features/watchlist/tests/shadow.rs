@@ -38,8 +38,8 @@ fn index_maps_rows_keeps_first_of_a_collision_and_saves_the_shadow() {
     assert!(lines.iter().any(|l| l.contains("WARN index_reconcile reason=key_collision key=tmdb:272")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("INFO index_done count=4 source=live pages=1")), "{lines:?}");
 
-    let shadow = env.mem.json(WATCHLIST_SHADOW).unwrap();
-    assert_eq!(shadow["schema"], 1);
+    let shadow = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
+    assert_eq!(shadow["schema"], 2);
     assert_eq!(shadow["etag"], "\"v1\"");
     assert_eq!((shadow["ts"].as_i64(), shadow["count"].as_u64()), (Some(T0), Some(5)));
     assert_eq!(
@@ -62,16 +62,16 @@ fn no_etag_from_trakt_means_no_etag_key() {
     remote.set(|s| s.etag = None);
     let mut env = remote.env(Options::default());
     Watchlist::default().build_index(&mut env.ctx()).unwrap();
-    let shadow = env.mem.json(WATCHLIST_SHADOW).unwrap();
+    let shadow = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
     // Sorted: serde_json keeps insertion order when another workspace member enables
     // its `preserve_order` feature.
     let mut keys: Vec<_> = shadow.as_object().unwrap().keys().collect();
     keys.sort();
-    assert_eq!(keys, vec!["count", "items", "schema", "ts"]);
+    assert_eq!(keys, vec!["count", "items", "items_bytes", "items_xxh3", "schema", "ts"]);
     // A blank ETag is no ETag either.
     remote.set(|s| s.etag = Some("  ".into()));
     Watchlist::default().build_index(&mut env.ctx()).unwrap();
-    assert!(env.mem.json(WATCHLIST_SHADOW).unwrap().get("etag").is_none());
+    assert!(env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap().get("etag").is_none());
     // ... and the next index sends no If-None-Match.
     Watchlist::default().build_index(&mut env.ctx()).unwrap();
     assert!(env.fakes.requests().iter().all(|r| header_of(r, "if-none-match").is_none()));
@@ -120,7 +120,7 @@ fn a_304_for_a_shadow_that_is_not_the_whole_list_reads_in_full() {
         reqs.iter().map(|r| header_of(r, "if-none-match")).collect::<Vec<_>>(),
         vec![None, Some("\"v1\""), None]
     );
-    assert_eq!(env.mem.json(WATCHLIST_SHADOW).unwrap()["items"].as_object().unwrap().len(), 3, "shadow refreshed");
+    assert_eq!(env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap()["items"].as_object().unwrap().len(), 3, "shadow refreshed");
 
     // The list spans two pages: a 304 on page 1 says nothing about page 2.
     let opts = Options { page_limit: 2, ..Options::default() };
@@ -132,21 +132,55 @@ fn a_304_for_a_shadow_that_is_not_the_whole_list_reads_in_full() {
     remote.set(|s| s.etag = Some("\"v1\"".into()));
     let entries = Watchlist::default().build_index(&mut env.ctx()).unwrap();
     assert_eq!(entries.len(), 3);
+    // Read in full, `last_activities` read after page 1 and before page 2.
     assert_eq!(
         env.sent(),
         vec![
             "GET /sync/watchlist?page=1&limit=2",
             "GET /sync/watchlist?page=1&limit=2",
             "GET /sync/watchlist?page=1&limit=2",
+            "GET /sync/last_activities",
             "GET /sync/watchlist?page=2&limit=2",
         ]
     );
-    // A shadow longer than a page is never revalidated: no pointless conditional GET.
+    let saved = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
+    assert_eq!(saved["wm"]["watchlist.updated_at"], ACTIVITIES_AT);
+    assert_eq!(saved["wm"].as_object().unwrap().len(), 7);
+
+    // A shadow longer than a page is revalidated behind its timestamps: last_activities,
+    // then page 1 asked with If-None-Match; unchanged, that is the whole index.
+    take_lines();
+    let before = env.fakes.requests().len();
+    let mut w = Watchlist::default();
+    let text = w.build_index_json(&mut env.ctx()).unwrap();
+    assert_eq!(env.sent()[before..], ["GET /sync/last_activities", "GET /sync/watchlist?page=1&limit=2"]);
+    assert_eq!(header_of(&env.fakes.requests()[before + 1], "if-none-match"), Some("\"v1\""));
+    assert_eq!(env.mem.text(WATCHLIST_SHADOW).unwrap().rsplit_once('\n').unwrap().0, text, "the shadow's text");
+    assert!(w.index.is_none(), "its items unread");
+    assert!(take_lines().iter().any(|l| l.contains("INFO index_done count=3 source=shadow")));
+
+    // A moved timestamp (here a play: it can take a title off the watchlist) reads in full.
+    remote.set(|s| s.activities["episodes"]["watched_at"] = json!("2026-04-06T00:00:00.000Z"));
+    let before = env.fakes.requests().len();
+    assert_eq!(Watchlist::default().build_index_json(&mut env.ctx()).unwrap(), text);
+    let reqs = env.fakes.requests();
+    assert_eq!(reqs.len() - before, 3, "{:?}", &env.sent()[before..]);
+    assert!(reqs[before..].iter().all(|r| header_of(r, "if-none-match").is_none()));
+    // ... and keeps the new timestamps: the next index is a hit again.
+    let before = env.fakes.requests().len();
+    Watchlist::default().build_index_json(&mut env.ctx()).unwrap();
+    assert_eq!(env.fakes.requests().len() - before, 2);
+
+    // Missing timestamps: a long shadow is never reused.
+    remote.set(|s| s.activities = json!({"all": ACTIVITIES_AT}));
+    Watchlist::default().build_index(&mut env.ctx()).unwrap();
+    assert!(env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap().get("wm").is_none());
     let before = env.fakes.requests().len();
     Watchlist::default().build_index(&mut env.ctx()).unwrap();
-    let reqs = env.fakes.requests();
-    assert_eq!(reqs.len() - before, 2);
-    assert!(reqs[before..].iter().all(|r| header_of(r, "if-none-match").is_none()));
+    assert_eq!(
+        env.sent()[before..],
+        ["GET /sync/watchlist?page=1&limit=2", "GET /sync/last_activities", "GET /sync/watchlist?page=2&limit=2"]
+    );
 }
 
 #[test]
@@ -183,9 +217,9 @@ fn shadow_ttl_switch_and_corruption() {
 
     // A timestamp from the future or absurdly old: not fresh.
     for ts in [T0 + 7_200, i64::MIN] {
-        let mut doc = env.mem.json(WATCHLIST_SHADOW).unwrap();
+        let mut doc = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
         doc["ts"] = json!(ts);
-        env.mem.put(WATCHLIST_SHADOW, &doc.to_string());
+        env.mem.put_text_cache(WATCHLIST_SHADOW, &doc);
         let n = env.fakes.requests().len();
         Watchlist::default().build_index(&mut env.ctx()).unwrap();
         assert_eq!(header_of(&env.fakes.requests()[n], "if-none-match"), None, "ts {ts}");
@@ -208,7 +242,7 @@ fn shadow_ttl_switch_and_corruption() {
         let entries = Watchlist::default().build_index(&mut env.ctx()).unwrap();
         assert_eq!(entries.len(), 2, "{bad}");
         assert_eq!(header_of(&env.fakes.requests()[0], "if-none-match"), None, "{bad}");
-        assert_eq!(env.mem.json(WATCHLIST_SHADOW).unwrap()["etag"], "\"v1\"", "rewritten: {bad}");
+        assert_eq!(env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap()["etag"], "\"v1\"", "rewritten: {bad}");
     }
 }
 
@@ -225,9 +259,27 @@ fn a_shadow_longer_than_a_page_is_not_checked_item_by_item() {
     assert_eq!(entries.len(), 3);
     assert!(env.fakes.requests().iter().all(|r| header_of(r, "if-none-match").is_none()));
     assert!(!take_lines().iter().any(|l| l.contains("state_ignored")));
-    let saved = env.mem.json(WATCHLIST_SHADOW).unwrap();
+    let saved = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
     assert_eq!(saved["count"], 3);
     assert_eq!(saved["items"].as_object().unwrap().len(), 3, "rewritten from the live read");
+}
+
+#[test]
+fn a_schema_1_shadow_is_used_once_and_rewritten_as_schema_2() {
+    let remote = Remote::new(sample_rows(), no_posts);
+    let mut env = remote.env(Options::default());
+    let live = Watchlist::default().build_index_json(&mut env.ctx()).unwrap();
+    let file = env.mem.text(WATCHLIST_SHADOW).unwrap();
+    let doc = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
+    let old = json!({"schema": 1, "etag": doc["etag"], "ts": doc["ts"], "count": doc["count"], "items": doc["items"]});
+    env.mem.put(WATCHLIST_SHADOW, &old.to_string());
+    take_lines();
+    let n = env.fakes.requests().len();
+    assert_eq!(Watchlist::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.sent()[n..], ["GET /sync/watchlist?page=1&limit=250"], "one conditional GET, a 304");
+    let lines = take_lines();
+    assert!(lines.iter().any(|l| l.contains("INFO state_migrated file=trakt_watchlist.shadow.json schema=2")), "{lines:?}");
+    assert_eq!(env.mem.text(WATCHLIST_SHADOW).unwrap(), file, "as the live read wrote it");
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn add_mixed_existing_uses_the_index_and_not_found() {
     assert_eq!(r.unresolved[0].item, items[2], "the input item comes back unchanged");
     assert!(r.planned.is_empty());
     assert_eq!(w.index.as_ref().unwrap().keys().collect::<Vec<_>>(), vec!["tmdb:1", "tmdb:2"], "index updated");
-    let shadow = env.mem.json(WATCHLIST_SHADOW).unwrap();
+    let shadow = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
     assert!(shadow.get("etag").is_none(), "the pre-write ETag is dropped");
     assert_eq!(shadow["items"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["tmdb:1", "tmdb:2"]);
 }
@@ -312,7 +312,7 @@ fn remove_accounting() {
     assert_eq!(r.confirmed, vec!["tmdb:1"]);
     assert_eq!(r.skipped, vec!["tmdb:2"]);
     assert!(w.index.as_ref().unwrap().is_empty(), "removed from the index");
-    assert_eq!(env.mem.json(WATCHLIST_SHADOW).unwrap()["items"], json!({}));
+    assert_eq!(env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap()["items"], json!({}));
 
     // Without an index yet, a remove reads it first (no /users/settings: no capacity).
     let remote = Remote::new(movie_rows(1, 1), |_| {
