@@ -108,7 +108,7 @@ impl Cache {
     }
 }
 
-/// What `read` found: a live read (its entries in Trakt's order and their index text), the
+/// What `read` found: a live read (its entries in key order and their index text), the
 /// cache's index text (a cache hit asked for as text), or the index, then this run's
 /// `Ratings::index`.
 enum Found {
@@ -118,7 +118,7 @@ enum Found {
 }
 
 impl Ratings {
-    /// The index: a live read in Trakt's order, a cache hit in key order.
+    /// The index, in key order.
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
         match self.read(ctx, false)? {
             Found::Live(entries, _) => {
@@ -230,11 +230,10 @@ impl Ratings {
         let wm: BTreeMap<String, String> =
             TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))).collect();
         let generated_at = time::format_utc(ctx.client.wall_unix_secs());
-        // The text in key order, as the cache holds it: a live read and a cache hit print
-        // the same.
-        let mut sorted: Vec<(&str, &Item)> = entries.iter().map(|(k, it)| (k.as_str(), it)).collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let text = save_cache(ctx.state, &generated_at, sorted.into_iter(), &wm)?;
+        // In key order, as the cache holds it: a live read and a cache hit give the same
+        // entries and text (keys are unique here).
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let text = save_cache(ctx.state, &generated_at, entries.iter().map(|(k, it)| (k.as_str(), it)), &wm)?;
         log::event(
             Level::Info,
             FEATURE,

@@ -59,7 +59,7 @@ impl Watchlist {
         self.index = None;
     }
 
-    /// The list: a live read in Trakt's order, a confirmed shadow in key order.
+    /// The list, in key order.
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
         match self.read(ctx, false)? {
             Found::Live(entries, _) => {

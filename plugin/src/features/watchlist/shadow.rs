@@ -136,7 +136,7 @@ impl Shadow<'_> {
     }
 }
 
-/// What `Watchlist::read` found: a live read (its entries in Trakt's order and their index
+/// What `Watchlist::read` found: a live read (its entries in key order and their index
 /// text), the shadow's index text (confirmed, asked for as text), or the shadow's items.
 pub(super) enum Found {
     Live(Vec<(String, Item)>, String),
@@ -300,10 +300,10 @@ impl Watchlist {
             entries.push((key, item));
         }
         let meta = Meta { schema: SHADOW_SCHEMA, etag: listing.etag, ts: now, count: listing.rows.len() as u64, wm };
-        // The text in key order, as the shadow holds it: a live read and a 304 print the same.
-        let mut sorted: Vec<(&str, &Item)> = entries.iter().map(|(k, it)| (k.as_str(), it)).collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let text = save_shadow(ctx, sorted.into_iter(), &meta)?;
+        // In key order, as the shadow holds it: a live read and a 304 give the same entries
+        // and text (keys are unique here).
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let text = save_shadow(ctx, entries.iter().map(|(k, it)| (k.as_str(), it)), &meta)?;
         log::event(
             Level::Info,
             FEATURE,
