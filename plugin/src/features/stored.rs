@@ -3,21 +3,21 @@
 //!
 //! `StoredMap` keeps each stored item as its text, in key order, until it is wanted;
 //! `stored_item` reads one the way `model::json::item_from_json` reads a `Value` (a typed
-//! view, with the `Value` reader for what the view cannot say the same way); `ItemsOut`
-//! writes a map of items as `item_to_json` would, item by item.
+//! view, with the `Value` reader for what the view cannot say the same way); `index_json`
+//! writes a map of items as the index text (`model::index_json`), which is also how both
+//! files hold them (`state::text_cache`), and `items_of_text` reads that text back.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::AdapterError;
 use crate::model::index_json::{index_text, EntryJson};
-use crate::model::json::{item_from_json, item_to_json, ItemJson};
+use crate::model::json::item_from_json;
 use crate::model::keys::key_from_ids;
 use crate::model::lenient::{Float, Int, Obj, RawIds, Text};
 use crate::model::{item_key, Ids, Item};
@@ -164,33 +164,6 @@ fn keyed_item(raw: &RawValue) -> Option<(Item, String)> {
     let item = item_from_json(&serde_json::from_str::<Value>(text).ok()?)?;
     let key = item_key(&item);
     Some((item, key))
-}
-
-/// A map of items, written in the order given (key order, for a file read back by
-/// `StoredMap`), each as `item_to_json` makes it.
-pub struct ItemsOut<'a>(pub Vec<(&'a str, &'a Item)>);
-
-impl<'a> ItemsOut<'a> {
-    /// The entries in key order.
-    pub fn sorted(entries: impl Iterator<Item = (&'a str, &'a Item)>) -> ItemsOut<'a> {
-        let mut v: Vec<(&str, &Item)> = entries.collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        ItemsOut(v)
-    }
-}
-
-impl Serialize for ItemsOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, item) in &self.0 {
-            match item.extra {
-                None => m.serialize_entry(k, &ItemJson(item))?,
-                // Rare (only items read back with `extra`): the tree merges it as before.
-                Some(_) => m.serialize_entry(k, &item_to_json(item))?,
-            }
-        }
-        m.end()
-    }
 }
 
 /// The index text (`model::index_json`) of `entries`, in their order, with `spare` bytes

@@ -4,7 +4,7 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{keyed_item, stored_item, ItemsOut, StoredMap};
+use super::{index_json, items_of_text, keyed_item, stored_item, StoredMap};
 use crate::model::json::{item_from_json, item_to_json};
 use crate::model::{item_key, Item};
 
@@ -57,31 +57,25 @@ fn a_stored_map_reads_in_key_order_keeping_the_last_of_a_repeated_key() {
 }
 
 #[test]
-fn items_out_writes_what_item_to_json_makes() {
-    let items: Vec<(String, Item)> = odd_items()
+fn an_index_text_reads_back_as_its_items() {
+    let mut items: Vec<(String, Item)> = odd_items()
         .iter()
         .filter_map(item_from_json)
-        .enumerate()
-        .map(|(n, it)| (format!("k{n}"), it))
-        .chain([(
-            "nan".to_string(),
-            Item {
-                kind: "movie".into(),
-                rating: Some(f64::NAN),
-                extra: Some(r#"{"type":"x","_y":[1]}"#.into()),
-                ..Item::default()
-            },
-        )])
+        .map(|it| (crate::model::item_key(&it), it))
         .collect();
-    let out = ItemsOut::sorted(items.iter().rev().map(|(k, it)| (k.as_str(), it)));
-    let text = serde_json::to_string(&out).unwrap();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items.dedup_by(|a, b| a.0 == b.0);
+    let text = index_json(items.iter().map(|(k, it)| (k.as_str(), it)), 0).unwrap();
     let want: serde_json::Map<String, Value> = items.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect();
-    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), Value::Object(want));
-    // Written in key order, so a load only checks it.
-    let keys: Vec<String> =
-        serde_json::from_str::<StoredMap>(&text).unwrap().0.iter().map(|(k, _)| k.to_string()).collect();
-    let mut sorted = keys.clone();
-    sorted.sort();
-    assert_eq!(keys, sorted);
-    assert!(text.find("\"k0\"") < text.find("\"k1\""));
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), Value::Object(want.clone()));
+    // Read back (the ratings cache and the watchlist shadow): the same items.
+    let back = items_of_text(&text, "watchlist", "f.json", |_| true).expect("reads back");
+    let back: serde_json::Map<String, Value> = back.iter().map(|(k, it)| (k.clone(), item_to_json(it))).collect();
+    assert_eq!(back, want);
+    // An item stored under another key is refused, and said so.
+    crate::log::take_lines();
+    let (k0, k1) = (&items[0].0, &items[1].0);
+    let swapped = text.replacen(&format!("\"{k0}\":"), "\"zz-not-its-key\":", 1);
+    assert!(swapped != text && items_of_text(&swapped, "watchlist", "f.json", |_| true).is_none(), "{k1}");
+    assert!(crate::log::take_lines().iter().any(|l| l.contains("state_ignored") && l.contains("bad_item")));
 }
