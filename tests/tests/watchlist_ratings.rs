@@ -380,3 +380,57 @@ fn request_counts_of_full_and_unchanged_indexes_and_a_100_rating_add() {
     assert_eq!((ratings_full, ratings_again), (9, 1));
     assert_eq!((add_100, posts), (1, 1));
 }
+
+#[test]
+fn a_watchlist_longer_than_a_page_is_reused_behind_last_activities() {
+    // 600 movies and 3 shows (with a season and an episode each) listed: three pages of 250.
+    let h = Harness::new(Library::sample(600, 3));
+    let wire = |h: &Harness| -> Vec<String> {
+        h.requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .map(|r| format!("{} {} {}", r.path, r.query, r.status))
+            .collect()
+    };
+    let first = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(first.code, 0, "{first:#?}");
+    let listed = first.json().as_object().unwrap().len();
+    assert!(listed > 500, "{listed}");
+    // last_activities is read after page 1 and before page 2: what the later pages hold is at
+    // least as new as the timestamps the shadow keeps.
+    assert_eq!(
+        wire(&h),
+        [
+            "/sync/watchlist page=1&limit=250 200",
+            "/sync/last_activities  200",
+            "/sync/watchlist page=2&limit=250 200",
+            "/sync/watchlist page=3&limit=250 200",
+        ]
+    );
+
+    // Unchanged: two requests for any length, page 1 answered 304, the same index.
+    h.emulator.clear_requests();
+    let second = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(second.code, 0, "{second:#?}");
+    assert_eq!(second.stdout, first.stdout, "the shadow's text, as the live read printed it");
+    assert_eq!(wire(&h), ["/sync/last_activities  200", "/sync/watchlist page=1&limit=250 304"]);
+
+    // Changed elsewhere (a title taken off the list on Trakt's site, past page 1): the
+    // timestamps moved, so the list is read in full and the title is gone.
+    let gone =
+        first.json().as_object().unwrap().keys().rev().find(|k| k.starts_with("tmdb:1") && !k.contains('#')).cloned();
+    let gone = gone.expect("a movie key");
+    let tmdb: u64 = gone.trim_start_matches("tmdb:").parse().unwrap();
+    let status = h.post_as_user("/sync/watchlist/remove", &json!({"movies": [{"ids": {"tmdb": tmdb}}]}));
+    assert_eq!(status, 200);
+    h.emulator.clear_requests();
+    let third = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(third.code, 0, "{third:#?}");
+    let index = third.json();
+    assert_eq!(index.as_object().unwrap().len(), listed - 1);
+    assert!(index.get(&gone).is_none(), "{gone} was removed on Trakt");
+    let gets = wire(&h);
+    assert_eq!(gets.len(), 4, "last_activities and the three pages: {gets:?}");
+    assert_eq!(gets[0], "/sync/last_activities  200");
+    assert!(gets[1..].iter().all(|g| g.ends_with(" 200")), "read without If-None-Match: {gets:?}");
+}

@@ -236,9 +236,9 @@ pub struct Runtime {
 impl Runtime {
     /// Load `wasm` (compiling it or taking it from `cache_dir`) and link the imports.
     pub fn new(wasm: &[u8], cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
-        crate::preflight::preflight(wasm)?;
+        let info = crate::preflight::preflight(wasm)?;
         let engine = engine::new_engine().map_err(|e| host_error("cannot create the wasm engine", e))?;
-        let (component, load_source) = engine::load_component(&engine, wasm, cache_dir)
+        let (component, load_source) = engine::load_component(&engine, wasm, &info.sha256, cache_dir)
             .map_err(|e| host_error("cannot load the component (is it a crosswatch:sync component?)", e))?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         // The WASI basics Rust's std imports. Whatever a component asks of them finds nothing:

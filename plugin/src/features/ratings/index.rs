@@ -102,7 +102,9 @@ impl Cache {
     fn items(self) -> Option<(String, BTreeMap<String, Item>, BTreeMap<String, String>)> {
         let items = match self.body {
             Body::Legacy(items) => items,
-            Body::Text(text, _) => items_of_text(&text, FEATURE, RATINGS_INDEX, |it| valid_rating(it.rating).is_some())?,
+            Body::Text(text, _) => {
+                items_of_text(&text, FEATURE, RATINGS_INDEX, |it| valid_rating(it.rating).is_some())?
+            }
         };
         Some((self.generated_at, items, self.wm))
     }

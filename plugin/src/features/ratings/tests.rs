@@ -190,7 +190,8 @@ fn a_cache_hit_as_text_is_the_saved_text_and_an_old_cache_is_rewritten_once() {
     let live = Ratings::default().build_index_json(&mut env.ctx()).unwrap();
     let file = env.mem.text(RATINGS_INDEX).unwrap();
     assert_eq!(file.rsplit_once('\n').unwrap().0, live, "the cache holds the index text as returned");
-    let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(&live).unwrap().keys().cloned().collect();
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, Value>>(&live).unwrap().keys().cloned().collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted, "in key order");

@@ -58,11 +58,8 @@ fn a_stored_map_reads_in_key_order_keeping_the_last_of_a_repeated_key() {
 
 #[test]
 fn an_index_text_reads_back_as_its_items() {
-    let mut items: Vec<(String, Item)> = odd_items()
-        .iter()
-        .filter_map(item_from_json)
-        .map(|it| (crate::model::item_key(&it), it))
-        .collect();
+    let mut items: Vec<(String, Item)> =
+        odd_items().iter().filter_map(item_from_json).map(|it| (crate::model::item_key(&it), it)).collect();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items.dedup_by(|a, b| a.0 == b.0);
     let text = index_json(items.iter().map(|(k, it)| (k.as_str(), it)), 0).unwrap();

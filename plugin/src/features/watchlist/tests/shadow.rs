@@ -122,7 +122,11 @@ fn a_304_for_a_shadow_that_is_not_the_whole_list_reads_in_full() {
         reqs.iter().map(|r| header_of(r, "if-none-match")).collect::<Vec<_>>(),
         vec![None, Some("\"v1\""), None]
     );
-    assert_eq!(env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap()["items"].as_object().unwrap().len(), 3, "shadow refreshed");
+    assert_eq!(
+        env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap()["items"].as_object().unwrap().len(),
+        3,
+        "shadow refreshed"
+    );
 
     // The list spans two pages: a 304 on page 1 says nothing about page 2.
     let opts = Options { page_limit: 2, ..Options::default() };
@@ -280,7 +284,10 @@ fn a_schema_1_shadow_is_used_once_and_rewritten_as_schema_2() {
     assert_eq!(Watchlist::default().build_index_json(&mut env.ctx()).unwrap(), live);
     assert_eq!(env.sent()[n..], ["GET /sync/watchlist?page=1&limit=250"], "one conditional GET, a 304");
     let lines = take_lines();
-    assert!(lines.iter().any(|l| l.contains("INFO state_migrated file=trakt_watchlist.shadow.json schema=2")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("INFO state_migrated file=trakt_watchlist.shadow.json schema=2")),
+        "{lines:?}"
+    );
     assert_eq!(env.mem.text(WATCHLIST_SHADOW).unwrap(), file, "as the live read wrote it");
 }
 
