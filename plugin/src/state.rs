@@ -35,6 +35,14 @@ pub const HISTORY_UNRESOLVED: &str = "trakt_history.unresolved.json";
 /// The host's persistent store (a mirror of the WIT `state` interface; errors as text).
 pub trait Store {
     fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String>;
+    /// `read` as text; `Err` when the file is not UTF-8. The host's `state.read` gives a
+    /// string already, so its store does not check 40 MB of cache again.
+    fn read_text(&mut self, name: &str) -> Result<Option<String>, String> {
+        match self.read(name)? {
+            Some(b) => String::from_utf8(b).map(Some).map_err(|e| format!("{name} is not UTF-8: {e}")),
+            None => Ok(None),
+        }
+    }
     fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String>;
     fn delete(&mut self, name: &str) -> Result<(), String>;
 }
@@ -43,6 +51,17 @@ pub trait Store {
 pub fn read_bytes(store: &mut dyn Store, feature: &str, name: &str) -> Option<Vec<u8>> {
     match store.read(name) {
         Ok(b) => b,
+        Err(e) => {
+            ignored(feature, name, "read_failed", e);
+            None
+        }
+    }
+}
+
+/// The text of `name`; `None` when absent, unreadable or not UTF-8 (warn logged).
+pub fn read_text(store: &mut dyn Store, feature: &str, name: &str) -> Option<String> {
+    match store.read_text(name) {
+        Ok(t) => t,
         Err(e) => {
             ignored(feature, name, "read_failed", e);
             None
@@ -235,6 +254,9 @@ pub mod host {
     impl Store for HostStore {
         fn read(&mut self, name: &str) -> Result<Option<Vec<u8>>, String> {
             wit_state::read(name).map(|t| t.map(String::into_bytes)).map_err(text)
+        }
+        fn read_text(&mut self, name: &str) -> Result<Option<String>, String> {
+            wit_state::read(name).map_err(text)
         }
         fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String> {
             // State files are JSON the adapter wrote, so always UTF-8.

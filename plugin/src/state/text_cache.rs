@@ -44,20 +44,14 @@ fn digest(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
-/// The file `name`: `None` when absent or unreadable, or (warn logged, `state_ignored`
-/// reason `corrupt`) when its text is not the length and hash its trailer gives.
+/// The file `name`: `None` when absent, unreadable or not UTF-8, or (warn logged,
+/// `state_ignored` reason `corrupt`) when its text is not the length and hash its trailer
+/// gives.
 pub fn read<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str) -> Option<Read<T>> {
-    let bytes = state::read_bytes(store, feature, name)?;
-    let Some(cut) = bytes.iter().rposition(|b| *b == b'\n') else { return Some(Read::Other(bytes)) };
-    let Ok(trailer) = serde_json::from_slice::<TrailerIn<T>>(&bytes[cut + 1..]) else {
-        return Some(Read::Other(bytes));
-    };
-    let mut text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            state::ignored(feature, name, "corrupt", e.to_string());
-            return None;
-        }
+    let mut text = state::read_text(store, feature, name)?;
+    let Some(cut) = text.rfind('\n') else { return Some(Read::Other(text.into_bytes())) };
+    let Ok(trailer) = serde_json::from_str::<TrailerIn<T>>(&text[cut + 1..]) else {
+        return Some(Read::Other(text.into_bytes()));
     };
     text.truncate(cut);
     if text.len() as u64 != trailer.items_bytes || digest(&text) != trailer.items_xxh3 {

@@ -272,22 +272,18 @@ impl Cached {
 /// The cache file, checked as far as its form goes; `None` (warn logged) when absent, of
 /// another schema, corrupt, or not the length and hash its trailer gives.
 pub fn read_cache(store: &mut dyn Store) -> Option<Cached> {
-    let bytes = state::read_bytes(store, FEATURE, HISTORY_INDEX)?;
+    let mut text = state::read_text(store, FEATURE, HISTORY_INDEX)?;
     let bad = |reason: &str, detail: String| {
         state::ignored(FEATURE, HISTORY_INDEX, reason, detail);
         None
     };
-    let Some(cut) = bytes.iter().rposition(|b| *b == b'\n') else { return read_legacy(&bytes) };
-    let trailer = match serde_json::from_slice::<Trailer>(&bytes[cut + 1..]) {
+    let Some(cut) = text.rfind('\n') else { return read_legacy(text.as_bytes()) };
+    let trailer = match serde_json::from_str::<Trailer>(&text[cut + 1..]) {
         Ok(t) if t.schema == INDEX_SCHEMA => t,
         Ok(t) => return bad("schema", format!("schema {}, expected {INDEX_SCHEMA}", t.schema)),
         // Not a trailer: a schema-1 file has no line break of its own, so this is one
         // written in another form (or damaged).
-        Err(_) => return read_legacy(&bytes),
-    };
-    let mut text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => return bad("corrupt", e.to_string()),
+        Err(_) => return read_legacy(text.as_bytes()),
     };
     text.truncate(cut);
     if text.len() as u64 != trailer.items_bytes || digest(&text) != trailer.items_xxh3 {
