@@ -109,7 +109,8 @@ fn bin(env: &str, name: &str) -> PathBuf {
 /// `$env`, else `target/release/NAME`; `Err(path looked at)` when that is no file.
 fn find_bin(env: &str, name: &str) -> Result<PathBuf, PathBuf> {
     if let Ok(p) = std::env::var(env) {
-        return Ok(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return if p.is_file() { Ok(p) } else { Err(p) };
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"));
