@@ -273,7 +273,7 @@ fn ids(out: &mut Vec<u8>, ids: &[(String, String)]) {
 /// A JSON string as serde_json writes it: escaped only where JSON requires (control
 /// characters, quote, backslash), copied whole when nothing needs escaping.
 fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -284,9 +284,45 @@ fn string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Whether JSON needs any of these bytes escaped (a control character, `"` or `\\`), eight
+/// at a time: every title, id and time of an index goes through here.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `v` is zero: the high bit of that byte in `(v - ONES) & !v & HIGH`, exact
+    // for "any" (http://graphics.stanford.edu/~seander/bithacks.html#ZeroInWord).
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Below 0x20 (bytes of 0x80 and more never count: `!w` clears their high bit).
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if control | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\'))) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs_escape_finds_every_byte_json_escapes_at_every_place() {
+        let slow = |b: &[u8]| b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+        for len in 0..20 {
+            let base: Vec<u8> = (0..len).map(|i| b"aZ~ \x7f\xc3\xa9!"[i % 8]).collect();
+            assert_eq!(needs_escape(&base), slow(&base), "{base:?}");
+            for at in 0..len {
+                for bad in [0u8, 0x1f, b'"', b'\\', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'] {
+                    let mut v = base.clone();
+                    v[at] = bad;
+                    assert_eq!(needs_escape(&v), slow(&v), "{v:?}");
+                }
+            }
+        }
+    }
 
     /// What a host printed before: the serializer's compact text, re-indented token by token.
     fn reference(entries: &[(&str, EntryJson)]) -> String {
