@@ -77,7 +77,7 @@ pub fn fetch_conditional_then(
     path: &str,
     limit: u32,
     if_none_match: Option<&str>,
-    before_page_2: &mut dyn FnMut(&mut Client) -> Result<(), AdapterError>,
+    before_page_2: &mut BetweenPages,
 ) -> Result<Fetched, AdapterError> {
     let mut rows: Vec<Box<RawValue>> = Vec::new();
     let mut sink = |page: &[&RawValue]| {
@@ -90,6 +90,9 @@ pub fn fetch_conditional_then(
         Walked::Done { pages, etag } => Fetched::Full(Listing { rows, pages, etag }),
     })
 }
+
+/// What runs between page 1 and page 2 of a walk (`fetch_conditional_then`).
+pub type BetweenPages<'a> = dyn FnMut(&mut Client) -> Result<(), AdapterError> + 'a;
 
 /// What a page-by-page walk saw.
 #[derive(Debug)]
@@ -138,7 +141,7 @@ fn walk(
     limit: u32,
     if_none_match: Option<&str>,
     sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
-    mut before_page_2: Option<&mut dyn FnMut(&mut Client) -> Result<(), AdapterError>>,
+    mut before_page_2: Option<&mut BetweenPages>,
 ) -> Result<Walked, AdapterError> {
     let limit = limit.clamp(1, MAX_PAGE_LIMIT);
     let mut total: u64 = 0;

@@ -84,6 +84,9 @@ struct Meta {
     count: u64,
 }
 
+/// A cache's `generated_at`, items and watermarks.
+type CachedItems = (String, BTreeMap<String, Item>, BTreeMap<String, String>);
+
 struct Cache {
     generated_at: String,
     wm: BTreeMap<String, String>,
@@ -99,7 +102,7 @@ enum Body {
 
 impl Cache {
     /// The cached items (`None`, logged, when the text does not read back as them).
-    fn items(self) -> Option<(String, BTreeMap<String, Item>, BTreeMap<String, String>)> {
+    fn items(self) -> Option<CachedItems> {
         let items = match self.body {
             Body::Legacy(items) => items,
             Body::Text(text, _) => {
@@ -163,7 +166,7 @@ impl Ratings {
                 .map(|(t, _)| *t)
                 .collect();
             if changed.is_empty() {
-                if let Some(found) = self.from_cache(ctx, cache, as_text) {
+                if let Some(found) = self.use_cache(ctx, cache, as_text) {
                     return Ok(found);
                 }
             } else {
@@ -247,7 +250,7 @@ impl Ratings {
 
     /// The index from a cache Trakt confirmed (`None` when it does not read back: the caller
     /// reads live). A schema-1 file is rewritten as schema 2 here.
-    fn from_cache(&mut self, ctx: &mut Ctx, cache: Cache, as_text: bool) -> Option<Found> {
+    fn use_cache(&mut self, ctx: &mut Ctx, cache: Cache, as_text: bool) -> Option<Found> {
         log::event(Level::Info, FEATURE, "index_cache_hit", &[("generated_at", cache.generated_at.clone())]);
         let done = |count: usize| {
             log::event(Level::Info, FEATURE, "index_done", &[("count", count.to_string()), ("source", "cache".into())])
