@@ -226,7 +226,9 @@ impl Watchlist {
                 Fetched::Full(listing) => return Self::read_listing(listing, ctx, now, read_wm.flatten()),
             }
         }
-        let mut hook = |c: &mut Client| wm_once(&mut read_wm, c);
+        // With `watchlist_use_etag` off no shadow is ever reused: its timestamps are not read.
+        let use_etag = ctx.opts.watchlist_use_etag;
+        let mut hook = |c: &mut Client| if use_etag { wm_once(&mut read_wm, c) } else { Ok(()) };
         let listing = match paging::fetch_conditional_then(ctx.client, FEATURE, PATH, limit, None, &mut hook)? {
             Fetched::Full(listing) => listing,
             Fetched::NotModified { .. } => {

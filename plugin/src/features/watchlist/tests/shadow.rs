@@ -177,6 +177,13 @@ fn a_304_for_a_shadow_that_is_not_the_whole_list_reads_in_full() {
     Watchlist::default().build_index_json(&mut env.ctx()).unwrap();
     assert_eq!(env.fakes.requests().len() - before, 2);
 
+    // watchlist_use_etag off: nothing is reused, so last_activities is never read.
+    let mut off = remote.env(Options { page_limit: 2, watchlist_use_etag: false, ..Options::default() });
+    Watchlist::default().build_index(&mut off.ctx()).unwrap();
+    Watchlist::default().build_index(&mut off.ctx()).unwrap();
+    assert!(off.sent().iter().all(|r| r.starts_with("GET /sync/watchlist?")), "{:?}", off.sent());
+    assert!(off.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap().get("wm").is_none());
+
     // Missing timestamps: a long shadow is never reused.
     remote.set(|s| s.activities = json!({"all": ACTIVITIES_AT}));
     Watchlist::default().build_index(&mut env.ctx()).unwrap();
