@@ -154,7 +154,12 @@ pub fn save_sized<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str
             return false;
         }
     };
-    match store.write(name, &bytes) {
+    write_logged(store, feature, name, &bytes)
+}
+
+/// Write `bytes` as `name`, logged (`state_saved`, or `state_write_failed`: `false`).
+fn write_logged(store: &mut dyn Store, feature: &str, name: &str, bytes: &[u8]) -> bool {
+    match store.write(name, bytes) {
         Ok(()) => {
             log::event(
                 Level::Debug,
@@ -168,6 +173,18 @@ pub fn save_sized<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str
             log::event(Level::Warn, feature, "state_write_failed", &[("file", name.to_string()), ("error", e)]);
             false
         }
+    }
+}
+
+/// After a failed write: delete the file so no outdated copy stays behind (`state_dropped`).
+fn drop_after_failed_write(store: &mut dyn Store, feature: &str, name: &str) {
+    if delete(store, feature, name) {
+        log::event(
+            Level::Warn,
+            feature,
+            "state_dropped",
+            &[("file", name.to_string()), ("reason", "write_failed".into())],
+        );
     }
 }
 
@@ -199,40 +216,17 @@ pub fn save_or_delete_sized<T: Serialize>(
     if save_sized(store, feature, name, doc, capacity) {
         return true;
     }
-    if delete(store, feature, name) {
-        log::event(
-            Level::Warn,
-            feature,
-            "state_dropped",
-            &[("file", name.to_string()), ("reason", "write_failed".into())],
-        );
-    }
+    drop_after_failed_write(store, feature, name);
     false
 }
 
 /// Write `bytes` as `name` (a document the caller wrote itself), or when that fails delete
 /// the file so no outdated copy stays behind.
 pub fn save_bytes_or_delete(store: &mut dyn Store, feature: &str, name: &str, bytes: &[u8]) -> bool {
-    match store.write(name, bytes) {
-        Ok(()) => {
-            log::event(
-                Level::Debug,
-                feature,
-                "state_saved",
-                &[("file", name.to_string()), ("bytes", bytes.len().to_string())],
-            );
-            return true;
-        }
-        Err(e) => log::event(Level::Warn, feature, "state_write_failed", &[("file", name.to_string()), ("error", e)]),
+    if write_logged(store, feature, name, bytes) {
+        return true;
     }
-    if delete(store, feature, name) {
-        log::event(
-            Level::Warn,
-            feature,
-            "state_dropped",
-            &[("file", name.to_string()), ("reason", "write_failed".into())],
-        );
-    }
+    drop_after_failed_write(store, feature, name);
     false
 }
 

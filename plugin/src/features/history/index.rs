@@ -685,7 +685,7 @@ fn delta(
 /// index's text, which `build-index-json` then returns as it is).
 fn saved_text(ctx: &mut Ctx, index: &Index) -> Option<String> {
     index.wm.as_ref()?;
-    let mut text = match index.json(cache::TRAILER_SPARE) {
+    let mut text = match index.json(crate::state::text_cache::TRAILER_SPARE) {
         Ok(t) => t,
         Err(_) => {
             save_cache(ctx.state, index);

@@ -1,7 +1,8 @@
 //! The history index cache, `trakt_history.index.json`.
 //!
 //! Schema 2 is the index's own text (what `build-index-json` returns: `model::index_json`,
-//! in key order) followed by one line, the trailer:
+//! in key order) followed by one line, the trailer (`state::text_cache`, the form of the
+//! watchlist shadow and the ratings cache too):
 //! `<index text>\n{"schema":2,"generated_at":..,"wm":..,"counts":{"movies":M,"episodes":E},"items_bytes":N,"items_xxh3":"<16 hex digits>"}`.
 //! An unchanged re-index (the common case) answers with that text as it is, checked by its
 //! length and XXH3 hash (https://xxhash.com): no parse, no index built, no text written. A
@@ -19,30 +20,22 @@ use serde_json::Value;
 
 use super::{counts_text, Index, Play, PlayKind, TraktKey, INDEX_SCHEMA};
 use crate::features::history::FEATURE;
+use crate::features::stored::StoredMap;
 use crate::log::{self, Level};
 use crate::model::json::item_from_json;
 use crate::model::lenient::{Int, Obj, RawIds, Text};
 use crate::model::{Ids, Item, Kind};
+use crate::state::text_cache;
 use crate::state::{self, Store, HISTORY_INDEX};
 use crate::time;
 
-/// The last line of a schema-2 file: what the text before it is.
+/// The trailer of a schema-2 file (`state::text_cache` adds the text's length and hash).
 #[derive(Serialize, Deserialize)]
-struct Trailer {
+struct Meta {
     schema: u32,
     generated_at: String,
     wm: Option<String>,
     counts: Counts,
-    items_bytes: u64,
-    items_xxh3: String,
-}
-
-/// Room for the trailer, reserved after the index text so appending it does not move the
-/// text (a 100,000-play history is ~40 MB of it).
-pub const TRAILER_SPARE: usize = 512;
-
-fn digest(text: &str) -> String {
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -58,48 +51,10 @@ struct CacheIn<'a> {
     generated_at: String,
     wm: Option<String>,
     counts: Counts,
+    /// In key order, a repeated key keeping its last value: a file saved in key order is
+    /// only checked.
     #[serde(borrow)]
-    items: Items<'a>,
-}
-
-/// The `items` object as a map would hold it (in key order, a repeated key keeping its last
-/// value), read without building one: a file saved in key order is only checked.
-struct Items<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Items<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of plays")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Items<'de>, A::Error> {
-                let mut items: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(a.size_hint().unwrap_or(0));
-                let mut sorted = true;
-                while let Some(k) = a.next_key::<Text<'de>>()? {
-                    let k = k.0.unwrap_or_default();
-                    let v: &'de RawValue = a.next_value()?;
-                    sorted &= items.last().is_none_or(|(prev, _)| *prev < k);
-                    items.push((k, v));
-                }
-                if !sorted {
-                    // Stable: of a repeated key the last value comes last, and is kept.
-                    items.sort_by(|x, y| x.0.cmp(&y.0));
-                    let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(items.len());
-                    for it in items {
-                        match kept.last_mut() {
-                            Some(last) if last.0 == it.0 => *last = it,
-                            _ => kept.push(it),
-                        }
-                    }
-                    items = kept;
-                }
-                Ok(Items(items))
-            }
-        }
-        d.deserialize_map(V)
-    }
+    items: StoredMap<'a>,
 }
 
 /// What the title of a cached play needs (`item_from_json`'s reading of those fields; the
@@ -166,7 +121,7 @@ pub fn save_cache(store: &mut dyn Store, index: &Index) -> bool {
     if index.wm.is_none() {
         return false;
     }
-    match index.json(TRAILER_SPARE) {
+    match index.json(text_cache::TRAILER_SPARE) {
         Ok(mut text) => save_cache_text(store, index, &mut text),
         Err(e) => {
             log::event(Level::Error, FEATURE, "state_write_failed", &[("file", HISTORY_INDEX.into()), ("error", e)]);
@@ -184,20 +139,13 @@ pub fn save_cache_text(store: &mut dyn Store, index: &Index, text: &mut String) 
         return false;
     }
     let c = index.counts();
-    let trailer = Trailer {
+    let meta = Meta {
         schema: INDEX_SCHEMA,
         generated_at: index.generated_at.clone(),
         wm: index.wm.clone(),
         counts: Counts { movies: c[0], episodes: c[1] },
-        items_bytes: text.len() as u64,
-        items_xxh3: digest(text),
     };
-    let len = text.len();
-    text.push('\n');
-    text.push_str(&serde_json::to_string(&trailer).unwrap_or_default());
-    let saved = state::save_bytes_or_delete(store, FEATURE, HISTORY_INDEX, text.as_bytes());
-    text.truncate(len);
-    saved
+    text_cache::write(store, FEATURE, HISTORY_INDEX, text, &meta)
 }
 
 /// Delete the cache (a write's outcome is unknown, or it cannot be kept right).
@@ -252,7 +200,7 @@ impl Cached {
                 Some(index)
             }
             Body::Text(text) => {
-                let items = match serde_json::from_str::<Items>(&text) {
+                let items = match serde_json::from_str::<StoredMap>(&text) {
                     Ok(items) => items,
                     Err(e) => {
                         state::ignored(FEATURE, HISTORY_INDEX, "corrupt", e.to_string());
@@ -272,30 +220,20 @@ impl Cached {
 /// The cache file, checked as far as its form goes; `None` (warn logged) when absent, of
 /// another schema, corrupt, or not the length and hash its trailer gives.
 pub fn read_cache(store: &mut dyn Store) -> Option<Cached> {
-    let mut text = state::read_text(store, FEATURE, HISTORY_INDEX)?;
-    let bad = |reason: &str, detail: String| {
-        state::ignored(FEATURE, HISTORY_INDEX, reason, detail);
-        None
+    // Not of the text form: a schema-1 file has no line break of its own, so one with another
+    // last line is written in another form (or damaged).
+    let (text, meta) = match text_cache::read::<Meta>(store, FEATURE, HISTORY_INDEX)? {
+        text_cache::Read::Text { text, meta } => (text, meta),
+        text_cache::Read::Other(bytes) => return read_legacy(&bytes),
     };
-    let Some(cut) = text.rfind('\n') else { return read_legacy(text.as_bytes()) };
-    let trailer = match serde_json::from_str::<Trailer>(&text[cut + 1..]) {
-        Ok(t) if t.schema == INDEX_SCHEMA => t,
-        Ok(t) => return bad("schema", format!("schema {}, expected {INDEX_SCHEMA}", t.schema)),
-        // Not a trailer: a schema-1 file has no line break of its own, so this is one
-        // written in another form (or damaged).
-        Err(_) => return read_legacy(text.as_bytes()),
-    };
-    text.truncate(cut);
-    if text.len() as u64 != trailer.items_bytes || digest(&text) != trailer.items_xxh3 {
-        return bad(
-            "corrupt",
-            format!("{} bytes of index text do not match the trailer's length and hash", text.len()),
-        );
+    if meta.schema != INDEX_SCHEMA {
+        state::ignored(FEATURE, HISTORY_INDEX, "schema", format!("schema {}, expected {INDEX_SCHEMA}", meta.schema));
+        return None;
     }
     Some(Cached {
-        wm: trailer.wm,
-        counts: [trailer.counts.movies, trailer.counts.episodes],
-        generated_at: trailer.generated_at,
+        wm: meta.wm,
+        counts: [meta.counts.movies, meta.counts.episodes],
+        generated_at: meta.generated_at,
         body: Body::Text(text),
     })
 }
@@ -330,7 +268,7 @@ fn read_legacy(bytes: &[u8]) -> Option<Cached> {
 
 /// `index` with the plays of `items` (stored key -> play), checked: every key is the key
 /// this code gives its play and `counts` are the plays' counts.
-fn plays_of(mut index: Index, items: &Items, counts: [u64; 2]) -> Option<Index> {
+fn plays_of(mut index: Index, items: &StoredMap, counts: [u64; 2]) -> Option<Index> {
     let bad = |reason: &str, detail: String| {
         state::ignored(FEATURE, HISTORY_INDEX, reason, detail);
         None
