@@ -8,7 +8,7 @@
 /// The generated WIT bindings (in a module of their own so `exports.rs` can be ours).
 mod bindings {
     wit_bindgen::generate!({
-        world: "trakt-adapter",
+        world: "trakt-adapter-streaming",
         path: "../wit",
         with: {
             "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
@@ -53,6 +53,9 @@ struct Session<S: Store = HostStore> {
     client: Client,
     features: Features,
     state: S,
+    /// The index text `open-index-json` made ready, until its last part is read or another
+    /// call comes.
+    opened: Option<features::stream::Opened>,
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -72,7 +75,7 @@ impl<S: Store> Session<S> {
     ) -> Session<S> {
         let opts = Options::default();
         let client = Client::new(transport, clock, auth, &opts);
-        Session { opts, client, features: Features::default(), state }
+        Session { opts, client, features: Features::default(), state, opened: None }
     }
 
     fn ctx(&mut self) -> (&mut Features, Ctx<'_>) {
@@ -89,14 +92,45 @@ impl<S: Store> Session<S> {
         let (features, mut ctx) = self.ctx();
         features.build_index_json(feature, &mut ctx)
     }
+
+    fn open_index_json(&mut self, feature: features::Feature) -> Result<(), error::AdapterError> {
+        self.opened = None;
+        self.client.reset_ledger();
+        let (features, mut ctx) = self.ctx();
+        let opened = features.open_index_json(feature, &mut ctx)?;
+        self.opened = Some(opened);
+        Ok(())
+    }
+
+    /// The next part of the opened text; the requests of reading it (none) do not reset the
+    /// ledger, which stays the open call's.
+    fn next_index_json_part(&mut self) -> Result<Option<String>, error::AdapterError> {
+        let Some(mut opened) = self.opened.take() else { return Ok(None) };
+        let (features, mut ctx) = self.ctx();
+        let part = features.next_index_json(&mut opened, &mut ctx)?;
+        if part.is_some() {
+            self.opened = Some(opened);
+        }
+        Ok(part)
+    }
 }
 
 thread_local! {
     static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
 }
 
+/// The run's session for an export other than `next-index-json-part`: an index text opened
+/// and not read to its end is dropped (wit/adapter.wit, `index-stream`).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn with_session<R>(f: impl FnOnce(&mut Session) -> R) -> R {
+    with_open_session(|s| {
+        s.opened = None;
+        f(s)
+    })
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn with_open_session<R>(f: impl FnOnce(&mut Session) -> R) -> R {
     SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
         f(slot.get_or_insert_with(Session::new))
@@ -180,6 +214,16 @@ fn write(
         features.write(feature.into(), op, &items, dry_run, &mut ctx)
     })?;
     Ok(report.into())
+}
+
+impl bindings::exports::crosswatch::sync::index_stream::Guest for Component {
+    fn open_index_json(feature: wit::Feature) -> Result<(), wit::AdapterError> {
+        Ok(with_session(|s| s.open_index_json(feature.into()))?)
+    }
+
+    fn next_index_json_part() -> Result<Option<String>, wit::AdapterError> {
+        Ok(with_open_session(|s| s.next_index_json_part())?)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -53,6 +53,16 @@ impl<S: Store> Adapter<S> {
     }
 
     /// The export `last-ledger`: the requests of the last call.
+    /// `index-stream`: make the index text of `feature` ready to be read in parts.
+    pub fn open_index_json(&mut self, feature: Feature) -> Result<(), AdapterError> {
+        self.session.open_index_json(feature)
+    }
+
+    /// The next part of the opened text (`None` after the last).
+    pub fn next_index_json_part(&mut self) -> Result<Option<String>, AdapterError> {
+        self.session.next_index_json_part()
+    }
+
     pub fn last_ledger(&self) -> Vec<LedgerEntry> {
         self.session.client.ledger_entries()
     }

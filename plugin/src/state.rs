@@ -25,8 +25,15 @@ pub const WATCHLIST_UNRESOLVED: &str = "trakt_watchlist.unresolved.json";
 pub const RATINGS_INDEX: &str = "trakt_ratings.index.json";
 /// Items the ratings feature could not apply.
 pub const RATINGS_UNRESOLVED: &str = "trakt_ratings.unresolved.json";
-/// The history index cache (see `features::history::index`).
+/// The history index cache (see `features::history::index`): what its parts hold.
 pub const HISTORY_INDEX: &str = "trakt_history.index.json";
+/// The history index cache's parts: `trakt_history.index.<n>.part`, n from 0.
+pub const HISTORY_INDEX_PART: (&str, &str) = ("trakt_history.index.", ".part");
+
+/// The name of part `n` of the history index cache.
+pub fn history_index_part(n: usize) -> String {
+    format!("{}{n}{}", HISTORY_INDEX_PART.0, HISTORY_INDEX_PART.1)
+}
 /// History add batches sent but not yet answered (see `features::history::journal`).
 pub const HISTORY_JOURNAL: &str = "trakt_history.journal.json";
 /// Items the history feature could not apply.
@@ -44,7 +51,14 @@ pub trait Store {
         }
     }
     fn write(&mut self, name: &str, contents: &[u8]) -> Result<(), String>;
+    /// `write` of text; the host's `state.write` takes a string, so its store does not check
+    /// the text again.
+    fn write_text(&mut self, name: &str, contents: &str) -> Result<(), String> {
+        self.write(name, contents.as_bytes())
+    }
     fn delete(&mut self, name: &str) -> Result<(), String>;
+    /// Names of the files that exist, sorted.
+    fn names(&mut self) -> Result<Vec<String>, String>;
 }
 
 /// The bytes of `name`; `None` when absent or unreadable (warn logged).
@@ -159,14 +173,18 @@ pub fn save_sized<T: Serialize>(store: &mut dyn Store, feature: &str, name: &str
 
 /// Write `bytes` as `name`, logged (`state_saved`, or `state_write_failed`: `false`).
 fn write_logged(store: &mut dyn Store, feature: &str, name: &str, bytes: &[u8]) -> bool {
-    match store.write(name, bytes) {
+    logged(feature, name, bytes.len(), store.write(name, bytes))
+}
+
+/// Write `text` as `name`, logged as `write_logged` logs (`false` on failure).
+pub fn save_text(store: &mut dyn Store, feature: &str, name: &str, text: &str) -> bool {
+    logged(feature, name, text.len(), store.write_text(name, text))
+}
+
+fn logged(feature: &str, name: &str, len: usize, written: Result<(), String>) -> bool {
+    match written {
         Ok(()) => {
-            log::event(
-                Level::Debug,
-                feature,
-                "state_saved",
-                &[("file", name.to_string()), ("bytes", bytes.len().to_string())],
-            );
+            log::event(Level::Debug, feature, "state_saved", &[("file", name.to_string()), ("bytes", len.to_string())]);
             true
         }
         Err(e) => {
@@ -257,8 +275,14 @@ pub mod host {
             let utf8 = std::str::from_utf8(contents).map_err(|e| format!("state file {name} is not UTF-8: {e}"))?;
             wit_state::write(name, utf8).map_err(text)
         }
+        fn write_text(&mut self, name: &str, contents: &str) -> Result<(), String> {
+            wit_state::write(name, contents).map_err(text)
+        }
         fn delete(&mut self, name: &str) -> Result<(), String> {
             wit_state::delete(name).map_err(text)
+        }
+        fn names(&mut self) -> Result<Vec<String>, String> {
+            wit_state::list_names().map_err(text)
         }
     }
 }

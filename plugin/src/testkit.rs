@@ -178,9 +178,19 @@ impl MemStore {
     }
     /// A cache file of `state::text_cache`'s form as one JSON document: its trailer's
     /// fields, and `items`, the index text before it.
+    /// The history cache (a file that names its parts) the same way: its fields, and
+    /// `items`, its parts joined.
     pub fn text_cache_doc(&self, name: &str) -> Option<serde_json::Value> {
         let text = self.text(name)?;
-        let (items, trailer) = text.rsplit_once('\n').expect("an index text and a trailer line");
+        let Some((items, trailer)) = text.rsplit_once('\n') else {
+            let mut doc: serde_json::Value = serde_json::from_str(&text).expect("the cache file is JSON");
+            let parts = doc["parts"].as_array().expect("a file without a trailer names its parts").len();
+            let joined: String = (0..parts)
+                .map(|n| self.text(&crate::state::history_index_part(n)).expect("every part exists"))
+                .collect();
+            doc["items"] = serde_json::from_str(&joined).expect("the parts joined are JSON");
+            return Some(doc);
+        };
         let mut doc: serde_json::Value = serde_json::from_str(trailer).expect("the trailer is JSON");
         doc["items"] = serde_json::from_str(items).expect("the index text is JSON");
         Some(doc)
@@ -194,6 +204,9 @@ impl MemStore {
         trailer["items_bytes"] = text.len().into();
         trailer["items_xxh3"] = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes())).into();
         self.put(name, &format!("{text}\n{trailer}"));
+    }
+    pub fn delete_file(&self, name: &str) {
+        self.inner.borrow_mut().files.remove(name);
     }
     pub fn names(&self) -> Vec<String> {
         self.inner.borrow().files.keys().cloned().collect()
@@ -238,6 +251,14 @@ impl crate::state::Store for MemStore {
         }
         s.files.remove(name);
         Ok(())
+    }
+    fn names(&mut self) -> Result<Vec<String>, String> {
+        let mut s = self.inner.borrow_mut();
+        s.ops.push("list".into());
+        if s.fail_reads {
+            return Err("io: injected read failure".into());
+        }
+        Ok(s.files.keys().cloned().collect())
     }
 }
 

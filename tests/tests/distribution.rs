@@ -132,7 +132,7 @@ fn inspect_prints_what_the_built_component_is_and_needs() {
             || i.starts_with("wasi:cli/")),
         "{imports:?}"
     );
-    assert_eq!(v["exports"], json!(["crosswatch:sync/sync-adapter@0.1.0"]));
+    assert_eq!(v["exports"], json!(["crosswatch:sync/index-stream@0.1.0", "crosswatch:sync/sync-adapter@0.1.0"]));
     assert_eq!(v["runnable"], true);
     assert_eq!(v["problems"], json!([]));
 }

@@ -500,3 +500,48 @@ fn a_flood_of_import_calls_spends_the_calls_fuel() {
     let seen = attack(&mut adapter, json!({"attack": "progress_flood", "count": 1000}));
     assert_eq!(seen["results"][0]["reports"], 1000, "{seen}");
 }
+
+/// `index-stream`: the host bounds what a component hands out part by part (never past its
+/// memory limit, never an empty part) and stops the instance then; cw-host prints no part of
+/// a text cut short, only the failure.
+#[test]
+fn an_index_stream_is_bounded_and_a_text_cut_short_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
+    let mut a = hostile_with(limits, "http://127.0.0.1:9", "http://127.0.0.1:9", dir.path(), Capture::default());
+    assert!(a.streams_index_json());
+    a.configure(&json!({"attack": "stream_flood", "part_kib": 1024}).to_string()).unwrap().unwrap();
+    let mut handed = 0u64;
+    let mut sink = |p: &str| {
+        handed += p.len() as u64;
+        Ok(())
+    };
+    let e = a.index_json_to(Feature::Watchlist, &mut sink).expect_err("an endless stream must be stopped");
+    assert_eq!(e.kind, HostErrorKind::Limit, "{e}");
+    assert!(e.message.contains("memory limit of 64 MiB"), "{e}");
+    assert!((60 << 20..=64 << 20).contains(&handed), "{handed} bytes handed on");
+    assert!(a.manifest().is_err(), "the instance is stopped");
+
+    let mut a = hostile("http://127.0.0.1:9", "http://127.0.0.1:9", dir.path(), Capture::default());
+    a.configure(&json!({"attack": "stream_empty"}).to_string()).unwrap().unwrap();
+    let e = a.index_json_to(Feature::Watchlist, &mut |_: &str| Ok(())).expect_err("an empty part is refused");
+    assert_eq!(e.kind, HostErrorKind::Trap, "{e}");
+    assert!(e.message.contains("empty part"), "{e}");
+
+    // Through cw-host: the first part came, then the failure; stdout holds the failure only.
+    let h = e2e_tests::Harness::new(trakt_emulator::Library::sample(1, 0));
+    h.write_config(json!({"attack": "stream_cut"}));
+    let wasm = trakt_adapter_artifacts::HOSTILE_COMPONENT_WASM_PATH;
+    let state = h.state_dir().display().to_string();
+    let run = h.cw_host(&["--component", wasm, "--state-dir", &state, "index", "watchlist"], "");
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("\"k\""), "no part of the cut text is printed: {run:?}");
+    let doc = run.json();
+    assert_eq!((doc["ok"].clone(), doc["error"]["kind"].clone()), (json!(false), json!("state")), "{run:?}");
+
+    // The hostile component's own text, in its one part, is printed whole.
+    h.write_config(json!({"attack": "environment"}));
+    let run = h.cw_host(&["--component", wasm, "--state-dir", &state, "index", "watchlist"], "");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["attack"], "environment", "{run:?}");
+}

@@ -184,7 +184,7 @@ fn compiled_components_are_cached_between_starts() {
 fn the_json_index_is_the_same_index() {
     let printed = |text: &str| {
         let mut out = Vec::new();
-        cw_host::print_json_text(&mut out, text);
+        cw_host::print_json_text(&mut out, text).unwrap();
         String::from_utf8(out).unwrap()
     };
     let printed_records = |records: &[trakt_host::runtime::IndexEntry]| {
@@ -202,17 +202,34 @@ fn the_json_index_is_the_same_index() {
         let mut a = adapter(&h, Limits::default(), json!({}), Capture::default());
         let records = a.build_index(feature).unwrap().unwrap();
         let text = a.build_index_json(feature).unwrap().unwrap();
+        assert_eq!(streamed(&mut a, feature), text, "{feature:?}: index-stream's parts joined, from the cache");
         let from_json: serde_json::Value = serde_json::from_str(&text).expect("JSON object text");
         assert_eq!(from_json, trakt_host::items::index_to_json(&records), "{feature:?}");
         assert!(!records.is_empty());
         // cw-host prints the text exactly as it printed the records, byte for byte, in order.
         let cached_records = a.build_index(feature).unwrap().unwrap();
         assert_eq!(printed(&text), printed_records(&cached_records), "{feature:?} from the cache");
-        let fresh = Harness::new(library);
+        let fresh = Harness::new(library.clone());
         let mut b = adapter(&fresh, Limits::default(), json!({}), Capture::default());
         let live_text = b.build_index_json(feature).unwrap().unwrap();
         assert_eq!(printed(&live_text), printed_records(&records), "{feature:?} live");
+        let live = Harness::new(library);
+        let mut c = adapter(&live, Limits::default(), json!({}), Capture::default());
+        assert!(c.streams_index_json(), "the adapter exports index-stream");
+        assert_eq!(streamed(&mut c, feature), live_text, "{feature:?}: index-stream's parts joined, live");
     }
+}
+
+/// The index text through `index-stream`, its parts joined.
+fn streamed(a: &mut trakt_host::runtime::Adapter, feature: Feature) -> String {
+    let mut text = String::new();
+    let mut sink = |part: &str| {
+        text.push_str(part);
+        Ok(())
+    };
+    let len = a.index_json_to(feature, &mut sink).unwrap().unwrap();
+    assert_eq!(len, text.len() as u64);
+    text
 }
 
 #[test]

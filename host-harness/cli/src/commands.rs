@@ -14,6 +14,7 @@ use trakt_host::engine::default_cache_dir;
 use trakt_host::imports::auth::{AuthFault, TokenStore};
 use trakt_host::imports::log::{Level, LogSink};
 use trakt_host::imports::progress::ProgressSink;
+use trakt_host::index_text;
 use trakt_host::items::{self, error_to_json, feature_name, report_to_json};
 use trakt_host::policy::{Limits, Origin, Policy};
 use trakt_host::runtime::{
@@ -143,20 +144,25 @@ impl Session {
             .map_err(|e| Failure::Usage(format!("cannot write the ledger to {}: {e}", path.display())))
     }
 
-    /// The index as the component's text of one JSON object (`build-index-json`): what a
-    /// host prints for `build-index`'s records, without lifting 100,000 records into this
-    /// process or building a JSON tree of them.
-    pub fn index_text(&mut self, feature: Feature) -> Result<String, Failure> {
-        let result = self.adapter.build_index_json(feature)?;
+    /// The index as the component's text of one JSON object, taken part by part into a
+    /// temporary file and checked there (`trakt_host::index_text`): what a host prints for
+    /// `build-index`'s records, without lifting 100,000 records into this process, building
+    /// a JSON tree of them or holding their text.
+    pub fn index_spooled(&mut self, feature: Feature) -> Result<index_text::Index, Failure> {
+        let mut spool = index_text::Spool::new().map_err(|e| Failure::Usage(format!("cannot spool the index: {e}")))?;
+        let result = self.adapter.index_json_to(feature, &mut spool)?;
         self.save_ledger()?;
-        let text = result.map_err(Failure::Adapter)?;
-        check_index_text(&text)?;
-        Ok(text)
+        result.map_err(Failure::Adapter)?;
+        spool.finish().map_err(|m| Failure::Adapter(AdapterError::Internal(m)))
     }
 
     pub fn index(&mut self, feature: Feature) -> Result<Value, Failure> {
-        let text = self.index_text(feature)?;
-        serde_json::from_str(&text).map_err(|e| invalid_index(&e))
+        let text = self
+            .index_spooled(feature)?
+            .into_text()
+            .map_err(|e| Failure::Usage(format!("cannot read the spooled index back: {e}")))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Failure::Adapter(AdapterError::Internal(format!("the component's index is not JSON: {e}"))))
     }
 
     pub fn write(&mut self, remove: bool, feature: Feature, items: &[Item], dry_run: bool) -> Result<Value, Failure> {
@@ -282,40 +288,6 @@ pub fn health_to_json(h: &HealthReport) -> Value {
     v
 }
 
-fn invalid_index(e: &serde_json::Error) -> Failure {
-    Failure::Adapter(AdapterError::Internal(format!("the component's index is not a JSON object: {e}")))
-}
-
-/// A component's index text must be one JSON object (checked before anything is printed:
-/// stdout never gets half an index).
-fn check_index_text(text: &str) -> Result<(), Failure> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| invalid_index(&e))?;
-    if !text.trim_start().starts_with('{') {
-        return Err(Failure::Adapter(AdapterError::Internal("the component's index is not a JSON object".into())));
-    }
-    Ok(())
-}
-
-/// Print checked JSON text as `print_json` prints its value (pretty, in the text's order):
-/// as it is when it is already in that form (the trakt adapter writes its index so; checked
-/// JSON, so nothing but JSON reaches stdout either way), else re-indented token by token
-/// with no JSON tree of a 100,000-entry index.
-pub fn print_json_text(out: &mut dyn Write, text: &str) {
-    if text == "{}" || text.starts_with("{\n  \"") {
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.write_all(b"\n");
-        let _ = out.flush();
-        return;
-    }
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut ser = serde_json::Serializer::pretty(&mut w);
-    if serde_transcode::transcode(&mut de, &mut ser).is_ok() {
-        let _ = writeln!(w);
-    }
-    let _ = w.flush();
-}
-
 pub fn print_json(out: &mut dyn Write, v: &Value) {
     let text = serde_json::to_string_pretty(v).expect("JSON values serialise");
     let _ = writeln!(out, "{text}");
@@ -395,8 +367,8 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
         Command::Index { feature } => {
             let feature = items::parse_feature(feature).map_err(Failure::Usage)?;
             let mut s = Session::open(&cli.global, stderr, true)?;
-            let text = s.index_text(feature)?;
-            print_json_text(&mut io.stdout, &text);
+            let index = s.index_spooled(feature)?;
+            let _ = index.print(&mut io.stdout);
             Ok(EXIT_OK)
         }
         Command::Add(args) | Command::Remove(args) => {

@@ -19,9 +19,10 @@ use std::io::Write;
 use clap::Parser;
 
 pub use args::{AuthCommand, Cli, Command, GlobalArgs, WriteArgs, EXIT_ADAPTER_ERROR, EXIT_OK, EXIT_USAGE};
-pub use commands::{print_json, print_json_text, Session, EMBEDDED_COMPONENT};
+pub use commands::{print_json, Session, EMBEDDED_COMPONENT};
 pub use demo::host_credentials;
 pub use io::Io;
+pub use trakt_host::index_text::print_json_text;
 
 /// Run the command line `args` (including the program name); returns the exit status.
 pub fn run<I, T>(args: I, mut io: Io) -> i32

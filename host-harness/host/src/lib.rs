@@ -9,6 +9,7 @@ pub mod config_secrets;
 pub mod engine;
 pub mod fsutil;
 pub mod imports;
+pub mod index_text;
 pub mod items;
 pub mod oauth;
 pub mod policy;

@@ -21,6 +21,8 @@ use crate::state_scope::StateLocation;
 
 mod metering;
 use metering::CallDeadlineReached;
+mod stream;
+pub use stream::IndexTextSink;
 mod wit_imports;
 
 mod bindings {
@@ -32,6 +34,18 @@ mod bindings {
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         },
     });
+
+    /// `index-stream`, which a component may export beside `sync-adapter`: looked up on its
+    /// own so a component without it still loads (wit/world.wit).
+    pub mod stream {
+        wasmtime::component::bindgen!({
+            world: "index-stream-export",
+            path: "../../wit",
+            with: {
+                "crosswatch:sync/types": super::crosswatch::sync::types,
+            },
+        });
+    }
 }
 
 use bindings::crosswatch::sync as wit;
@@ -230,6 +244,9 @@ pub struct Runtime {
     engine: Engine,
     component: wasmtime::component::Component,
     pre: bindings::TraktAdapterPre<HostState>,
+    indices: bindings::TraktAdapterIndices,
+    /// `index-stream`, when the component exports it.
+    stream: Option<bindings::stream::IndexStreamExportIndices>,
     pub load_source: LoadSource,
 }
 
@@ -255,9 +272,12 @@ impl Runtime {
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| host_error("the component's imports do not match what this host provides", e))?;
+        let indices = bindings::TraktAdapterIndices::new(&instance_pre)
+            .map_err(|e| host_error("the component does not export crosswatch:sync/sync-adapter@0.1.0", e))?;
+        let stream = bindings::stream::IndexStreamExportIndices::new(&instance_pre).ok();
         let pre = bindings::TraktAdapterPre::new(instance_pre)
             .map_err(|e| host_error("the component does not export crosswatch:sync/sync-adapter@0.1.0", e))?;
-        Ok(Runtime { engine, component, pre, load_source })
+        Ok(Runtime { engine, component, pre, indices, stream, load_source })
     }
 
     /// Names of the interfaces the component imports, e.g. `crosswatch:sync/http@0.1.0`.
@@ -307,13 +327,32 @@ impl Runtime {
             guest_output_seen: 0,
         };
         adapter.arm();
-        let bindings = self
+        let instance = self
             .pre
+            .instance_pre()
             .instantiate(&mut adapter.store)
             .map_err(|e| adapter.trap_error("instantiating the component", e))?;
-        adapter.bindings = Some(bindings);
+        let bindings = self
+            .indices
+            .load(&mut adapter.store, &instance)
+            .map_err(|e| adapter.trap_error("instantiating the component", e))?;
+        let stream = match &self.stream {
+            Some(s) => Some(
+                s.load(&mut adapter.store, &instance)
+                    .map_err(|e| adapter.trap_error("instantiating the component", e))?,
+            ),
+            None => None,
+        };
+        adapter.bindings = Some(Bindings { adapter: bindings, stream });
         Ok(adapter)
     }
+}
+
+/// A live instance's exports.
+struct Bindings {
+    adapter: bindings::TraktAdapter,
+    /// `index-stream`, when the component exports it.
+    stream: Option<bindings::stream::IndexStreamExport>,
 }
 
 /// Everything an instance needs from its host.
@@ -332,7 +371,7 @@ pub struct HostSetup {
 /// One instance of the adapter. After a trap it is dead: every later call fails.
 pub struct Adapter {
     store: Store<HostState>,
-    bindings: Option<bindings::TraktAdapter>,
+    bindings: Option<Bindings>,
     policy: Policy,
     creds: SharedCredentials,
     log: LogSink,
@@ -434,7 +473,7 @@ impl Adapter {
     fn call<R>(
         &mut self,
         what: &str,
-        f: impl FnOnce(&bindings::TraktAdapter, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Bindings, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, HostError> {
         let Some(bindings) = self.bindings.take() else {
             return Err(HostError::host("the component instance was stopped by an earlier failure; start a new one"));
@@ -453,24 +492,24 @@ impl Adapter {
     }
 
     pub fn manifest(&mut self) -> Result<AdapterManifest, HostError> {
-        self.call("manifest", |b, s| b.crosswatch_sync_sync_adapter().call_manifest(s))
+        self.call("manifest", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_manifest(s))
     }
 
     pub fn configure(&mut self, options_json: &str) -> Result<Result<(), AdapterError>, HostError> {
-        self.call("configure", |b, s| b.crosswatch_sync_sync_adapter().call_configure(s, options_json))
+        self.call("configure", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_configure(s, options_json))
     }
 
     pub fn health(&mut self) -> Result<HealthReport, HostError> {
-        self.call("health", |b, s| b.crosswatch_sync_sync_adapter().call_health(s))
+        self.call("health", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_health(s))
     }
 
     pub fn build_index(&mut self, feature: Feature) -> Result<Result<Vec<IndexEntry>, AdapterError>, HostError> {
-        self.call("build-index", |b, s| b.crosswatch_sync_sync_adapter().call_build_index(s, feature))
+        self.call("build-index", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_build_index(s, feature))
     }
 
     /// The index as the text of one JSON object (key -> CrossWatch item).
     pub fn build_index_json(&mut self, feature: Feature) -> Result<Result<String, AdapterError>, HostError> {
-        self.call("build-index-json", |b, s| b.crosswatch_sync_sync_adapter().call_build_index_json(s, feature))
+        self.call("build-index-json", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_build_index_json(s, feature))
     }
 
     pub fn add(
@@ -479,7 +518,7 @@ impl Adapter {
         items: &[Item],
         dry_run: bool,
     ) -> Result<Result<WriteReport, AdapterError>, HostError> {
-        self.call("add", |b, s| b.crosswatch_sync_sync_adapter().call_add(s, feature, items, dry_run))
+        self.call("add", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_add(s, feature, items, dry_run))
     }
 
     pub fn remove(
@@ -488,12 +527,12 @@ impl Adapter {
         items: &[Item],
         dry_run: bool,
     ) -> Result<Result<WriteReport, AdapterError>, HostError> {
-        self.call("remove", |b, s| b.crosswatch_sync_sync_adapter().call_remove(s, feature, items, dry_run))
+        self.call("remove", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_remove(s, feature, items, dry_run))
     }
 
     /// The requests made by the most recent health, build-index, add or remove call.
     pub fn last_ledger(&mut self) -> Result<Vec<LedgerEntry>, HostError> {
-        self.call("last-ledger", |b, s| b.crosswatch_sync_sync_adapter().call_last_ledger(s))
+        self.call("last-ledger", |b, s| b.adapter.crosswatch_sync_sync_adapter().call_last_ledger(s))
     }
 }
 

@@ -1,8 +1,10 @@
 //! `trakt-adapter-native`: the plugin's code (`plugin/`, feature `native`) built natively and
 //! run the way `cw-host index FEATURE` runs the component: the same options from the same
 //! CrossWatch config, real HTTP to the API URL, the same state files in a directory, the same
-//! ledger file and the same printed index. Benchmarks compare the two (tests/benches/cw_host.rs)
-//! to tell the plugin's own cost from the WebAssembly runtime's and the host boundary's.
+//! ledger file and the same printed index. The config reading, the HTTP broker (policy and
+//! signing) and the index printing are cw-host's own (trakt-host). Benchmarks compare the two
+//! (tests/benches/cw_host.rs) to tell the plugin's own cost from the WebAssembly runtime's and
+//! the host boundary's.
 //!
 //! Not a user tool: no sandbox, no token refresh (run `cw-host health` first, or pass a fresh
 //! token), no quota. Exit status as cw-host's: 0 ok, 1 adapter error, 2 usage error.
@@ -11,12 +13,18 @@ mod http;
 mod seams;
 mod store;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use trakt_adapter::native::{self, Adapter, LedgerEntry};
+use trakt_host::config::{HostConfig, DEFAULT_API_URL};
+use trakt_host::imports::auth::SharedCredentials;
+use trakt_host::imports::http::HttpBroker;
+use trakt_host::index_text::Spool;
+use trakt_host::policy::{Limits, Origin, Policy};
+use trakt_host::runtime::IndexTextSink;
 
 pub use http::HttpTransport;
 pub use store::DirStore;
@@ -76,28 +84,6 @@ impl Io {
     }
 }
 
-/// Keys of the `trakt` block cw-host never hands to the component (host-harness/host/src/
-/// config.rs `HOST_ONLY_KEYS`); the rest, plus `api_url`, are the options.
-const HOST_ONLY_KEYS: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "access_token",
-    "refresh_token",
-    "expires_at",
-    "token_created_at",
-    "refresh_margin_minutes",
-    "token_type",
-    "scope",
-    "token",
-    "oauth",
-    "instances",
-    "_pending_device",
-    "api_url",
-    "auth_url",
-    "component_sha256",
-    "component_trusted_keys",
-];
-
 enum Failure {
     Usage(String),
     Adapter(native::AdapterError),
@@ -139,65 +125,64 @@ fn index(cli: &Cli, io: &mut Io) -> Result<(), Failure> {
     let feature = native::parse_feature(feature).ok_or_else(|| {
         Failure::Usage(format!("unknown feature {feature:?}: expected one of {}", native::FEATURE_NAMES.join(", ")))
     })?;
-    let trakt = trakt_block(&cli.config)?;
-    let text_of = |key: &str| trakt.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-    let api_url = cli.api_url.clone().or_else(|| text_of("api_url")).unwrap_or_else(|| "https://api.trakt.tv".into());
-    let api_url = api_url.trim_end_matches('/').to_string();
+    let config = HostConfig::load(&cli.config).map_err(|e| Failure::Usage(e.0))?;
+    let api_url = match cli.api_url.clone() {
+        Some(u) => u,
+        None => config.url("api_url").map_err(|e| Failure::Usage(e.0))?.unwrap_or_else(|| DEFAULT_API_URL.into()),
+    };
+    let api = Origin::parse(&api_url).map_err(|e| Failure::Usage(format!("API URL: {e}")))?;
+    let mut creds = config.credentials().map_err(|e| Failure::Usage(e.0))?;
     let missing = |what: &str, flag: &str| {
         Failure::Usage(format!("no {what}: pass {flag} or put it in the \"trakt\" block of {}", cli.config.display()))
     };
-    let client_id =
-        cli.client_id.clone().or_else(|| text_of("client_id")).ok_or_else(|| missing("client id", "--client-id"))?;
-    let token = cli
-        .access_token
-        .clone()
-        .or_else(|| text_of("access_token"))
-        .ok_or_else(|| missing("access token", "--access-token"))?;
-    let mut options: Map<String, Value> =
-        trakt.into_iter().filter(|(k, _)| !HOST_ONLY_KEYS.contains(&k.as_str())).collect();
-    options.insert("api_url".into(), Value::String(api_url.clone()));
+    if let Some(id) = &cli.client_id {
+        creds.client_id = id.clone();
+    }
+    if let Some(token) = &cli.access_token {
+        creds.access_token = token.clone();
+    }
+    if creds.client_id.is_empty() {
+        return Err(missing("client id", "--client-id"));
+    }
+    if creds.access_token.is_empty() {
+        return Err(missing("access token", "--access-token"));
+    }
+    let options = config.adapter_options(&api.base_url());
     let state_dir = cli.state_dir.clone().unwrap_or_else(|| default_state_dir(&cli.config));
 
+    // cw-host's broker: its policy allows the API origin (and, for OAuth, the same one: this
+    // runner never refreshes), signs with the client id and token.
+    let policy = Policy { api: api.clone(), oauth: api, limits: Limits::default() };
+    let broker = HttpBroker::new(policy, SharedCredentials::new(creds));
     let mut adapter = Adapter::new(
-        Box::new(HttpTransport::new(&api_url, client_id, token)),
+        Box::new(HttpTransport::new(broker)),
         Box::new(seams::SystemClock::new()),
         Box::new(seams::NoRefresh),
         DirStore::new(state_dir),
     );
-    let configured = adapter.configure(&Value::Object(options).to_string());
+    let configured = adapter.configure(&options.to_string());
     print_logs(&mut *io.stderr, level);
     configured.map_err(|e| Failure::Usage(format!("config {}: {e}", cli.config.display())))?;
-    let result = adapter.build_index_json(feature);
+    // As cw-host: the text part by part into a spool, checked, then printed (index_text.rs).
+    let mut spool = Spool::new().map_err(|e| Failure::Usage(format!("cannot spool the index: {e}")))?;
+    let mut result = adapter.open_index_json(feature);
+    if result.is_ok() {
+        result = loop {
+            match adapter.next_index_json_part() {
+                Ok(Some(part)) => spool.part(&part).map_err(Failure::Usage)?,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+    }
     print_logs(&mut *io.stderr, level);
     if let Some(path) = &cli.ledger {
         write_ledger(path, &adapter.last_ledger())?;
     }
-    let text = result.map_err(Failure::Adapter)?;
-    // cw-host checks the text is one JSON object before printing anything (commands.rs).
-    if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() || !text.trim_start().starts_with('{') {
-        return Err(Failure::Adapter(native::AdapterError::Internal("the index is not a JSON object".into())));
-    }
-    print_json_text(&mut *io.stdout, &text);
+    result.map_err(Failure::Adapter)?;
+    let index = spool.finish().map_err(|m| Failure::Adapter(native::AdapterError::Internal(m)))?;
+    let _ = index.print(&mut *io.stdout);
     Ok(())
-}
-
-/// The `trakt` block of the config (empty when the file does not exist, as for cw-host).
-fn trakt_block(path: &Path) -> Result<Map<String, Value>, Failure> {
-    let mut text = String::new();
-    match std::fs::File::open(path) {
-        Ok(mut f) => f
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::Usage(format!("cannot read config {}: {e}", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-        Err(e) => return Err(Failure::Usage(format!("cannot read config {}: {e}", path.display()))),
-    };
-    let doc: Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::Usage(format!("config {} is not JSON: {e}", path.display())))?;
-    match doc.get("trakt") {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
-        Some(_) => Err(Failure::Usage(format!("config {}: \"trakt\" must be an object", path.display()))),
-    }
 }
 
 /// `.cw_state` beside the config file, as cw-host keeps it.
@@ -243,23 +228,4 @@ fn write_ledger(path: &Path, entries: &[LedgerEntry]) -> Result<(), Failure> {
     text.push(b'\n');
     std::fs::write(path, text)
         .map_err(|e| Failure::Usage(format!("cannot write the ledger to {}: {e}", path.display())))
-}
-
-/// Checked JSON text printed as cw-host prints it (cli/src/commands.rs `print_json_text`, so
-/// both print the same bytes): as it is when the adapter wrote it pretty already, else
-/// re-indented token by token.
-fn print_json_text(out: &mut dyn Write, text: &str) {
-    if text == "{}" || text.starts_with("{\n  \"") {
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.write_all(b"\n");
-        let _ = out.flush();
-        return;
-    }
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut ser = serde_json::Serializer::pretty(&mut w);
-    if serde_transcode::transcode(&mut de, &mut ser).is_ok() {
-        let _ = writeln!(w);
-    }
-    let _ = w.flush();
 }

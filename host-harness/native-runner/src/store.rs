@@ -62,6 +62,18 @@ impl Store for DirStore {
             Err(e) => Err(format!("io: deleting {name}: {e}")),
         }
     }
+
+    fn names(&mut self) -> Result<Vec<String>, String> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("io: listing: {e}")),
+        };
+        let mut names: Vec<String> =
+            entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| self.path(n).is_ok()).collect();
+        names.sort();
+        Ok(names)
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod presence;
 pub mod ratings;
 pub mod rows;
 pub mod stored;
+pub mod stream;
 pub mod unresolved;
 pub mod watchlist;
 
@@ -212,6 +213,26 @@ impl Features {
             }
         };
         text.map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+    }
+
+    /// `build_index_json` to be read in parts (`index-stream`).
+    pub fn open_index_json(&mut self, feature: Feature, ctx: &mut Ctx) -> Result<stream::Opened, AdapterError> {
+        match feature {
+            Feature::History => Ok(stream::Opened::History(self.history.open_index_json(ctx)?)),
+            other => Ok(stream::Opened::text(self.build_index_json(other, ctx)?)),
+        }
+    }
+
+    /// The next part of an opened text (`None` after the last).
+    pub fn next_index_json(
+        &mut self,
+        opened: &mut stream::Opened,
+        ctx: &mut Ctx,
+    ) -> Result<Option<String>, AdapterError> {
+        match opened {
+            stream::Opened::Text { text, at } => Ok(stream::next_slice(text, at)),
+            stream::Opened::History(text) => self.history.next_index_json(text, ctx),
+        }
     }
 
     pub fn write(

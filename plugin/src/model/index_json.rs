@@ -150,6 +150,46 @@ pub fn index_text<'a>(
     String::from_utf8(out).map_err(|e| e.to_string())
 }
 
+/// The text of an index object written entry by entry and taken in parts (`index-stream`,
+/// the history cache's part files): the parts joined are `index_text`'s text of the same
+/// entries. Each part ends after a whole entry, so every part is UTF-8 on its own.
+pub struct TextParts {
+    out: Vec<u8>,
+    first: bool,
+    capacity: usize,
+}
+
+impl TextParts {
+    /// A writer whose parts hold about `capacity` bytes (a part ends with the first entry
+    /// past it).
+    pub fn new(capacity: usize) -> TextParts {
+        let mut out = Vec::with_capacity(capacity + capacity / 8);
+        out.push(b'{');
+        TextParts { out, first: true, capacity }
+    }
+
+    /// Append one entry.
+    pub fn entry(&mut self, key: &str, e: &EntryJson) -> Result<(), String> {
+        write_entry(&mut self.out, key, e, self.first)?;
+        self.first = false;
+        Ok(())
+    }
+
+    /// Whether the part being written is full.
+    pub fn full(&self) -> bool {
+        self.out.len() >= self.capacity
+    }
+
+    /// The text written since the last part (the last part when `end`: the object closed).
+    pub fn take(&mut self, end: bool) -> Result<String, String> {
+        if end {
+            self.out.extend_from_slice(if self.first { b"}" } else { b"\n}" });
+        }
+        let next = if end { Vec::new() } else { Vec::with_capacity(self.capacity + self.capacity / 8) };
+        String::from_utf8(std::mem::replace(&mut self.out, next)).map_err(|e| e.to_string())
+    }
+}
+
 /// One entry of the index object, `"key": {item}` at the first level of indentation, after a
 /// comma unless it is the `first`.
 fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Result<(), String> {

@@ -40,7 +40,8 @@ struct TrailerIn<T> {
     items_xxh3: String,
 }
 
-fn digest(text: &str) -> String {
+/// The hash a trailer (or the history cache's manifest) gives of a text: XXH3-64, 16 hex digits.
+pub fn digest(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
@@ -48,7 +49,11 @@ fn digest(text: &str) -> String {
 /// `state_ignored` reason `corrupt`) when its text is not the length and hash its trailer
 /// gives.
 pub fn read<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str) -> Option<Read<T>> {
-    let mut text = state::read_text(store, feature, name)?;
+    parse(state::read_text(store, feature, name)?, feature, name)
+}
+
+/// `read` of a file's text already read.
+pub fn parse<T: DeserializeOwned>(mut text: String, feature: &str, name: &str) -> Option<Read<T>> {
     let Some(cut) = text.rfind('\n') else { return Some(Read::Other(text.into_bytes())) };
     let Ok(trailer) = serde_json::from_str::<TrailerIn<T>>(&text[cut + 1..]) else {
         return Some(Read::Other(text.into_bytes()));

@@ -33,6 +33,12 @@
 //! - `big_index`: `{"mib": 100}` answers, instead of the usual report, a JSON object of that
 //!   many MiB of tiny entries (`{"k0":0,"k1":0,...}`) for the host to parse.
 //!
+//! - `stream_flood`: `{"part_kib": 1024}` `index-stream` parts of that size, no end.
+//! - `stream_empty`: `index-stream` answers an empty part.
+//! - `stream_cut`: `index-stream` answers the start of an object, then fails.
+//!
+//! Otherwise `index-stream` hands out `build-index-json`'s text in one part.
+//!
 //! `url` defaults to `<api_url>/sync/last_activities` (not for `refresh_spam`); `api_url`
 //! defaults to `http://127.0.0.1:9`. Every request result is `{status, headers, body}` (body: the first
 //! 4,000 characters) or `{error: {kind, message}}`.
@@ -47,7 +53,7 @@
 
 mod bindings {
     wit_bindgen::generate!({
-        world: "trakt-adapter",
+        world: "trakt-adapter-streaming",
         path: "../../wit",
         with: {
             "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
@@ -66,6 +72,10 @@ use serde_json::{json, Value};
 
 thread_local! {
     static OPTIONS: RefCell<Value> = RefCell::new(json!({}));
+    /// What `open-index-json` made ready: `build-index-json`'s text, handed out once.
+    static OPENED: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Parts handed out since the open.
+    static PARTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// The fake line a forged log entry tries to plant.
@@ -346,6 +356,33 @@ impl Guest for Component {
 
     fn last_ledger() -> Vec<wit::LedgerEntry> {
         Vec::new()
+    }
+}
+
+impl bindings::exports::crosswatch::sync::index_stream::Guest for Component {
+    fn open_index_json(feature: wit::Feature) -> Result<(), wit::AdapterError> {
+        PARTS.with(|p| p.set(0));
+        let text = <Component as Guest>::build_index_json(feature)?;
+        OPENED.with(|o| *o.borrow_mut() = Some(text));
+        Ok(())
+    }
+
+    fn next_index_json_part() -> Result<Option<String>, wit::AdapterError> {
+        let o = OPTIONS.with(|c| c.borrow().clone());
+        let n = PARTS.with(|p| {
+            p.set(p.get() + 1);
+            p.get()
+        });
+        match opt_str(&o, "attack").as_deref() {
+            Some("stream_flood") => {
+                let kib = o.get("part_kib").and_then(Value::as_u64).unwrap_or(1024) as usize;
+                Ok(Some("x".repeat(kib << 10)))
+            }
+            Some("stream_empty") => Ok(Some(String::new())),
+            Some("stream_cut") if n == 1 => Ok(Some("{\n  \"k\": {\n    \"type\": \"movie\"".into())),
+            Some("stream_cut") => Err(wit::AdapterError::State("cut short on purpose".into())),
+            _ => Ok(OPENED.with(|o| o.borrow_mut().take())),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! `cache`.
 
 mod cache;
+pub mod text;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -21,14 +22,15 @@ use crate::features::presence::Presence;
 use crate::features::rows::{row_to_item, Row};
 use crate::features::{is_session_wide, Ctx};
 use crate::log::{self, Level};
-use crate::model::index_json::{index_text, EntryJson};
 use crate::model::keys::canonical_key;
 use crate::model::lenient::Num;
 use crate::model::{Item, Kind};
 use crate::time;
 
-pub use cache::{drop_cache, load_cache, save_cache};
-use cache::{read_cache, save_cache_text};
+use cache::read_cache;
+#[cfg(test)]
+pub use cache::TEST_PART_BYTES;
+pub use cache::{drop_cache, load_cache, save_cache, CachedParts, CachedText};
 
 pub const MOVIES_PATH: &str = "/sync/history/movies";
 pub const EPISODES_PATH: &str = "/sync/history/episodes";
@@ -37,8 +39,8 @@ const ALL_PATH: &str = "/sync/history";
 const ACTIVITIES_PATH: &str = "/sync/last_activities";
 /// A delta read starts this long before the cached watermark.
 pub const DELTA_MARGIN_SECS: i64 = 300;
-/// The cache file's form (`cache`); schema 1 is still read.
-pub const INDEX_SCHEMA: u32 = 2;
+/// The cache file's form (`cache`); schemas 1 and 2 are still read.
+pub const INDEX_SCHEMA: u32 = 3;
 
 /// The two kinds of play Trakt records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -350,27 +352,6 @@ impl Index {
         }
     }
 
-    /// Positions of the plays in key order: the order of the index's entries, its text and
-    /// its cache (cold and cached reads give the same bytes).
-    pub fn key_order(&self) -> Vec<usize> {
-        let keys = self.keys();
-        let mut order: Vec<usize> = (0..self.plays.len()).collect();
-        order.sort_unstable_by(|a, b| keys[*a].cmp(&keys[*b]));
-        order
-    }
-
-    /// The index as the text of one JSON object, key -> item, in key order
-    /// (`model::index_json`); `spare` bytes are reserved after it.
-    pub fn json(&self, spare: usize) -> Result<String, String> {
-        let keys = self.keys();
-        let order = self.key_order();
-        let entries = order.iter().map(|&i| {
-            let p = &self.plays[i];
-            (keys[i].as_str(), EntryJson { item: &self.title(p).item, play: Some((p.watched_at.as_str(), p.id)) })
-        });
-        index_text(entries, self.plays.len(), spare)
-    }
-
     /// The entries, in key order.
     pub fn entries(&self) -> Vec<(String, Item)> {
         let keys = self.keys();
@@ -548,22 +529,31 @@ fn counts_text(c: &[u64; 2]) -> String {
     format!("{}/{}", c[0], c[1])
 }
 
-/// The complete history as an index (`refresh_as`).
+/// The complete history as an index (`refresh_as`), saved as the cache when it was read.
 pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
-    refresh_as(ctx, false)?.index.ok_or_else(|| AdapterError::Internal("history index: none read".into()))
+    match refresh_as(ctx, false)? {
+        Refreshed::Index { index, fresh } => {
+            if fresh {
+                save_cache(ctx.state, &index);
+            }
+            Ok(index)
+        }
+        Refreshed::Cached(_) => Err(AdapterError::Internal("history index: none read".into())),
+    }
 }
 
-/// What `refresh_as` found: the index, and its text when it was written on the way (the
-/// cache's). An unchanged history asked for as text is only the cache's text: no index.
-pub struct Refreshed {
-    pub index: Option<Index>,
-    pub text: Option<String>,
+/// What `refresh_as` found.
+pub enum Refreshed {
+    /// The cache, unchanged on Trakt: its text, unread (only when asked for as text).
+    Cached(CachedText),
+    /// The index, read (`fresh`: live or from a delta, not saved yet) or from the cache.
+    Index { index: Index, fresh: bool },
 }
 
 /// The complete history, from the cache when Trakt confirms it (see the module comment of
-/// `features::history` for the paths and their request counts). Saves the cache after a
-/// live or delta read; never saves from a failed read. With `as_text`, an unchanged cache
-/// is answered with its text alone.
+/// `features::history` for the paths and their request counts). The caller saves a fresh
+/// index (`save_cache`, or a `text::Render` that saves); a failed read saves nothing. With
+/// `as_text`, an unchanged cache is answered with its text alone.
 pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterError> {
     let remote = activities(ctx)?;
     let now = time::format_utc(ctx.client.wall_unix_secs());
@@ -584,12 +574,14 @@ pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterErro
                             )
                         };
                         if as_text && cached.has_text() {
+                            // A damaged part: read in full.
+                            if let Some(text) = cached.into_text(ctx.state) {
+                                done();
+                                return Ok(Refreshed::Cached(text));
+                            }
+                        } else if let Some(index) = cached.index(ctx.state) {
                             done();
-                            return Ok(Refreshed { index: None, text: cached.into_text() });
-                        }
-                        if let Some(index) = cached.index(ctx.state) {
-                            done();
-                            return Ok(Refreshed { index: Some(index), text: None });
+                            return Ok(Refreshed::Index { index, fresh: false });
                         }
                     }
                     c => log::event(
@@ -619,14 +611,13 @@ pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterErro
         pages += read_into(ctx, kind.path(), &[], &mut index)?;
     }
     index.wm = remote.map(|(text, _)| text);
-    let text = saved_text(ctx, &index);
     log::event(
         Level::Info,
         FEATURE,
         "index_done",
         &[("count", index.plays.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
     );
-    Ok(Refreshed { index: Some(index), text })
+    Ok(Refreshed::Index { index, fresh: true })
 }
 
 /// The cache brought up to date by a read from shortly before its watermark `at`; `None`
@@ -651,7 +642,6 @@ fn delta(
             }
             resolve_pending(ctx, &mut cache);
             cache.generated_at = now.to_string();
-            let text = saved_text(ctx, &cache);
             log::event(
                 Level::Info,
                 FEATURE,
@@ -663,7 +653,7 @@ fn delta(
                     ("was", before.to_string()),
                 ],
             );
-            Ok(Some(Refreshed { index: Some(cache), text }))
+            Ok(Some(Refreshed::Index { index: cache, fresh: true }))
         }
         c => {
             log::event(
@@ -679,21 +669,6 @@ fn delta(
             Ok(None)
         }
     }
-}
-
-/// Save `index` as the cache when it has a watermark, and give the text written for it (the
-/// index's text, which `build-index-json` then returns as it is).
-fn saved_text(ctx: &mut Ctx, index: &Index) -> Option<String> {
-    index.wm.as_ref()?;
-    let mut text = match index.json(crate::state::text_cache::TRAILER_SPARE) {
-        Ok(t) => t,
-        Err(_) => {
-            save_cache(ctx.state, index);
-            return None;
-        }
-    };
-    save_cache_text(ctx.state, index, &mut text);
-    Some(text)
 }
 
 /// Give the plays this adapter added (no history id yet) their ids: read their minutes back

@@ -132,10 +132,23 @@ mod tests;
 mod windows;
 
 use crate::error::AdapterError;
+use crate::features::stream::{next_slice, part_error};
 use crate::features::{Ctx, Op, WriteReport};
 use crate::model::Item;
+use index::text::Render;
+use index::{CachedParts, CachedText, Refreshed};
 
 pub const FEATURE: &str = "history";
+
+/// The history index's text being handed out (`index-stream`).
+pub enum Text {
+    /// An unchanged cache's parts.
+    Parts(CachedParts),
+    /// An unchanged cache's whole text (a file of the older one-file form), from `at` on.
+    Whole { text: String, at: usize },
+    /// Written from this run's index (`History::index`).
+    Render(Render),
+}
 
 #[derive(Default)]
 pub struct History {
@@ -153,16 +166,46 @@ impl History {
     }
 
     /// `build_index` as the text of one JSON object: the cache's text when Trakt confirms
-    /// it (no index built), else written from the index.
+    /// it (no index built), else written from the index (and saved as the cache).
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
-        self.reconcile_first(ctx)?;
-        let found = index::refresh_as(ctx, true)?;
-        self.index = found.index;
-        if let Some(text) = found.text {
-            return Ok(text);
+        match self.open_index_json(ctx)? {
+            Text::Parts(parts) => parts.join(ctx.state).map_err(part_error),
+            Text::Whole { text, .. } => Ok(text),
+            Text::Render(render) => render.join(self.index()?, ctx.state).map_err(part_error),
         }
-        let index = self.index.as_ref().ok_or_else(|| AdapterError::Internal("history index: none read".into()))?;
-        index.json(0).map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+    }
+
+    /// `build_index_json` to be read in parts (`next_index_json`): the index is read (or
+    /// the cache checked) now, the text written or read a part at a time.
+    pub fn open_index_json(&mut self, ctx: &mut Ctx) -> Result<Text, AdapterError> {
+        self.reconcile_first(ctx)?;
+        match index::refresh_as(ctx, true)? {
+            Refreshed::Cached(text) => {
+                self.index = None;
+                Ok(match text {
+                    CachedText::Parts(parts) => Text::Parts(parts),
+                    CachedText::Whole(text) => Text::Whole { text, at: 0 },
+                })
+            }
+            Refreshed::Index { index, fresh } => {
+                let render = Render::new(&index, ctx.state, fresh);
+                self.index = Some(index);
+                Ok(Text::Render(render))
+            }
+        }
+    }
+
+    /// The next part of `text` (`None` after the last).
+    pub fn next_index_json(&mut self, text: &mut Text, ctx: &mut Ctx) -> Result<Option<String>, AdapterError> {
+        match text {
+            Text::Parts(parts) => parts.next(ctx.state).map_err(part_error),
+            Text::Whole { text, at } => Ok(next_slice(text, at)),
+            Text::Render(render) => render.next(self.index()?, ctx.state).map_err(part_error),
+        }
+    }
+
+    fn index(&self) -> Result<&index::Index, AdapterError> {
+        self.index.as_ref().ok_or_else(|| AdapterError::Internal("history index: none read".into()))
     }
 
     /// The complete index, kept for this run's writes.

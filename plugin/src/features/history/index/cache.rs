@@ -1,16 +1,23 @@
-//! The history index cache, `trakt_history.index.json`.
+//! The history index cache: `trakt_history.index.json` and its parts.
 //!
-//! Schema 2 is the index's own text (what `build-index-json` returns: `model::index_json`,
-//! in key order) followed by one line, the trailer (`state::text_cache`, the form of the
-//! watchlist shadow and the ratings cache too):
-//! `<index text>\n{"schema":2,"generated_at":..,"wm":..,"counts":{"movies":M,"episodes":E},"items_bytes":N,"items_xxh3":"<16 hex digits>"}`.
-//! An unchanged re-index (the common case) answers with that text as it is, checked by its
-//! length and XXH3 hash (https://xxhash.com): no parse, no index built, no text written. A
-//! write or a delta read parses it back (rows as text until their title is needed) and
-//! checks every key against the key this code gives its play, and the counts.
+//! Schema 3: the index's own text (what `build-index-json` returns: `model::index_json`, in
+//! key order) in part files `trakt_history.index.<n>.part` of about [`PART_BYTES`] each,
+//! which joined in order are the text, and `trakt_history.index.json`, one line that says
+//! what they hold: `{"schema":3,"generated_at":..,"wm":..,"counts":{"movies":M,"episodes":E},
+//! "items_bytes":N,"parts":[{"bytes":n,"xxh3":"<16 hex digits>"},..]}`. In parts so that
+//! neither the component nor the host holds the whole text to write it or to hand it out
+//! (`index-stream`, wit/adapter.wit): a 100,000-play history is about 43 MB of text.
 //!
-//! Schema 1 (one JSON object `{"schema":1,..,"items":{key: play}}`, compact) is still read:
-//! a cache hit on it rewrites it as schema 2 once.
+//! A save deletes that file first (so it never names a part being rewritten), writes the
+//! parts, then the file, then deletes parts a longer cache left. An unchanged re-index
+//! answers with the parts as they are, each checked by its length and XXH3 hash
+//! (https://xxhash.com) before the first is handed out: no parse, no index built. A write or
+//! a delta read parses the text back (rows as text until their title is needed) and checks
+//! every key against the key this code gives its play, and the counts.
+//!
+//! Older files are still read, used once and rewritten as schema 3: schema 2 (the text and a
+//! trailer line in the one file, `state::text_cache`) and schema 1 (one JSON object
+//! `{"schema":1,..,"items":{key: play}}`, compact).
 
 use std::borrow::Cow;
 
@@ -18,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::text::Render;
 use super::{counts_text, Index, Play, PlayKind, TraktKey, INDEX_SCHEMA};
 use crate::features::history::FEATURE;
 use crate::features::stored::StoredMap;
@@ -26,16 +34,68 @@ use crate::model::json::item_from_json;
 use crate::model::lenient::{Int, Obj, RawIds, Text};
 use crate::model::{Ids, Item, Kind};
 use crate::state::text_cache;
-use crate::state::{self, Store, HISTORY_INDEX};
+use crate::state::{self, history_index_part, Store, HISTORY_INDEX, HISTORY_INDEX_PART};
 use crate::time;
 
 /// The trailer of a schema-2 file (`state::text_cache` adds the text's length and hash).
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Meta {
     schema: u32,
     generated_at: String,
     wm: Option<String>,
     counts: Counts,
+}
+
+/// A schema-3 `trakt_history.index.json`.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    schema: u32,
+    #[serde(flatten)]
+    head: Head,
+    items_bytes: u64,
+    parts: Vec<PartMeta>,
+}
+
+/// What a cache says of its plays besides their text.
+#[derive(Serialize, Deserialize)]
+pub struct Head {
+    generated_at: String,
+    wm: Option<String>,
+    counts: Counts,
+}
+
+impl Head {
+    pub fn of(index: &Index) -> Head {
+        let c = index.counts();
+        Head {
+            generated_at: index.generated_at.clone(),
+            wm: index.wm.clone(),
+            counts: Counts { movies: c[0], episodes: c[1] },
+        }
+    }
+}
+
+/// One part file: its length and hash (`text_cache::digest`).
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct PartMeta {
+    bytes: u64,
+    xxh3: String,
+}
+
+/// About this many bytes of index text per part file (and per `index-stream` part).
+pub const PART_BYTES: usize = 2 << 20;
+
+/// `PART_BYTES`, or in unit tests what the test set (so a small index spans parts).
+pub fn part_bytes() -> usize {
+    #[cfg(test)]
+    return TEST_PART_BYTES.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    PART_BYTES
+}
+
+#[cfg(test)]
+thread_local! {
+    pub static TEST_PART_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(PART_BYTES) };
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -116,47 +176,119 @@ struct CachedKey<'a> {
     ids: Option<TraktKey>,
 }
 
-/// Save `index` as the cache (needs its watermark); a failed write deletes the file.
+/// Save `index` as the cache (needs its watermark); a failed write deletes the cache.
 pub fn save_cache(store: &mut dyn Store, index: &Index) -> bool {
     if index.wm.is_none() {
         return false;
     }
-    match index.json(text_cache::TRAILER_SPARE) {
-        Ok(mut text) => save_cache_text(store, index, &mut text),
-        Err(e) => {
-            log::event(Level::Error, FEATURE, "state_write_failed", &[("file", HISTORY_INDEX.into()), ("error", e)]);
-            drop_cache(store, "write_failed");
-            false
+    let mut render = Render::new(index, store, true);
+    loop {
+        match render.next(index, store) {
+            Ok(Some(_)) => {}
+            Ok(None) => return render.saved(),
+            Err(e) => {
+                log::event(
+                    Level::Error,
+                    FEATURE,
+                    "state_write_failed",
+                    &[("file", HISTORY_INDEX.into()), ("error", e)],
+                );
+                return false;
+            }
         }
     }
 }
 
-/// `save_cache` with the index's text already written (`Index::json`, best with
-/// `TRAILER_SPARE` reserved): the trailer is appended for the write and taken off again,
-/// so `text` is the index text again afterwards.
-pub fn save_cache_text(store: &mut dyn Store, index: &Index, text: &mut String) -> bool {
-    if index.wm.is_none() {
-        return false;
+/// A cache being saved part by part, as its text is written (`text::Render`).
+pub struct Saver {
+    parts: Vec<PartMeta>,
+    ok: bool,
+}
+
+impl Saver {
+    /// Start a save: the cache file goes first, so no file names the parts being rewritten
+    /// (a save cut short leaves no cache, never a mix). `None` when it cannot be deleted.
+    pub fn begin(store: &mut dyn Store) -> Option<Saver> {
+        state::delete(store, FEATURE, HISTORY_INDEX).then(|| Saver { parts: Vec::new(), ok: true })
     }
-    let c = index.counts();
-    let meta = Meta {
-        schema: INDEX_SCHEMA,
-        generated_at: index.generated_at.clone(),
-        wm: index.wm.clone(),
-        counts: Counts { movies: c[0], episodes: c[1] },
+
+    /// Write the next part (after a failed one, nothing more is written).
+    pub fn part(&mut self, store: &mut dyn Store, text: &str) {
+        if !self.ok {
+            return;
+        }
+        let n = self.parts.len();
+        if state::save_text(store, FEATURE, &history_index_part(n), text) {
+            self.parts.push(PartMeta { bytes: text.len() as u64, xxh3: text_cache::digest(text) });
+        } else {
+            self.ok = false;
+            delete_parts(store, 0);
+        }
+    }
+
+    /// Write the file that names the parts (the save's last step), then delete parts left
+    /// from a longer cache. `false` (nothing kept) when a write failed.
+    pub fn finish(self, store: &mut dyn Store, head: Head) -> bool {
+        if !self.ok {
+            return false;
+        }
+        let count = self.parts.len();
+        let manifest = Manifest {
+            schema: INDEX_SCHEMA,
+            head,
+            items_bytes: self.parts.iter().map(|p| p.bytes).sum(),
+            parts: self.parts,
+        };
+        if !state::save_or_delete(store, FEATURE, HISTORY_INDEX, &manifest) {
+            delete_parts(store, 0);
+            return false;
+        }
+        delete_parts(store, count);
+        true
+    }
+}
+
+impl Saver {
+    /// Give up a save (its text could not be written): the parts written go.
+    pub fn abandon(self, store: &mut dyn Store) {
+        delete_parts(store, 0);
+    }
+}
+
+/// Delete the part files numbered `from` and up.
+fn delete_parts(store: &mut dyn Store, from: usize) {
+    let (prefix, suffix) = HISTORY_INDEX_PART;
+    let names = match store.names() {
+        Ok(n) => n,
+        Err(e) => {
+            log::event(
+                Level::Error,
+                FEATURE,
+                "state_delete_failed",
+                &[("file", history_index_part(from)), ("error", e)],
+            );
+            return;
+        }
     };
-    text_cache::write(store, FEATURE, HISTORY_INDEX, text, &meta)
+    for name in names {
+        let n = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)).and_then(|n| n.parse::<usize>().ok());
+        if n.is_some_and(|n| n >= from) {
+            state::delete(store, FEATURE, &name);
+        }
+    }
 }
 
 /// Delete the cache (a write's outcome is unknown, or it cannot be kept right).
 pub fn drop_cache(store: &mut dyn Store, reason: &str) {
     if state::delete(store, FEATURE, HISTORY_INDEX) {
+        delete_parts(store, 0);
         log::event(Level::Info, FEATURE, "state_dropped", &[("file", HISTORY_INDEX.into()), ("reason", reason.into())]);
     }
 }
 
-/// A cache file that is what it says it is (length and hash, or a schema-1 file that
-/// parsed): its watermark and counts, and its plays as text or as an index.
+/// A cache file that is what it says it is (a schema-3 file that names its parts, a
+/// schema-2 text of the length and hash its trailer gives, or a schema-1 file that parsed):
+/// its watermark and counts, and its plays as text or as an index.
 pub struct Cached {
     pub wm: Option<String>,
     pub counts: [u64; 2],
@@ -165,68 +297,179 @@ pub struct Cached {
 }
 
 enum Body {
-    /// Schema 2: the index text (exactly what `build-index-json` returns).
+    /// Schema 3: the parts the file names (not read yet).
+    Parts(Vec<PartMeta>),
+    /// Schema 2: the index text (exactly what `build-index-json` returns); rewritten as
+    /// schema 3 when it is used.
     Text(String),
-    /// Schema 1, parsed: rewritten as schema 2 when it is used.
+    /// Schema 1, parsed: rewritten as schema 3 when it is used.
     Legacy(Index),
 }
 
-impl Cached {
-    /// Whether the file holds the index text as such (schema 2).
-    pub fn has_text(&self) -> bool {
-        matches!(self.body, Body::Text(_))
+/// The text of an unchanged cache, as it is handed out.
+pub enum CachedText {
+    /// The parts, all checked once already: each is checked again as it is read.
+    Parts(CachedParts),
+    /// The whole text at hand (a schema-2 file, rewritten as parts on the way).
+    Whole(String),
+}
+
+/// The parts of a schema-3 cache, read one by one.
+pub struct CachedParts {
+    parts: Vec<PartMeta>,
+    next: usize,
+}
+
+impl CachedParts {
+    /// The next part, checked; `Err` when it is not the length and hash the cache file
+    /// gives (changed since it was opened: the cache is dropped).
+    pub fn next(&mut self, store: &mut dyn Store) -> Result<Option<String>, String> {
+        let Some(meta) = self.parts.get(self.next) else { return Ok(None) };
+        let n = self.next;
+        self.next += 1;
+        match read_part(store, n, meta) {
+            Some(text) => Ok(Some(text)),
+            None => {
+                drop_cache(store, "part_changed");
+                Err(format!("the history cache's part {n} changed while it was read; index again"))
+            }
+        }
     }
 
-    /// The index text (`has_text`), else `None`.
-    pub fn into_text(self) -> Option<String> {
+    /// Every part, joined (the whole text).
+    pub fn join(mut self, store: &mut dyn Store) -> Result<String, String> {
+        let mut text = String::with_capacity(self.parts.iter().map(|p| p.bytes as usize).sum());
+        while let Some(part) = self.next(store)? {
+            text.push_str(&part);
+        }
+        Ok(text)
+    }
+}
+
+/// Part `n`, when it is the length and hash `meta` gives (else warn logged, `None`).
+fn read_part(store: &mut dyn Store, n: usize, meta: &PartMeta) -> Option<String> {
+    let name = history_index_part(n);
+    let text = state::read_text(store, FEATURE, &name)?;
+    if text.len() as u64 != meta.bytes || text_cache::digest(&text) != meta.xxh3 {
+        let detail = format!("{} bytes do not match the length and hash the cache file gives", text.len());
+        state::ignored(FEATURE, &name, "corrupt", detail);
+        return None;
+    }
+    Some(text)
+}
+
+impl Cached {
+    /// Whether the file holds the index text as such (schema 3 or 2).
+    pub fn has_text(&self) -> bool {
+        matches!(self.body, Body::Parts(_) | Body::Text(_))
+    }
+
+    /// The index text (`has_text`), its parts checked; `None` when a part is damaged or
+    /// missing (warn logged) or the file holds no text.
+    pub fn into_text(self, store: &mut dyn Store) -> Option<CachedText> {
         match self.body {
-            Body::Text(t) => Some(t),
+            Body::Parts(parts) => {
+                for (n, meta) in parts.iter().enumerate() {
+                    read_part(store, n, meta)?;
+                }
+                Some(CachedText::Parts(CachedParts { parts, next: 0 }))
+            }
+            Body::Text(text) => {
+                migrated();
+                let counts = Counts { movies: self.counts[0], episodes: self.counts[1] };
+                save_whole(store, &text, Head { generated_at: self.generated_at, wm: self.wm, counts });
+                Some(CachedText::Whole(text))
+            }
             Body::Legacy(_) => None,
         }
     }
 
     /// The cache as an index (`None`, warn logged, when its keys or counts do not match
-    /// its plays). A schema-1 file is rewritten as schema 2 here.
+    /// its plays). A file of an older schema is rewritten as schema 3 here.
     pub fn index(self, store: &mut dyn Store) -> Option<Index> {
-        match self.body {
+        let fresh = Index { wm: self.wm, generated_at: self.generated_at, ..Index::default() };
+        let text = match self.body {
             Body::Legacy(index) => {
-                log::event(
-                    Level::Info,
-                    FEATURE,
-                    "state_migrated",
-                    &[("file", HISTORY_INDEX.into()), ("schema", INDEX_SCHEMA.to_string())],
-                );
+                migrated();
                 save_cache(store, &index);
-                Some(index)
+                return Some(index);
             }
             Body::Text(text) => {
-                let items = match serde_json::from_str::<StoredMap>(&text) {
-                    Ok(items) => items,
-                    Err(e) => {
-                        state::ignored(FEATURE, HISTORY_INDEX, "corrupt", e.to_string());
-                        return None;
-                    }
-                };
-                plays_of(
-                    Index { wm: self.wm, generated_at: self.generated_at, ..Index::default() },
-                    &items,
-                    self.counts,
-                )
+                let index = index_of_text(&text, fresh, self.counts)?;
+                migrated();
+                save_cache(store, &index);
+                return Some(index);
             }
+            Body::Parts(parts) => CachedParts { parts, next: 0 }.join(store).ok()?,
+        };
+        index_of_text(&text, fresh, self.counts)
+    }
+}
+
+/// The plays of an index text, checked (`plays_of`).
+fn index_of_text(text: &str, index: Index, counts: [u64; 2]) -> Option<Index> {
+    match serde_json::from_str::<StoredMap>(text) {
+        Ok(items) => plays_of(index, &items, counts),
+        Err(e) => {
+            state::ignored(FEATURE, HISTORY_INDEX, "corrupt", e.to_string());
+            None
         }
     }
 }
 
-/// The cache file, checked as far as its form goes; `None` (warn logged) when absent, of
-/// another schema, corrupt, or not the length and hash its trailer gives.
+fn migrated() {
+    log::event(
+        Level::Info,
+        FEATURE,
+        "state_migrated",
+        &[("file", HISTORY_INDEX.into()), ("schema", INDEX_SCHEMA.to_string())],
+    );
+}
+
+/// Save a whole index text (a schema-2 file's) as parts cut at character boundaries near
+/// `part_bytes()`, named by a file of `head`.
+fn save_whole(store: &mut dyn Store, text: &str, head: Head) -> bool {
+    let Some(mut saver) = Saver::begin(store) else { return false };
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = part_bytes().min(rest.len());
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        saver.part(store, &rest[..cut]);
+        rest = &rest[cut..];
+    }
+    saver.finish(store, head)
+}
+
+/// The cache file, checked as far as its form goes (its parts are checked when read);
+/// `None` (warn logged) when absent, of another schema, corrupt, or (schema 2) not the
+/// length and hash its trailer gives.
 pub fn read_cache(store: &mut dyn Store) -> Option<Cached> {
-    // Not of the text form: a schema-1 file has no line break of its own, so one with another
-    // last line is written in another form (or damaged).
-    let (text, meta) = match text_cache::read::<Meta>(store, FEATURE, HISTORY_INDEX)? {
+    let text = state::read_text(store, FEATURE, HISTORY_INDEX)?;
+    // Schema 3 and 1 are one line; schema 2 is the text and its trailer line.
+    if !text.contains('\n') {
+        if let Ok(m) = serde_json::from_str::<Manifest>(&text) {
+            if m.schema == INDEX_SCHEMA {
+                if m.parts.iter().map(|p| p.bytes).sum::<u64>() != m.items_bytes {
+                    state::ignored(FEATURE, HISTORY_INDEX, "corrupt", "its parts' lengths do not add up".into());
+                    return None;
+                }
+                return Some(Cached {
+                    wm: m.head.wm,
+                    counts: [m.head.counts.movies, m.head.counts.episodes],
+                    generated_at: m.head.generated_at,
+                    body: Body::Parts(m.parts),
+                });
+            }
+        }
+    }
+    const TEXT_SCHEMA: u32 = 2;
+    let (text, meta) = match text_cache::parse::<Meta>(text, FEATURE, HISTORY_INDEX)? {
         text_cache::Read::Text { text, meta } => (text, meta),
         text_cache::Read::Other(bytes) => return read_legacy(&bytes),
     };
-    if meta.schema != INDEX_SCHEMA {
+    if meta.schema != TEXT_SCHEMA {
         state::ignored(FEATURE, HISTORY_INDEX, "schema", format!("schema {}, expected {INDEX_SCHEMA}", meta.schema));
         return None;
     }

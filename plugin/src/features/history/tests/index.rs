@@ -81,7 +81,7 @@ fn the_cache_costs_three_requests_unchanged_four_after_new_plays_and_reads_in_fu
     let mut env = t.env(Options::default());
     assert_eq!(History::default().build_index(&mut env.ctx()).unwrap().len(), 3);
     let doc = cache_doc(&env.mem);
-    assert_eq!((doc["schema"].clone(), doc["counts"].clone()), (json!(2), json!({"movies": 2, "episodes": 1})));
+    assert_eq!((doc["schema"].clone(), doc["counts"].clone()), (json!(3), json!({"movies": 2, "episodes": 1})));
     // The newest activity: the third seed, two minutes after NOW.
     assert_eq!(doc["wm"], iso(NOW + 120));
     assert_eq!(doc["items"]["tmdb:603@1777756200"]["_trakt_history_id"], "5000000011");
@@ -218,7 +218,18 @@ fn rows_and_the_cache_round_trip_at_scale() {
     ix.wm = Some(iso(NOW));
     let mem = crate::testkit::MemStore::new();
     let mut store = mem.store();
+    // In parts of 64 KiB: about 20 part files.
+    crate::features::history::index::TEST_PART_BYTES.with(|p| p.set(64 << 10));
     assert!(crate::features::history::index::save_cache(&mut *store, &ix));
+    let parts = mem.names().iter().filter(|n| n.ends_with(".part")).count();
+    assert!(parts > 10, "{:?}", mem.names());
+    assert_eq!(cache_doc(&mem)["parts"].as_array().unwrap().len(), parts, "the cache file names every part");
+    let back = crate::features::history::index::load_cache(&mut *store).expect("the cache reads back");
+    // Saved again in larger parts: the parts left over go.
+    crate::features::history::index::TEST_PART_BYTES.with(|p| p.set(256 << 10));
+    assert!(crate::features::history::index::save_cache(&mut *store, &back));
+    let fewer = mem.names().iter().filter(|n| n.ends_with(".part")).count();
+    assert!(fewer < parts && fewer == cache_doc(&mem)["parts"].as_array().unwrap().len(), "{:?}", mem.names());
     let back = crate::features::history::index::load_cache(&mut *store).expect("the cache reads back");
     assert_eq!(back.wm.as_deref(), Some(iso(NOW).as_str()));
     let mut a = entries;
@@ -229,8 +240,8 @@ fn rows_and_the_cache_round_trip_at_scale() {
 }
 
 /// An unchanged history asked for as text is the cache's text, byte for byte what the live
-/// read returned; a cache of the old form (schema 1) is used once and rewritten; a damaged
-/// text is caught by its trailer and rebuilt.
+/// read returned; caches of the old forms (schemas 2 and 1) are used once and rewritten; a
+/// damaged or missing part is caught by the cache file's lengths and hashes and rebuilt.
 #[test]
 fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
     let t = Trakt::new();
@@ -250,7 +261,9 @@ fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
     // Indented as hosts print an index (the e2e tests compare it with cw-host's printing).
     assert!(live.starts_with("{\n  \"tmdb:1396#s01e01@1777924800\": {\n    \"type\": \"episode\",\n"), "{live}");
     let file = env.mem.text(HISTORY_INDEX).unwrap();
-    assert_eq!(file.rsplit_once('\n').unwrap().0, live, "the cache holds the index text");
+    let part = env.mem.text("trakt_history.index.0.part").unwrap();
+    assert_eq!(part, live, "the cache's one part is the index text");
+    assert!(!file.contains('\n') && file.contains(r#""schema":3"#), "{file}");
 
     let n = env.sent().len();
     take_lines();
@@ -260,24 +273,104 @@ fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
     let records = History::default().build_index(&mut env.ctx()).unwrap();
     assert_eq!(keys_of(&records).iter().collect::<Vec<_>>(), keys, "records in the text's order");
 
+    // Schema 2: the text and a trailer line in the one file.
+    let doc = cache_doc(&env.mem);
+    let trailer = json!({
+        "schema": 2, "generated_at": doc["generated_at"], "wm": doc["wm"], "counts": doc["counts"],
+        "items_bytes": live.len(), "items_xxh3": format!("{:016x}", xxhash_rust::xxh3::xxh3_64(live.as_bytes())),
+    });
+    env.mem.delete_file("trakt_history.index.0.part");
+    env.mem.put(HISTORY_INDEX, &format!("{live}\n{trailer}"));
+    let n = env.sent().len();
+    assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.sent().len() - n, 3, "the old cache is the index");
+    assert!(take_lines().iter().any(|l| l.contains("state_migrated file=trakt_history.index.json schema=3")));
+    assert_eq!(env.mem.text(HISTORY_INDEX).unwrap(), file, "rewritten in today's form");
+    assert_eq!(env.mem.text("trakt_history.index.0.part").unwrap(), live);
+
     // Schema 1: one compact document with the plays under `items`.
     let mut old = cache_doc(&env.mem);
     old["schema"] = json!(1);
-    for k in ["items_bytes", "items_xxh3"] {
+    for k in ["items_bytes", "parts"] {
         old.as_object_mut().unwrap().remove(k);
     }
     env.mem.put(HISTORY_INDEX, &old.to_string());
     let n = env.sent().len();
     assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
     assert_eq!(env.sent().len() - n, 3, "the old cache is the index");
-    assert!(take_lines().iter().any(|l| l.contains("state_migrated file=trakt_history.index.json schema=2")));
+    assert!(take_lines().iter().any(|l| l.contains("state_migrated file=trakt_history.index.json schema=3")));
     assert_eq!(env.mem.text(HISTORY_INDEX).unwrap(), file, "rewritten in today's form");
 
-    // One byte of the text changed: the trailer's hash catches it; read live again.
-    env.mem.put(HISTORY_INDEX, &file.replacen("5000000011", "5000000012", 1));
+    // One byte of a part changed: its hash catches it; read live again.
+    env.mem.put("trakt_history.index.0.part", &part.replacen("5000000011", "5000000012", 1));
     let n = env.sent().len();
     assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
-    assert_eq!(env.sent().len() - n, 3, "last_activities and the two full reads");
-    assert!(take_lines().iter().any(|l| l.contains("state_ignored file=trakt_history.index.json reason=corrupt")));
+    assert_eq!(env.sent().len() - n, 5, "last_activities, the two counts and the two full reads");
+    assert!(take_lines().iter().any(|l| l.contains("state_ignored file=trakt_history.index.0.part reason=corrupt")));
     assert_eq!(env.mem.text(HISTORY_INDEX).unwrap(), file);
+    assert_eq!(env.mem.text("trakt_history.index.0.part").unwrap(), live);
+
+    // A part gone: the same.
+    env.mem.delete_file("trakt_history.index.0.part");
+    let n = env.sent().len();
+    assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
+    assert_eq!(env.sent().len() - n, 5, "last_activities, the two counts and the two full reads");
+    assert_eq!(env.mem.text("trakt_history.index.0.part").unwrap(), live);
+}
+
+/// `index-stream`: the parts of a history text joined are `build-index-json`'s text, live
+/// (saved part by part on the way) and from the cache; the cache is complete only after the
+/// last part was written, and a part changed between open and read fails that read.
+#[test]
+fn the_history_text_in_parts_is_the_whole_text_live_and_cached() {
+    let t = Trakt::new();
+    for i in 0..300u64 {
+        let at = time::format_utc(1_777_000_000 + 3_600 * i as i64);
+        let (movie, trakt) = if i % 2 == 0 { (true, 1 + i % 3) } else { (false, 16) };
+        t.seed(movie, trakt, &at, 5_000_000_010 + i);
+    }
+    let mut env = t.env(Options::default());
+    let whole = History::default().build_index_json(&mut env.ctx()).unwrap();
+    env.mem.delete_file(HISTORY_INDEX);
+    crate::features::history::index::TEST_PART_BYTES.with(|p| p.set(16 << 10));
+
+    let read_all = |env: &mut crate::testkit::Env, stop_after: Option<usize>| {
+        let mut h = History::default();
+        let mut text = h.open_index_json(&mut env.ctx()).unwrap();
+        let mut parts = Vec::new();
+        while let Some(p) = h.next_index_json(&mut text, &mut env.ctx()).unwrap() {
+            assert!(!p.is_empty());
+            parts.push(p);
+            if Some(parts.len()) == stop_after {
+                break;
+            }
+        }
+        parts
+    };
+    // Stopped after two parts: no cache file names anything.
+    let parts = read_all(&mut env, Some(2));
+    assert_eq!(parts.len(), 2);
+    assert_eq!(env.mem.text(HISTORY_INDEX), None, "no cache before the last part");
+
+    let parts = read_all(&mut env, None);
+    assert!(parts.len() > 4, "{} parts", parts.len());
+    assert_eq!(parts.concat(), whole, "live parts joined");
+    assert_eq!(cache_doc(&env.mem)["parts"].as_array().unwrap().len(), parts.len());
+    let n = env.sent().len();
+    let cached = read_all(&mut env, None);
+    assert_eq!(env.sent().len() - n, 3, "from the cache");
+    assert_eq!(cached, parts, "the same parts from the cache");
+
+    // A part changed after the open: that read fails, and the cache goes.
+    let mut h = History::default();
+    let mut text = h.open_index_json(&mut env.ctx()).unwrap();
+    assert!(h.next_index_json(&mut text, &mut env.ctx()).unwrap().is_some());
+    let p1 = env.mem.text("trakt_history.index.1.part").unwrap();
+    env.mem.put("trakt_history.index.1.part", &p1.replacen('"', "'", 1));
+    match h.next_index_json(&mut text, &mut env.ctx()) {
+        Err(crate::error::AdapterError::State(m)) => assert!(m.contains("part 1 changed"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.mem.text(HISTORY_INDEX), None);
+    assert!(!env.mem.names().iter().any(|n| n.ends_with(".part")), "{:?}", env.mem.names());
 }

@@ -1,0 +1,146 @@
+//! An index text as hosts print it. The component's text (`Adapter::index_json_to`) goes
+//! part by part into an unnamed temporary file, so the host never holds all of it (a
+//! 100,000-play history is about 43 MB) and nothing reaches the output before the last part
+//! came and the whole was checked to be one JSON object: a text cut short by a failure is
+//! never printed as the index. Printed pretty (`serde_json`'s form): as it is when it is in
+//! that form already (the Trakt adapter writes it so), else re-indented token by token.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::runtime::IndexTextSink;
+
+/// The beginning of an index object in the pretty form (`{}` is the other).
+const PRETTY_START: &[u8] = b"{\n  \"";
+
+/// Parts of an index text being spooled (an `IndexTextSink`).
+pub struct Spool {
+    file: File,
+    len: u64,
+    /// The text's first bytes, to tell its form.
+    head: Vec<u8>,
+}
+
+impl Spool {
+    /// A spool in an unnamed temporary file (gone when dropped, whatever happens).
+    pub fn new() -> io::Result<Spool> {
+        Ok(Spool { file: tempfile::tempfile()?, len: 0, head: Vec::new() })
+    }
+
+    /// The spooled text, checked: one JSON object, nothing after it.
+    pub fn finish(mut self) -> Result<Index, String> {
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
+        {
+            let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, &self.file));
+            IgnoredAny::deserialize(&mut de).and_then(|_| de.end()).map_err(|e| not_an_object(&e.to_string()))?;
+        }
+        if self.head.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(not_an_object("it is another JSON value"));
+        }
+        let pretty = self.head.starts_with(PRETTY_START) || (self.len == 2 && self.head == b"{}");
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
+        Ok(Index { file: self.file, pretty })
+    }
+}
+
+impl IndexTextSink for Spool {
+    fn part(&mut self, text: &str) -> Result<(), String> {
+        if self.head.len() < PRETTY_START.len() {
+            let more = (PRETTY_START.len() - self.head.len()).min(text.len());
+            self.head.extend_from_slice(&text.as_bytes()[..more]);
+        }
+        self.len += text.len() as u64;
+        self.file.write_all(text.as_bytes()).map_err(|e| format!("cannot spool the index text: {e}"))
+    }
+}
+
+fn not_an_object(why: &str) -> String {
+    format!("the component's index is not a JSON object: {why}")
+}
+
+/// A checked index text, ready to print.
+pub struct Index {
+    file: File,
+    pretty: bool,
+}
+
+impl Index {
+    /// Print the text pretty, then a line break.
+    pub fn print(self, out: &mut dyn Write) -> io::Result<()> {
+        let mut src = BufReader::with_capacity(1 << 20, self.file);
+        if self.pretty {
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                out.write_all(&buf[..n])?;
+            }
+            out.write_all(b"\n")?;
+            return out.flush();
+        }
+        let mut w = io::BufWriter::with_capacity(1 << 16, out);
+        let mut de = serde_json::Deserializer::from_reader(src);
+        let mut ser = serde_json::Serializer::pretty(&mut w);
+        serde_transcode::transcode(&mut de, &mut ser).map_err(io::Error::other)?;
+        writeln!(w)?;
+        w.flush()
+    }
+
+    /// The text (for callers that want it whole).
+    pub fn into_text(mut self) -> io::Result<String> {
+        let mut text = String::new();
+        self.file.read_to_string(&mut text)?;
+        Ok(text)
+    }
+}
+
+/// Print JSON text (checked already) as an index is printed: as it is when it is in the
+/// pretty form, else re-indented token by token with no JSON tree.
+pub fn print_json_text(out: &mut dyn Write, text: &str) -> io::Result<()> {
+    if text == "{}" || text.as_bytes().starts_with(PRETTY_START) {
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        return out.flush();
+    }
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut ser = serde_json::Serializer::pretty(&mut w);
+    serde_transcode::transcode(&mut de, &mut ser).map_err(io::Error::other)?;
+    writeln!(w)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spooled(parts: &[&str]) -> Result<String, String> {
+        let mut spool = Spool::new().unwrap();
+        for p in parts {
+            spool.part(p).unwrap();
+        }
+        let index = spool.finish()?;
+        let mut out = Vec::new();
+        index.print(&mut out).unwrap();
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn parts_are_printed_joined_once_checked_and_pretty() {
+        let pretty = "{\n  \"a\": {\n    \"x\": 1\n  },\n  \"b\": {}\n}";
+        assert_eq!(spooled(&[&pretty[..7], &pretty[7..20], &pretty[20..]]).unwrap(), format!("{pretty}\n"));
+        assert_eq!(spooled(&["{}"]).unwrap(), "{}\n");
+        // Another form: re-indented.
+        assert_eq!(spooled(&["{\"a\":", "{\"x\":1},\"b\":{}}"]).unwrap(), format!("{pretty}\n"));
+        // Cut short, trailing bytes, not an object: refused, nothing printed.
+        for bad in [&["{\n  \"a\": {"][..], &["{}", "{}"], &["[1]"], &["  \"s\""], &[""]] {
+            let e = spooled(bad).unwrap_err();
+            assert!(e.starts_with("the component's index is not a JSON object"), "{bad:?}: {e}");
+        }
+    }
+}
