@@ -68,7 +68,7 @@ def test_preflight_reads_what_cw_host_inspect_prints(artefacts):
     info = preflight.read(wasm_path.read_bytes())
     assert info.sha256 == inspected["sha256"] == hashlib.sha256(wasm_path.read_bytes()).hexdigest()
     assert info.imports == inspected["imports"]
-    assert info.exports == inspected["exports"] == ["crosswatch:sync/sync-adapter@0.1.0"]
+    assert info.exports == inspected["exports"] == ["crosswatch:sync/index-stream@0.1.0", "crosswatch:sync/sync-adapter@0.1.0"]
     assert info.declared_contract == inspected["contract"]["declared"] == "crosswatch:sync@0.1.0"
     assert info.capabilities == inspected["capabilities"]
     assert preflight.problems(info) == inspected["problems"] == []
