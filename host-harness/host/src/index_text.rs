@@ -8,9 +8,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-
+use crate::json_check::JsonObjectCheck;
 use crate::runtime::IndexTextSink;
 
 /// The beginning of an index object in the pretty form (`{}` is the other).
@@ -22,24 +20,29 @@ pub struct Spool {
     len: u64,
     /// The text's first bytes, to tell its form.
     head: Vec<u8>,
+    /// The syntax check, fed as the parts come; its first complaint.
+    check: JsonObjectCheck,
+    broken: Option<String>,
 }
 
 impl Spool {
     /// A spool in an unnamed temporary file (gone when dropped, whatever happens).
     pub fn new() -> io::Result<Spool> {
-        Ok(Spool { file: tempfile::tempfile()?, len: 0, head: Vec::new() })
+        Ok(Spool {
+            file: tempfile::tempfile()?,
+            len: 0,
+            head: Vec::new(),
+            check: JsonObjectCheck::default(),
+            broken: None,
+        })
     }
 
     /// The spooled text, checked: one JSON object, nothing after it.
     pub fn finish(mut self) -> Result<Index, String> {
-        self.file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
-        {
-            let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, &self.file));
-            IgnoredAny::deserialize(&mut de).and_then(|_| de.end()).map_err(|e| not_an_object(&e.to_string()))?;
+        if let Some(why) = self.broken.take() {
+            return Err(not_an_object(&why));
         }
-        if self.head.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(not_an_object("it is another JSON value"));
-        }
+        self.check.finish().map_err(|why| not_an_object(&why))?;
         let pretty = self.head.starts_with(PRETTY_START) || (self.len == 2 && self.head == b"{}");
         self.file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
         Ok(Index { file: self.file, pretty })
@@ -53,6 +56,16 @@ impl IndexTextSink for Spool {
             self.head.extend_from_slice(&text.as_bytes()[..more]);
         }
         self.len += text.len() as u64;
+        if self.broken.is_none() {
+            if let Err(why) = self.check.feed(text.as_bytes()) {
+                // Told once the text is complete (`finish`): the component is not stopped
+                // for a text that is not JSON, only the text is refused.
+                self.broken = Some(why);
+            }
+        }
+        if self.broken.is_some() {
+            return Ok(());
+        }
         self.file.write_all(text.as_bytes()).map_err(|e| format!("cannot spool the index text: {e}"))
     }
 }

@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod imports;
 pub mod index_text;
 pub mod items;
+pub mod json_check;
 pub mod oauth;
 pub mod policy;
 pub mod preflight;

@@ -52,8 +52,40 @@ pub fn read<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &st
     parse(state::read_text(store, feature, name)?, feature, name)
 }
 
+/// A trailer's fields, which carry the file's schema number.
+pub trait Schema {
+    fn schema(&self) -> u32;
+}
+
+/// `read`, with a text of another schema than `schema` refused (warn logged, `state_ignored`
+/// reason `schema`).
+pub fn read_schema<T: DeserializeOwned + Schema>(
+    store: &mut dyn Store,
+    feature: &str,
+    name: &str,
+    schema: u32,
+) -> Option<Read<T>> {
+    parse_schema(state::read_text(store, feature, name)?, feature, name, schema)
+}
+
+/// `read_schema` of a file's text already read.
+pub fn parse_schema<T: DeserializeOwned + Schema>(
+    text: String,
+    feature: &str,
+    name: &str,
+    schema: u32,
+) -> Option<Read<T>> {
+    match parse::<T>(text, feature, name)? {
+        Read::Text { meta, .. } if meta.schema() != schema => {
+            state::ignored(feature, name, "schema", format!("schema {}, expected {schema}", meta.schema()));
+            None
+        }
+        read => Some(read),
+    }
+}
+
 /// `read` of a file's text already read.
-pub fn parse<T: DeserializeOwned>(mut text: String, feature: &str, name: &str) -> Option<Read<T>> {
+fn parse<T: DeserializeOwned>(mut text: String, feature: &str, name: &str) -> Option<Read<T>> {
     let Some(cut) = text.rfind('\n') else { return Some(Read::Other(text.into_bytes())) };
     let Ok(trailer) = serde_json::from_str::<TrailerIn<T>>(&text[cut + 1..]) else {
         return Some(Read::Other(text.into_bytes()));

@@ -84,6 +84,12 @@ struct Meta {
     count: u64,
 }
 
+impl text_cache::Schema for Meta {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
 /// A cache's `generated_at`, items and watermarks.
 type CachedItems = (String, BTreeMap<String, Item>, BTreeMap<String, String>);
 
@@ -369,14 +375,9 @@ fn watermarks(ctx: &mut Ctx) -> Result<[Option<String>; 4], AdapterError> {
 /// read in one pass; a file the fast reading does not take (not JSON, another schema, a
 /// field of the wrong type) goes through the old reader, which says why it is not used.
 fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
-    let bytes = match text_cache::read::<Meta>(store, FEATURE, RATINGS_INDEX)? {
-        text_cache::Read::Text { text, meta } if meta.schema == INDEX_SCHEMA => {
+    let bytes = match text_cache::read_schema::<Meta>(store, FEATURE, RATINGS_INDEX, INDEX_SCHEMA)? {
+        text_cache::Read::Text { text, meta } => {
             return Some(Cache { generated_at: meta.generated_at, wm: meta.wm, body: Body::Text(text, meta.count) });
-        }
-        text_cache::Read::Text { meta, .. } => {
-            let detail = format!("schema {}, expected {INDEX_SCHEMA}", meta.schema);
-            state::ignored(FEATURE, RATINGS_INDEX, "schema", detail);
-            return None;
         }
         text_cache::Read::Other(bytes) => bytes,
     };

@@ -108,6 +108,12 @@ struct Meta {
     wm: Option<Wm>,
 }
 
+impl text_cache::Schema for Meta {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
 /// The shadow's items: the index text (schema 2), text of a schema-1 file (checked when the
 /// shadow is used), or read by the old reader (already checked).
 enum ShadowItems<'a> {
@@ -151,7 +157,7 @@ impl Watchlist {
         let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
         let now = ctx.client.wall_unix_secs();
         let (mut text, mut legacy) = (None, None);
-        match text_cache::read::<Meta>(ctx.state, FEATURE, WATCHLIST_SHADOW) {
+        match text_cache::read_schema::<Meta>(ctx.state, FEATURE, WATCHLIST_SHADOW, SHADOW_SCHEMA) {
             Some(text_cache::Read::Text { text: t, meta }) => text = Some((t, meta)),
             Some(text_cache::Read::Other(bytes)) => legacy = Some(bytes),
             None => {}
@@ -405,11 +411,6 @@ fn same_watermarks(kept: &Wm, remote: &Wm) -> bool {
 
 /// A schema-2 shadow (its text checked by length and hash by `text_cache::read`).
 fn shadow_of_text(text: String, meta: Meta) -> Option<Shadow<'static>> {
-    if meta.schema != SHADOW_SCHEMA {
-        let detail = format!("schema {}, expected {SHADOW_SCHEMA}", meta.schema);
-        state::ignored(FEATURE, WATCHLIST_SHADOW, "schema", detail);
-        return None;
-    }
     let etag = meta.etag.filter(|e| !e.trim().is_empty());
     Some(Shadow { etag, ts: meta.ts, count: meta.count, wm: meta.wm, items: ShadowItems::Text(text) })
 }

@@ -46,6 +46,12 @@ struct Meta {
     counts: Counts,
 }
 
+impl text_cache::Schema for Meta {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+}
+
 /// A schema-3 `trakt_history.index.json`.
 #[derive(Serialize, Deserialize)]
 struct Manifest {
@@ -465,14 +471,10 @@ pub fn read_cache(store: &mut dyn Store) -> Option<Cached> {
         }
     }
     const TEXT_SCHEMA: u32 = 2;
-    let (text, meta) = match text_cache::parse::<Meta>(text, FEATURE, HISTORY_INDEX)? {
+    let (text, meta) = match text_cache::parse_schema::<Meta>(text, FEATURE, HISTORY_INDEX, TEXT_SCHEMA)? {
         text_cache::Read::Text { text, meta } => (text, meta),
         text_cache::Read::Other(bytes) => return read_legacy(&bytes),
     };
-    if meta.schema != TEXT_SCHEMA {
-        state::ignored(FEATURE, HISTORY_INDEX, "schema", format!("schema {}, expected {INDEX_SCHEMA}", meta.schema));
-        return None;
-    }
     Some(Cached {
         wm: meta.wm,
         counts: [meta.counts.movies, meta.counts.episodes],

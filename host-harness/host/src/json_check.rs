@@ -1,0 +1,366 @@
+//! A check that text handed over in parts is one JSON object (RFC 8259 syntax), fed part by
+//! part, so an index text never has to be whole in memory to be checked (`index_text`).
+//! `serde_json` checks only text it holds whole, or reads through `io::Read` a byte at a
+//! time (several times slower: it was most of a cached index's cost); this is its syntax,
+//! a byte-class state machine that scans strings and whitespace in runs. Tested against
+//! `serde_json` on valid and broken texts cut at every place.
+
+/// Nesting deeper than this is refused (serde_json's recursion limit when it parses a value),
+/// so a component cannot make the host keep a stack of its choosing.
+const MAX_DEPTH: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    /// The first value: must be an object.
+    Start,
+    Value,
+    /// After `{`: a key or `}`.
+    KeyOrEnd,
+    /// After `,` in an object.
+    Key,
+    Colon,
+    /// After `[`: a value or `]`.
+    ValueOrEnd,
+    /// After a value in a container.
+    CommaOrEnd,
+    /// The object is complete: only whitespace may follow.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Token {
+    None,
+    /// In a string (`key`: an object key); `escape`: after `\`; `hex`: `\u` digits left.
+    Str {
+        key: bool,
+        escape: bool,
+        hex: u8,
+    },
+    Num(Num),
+    /// In `true`, `false` or `null`: the bytes still expected.
+    Lit(&'static [u8]),
+}
+
+/// Where a number is in `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Num {
+    Minus,
+    Zero,
+    Int,
+    Dot,
+    Frac,
+    E,
+    ESign,
+    Exp,
+}
+
+impl Num {
+    fn complete(self) -> bool {
+        matches!(self, Num::Zero | Num::Int | Num::Frac | Num::Exp)
+    }
+}
+
+/// The checker: `feed` every part, then `finish`.
+pub struct JsonObjectCheck {
+    expect: Expect,
+    token: Token,
+    /// Open containers: `true` for an object.
+    stack: Vec<bool>,
+    /// Bytes fed so far (for messages).
+    offset: u64,
+}
+
+impl Default for JsonObjectCheck {
+    fn default() -> Self {
+        JsonObjectCheck { expect: Expect::Start, token: Token::None, stack: Vec::new(), offset: 0 }
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl JsonObjectCheck {
+    /// Check the next part; `Err` names what is wrong and where.
+    pub fn feed(&mut self, part: &[u8]) -> Result<(), String> {
+        let mut i = 0;
+        while i < part.len() {
+            let b = part[i];
+            match self.token {
+                Token::Str { key, escape: false, hex: 0 } => {
+                    // The run up to the next quote, backslash or control byte.
+                    let run = part[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+                    let Some(n) = run else {
+                        i = part.len();
+                        continue;
+                    };
+                    i += n;
+                    match part[i] {
+                        b'"' => {
+                            self.token = Token::None;
+                            self.expect = if key { Expect::Colon } else { self.after_value() };
+                        }
+                        b'\\' => self.token = Token::Str { key, escape: true, hex: 0 },
+                        _ => return Err(self.at(i, "a control character in a string")),
+                    }
+                    i += 1;
+                    continue;
+                }
+                Token::Str { key, escape: true, .. } => {
+                    self.token = match b {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                            Token::Str { key, escape: false, hex: 0 }
+                        }
+                        b'u' => Token::Str { key, escape: false, hex: 4 },
+                        _ => return Err(self.at(i, "an invalid escape in a string")),
+                    };
+                    i += 1;
+                    continue;
+                }
+                Token::Str { key, hex, .. } => {
+                    if !b.is_ascii_hexdigit() {
+                        return Err(self.at(i, "an invalid \\u escape"));
+                    }
+                    self.token = Token::Str { key, escape: false, hex: hex - 1 };
+                    i += 1;
+                    continue;
+                }
+                Token::Lit(rest) => {
+                    if b != rest[0] {
+                        return Err(self.at(i, "an invalid literal"));
+                    }
+                    self.token = if rest.len() == 1 {
+                        self.expect = self.after_value();
+                        Token::None
+                    } else {
+                        Token::Lit(&rest[1..])
+                    };
+                    i += 1;
+                    continue;
+                }
+                Token::Num(n) => {
+                    let next = match (n, b) {
+                        (Num::Minus, b'0') => Some(Num::Zero),
+                        (Num::Minus, b'1'..=b'9') => Some(Num::Int),
+                        (Num::Int, b'0'..=b'9') => Some(Num::Int),
+                        (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
+                        (Num::Dot | Num::Frac, b'0'..=b'9') => Some(Num::Frac),
+                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
+                        (Num::E, b'+' | b'-') => Some(Num::ESign),
+                        (Num::E | Num::ESign | Num::Exp, b'0'..=b'9') => Some(Num::Exp),
+                        _ => None,
+                    };
+                    match next {
+                        Some(n) => {
+                            self.token = Token::Num(n);
+                            i += 1;
+                            continue;
+                        }
+                        None if n.complete() => {
+                            // The number ended: this byte is read as structure below.
+                            self.token = Token::None;
+                            self.expect = self.after_value();
+                        }
+                        None => return Err(self.at(i, "an invalid number")),
+                    }
+                }
+                Token::None => {}
+            }
+            if is_ws(b) {
+                i += 1;
+                continue;
+            }
+            self.structure(b).map_err(|what| self.at(i, what))?;
+            i += 1;
+        }
+        self.offset += part.len() as u64;
+        Ok(())
+    }
+
+    /// The text ended: `Err` unless it was one complete object.
+    pub fn finish(mut self) -> Result<(), String> {
+        if let Token::Num(n) = self.token {
+            if n.complete() && self.stack.is_empty() {
+                self.expect = Expect::Done;
+                self.token = Token::None;
+            }
+        }
+        match (self.expect, self.token) {
+            (Expect::Done, Token::None) => Ok(()),
+            (Expect::Start, _) => Err("the text is empty".into()),
+            _ => Err(format!("the text ends inside a value, at byte {}", self.offset)),
+        }
+    }
+
+    fn at(&self, i: usize, what: &str) -> String {
+        format!("{what} at byte {}", self.offset + i as u64)
+    }
+
+    /// What follows a complete value.
+    fn after_value(&self) -> Expect {
+        if self.stack.is_empty() {
+            Expect::Done
+        } else {
+            Expect::CommaOrEnd
+        }
+    }
+
+    /// A byte outside any token.
+    fn structure(&mut self, b: u8) -> Result<(), &'static str> {
+        match self.expect {
+            Expect::Start if b != b'{' => Err("not a JSON object"),
+            Expect::Start | Expect::Value | Expect::ValueOrEnd => {
+                if b == b']' && self.expect == Expect::ValueOrEnd {
+                    return self.close(false);
+                }
+                self.value(b)
+            }
+            Expect::KeyOrEnd if b == b'}' => self.close(true),
+            Expect::KeyOrEnd | Expect::Key if b == b'"' => {
+                self.token = Token::Str { key: true, escape: false, hex: 0 };
+                Ok(())
+            }
+            Expect::KeyOrEnd | Expect::Key => Err("an object key expected"),
+            Expect::Colon if b == b':' => {
+                self.expect = Expect::Value;
+                Ok(())
+            }
+            Expect::Colon => Err("':' expected"),
+            Expect::CommaOrEnd => match (b, self.stack.last()) {
+                (b',', Some(true)) => {
+                    self.expect = Expect::Key;
+                    Ok(())
+                }
+                (b',', Some(false)) => {
+                    self.expect = Expect::Value;
+                    Ok(())
+                }
+                (b'}', Some(true)) => self.close(true),
+                (b']', Some(false)) => self.close(false),
+                _ => Err("',' or the end of the container expected"),
+            },
+            Expect::Done => Err("text after the object"),
+        }
+    }
+
+    /// The first byte of a value.
+    fn value(&mut self, b: u8) -> Result<(), &'static str> {
+        match b {
+            b'{' | b'[' => {
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err("nesting deeper than 128 levels");
+                }
+                self.stack.push(b == b'{');
+                self.expect = if b == b'{' { Expect::KeyOrEnd } else { Expect::ValueOrEnd };
+            }
+            b'"' => self.token = Token::Str { key: false, escape: false, hex: 0 },
+            b'-' => self.token = Token::Num(Num::Minus),
+            b'0' => self.token = Token::Num(Num::Zero),
+            b'1'..=b'9' => self.token = Token::Num(Num::Int),
+            b't' => self.token = Token::Lit(b"rue"),
+            b'f' => self.token = Token::Lit(b"alse"),
+            b'n' => self.token = Token::Lit(b"ull"),
+            _ => return Err("a value expected"),
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, object: bool) -> Result<(), &'static str> {
+        if self.stack.pop() != Some(object) {
+            return Err("a container closed that is not open");
+        }
+        self.expect = self.after_value();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(parts: &[&[u8]]) -> bool {
+        let mut c = JsonObjectCheck::default();
+        parts.iter().all(|p| c.feed(p).is_ok()) && c.finish().is_ok()
+    }
+
+    fn serde_says(text: &str) -> bool {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() && text.trim_start().starts_with('{')
+    }
+
+    #[test]
+    fn agrees_with_serde_json_wherever_the_text_is_cut() {
+        let mut texts: Vec<String> = [
+            "{}",
+            " {\n  \"a\": {\n    \"x\": 1\n  },\n  \"b\": []\n} \n",
+            r#"{"a":[1,-2,3.5,-0.0e+12,4E-3,0,true,false,null,"s\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00",{},[[]]]}"#,
+            r#"{"k":{"t":"movie","ids":{"tmdb":"603"},"y":1999,"r":8.5}}"#,
+            "{\"é\": \"ünïcode ☃\"}",
+            // Broken:
+            "",
+            " ",
+            "[]",
+            "\"s\"",
+            "1",
+            "null",
+            "{",
+            "}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{,}",
+            "{\"a\" 1}",
+            "{\"a\":1}{}",
+            "{\"a\":1} x",
+            "{\"a\":[1,]}",
+            "{\"a\":[1 2]}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":-}",
+            "{\"a\":1e}",
+            "{\"a\":1e+}",
+            "{\"a\":tru}",
+            "{\"a\":nul}",
+            "{\"a\":True}",
+            "{\"a\":\"x}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12g4\"}",
+            "{\"a\":\"tab\there\"}",
+            "{\"a\":1]",
+            "{\"a\":[}",
+            "{\"a\":{]}}",
+            "{a:1}",
+            "{'a':1}",
+            "{\"a\":+1}",
+            "{\"a\":1}}",
+            "{\"a\":[1]]}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        texts.push(format!("{}{}", "{\"a\":".repeat(128), "1".to_string() + &"}".repeat(128)));
+        for text in &texts {
+            let want = serde_says(text);
+            let b = text.as_bytes();
+            assert_eq!(check(&[b]), want, "{text:?}");
+            for cut in 0..=b.len() {
+                assert_eq!(check(&[&b[..cut], &b[cut..]]), want, "{text:?} cut at {cut}");
+            }
+            let bytes: Vec<&[u8]> = b.chunks(1).collect();
+            assert_eq!(check(&bytes), want, "{text:?} byte by byte");
+        }
+        // Deeper than 128 levels: refused (serde_json skips such a value, it parses none).
+        let deep = format!("{}{}", "{\"a\":".repeat(129), "1".to_string() + &"}".repeat(129));
+        assert!(!check(&[deep.as_bytes()]));
+    }
+
+    #[test]
+    fn says_what_is_wrong_and_where() {
+        let mut c = JsonObjectCheck::default();
+        c.feed(b"{\"a\": 1,").unwrap();
+        assert_eq!(c.feed(b" ]").unwrap_err(), "an object key expected at byte 9");
+        let mut c = JsonObjectCheck::default();
+        c.feed(b"{\"a\": [1").unwrap();
+        assert_eq!(c.finish().unwrap_err(), "the text ends inside a value, at byte 8");
+    }
+}
