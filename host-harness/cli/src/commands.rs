@@ -149,7 +149,7 @@ impl Session {
     /// `build-index`'s records, without lifting 100,000 records into this process, building
     /// a JSON tree of them or holding their text.
     pub fn index_spooled(&mut self, feature: Feature) -> Result<index_text::Index, Failure> {
-        let mut spool = index_text::Spool::new().map_err(|e| Failure::Usage(format!("cannot spool the index: {e}")))?;
+        let mut spool = index_text::Spool::new();
         let result = self.adapter.index_json_to(feature, &mut spool)?;
         self.save_ledger()?;
         result.map_err(Failure::Adapter)?;

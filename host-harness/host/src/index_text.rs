@@ -1,22 +1,27 @@
 //! An index text as hosts print it. The component's text (`Adapter::index_json_to`) goes
-//! part by part into an unnamed temporary file, so the host never holds all of it (a
-//! 100,000-play history is about 43 MB) and nothing reaches the output before the last part
-//! came and the whole was checked to be one JSON object: a text cut short by a failure is
-//! never printed as the index. Printed pretty (`serde_json`'s form): as it is when it is in
+//! part by part into a spool (memory up to `SPOOL_MEMORY`, then an unnamed temporary file), so
+//! the host never holds all of it (a 100,000-play history is about 43 MB) and nothing reaches
+//! the output before the last part came and the whole was checked to be one JSON object: a
+//! text cut short by a failure is never printed as the index. Printed pretty (`serde_json`'s form): as it is when it is in
 //! that form already (the Trakt adapter writes it so), else re-indented token by token.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+
+use tempfile::SpooledTempFile;
 
 use crate::json_check::JsonObjectCheck;
 use crate::runtime::IndexTextSink;
+
+/// Text kept in memory before the spool moves to a file: a watchlist, ratings or a
+/// 20,000-play history never touch the disk; a longer history costs the host this much.
+const SPOOL_MEMORY: usize = 16 << 20;
 
 /// The beginning of an index object in the pretty form (`{}` is the other).
 const PRETTY_START: &[u8] = b"{\n  \"";
 
 /// Parts of an index text being spooled (an `IndexTextSink`).
 pub struct Spool {
-    file: File,
+    file: SpooledTempFile,
     len: u64,
     /// The text's first bytes, to tell its form.
     head: Vec<u8>,
@@ -26,15 +31,16 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// A spool in an unnamed temporary file (gone when dropped, whatever happens).
-    pub fn new() -> io::Result<Spool> {
-        Ok(Spool {
-            file: tempfile::tempfile()?,
+    /// An empty spool (its file, once it has one, is unnamed: gone when dropped, whatever
+    /// happens).
+    pub fn new() -> Spool {
+        Spool {
+            file: tempfile::spooled_tempfile(SPOOL_MEMORY),
             len: 0,
             head: Vec::new(),
             check: JsonObjectCheck::default(),
             broken: None,
-        })
+        }
     }
 
     /// The spooled text, checked: one JSON object, nothing after it.
@@ -46,6 +52,12 @@ impl Spool {
         let pretty = self.head.starts_with(PRETTY_START) || (self.len == 2 && self.head == b"{}");
         self.file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
         Ok(Index { file: self.file, pretty })
+    }
+}
+
+impl Default for Spool {
+    fn default() -> Self {
+        Spool::new()
     }
 }
 
@@ -76,7 +88,7 @@ fn not_an_object(why: &str) -> String {
 
 /// A checked index text, ready to print.
 pub struct Index {
-    file: File,
+    file: SpooledTempFile,
     pretty: bool,
 }
 
@@ -133,7 +145,7 @@ mod tests {
     use super::*;
 
     fn spooled(parts: &[&str]) -> Result<String, String> {
-        let mut spool = Spool::new().unwrap();
+        let mut spool = Spool::new();
         for p in parts {
             spool.part(p).unwrap();
         }
@@ -150,6 +162,12 @@ mod tests {
         assert_eq!(spooled(&["{}"]).unwrap(), "{}\n");
         // Another form: re-indented.
         assert_eq!(spooled(&["{\"a\":", "{\"x\":1},\"b\":{}}"]).unwrap(), format!("{pretty}\n"));
+        // Past the memory part of the spool: the same bytes, from its file.
+        let entries: Vec<String> = (0..500_000).map(|i| format!("\n  \"k{i:07}\": {{\n    \"n\": {i}\n  }}")).collect();
+        let big = format!("{{{}\n}}", entries.join(","));
+        assert!(big.len() > SPOOL_MEMORY, "{} bytes", big.len());
+        let parts: Vec<&str> = big.as_bytes().chunks(2 << 20).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        assert_eq!(spooled(&parts).unwrap(), format!("{big}\n"));
         // Cut short, trailing bytes, not an object: refused, nothing printed.
         for bad in [&["{\n  \"a\": {"][..], &["{}", "{}"], &["[1]"], &["  \"s\""], &[""]] {
             let e = spooled(bad).unwrap_err();

@@ -164,7 +164,7 @@ fn index(cli: &Cli, io: &mut Io) -> Result<(), Failure> {
     print_logs(&mut *io.stderr, level);
     configured.map_err(|e| Failure::Usage(format!("config {}: {e}", cli.config.display())))?;
     // As cw-host: the text part by part into a spool, checked, then printed (index_text.rs).
-    let mut spool = Spool::new().map_err(|e| Failure::Usage(format!("cannot spool the index: {e}")))?;
+    let mut spool = Spool::new();
     let mut result = adapter.open_index_json(feature);
     if result.is_ok() {
         result = loop {

@@ -45,20 +45,14 @@ pub fn digest(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
-/// The file `name`: `None` when absent, unreadable or not UTF-8, or (warn logged,
-/// `state_ignored` reason `corrupt`) when its text is not the length and hash its trailer
-/// gives.
-pub fn read<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &str) -> Option<Read<T>> {
-    parse(state::read_text(store, feature, name)?, feature, name)
-}
-
 /// A trailer's fields, which carry the file's schema number.
 pub trait Schema {
     fn schema(&self) -> u32;
 }
 
-/// `read`, with a text of another schema than `schema` refused (warn logged, `state_ignored`
-/// reason `schema`).
+/// The file `name`: `None` when absent, unreadable or not UTF-8, or (warn logged,
+/// `state_ignored`) when its text is not the length and hash its trailer gives (reason
+/// `corrupt`) or the trailer names another schema than `schema` (reason `schema`).
 pub fn read_schema<T: DeserializeOwned + Schema>(
     store: &mut dyn Store,
     feature: &str,
@@ -84,7 +78,7 @@ pub fn parse_schema<T: DeserializeOwned + Schema>(
     }
 }
 
-/// `read` of a file's text already read.
+/// The text of a file already read, checked by its trailer's length and hash.
 fn parse<T: DeserializeOwned>(mut text: String, feature: &str, name: &str) -> Option<Read<T>> {
     let Some(cut) = text.rfind('\n') else { return Some(Read::Other(text.into_bytes())) };
     let Ok(trailer) = serde_json::from_str::<TrailerIn<T>>(&text[cut + 1..]) else {
@@ -136,6 +130,12 @@ mod tests {
         count: u64,
     }
 
+    impl Schema for Meta {
+        fn schema(&self) -> u32 {
+            self.schema
+        }
+    }
+
     #[test]
     fn text_and_trailer_round_trip_and_damage_is_refused() {
         let mem = MemStore::new();
@@ -149,19 +149,28 @@ mod tests {
         let trailer: serde_json::Value = serde_json::from_str(file.rsplit('\n').next().unwrap()).unwrap();
         assert_eq!(trailer["schema"], 2);
         assert_eq!(trailer["items_bytes"], text.len() as u64);
-        match read::<Meta>(store, "f", "n.json") {
+        match read_schema::<Meta>(store, "f", "n.json", 2) {
             Some(Read::Text { text: t, meta }) => assert_eq!((t, meta), (text.clone(), Meta { schema: 2, count: 1 })),
             _ => panic!("not read back"),
         }
 
+        // Another schema: refused, and said why.
+        let mut other = text.clone();
+        assert!(write(store, "f", "o.json", &mut other, &Meta { schema: 3, count: 1 }));
+        crate::log::take_lines();
+        assert!(read_schema::<Meta>(store, "f", "o.json", 2).is_none());
+        assert!(crate::log::take_lines().iter().any(|l| l.contains("reason=schema detail=schema 3, expected 2")));
+
         // One byte of the text changed: refused, and said why.
         crate::log::take_lines();
         mem.put("n.json", &file.replacen("1", "2", 1));
-        assert!(read::<Meta>(store, "f", "n.json").is_none());
+        assert!(read_schema::<Meta>(store, "f", "n.json", 2).is_none());
         assert!(crate::log::take_lines().iter().any(|l| l.contains("state_ignored") && l.contains("reason=corrupt")));
 
         // A one-line document (an older schema) is handed back for its own reader.
         mem.put("n.json", r#"{"schema":1,"items":{}}"#);
-        assert!(matches!(read::<Meta>(store, "f", "n.json"), Some(Read::Other(b)) if b.starts_with(b"{\"schema\":1")));
+        assert!(
+            matches!(read_schema::<Meta>(store, "f", "n.json", 2), Some(Read::Other(b)) if b.starts_with(b"{\"schema\":1"))
+        );
     }
 }
