@@ -512,7 +512,7 @@ fn an_index_stream_is_bounded_and_a_text_cut_short_is_never_printed() {
     assert!(a.streams_index_json());
     a.configure(&json!({"attack": "stream_flood", "part_kib": 1024}).to_string()).unwrap().unwrap();
     let mut handed = 0u64;
-    let mut sink = |p: &str| {
+    let mut sink = |p: String| {
         handed += p.len() as u64;
         Ok(())
     };
@@ -524,7 +524,7 @@ fn an_index_stream_is_bounded_and_a_text_cut_short_is_never_printed() {
 
     let mut a = hostile("http://127.0.0.1:9", "http://127.0.0.1:9", dir.path(), Capture::default());
     a.configure(&json!({"attack": "stream_empty"}).to_string()).unwrap().unwrap();
-    let e = a.index_json_to(Feature::Watchlist, &mut |_: &str| Ok(())).expect_err("an empty part is refused");
+    let e = a.index_json_to(Feature::Watchlist, &mut |_: String| Ok(())).expect_err("an empty part is refused");
     assert_eq!(e.kind, HostErrorKind::Trap, "{e}");
     assert!(e.message.contains("empty part"), "{e}");
 

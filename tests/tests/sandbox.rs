@@ -223,8 +223,8 @@ fn the_json_index_is_the_same_index() {
 /// The index text through `index-stream`, its parts joined.
 fn streamed(a: &mut trakt_host::runtime::Adapter, feature: Feature) -> String {
     let mut text = String::new();
-    let mut sink = |part: &str| {
-        text.push_str(part);
+    let mut sink = |part: String| {
+        text.push_str(&part);
         Ok(())
     };
     let len = a.index_json_to(feature, &mut sink).unwrap().unwrap();

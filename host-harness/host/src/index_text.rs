@@ -5,23 +5,25 @@
 //! text cut short by a failure is never printed as the index. Printed pretty (`serde_json`'s form): as it is when it is in
 //! that form already (the Trakt adapter writes it so), else re-indented token by token.
 
+use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-
-use tempfile::SpooledTempFile;
 
 use crate::json_check::JsonObjectCheck;
 use crate::runtime::IndexTextSink;
 
-/// Text kept in memory before the spool moves to a file: a watchlist, ratings or a
-/// 20,000-play history never touch the disk; a longer history costs the host this much.
+/// Text kept in memory (the parts as they came, no copy) before the spool moves to a file: a
+/// watchlist, ratings or a 20,000-play history never touch the disk; a longer history costs
+/// the host this much.
 const SPOOL_MEMORY: usize = 16 << 20;
 
 /// The beginning of an index object in the pretty form (`{}` is the other).
 const PRETTY_START: &[u8] = b"{\n  \"";
 
 /// Parts of an index text being spooled (an `IndexTextSink`).
+#[derive(Default)]
 pub struct Spool {
-    file: SpooledTempFile,
+    /// The text so far: parts in memory, or (past `SPOOL_MEMORY`) an unnamed file.
+    text: Spooled,
     len: u64,
     /// The text's first bytes, to tell its form.
     head: Vec<u8>,
@@ -30,17 +32,22 @@ pub struct Spool {
     broken: Option<String>,
 }
 
+enum Spooled {
+    Memory(Vec<String>),
+    File(File),
+}
+
+impl Default for Spooled {
+    fn default() -> Self {
+        Spooled::Memory(Vec::new())
+    }
+}
+
 impl Spool {
     /// An empty spool (its file, once it has one, is unnamed: gone when dropped, whatever
     /// happens).
     pub fn new() -> Spool {
-        Spool {
-            file: tempfile::spooled_tempfile(SPOOL_MEMORY),
-            len: 0,
-            head: Vec::new(),
-            check: JsonObjectCheck::default(),
-            broken: None,
-        }
+        Spool::default()
     }
 
     /// The spooled text, checked: one JSON object, nothing after it.
@@ -50,19 +57,37 @@ impl Spool {
         }
         self.check.finish().map_err(|why| not_an_object(&why))?;
         let pretty = self.head.starts_with(PRETTY_START) || (self.len == 2 && self.head == b"{}");
-        self.file.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
-        Ok(Index { file: self.file, pretty })
+        if let Spooled::File(f) = &mut self.text {
+            f.seek(SeekFrom::Start(0)).map_err(|e| format!("cannot read the spooled index back: {e}"))?;
+        }
+        Ok(Index { text: self.text, pretty })
     }
-}
 
-impl Default for Spool {
-    fn default() -> Self {
-        Spool::new()
+    fn keep(&mut self, part: String) -> io::Result<()> {
+        let held = match &mut self.text {
+            Spooled::File(f) => return f.write_all(part.as_bytes()),
+            Spooled::Memory(parts) => parts.iter().map(String::len).sum::<usize>(),
+        };
+        if held + part.len() <= SPOOL_MEMORY {
+            if let Spooled::Memory(parts) = &mut self.text {
+                parts.push(part);
+            }
+            return Ok(());
+        }
+        let mut file = tempfile::tempfile()?;
+        if let Spooled::Memory(parts) = std::mem::take(&mut self.text) {
+            for p in parts {
+                file.write_all(p.as_bytes())?;
+            }
+        }
+        file.write_all(part.as_bytes())?;
+        self.text = Spooled::File(file);
+        Ok(())
     }
 }
 
 impl IndexTextSink for Spool {
-    fn part(&mut self, text: &str) -> Result<(), String> {
+    fn part(&mut self, text: String) -> Result<(), String> {
         if self.head.len() < PRETTY_START.len() {
             let more = (PRETTY_START.len() - self.head.len()).min(text.len());
             self.head.extend_from_slice(&text.as_bytes()[..more]);
@@ -78,7 +103,7 @@ impl IndexTextSink for Spool {
         if self.broken.is_some() {
             return Ok(());
         }
-        self.file.write_all(text.as_bytes()).map_err(|e| format!("cannot spool the index text: {e}"))
+        self.keep(text).map_err(|e| format!("cannot spool the index text: {e}"))
     }
 }
 
@@ -88,39 +113,55 @@ fn not_an_object(why: &str) -> String {
 
 /// A checked index text, ready to print.
 pub struct Index {
-    file: SpooledTempFile,
+    text: Spooled,
     pretty: bool,
 }
 
 impl Index {
     /// Print the text pretty, then a line break.
     pub fn print(self, out: &mut dyn Write) -> io::Result<()> {
-        let mut src = BufReader::with_capacity(1 << 20, self.file);
-        if self.pretty {
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = src.read(&mut buf)?;
-                if n == 0 {
-                    break;
+        match (self.text, self.pretty) {
+            (Spooled::Memory(parts), true) => {
+                for p in &parts {
+                    out.write_all(p.as_bytes())?;
                 }
-                out.write_all(&buf[..n])?;
+                out.write_all(b"\n")?;
+                out.flush()
             }
-            out.write_all(b"\n")?;
-            return out.flush();
+            (Spooled::Memory(parts), false) => print_json_text(out, &parts.concat()),
+            (Spooled::File(mut f), true) => {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    out.write_all(&buf[..n])?;
+                }
+                out.write_all(b"\n")?;
+                out.flush()
+            }
+            (Spooled::File(f), false) => {
+                let mut w = io::BufWriter::with_capacity(1 << 16, out);
+                let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, f));
+                let mut ser = serde_json::Serializer::pretty(&mut w);
+                serde_transcode::transcode(&mut de, &mut ser).map_err(io::Error::other)?;
+                writeln!(w)?;
+                w.flush()
+            }
         }
-        let mut w = io::BufWriter::with_capacity(1 << 16, out);
-        let mut de = serde_json::Deserializer::from_reader(src);
-        let mut ser = serde_json::Serializer::pretty(&mut w);
-        serde_transcode::transcode(&mut de, &mut ser).map_err(io::Error::other)?;
-        writeln!(w)?;
-        w.flush()
     }
 
     /// The text (for callers that want it whole).
-    pub fn into_text(mut self) -> io::Result<String> {
-        let mut text = String::new();
-        self.file.read_to_string(&mut text)?;
-        Ok(text)
+    pub fn into_text(self) -> io::Result<String> {
+        match self.text {
+            Spooled::Memory(parts) => Ok(parts.concat()),
+            Spooled::File(mut f) => {
+                let mut text = String::new();
+                f.read_to_string(&mut text)?;
+                Ok(text)
+            }
+        }
     }
 }
 
@@ -147,7 +188,7 @@ mod tests {
     fn spooled(parts: &[&str]) -> Result<String, String> {
         let mut spool = Spool::new();
         for p in parts {
-            spool.part(p).unwrap();
+            spool.part(p.to_string()).unwrap();
         }
         let index = spool.finish()?;
         let mut out = Vec::new();

@@ -76,6 +76,26 @@ impl Default for JsonObjectCheck {
     }
 }
 
+/// The place of the first `"`, `\\` or control byte of `s`, eight bytes at a time (the
+/// zero-byte test of https://graphics.stanford.edu/~seander/bithacks.html#ZeroInWord).
+fn string_stop(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = w ^ (LO * u64::from(b'"'));
+        let slash = w ^ (LO * u64::from(b'\\'));
+        let found =
+            (quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (w.wrapping_sub(LO * 0x20) & !w);
+        if found & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| i + p)
+}
+
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -89,8 +109,7 @@ impl JsonObjectCheck {
             match self.token {
                 Token::Str { key, escape: false, hex: 0 } => {
                     // The run up to the next quote, backslash or control byte.
-                    let run = part[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-                    let Some(n) = run else {
+                    let Some(n) = string_stop(&part[i..]) else {
                         i = part.len();
                         continue;
                     };
@@ -166,9 +185,27 @@ impl JsonObjectCheck {
                 }
                 Token::None => {}
             }
-            if is_ws(b) {
+            // Outside a token: skip the whitespace run (a pretty index is half indentation).
+            while i < part.len() && is_ws(part[i]) {
                 i += 1;
-                continue;
+            }
+            if i == part.len() {
+                break;
+            }
+            let b = part[i];
+            // A string without escapes, whole in this part (nearly every key and value of an
+            // index): checked in one go.
+            if b == b'"' {
+                let key = matches!(self.expect, Expect::Key | Expect::KeyOrEnd);
+                if key || matches!(self.expect, Expect::Value | Expect::ValueOrEnd) {
+                    if let Some(n) = string_stop(&part[i + 1..]) {
+                        if part[i + 1 + n] == b'"' {
+                            self.expect = if key { Expect::Colon } else { self.after_value() };
+                            i += n + 2;
+                            continue;
+                        }
+                    }
+                }
             }
             self.structure(b).map_err(|what| self.at(i, what))?;
             i += 1;
@@ -197,6 +234,7 @@ impl JsonObjectCheck {
     }
 
     /// What follows a complete value.
+    #[inline]
     fn after_value(&self) -> Expect {
         if self.stack.is_empty() {
             Expect::Done
@@ -352,6 +390,24 @@ mod tests {
         // Deeper than 128 levels: refused (serde_json skips such a value, it parses none).
         let deep = format!("{}{}", "{\"a\":".repeat(129), "1".to_string() + &"}".repeat(129));
         assert!(!check(&[deep.as_bytes()]));
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_quote_backslash_or_control_byte_at_every_place() {
+        for len in 0..20 {
+            for at in 0..len {
+                for stop in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = stop;
+                    if at + 1 < len {
+                        s[at + 1] = b'"';
+                    }
+                    assert_eq!(string_stop(&s), Some(at), "{s:?}");
+                }
+            }
+            let plain: Vec<u8> = "é ☃ x!~\x7f".bytes().cycle().take(len).collect();
+            assert_eq!(string_stop(&plain), None, "{plain:?}");
+        }
     }
 
     #[test]

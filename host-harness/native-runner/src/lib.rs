@@ -169,7 +169,7 @@ fn index(cli: &Cli, io: &mut Io) -> Result<(), Failure> {
     if result.is_ok() {
         result = loop {
             match adapter.next_index_json_part() {
-                Ok(Some(part)) => spool.part(&part).map_err(Failure::Usage)?,
+                Ok(Some(part)) => spool.part(part).map_err(Failure::Usage)?,
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }

@@ -14,11 +14,11 @@ use crate::imports::log::Level;
 /// Where the parts of an index text go, in order. An `Err` stops the reading with that
 /// message (a host error: the component is not at fault).
 pub trait IndexTextSink {
-    fn part(&mut self, text: &str) -> Result<(), String>;
+    fn part(&mut self, text: String) -> Result<(), String>;
 }
 
-impl<F: FnMut(&str) -> Result<(), String>> IndexTextSink for F {
-    fn part(&mut self, text: &str) -> Result<(), String> {
+impl<F: FnMut(String) -> Result<(), String>> IndexTextSink for F {
+    fn part(&mut self, text: String) -> Result<(), String> {
         self(text)
     }
 }
@@ -43,8 +43,9 @@ impl Adapter {
                 Ok(t) => t,
                 Err(e) => return Ok(Err(e)),
             };
-            sink.part(&text).map_err(HostError::host)?;
-            return Ok(Ok(text.len() as u64));
+            let len = text.len() as u64;
+            sink.part(text).map_err(HostError::host)?;
+            return Ok(Ok(len));
         }
         let opened = self.call("open-index-json", |b, s| match &b.stream {
             Some(stream) => stream.crosswatch_sync_index_stream().call_open_index_json(s, feature),
@@ -77,7 +78,7 @@ impl Adapter {
                 );
                 return Err(self.refuse(HostErrorKind::Limit, &message));
             }
-            sink.part(&text).map_err(HostError::host)?;
+            sink.part(text).map_err(HostError::host)?;
         }
     }
 

@@ -169,7 +169,14 @@ impl History {
     /// it (no index built), else written from the index (and saved as the cache).
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
         match self.open_index_json(ctx)? {
-            Text::Parts(parts) => parts.join(ctx.state).map_err(part_error),
+            Text::Parts(parts) => match parts.join(ctx.state) {
+                Ok(text) => Ok(text),
+                // A damaged part (logged; the cache is gone now): read Trakt in full.
+                Err(_) => match self.open_index_json(ctx)? {
+                    Text::Render(render) => render.join(self.index()?, ctx.state).map_err(part_error),
+                    _ => Err(AdapterError::Internal("history index: the cache stayed after a damaged part".into())),
+                },
+            },
             Text::Whole { text, .. } => Ok(text),
             Text::Render(render) => render.join(self.index()?, ctx.state).map_err(part_error),
         }

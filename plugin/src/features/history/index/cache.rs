@@ -11,7 +11,9 @@
 //! A save deletes that file first (so it never names a part being rewritten), writes the
 //! parts, then the file, then deletes parts a longer cache left. An unchanged re-index
 //! answers with the parts as they are, each checked by its length and XXH3 hash
-//! (https://xxhash.com) before the first is handed out: no parse, no index built. A write or
+//! (https://xxhash.com) as it is read: no parse, no index built (`build-index-json` reads
+//! them all before it answers, and reads Trakt in full if one is damaged; `index-stream`
+//! fails the part). A write or
 //! a delta read parses the text back (rows as text until their title is needed) and checks
 //! every key against the key this code gives its play, and the counts.
 //!
@@ -314,7 +316,7 @@ enum Body {
 
 /// The text of an unchanged cache, as it is handed out.
 pub enum CachedText {
-    /// The parts, all checked once already: each is checked again as it is read.
+    /// The parts, each checked as it is read.
     Parts(CachedParts),
     /// The whole text at hand (a schema-2 file, rewritten as parts on the way).
     Whole(String),
@@ -327,8 +329,9 @@ pub struct CachedParts {
 }
 
 impl CachedParts {
-    /// The next part, checked; `Err` when it is not the length and hash the cache file
-    /// gives (changed since it was opened: the cache is dropped).
+    /// The next part, checked; `Err` when it is missing or not the length and hash the
+    /// cache file gives (damaged, or changed since: the cache is dropped, the next index
+    /// reads in full).
     pub fn next(&mut self, store: &mut dyn Store) -> Result<Option<String>, String> {
         let Some(meta) = self.parts.get(self.next) else { return Ok(None) };
         let n = self.next;
@@ -337,7 +340,7 @@ impl CachedParts {
             Some(text) => Ok(Some(text)),
             None => {
                 drop_cache(store, "part_changed");
-                Err(format!("the history cache's part {n} changed while it was read; index again"))
+                Err(format!("the history cache's part {n} is damaged or gone (the cache was deleted); index again"))
             }
         }
     }
@@ -370,16 +373,13 @@ impl Cached {
         matches!(self.body, Body::Parts(_) | Body::Text(_))
     }
 
-    /// The index text (`has_text`), its parts checked; `None` when a part is damaged or
-    /// missing (warn logged) or the file holds no text.
+    /// The index text (`has_text`), its parts to be read (and checked) one by one; `None`
+    /// when the file holds no text.
     pub fn into_text(self, store: &mut dyn Store) -> Option<CachedText> {
         match self.body {
-            Body::Parts(parts) => {
-                for (n, meta) in parts.iter().enumerate() {
-                    read_part(store, n, meta)?;
-                }
-                Some(CachedText::Parts(CachedParts { parts, next: 0 }))
-            }
+            // Not read here: each part is checked as it is read (reading them all twice would
+            // cost a 100,000-play history 43 MB more of reading and hashing every run).
+            Body::Parts(parts) => Some(CachedText::Parts(CachedParts { parts, next: 0 })),
             Body::Text(text) => {
                 migrated();
                 let counts = Counts { movies: self.counts[0], episodes: self.counts[1] };

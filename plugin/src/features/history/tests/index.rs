@@ -305,7 +305,9 @@ fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
     env.mem.put("trakt_history.index.0.part", &part.replacen("5000000011", "5000000012", 1));
     let n = env.sent().len();
     assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
-    assert_eq!(env.sent().len() - n, 5, "last_activities, the two counts and the two full reads");
+    // last_activities and the two counts, the damaged part, then last_activities again and
+    // the two full reads.
+    assert_eq!(env.sent().len() - n, 6);
     assert!(take_lines().iter().any(|l| l.contains("state_ignored file=trakt_history.index.0.part reason=corrupt")));
     assert_eq!(env.mem.text(HISTORY_INDEX).unwrap(), file);
     assert_eq!(env.mem.text("trakt_history.index.0.part").unwrap(), live);
@@ -314,7 +316,7 @@ fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
     env.mem.delete_file("trakt_history.index.0.part");
     let n = env.sent().len();
     assert_eq!(History::default().build_index_json(&mut env.ctx()).unwrap(), live);
-    assert_eq!(env.sent().len() - n, 5, "last_activities, the two counts and the two full reads");
+    assert_eq!(env.sent().len() - n, 6);
     assert_eq!(env.mem.text("trakt_history.index.0.part").unwrap(), live);
 }
 
@@ -361,14 +363,14 @@ fn the_history_text_in_parts_is_the_whole_text_live_and_cached() {
     assert_eq!(env.sent().len() - n, 3, "from the cache");
     assert_eq!(cached, parts, "the same parts from the cache");
 
-    // A part changed after the open: that read fails, and the cache goes.
+    // A part damaged (here after the open): that read fails, and the cache goes.
     let mut h = History::default();
     let mut text = h.open_index_json(&mut env.ctx()).unwrap();
     assert!(h.next_index_json(&mut text, &mut env.ctx()).unwrap().is_some());
     let p1 = env.mem.text("trakt_history.index.1.part").unwrap();
     env.mem.put("trakt_history.index.1.part", &p1.replacen('"', "'", 1));
     match h.next_index_json(&mut text, &mut env.ctx()) {
-        Err(crate::error::AdapterError::State(m)) => assert!(m.contains("part 1 changed"), "{m}"),
+        Err(crate::error::AdapterError::State(m)) => assert!(m.contains("part 1 is damaged or gone"), "{m}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(env.mem.text(HISTORY_INDEX), None);
