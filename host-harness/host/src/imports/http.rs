@@ -81,12 +81,17 @@ pub struct HttpBroker {
 
 impl HttpBroker {
     pub fn new(policy: Policy, creds: SharedCredentials) -> HttpBroker {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
-            .build()
-            .into();
+            .build();
+        // ureq's own connector (TCP, rustls) with the origins looked up once per run.
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            crate::imports::resolve::RunResolver::default(),
+        );
         HttpBroker {
             agent,
             policy,

@@ -4,4 +4,5 @@ pub mod auth;
 pub mod http;
 pub mod log;
 pub mod progress;
+pub mod resolve;
 pub mod state;
