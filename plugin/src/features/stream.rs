@@ -24,11 +24,18 @@ impl Opened {
     }
 }
 
+/// A text up to this long goes as one part, moved out rather than copied.
+const WHOLE_BYTES: usize = 8 << 20;
+
 /// The next slice of `text` from `at` (cut at a character boundary), `None` at its end; an
 /// empty text is one part, `{}` never being empty.
-pub fn next_slice(text: &str, at: &mut usize) -> Option<String> {
+pub fn next_slice(text: &mut String, at: &mut usize) -> Option<String> {
     if *at >= text.len() {
         return None;
+    }
+    if *at == 0 && text.len() <= WHOLE_BYTES {
+        *at = text.len();
+        return Some(std::mem::take(text));
     }
     let mut cut = (*at + SLICE_BYTES).min(text.len());
     while !text.is_char_boundary(cut) {
@@ -50,15 +57,22 @@ mod tests {
 
     #[test]
     fn slices_join_to_the_text_and_cut_between_characters() {
-        let text = format!("{{\"a\": \"{}\"}}", "é".repeat(SLICE_BYTES / 2));
+        let text = format!("{{\"a\": \"{}\"}}", "é".repeat(WHOLE_BYTES / 2 + SLICE_BYTES / 2));
+        let mut held = text.clone();
         let mut at = 0;
         let mut parts = Vec::new();
-        while let Some(p) = next_slice(&text, &mut at) {
+        while let Some(p) = next_slice(&mut held, &mut at) {
             assert!(!p.is_empty());
             parts.push(p);
         }
-        assert_eq!(parts.len(), 2, "{} bytes in slices of {SLICE_BYTES}", text.len());
+        assert_eq!(parts.len(), 6, "{} bytes in slices of {SLICE_BYTES}", text.len());
         assert_eq!(parts.concat(), text);
-        assert_eq!(next_slice(&text, &mut at), None, "nothing after the end");
+        assert_eq!(next_slice(&mut held, &mut at), None, "nothing after the end");
+
+        // A text of up to WHOLE_BYTES is one part, moved out.
+        let mut small = "{\"é\": 1}".to_string();
+        let mut at = 0;
+        assert_eq!(next_slice(&mut small, &mut at).as_deref(), Some("{\"é\": 1}"));
+        assert_eq!(next_slice(&mut small, &mut at), None);
     }
 }
