@@ -292,3 +292,54 @@ fn the_incremental_cache_keeps_reindexing_cheap() {
     assert!(delta <= 5, "index after 10 new plays cost {delta} requests");
     println!("history requests: unchanged re-index {unchanged}, after 10 new plays {delta}");
 }
+
+/// A history longer than one part (about 2 MiB of text) through the component: cw-host prints
+/// the parts joined, the cache holds them as part files named by `trakt_history.index.json`,
+/// an unchanged re-index prints the same bytes from them in 3 requests, and a damaged part
+/// fails that run with the failure alone on stdout (no part of the text), after which the
+/// next run reads Trakt in full and prints the same index again.
+#[test]
+fn a_history_of_many_parts_is_printed_whole_and_cached_in_parts() {
+    let h = Harness::new(Library::history_sample(12_000));
+    let state = h.state_dir().display().to_string();
+    let index = |h: &Harness| h.cw_host(&["--state-dir", &state, "index", "history"], "");
+    let cold = index(&h);
+    assert_eq!(cold.code, 0, "{}", cold.stderr);
+    assert_eq!(cold.json().as_object().unwrap().len(), 12_000);
+
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(h.state_dir().join("trakt_history.index.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["schema"], 3, "{manifest}");
+    let parts = manifest["parts"].as_array().unwrap().len();
+    assert!(parts >= 3, "{manifest}");
+    let joined: String = (0..parts)
+        .map(|n| std::fs::read_to_string(h.state_dir().join(format!("trakt_history.index.{n}.part"))).unwrap())
+        .collect();
+    assert_eq!(format!("{joined}\n"), cold.stdout, "the parts joined are the printed index");
+    assert_eq!(manifest["items_bytes"], joined.len());
+
+    h.emulator.clear_requests();
+    let cached = index(&h);
+    assert_eq!(cached.code, 0, "{}", cached.stderr);
+    assert_eq!(cached.stdout, cold.stdout, "the same bytes from the cache");
+    assert_eq!(h.requests().len(), 3, "last_activities and the two counts");
+
+    // Part 1 damaged on disk: that run fails, printing only the failure.
+    let part1 = h.state_dir().join("trakt_history.index.1.part");
+    let text = std::fs::read_to_string(&part1).unwrap();
+    std::fs::write(&part1, text.replacen("\"type\"", "\"tipe\"", 1)).unwrap();
+    let failed = index(&h);
+    assert_ne!(failed.code, 0, "{failed:?}");
+    let doc = failed.json();
+    assert_eq!((doc["ok"].clone(), doc["error"]["kind"].clone()), (json!(false), json!("state")), "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("part 1 is damaged"), "{doc}");
+    assert!(!h.state_dir().join("trakt_history.index.json").exists(), "the damaged cache is gone");
+    assert!(failed.stderr.contains("reason=corrupt"), "{}", failed.stderr);
+
+    h.emulator.clear_requests();
+    let again = index(&h);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, cold.stdout);
+    assert!(h.requests().len() > 3, "read in full");
+}
