@@ -212,7 +212,7 @@ impl Features {
                 index_text(json, entries.len(), 0)
             }
         };
-        text.map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+        text.map_err(stream::text_error)
     }
 
     /// `build_index_json` to be read in parts (`index-stream`).

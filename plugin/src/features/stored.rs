@@ -174,7 +174,7 @@ pub fn index_json<'a>(
 ) -> Result<String, AdapterError> {
     let len = entries.len();
     let json = entries.map(|(k, item)| (k, EntryJson { item, play: None }));
-    index_text(json, len, spare).map_err(|e| AdapterError::Internal(format!("index to JSON: {e}")))
+    index_text(json, len, spare).map_err(crate::features::stream::text_error)
 }
 
 /// The items of an index text (`index_json`) read back as a `{key: item}` map (`StoredMap`),

@@ -46,9 +46,14 @@ pub fn next_slice(text: &mut String, at: &mut usize) -> Option<String> {
     Some(part)
 }
 
-/// What a failed part says.
+/// A part of the component's own cache that could not be read.
 pub fn part_error(e: String) -> AdapterError {
     AdapterError::State(e)
+}
+
+/// An index whose text could not be written (as `build-index-json` has always said it).
+pub fn text_error(e: String) -> AdapterError {
+    AdapterError::Internal(format!("index to JSON: {e}"))
 }
 
 #[cfg(test)]

@@ -139,15 +139,11 @@ pub fn index_text<'a>(
     }
     let per = sample.len() / len.clamp(1, SAMPLE);
     // The average of the first entries for all, an eighth more for longer titles.
-    let mut out: Vec<u8> = Vec::with_capacity(len.saturating_mul(per + per / 8).saturating_add(spare + 16));
-    out.push(b'{');
-    let mut first = true;
+    let mut text = TextParts::whole(len.saturating_mul(per + per / 8).saturating_add(spare + 16));
     for (k, v) in entries {
-        write_entry(&mut out, k, &v, first)?;
-        first = false;
+        text.entry(k, &v)?;
     }
-    out.extend_from_slice(if first { b"}" } else { b"\n}" });
-    String::from_utf8(out).map_err(|e| e.to_string())
+    text.take(true)
 }
 
 /// The text of an index object written entry by entry and taken in parts (`index-stream`,
@@ -163,7 +159,16 @@ impl TextParts {
     /// A writer whose parts hold about `capacity` bytes (a part ends with the first entry
     /// past it).
     pub fn new(capacity: usize) -> TextParts {
-        let mut out = Vec::with_capacity(capacity + capacity / 8);
+        TextParts::with_buffer(capacity + capacity / 8, capacity)
+    }
+
+    /// A writer of one part, the whole text, into a buffer of `buffer` bytes to start with.
+    fn whole(buffer: usize) -> TextParts {
+        TextParts::with_buffer(buffer, usize::MAX)
+    }
+
+    fn with_buffer(buffer: usize, capacity: usize) -> TextParts {
+        let mut out = Vec::with_capacity(buffer);
         out.push(b'{');
         TextParts { out, first: true, capacity }
     }

@@ -8,7 +8,8 @@
 //! until the last came (cw-host spools them): a failure after some parts leaves the text
 //! incomplete, never to be shown as the index.
 
-use super::{Adapter, AdapterError, Feature, HostError, HostErrorKind};
+use super::bindings::stream::exports::crosswatch::sync::index_stream::Guest as IndexStream;
+use super::{Adapter, AdapterError, Feature, HostError, HostErrorKind, HostState};
 use crate::imports::log::Level;
 
 /// Where the parts of an index text go, in order. An `Err` stops the reading with that
@@ -47,20 +48,14 @@ impl Adapter {
             sink.part(text).map_err(HostError::host)?;
             return Ok(Ok(len));
         }
-        let opened = self.call("open-index-json", |b, s| match &b.stream {
-            Some(stream) => stream.crosswatch_sync_index_stream().call_open_index_json(s, feature),
-            None => unreachable!("checked above"),
-        })?;
+        let opened = self.call_stream("open-index-json", |i, s| i.call_open_index_json(s, feature))?;
         if let Err(e) = opened {
             return Ok(Err(e));
         }
         let cap = self.policy.limits.memory_bytes as u64;
         let mut total = 0u64;
         loop {
-            let part = self.call("next-index-json-part", |b, s| match &b.stream {
-                Some(stream) => stream.crosswatch_sync_index_stream().call_next_index_json_part(s),
-                None => unreachable!("checked above"),
-            })?;
+            let part = self.call_stream("next-index-json-part", |i, s| i.call_next_index_json_part(s))?;
             let text = match part {
                 Ok(Some(t)) => t,
                 Ok(None) => return Ok(Ok(total)),
@@ -80,6 +75,18 @@ impl Adapter {
             }
             sink.part(text).map_err(HostError::host)?;
         }
+    }
+
+    /// `call` of an `index-stream` function (the caller checked `streams_index_json`).
+    fn call_stream<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&IndexStream, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, HostError> {
+        self.call(what, |b, s| match &b.stream {
+            Some(stream) => f(stream.crosswatch_sync_index_stream(), s),
+            None => Err(wasmtime::Error::msg("the component does not export crosswatch:sync/index-stream")),
+        })
     }
 
     /// Stop the instance for breaking `index-stream`'s rules (as a trap stops it).

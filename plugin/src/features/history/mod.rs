@@ -132,7 +132,7 @@ mod tests;
 mod windows;
 
 use crate::error::AdapterError;
-use crate::features::stream::{next_slice, part_error};
+use crate::features::stream::{next_slice, part_error, text_error};
 use crate::features::{Ctx, Op, WriteReport};
 use crate::model::Item;
 use index::text::Render;
@@ -173,12 +173,12 @@ impl History {
                 Ok(text) => Ok(text),
                 // A damaged part (logged; the cache is gone now): read Trakt in full.
                 Err(_) => match self.open_index_json(ctx)? {
-                    Text::Render(render) => render.join(self.index()?, ctx.state).map_err(part_error),
+                    Text::Render(render) => render.join(self.index()?, ctx.state).map_err(text_error),
                     _ => Err(AdapterError::Internal("history index: the cache stayed after a damaged part".into())),
                 },
             },
             Text::Whole { text, .. } => Ok(text),
-            Text::Render(render) => render.join(self.index()?, ctx.state).map_err(part_error),
+            Text::Render(render) => render.join(self.index()?, ctx.state).map_err(text_error),
         }
     }
 
@@ -207,7 +207,7 @@ impl History {
         match text {
             Text::Parts(parts) => parts.next(ctx.state).map_err(part_error),
             Text::Whole { text, at } => Ok(next_slice(text, at)),
-            Text::Render(render) => render.next(self.index()?, ctx.state).map_err(part_error),
+            Text::Render(render) => render.next(self.index()?, ctx.state).map_err(text_error),
         }
     }
 

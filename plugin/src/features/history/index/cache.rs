@@ -254,9 +254,7 @@ impl Saver {
         delete_parts(store, count);
         true
     }
-}
 
-impl Saver {
     /// Give up a save (its text could not be written): the parts written go.
     pub fn abandon(self, store: &mut dyn Store) {
         delete_parts(store, 0);
