@@ -2,10 +2,11 @@
 //!
 //! Schema 2 (`state::text_cache`): the index text of the list, in key order, exactly what
 //! `build-index-json` returns, then the trailer line `{"schema": 2, "etag": "\"...\"",
-//! "ts": <unix secs of the read>, "count": <rows Trakt listed>, "wm": {...}, "items_bytes",
-//! "items_xxh3"}`, written after every complete live read (`etag` = page 1's `ETag`, omitted
-//! when Trakt sends none or a blank one; `count` can exceed the items when rows collided on a
-//! key; `wm`, see below). The next index sends `If-None-Match` on page 1 when
+//! "ts": <unix secs of the read>, "count": <rows Trakt listed>, "wm": {...}, "entries":
+//! <entries of the text>, "items_bytes", "items_xxh3"}`, written after every complete live read
+//! (`etag` = page 1's `ETag`, omitted when Trakt sends none or a blank one; `count` can exceed
+//! `entries` when rows collided on a key; `wm`, see below; trailers written before `entries`
+//! was kept have none, and then the entries are counted for the log). The next index sends `If-None-Match` on page 1 when
 //! `watchlist_use_etag` is on, the shadow has an etag and was read less than
 //! `watchlist_shadow_ttl_hours` ago. A 304 reuses the shadow only when page 1 is the whole
 //! list: the 304's `X-Pagination-Page-Count` is at most 1 and its `X-Pagination-Item-Count`
@@ -106,6 +107,10 @@ struct Meta {
     count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     wm: Option<Wm>,
+    /// Entries of the text (fewer than `count` when rows collided), so a cached index logs
+    /// its size without counting them in a text of megabytes; older trailers have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entries: Option<u64>,
 }
 
 impl text_cache::Schema for Meta {
@@ -117,7 +122,8 @@ impl text_cache::Schema for Meta {
 /// The shadow's items: the index text (schema 2), text of a schema-1 file (checked when the
 /// shadow is used), or read by the old reader (already checked).
 enum ShadowItems<'a> {
-    Text(String),
+    /// The text and its trailer's `entries`.
+    Text(String, Option<u64>),
     Stored(StoredMap<'a>),
     Read(BTreeMap<String, Item>),
 }
@@ -135,7 +141,7 @@ impl Shadow<'_> {
     /// The items when every stored key is the key of its stored item (else `None`, logged).
     fn checked_items(self) -> Option<BTreeMap<String, Item>> {
         match self.items {
-            ShadowItems::Text(text) => items_of_text(&text, FEATURE, WATCHLIST_SHADOW, |_| true),
+            ShadowItems::Text(text, _) => items_of_text(&text, FEATURE, WATCHLIST_SHADOW, |_| true),
             ShadowItems::Stored(m) => m.items(FEATURE, WATCHLIST_SHADOW, |_| true),
             ShadowItems::Read(items) => Some(items),
         }
@@ -252,16 +258,24 @@ impl Watchlist {
         let done = |count: usize| {
             log::event(Level::Info, FEATURE, "index_done", &[("count", count.to_string()), ("source", "shadow".into())])
         };
-        let legacy = !matches!(s.items, ShadowItems::Text(_));
-        let meta = Meta { schema: SHADOW_SCHEMA, etag: s.etag.clone(), ts: s.ts, count: s.count, wm: s.wm.clone() };
+        let legacy = !matches!(s.items, ShadowItems::Text(..));
+        let mut meta = Meta {
+            schema: SHADOW_SCHEMA,
+            etag: s.etag.clone(),
+            ts: s.ts,
+            count: s.count,
+            wm: s.wm.clone(),
+            entries: None,
+        };
         if as_text {
-            if let ShadowItems::Text(text) = s.items {
-                done(text_count(&text));
+            if let ShadowItems::Text(text, entries) = s.items {
+                done(entries.and_then(|n| usize::try_from(n).ok()).unwrap_or_else(|| text_count(&text)));
                 return Some(Found::Text(text));
             }
         }
         let items = s.checked_items()?;
         done(items.len());
+        meta.entries = Some(items.len() as u64);
         if legacy {
             log::event(
                 Level::Info,
@@ -307,7 +321,14 @@ impl Watchlist {
             }
             entries.push((key, item));
         }
-        let meta = Meta { schema: SHADOW_SCHEMA, etag: listing.etag, ts: now, count: listing.rows.len() as u64, wm };
+        let meta = Meta {
+            schema: SHADOW_SCHEMA,
+            etag: listing.etag,
+            ts: now,
+            count: listing.rows.len() as u64,
+            wm,
+            entries: Some(entries.len() as u64),
+        };
         // In key order, as the shadow holds it: a live read and a 304 give the same entries
         // and text (keys are unique here).
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -332,6 +353,7 @@ impl Watchlist {
                     ts: ctx.client.wall_unix_secs(),
                     count: ix.len() as u64,
                     wm: None,
+                    entries: Some(ix.len() as u64),
                 };
                 if save_shadow(ctx, ix.iter().map(|(k, it)| (k.as_str(), it)), &meta).is_err() {
                     state::delete(ctx.state, FEATURE, WATCHLIST_SHADOW);
@@ -356,7 +378,8 @@ fn save_shadow<'a>(
     Ok(text)
 }
 
-/// Entries of an index text (its first-level keys), for the log.
+/// Entries of an index text (its first-level keys), for the log of a shadow saved before
+/// its trailer said.
 fn text_count(text: &str) -> usize {
     // Each entry starts a line at the first level of indentation: `\n  "`.
     text.matches("\n  \"").count()
@@ -412,7 +435,8 @@ fn same_watermarks(kept: &Wm, remote: &Wm) -> bool {
 /// A schema-2 shadow (its text checked by length and hash by `text_cache::read`).
 fn shadow_of_text(text: String, meta: Meta) -> Option<Shadow<'static>> {
     let etag = meta.etag.filter(|e| !e.trim().is_empty());
-    Some(Shadow { etag, ts: meta.ts, count: meta.count, wm: meta.wm, items: ShadowItems::Text(text) })
+    let items = ShadowItems::Text(text, meta.entries);
+    Some(Shadow { etag, ts: meta.ts, count: meta.count, wm: meta.wm, items })
 }
 
 /// A schema-1 shadow of these bytes, read in one pass; a file the fast reading does not take

@@ -69,7 +69,7 @@ fn no_etag_from_trakt_means_no_etag_key() {
     // its `preserve_order` feature.
     let mut keys: Vec<_> = shadow.as_object().unwrap().keys().collect();
     keys.sort();
-    assert_eq!(keys, vec!["count", "items", "items_bytes", "items_xxh3", "schema", "ts"]);
+    assert_eq!(keys, vec!["count", "entries", "items", "items_bytes", "items_xxh3", "schema", "ts"]);
     // A blank ETag is no ETag either.
     remote.set(|s| s.etag = Some("  ".into()));
     Watchlist::default().build_index(&mut env.ctx()).unwrap();
@@ -106,6 +106,31 @@ fn a_304_with_a_complete_shadow_transfers_no_rows() {
     assert!(lines.iter().any(|l| l.contains("INFO index_cache_hit etag=\"v1\"")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("INFO index_done count=4 source=shadow")), "{lines:?}");
     assert_eq!(w.index.as_ref().unwrap().len(), 4, "the shadow becomes this run's index");
+}
+
+#[test]
+fn a_shadow_text_is_answered_with_the_count_its_trailer_keeps_or_counted_when_it_has_none() {
+    let remote = Remote::new(sample_rows(), no_posts);
+    let mut env = remote.env(Options::default());
+    Watchlist::default().build_index(&mut env.ctx()).unwrap();
+    let mut doc = env.mem.text_cache_doc(WATCHLIST_SHADOW).unwrap();
+    // 5 rows listed, 4 entries (one collision).
+    assert_eq!((doc["count"].as_u64(), doc["entries"].as_u64()), (Some(5), Some(4)));
+    env.fakes.advance(3_600_000);
+    for entries in [Some(4), None] {
+        match entries {
+            Some(n) => doc["entries"] = json!(n),
+            None => {
+                doc.as_object_mut().unwrap().remove("entries");
+            }
+        }
+        env.mem.put_text_cache(WATCHLIST_SHADOW, &doc);
+        take_lines();
+        let text = Watchlist::default().build_index_json(&mut env.ctx()).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), doc["items"], "the shadow's text");
+        let lines = take_lines();
+        assert!(lines.iter().any(|l| l.contains("INFO index_done count=4 source=shadow")), "{entries:?} {lines:?}");
+    }
 }
 
 #[test]
