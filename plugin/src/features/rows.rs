@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::model::json::ids_from_map;
 use crate::model::keys::key_from_ids;
-use crate::model::lenient::{Int, Num, Obj, RatingValue, RawIds, Text};
+use crate::model::lenient::{Int, LazyIds, Num, Obj, RatingValue, Text};
 use crate::model::{item_key, Ids, Item};
 
 /// One row as an item; `Ok(None)` for a row type this adapter does not handle (people,
@@ -121,14 +121,15 @@ pub struct Media<'a> {
     #[serde(borrow)]
     pub title: Text<'a>,
     pub year: Int,
-    pub ids: Obj<RawIds>,
+    #[serde(borrow)]
+    pub ids: LazyIds<'a>,
     pub number: Int,
     pub season: Int,
 }
 
 impl Media<'_> {
     fn norm_ids(&self) -> Ids {
-        self.ids.0.as_ref().map(|r| Ids::from_raw(&r.0)).unwrap_or_default()
+        self.ids.read().map(|r| Ids::from_raw(&r.0)).unwrap_or_default()
     }
 }
 

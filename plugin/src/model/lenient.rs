@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// Skip the rest of a compound value a visitor does not want.
 fn skip_map<'de, A: MapAccess<'de>>(mut a: A) -> Result<(), A::Error> {
@@ -189,53 +190,56 @@ fn value_maps_sorted() -> bool {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RawIds(pub Vec<(String, String)>);
 
-impl<'de> Deserialize<'de> for RawIds {
+/// One id value as `ids_from_map` keeps it: strings as they are, numbers in `serde_json`'s
+/// decimal form; `None` for the kinds it drops (objects, arrays, booleans, null).
+struct Scalar(Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// One id value: `None` for the kinds `ids_from_map` drops.
-        struct Scalar(Option<String>);
-        impl<'de> Deserialize<'de> for Scalar {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = Scalar;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("any JSON value")
-                    }
-                    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-                        Ok(Scalar(Some(v.to_string())))
-                    }
-                    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
-                        Ok(Scalar(Some(v)))
-                    }
-                    // Most ids are numbers: itoa, as serde_json writes them (the `Display`
-                    // machinery costs several times more in wasm).
-                    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-                        Ok(Scalar(Some(itoa::Buffer::new().format(v).to_string())))
-                    }
-                    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-                        Ok(Scalar(Some(itoa::Buffer::new().format(v).to_string())))
-                    }
-                    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
-                        Ok(Scalar(serde_json::Number::from_f64(v).map(|n| n.to_string())))
-                    }
-                    fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
-                        Ok(Scalar(None))
-                    }
-                    fn visit_unit<E>(self) -> Result<Scalar, E> {
-                        Ok(Scalar(None))
-                    }
-                    fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Scalar, A::Error> {
-                        skip_map(a)?;
-                        Ok(Scalar(None))
-                    }
-                    fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Scalar, A::Error> {
-                        skip_seq(a)?;
-                        Ok(Scalar(None))
-                    }
-                }
-                d.deserialize_any(V)
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v)))
+            }
+            // Most ids are numbers: itoa, as serde_json writes them (the `Display`
+            // machinery costs several times more in wasm).
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(itoa::Buffer::new().format(v).to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(itoa::Buffer::new().format(v).to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(serde_json::Number::from_f64(v).map(|n| n.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Scalar, A::Error> {
+                skip_map(a)?;
+                Ok(Scalar(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Scalar, A::Error> {
+                skip_seq(a)?;
+                Ok(Scalar(None))
             }
         }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = RawIds;
@@ -258,6 +262,60 @@ impl<'de> Deserialize<'de> for RawIds {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// An `ids` field kept as its JSON text, borrowed from the page, until it is needed: a
+/// history row's title is nearly always known by its trakt id (`trakt`), and only a new
+/// title's ids are read whole (`read`, which says what `Obj<RawIds>` says).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LazyIds<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LazyIds<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'a RawValue>::deserialize(d).map(|raw| LazyIds(Some(raw)))
+    }
+}
+
+impl LazyIds<'_> {
+    /// The ids as `Obj<RawIds>` reads them: `None` unless the field is an object.
+    pub fn read(&self) -> Option<RawIds> {
+        let raw = self.0?.get();
+        // The text was checked when the row was read: only an object reads as ids.
+        serde_json::from_str::<Obj<RawIds>>(raw).ok().and_then(|o| o.0)
+    }
+
+    /// The `trakt` id as `read` would give it (the last value of that name, a scalar in its
+    /// text form) parsed as a number; `None` when there is none or it is not one.
+    pub fn trakt(&self) -> Option<u64> {
+        #[derive(Default)]
+        struct Trakt(Option<String>);
+        impl<'de> Deserialize<'de> for Trakt {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Trakt;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Trakt, A::Error> {
+                        let mut trakt = None;
+                        while let Some(k) = a.next_key::<Cow<'de, str>>()? {
+                            if k == "trakt" {
+                                trakt = a.next_value::<Scalar>()?.0;
+                            } else {
+                                a.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                        Ok(Trakt(trakt))
+                    }
+                    absent_otherwise!(num str seq);
+                }
+                d.deserialize_any(V)
+            }
+        }
+        let raw = self.0?.get();
+        serde_json::from_str::<Trakt>(raw).ok()?.0?.parse().ok()
     }
 }
 

@@ -3,6 +3,7 @@
 //! `cache`.
 
 mod cache;
+mod keys;
 mod lookup;
 pub mod text;
 
@@ -31,6 +32,7 @@ use cache::read_cache;
 #[cfg(test)]
 pub use cache::TEST_PART_BYTES;
 pub use cache::{drop_cache, load_cache, save_cache, CachedParts, CachedText};
+pub use keys::event_key;
 
 pub const MOVIES_PATH: &str = "/sync/history/movies";
 pub const EPISODES_PATH: &str = "/sync/history/episodes";
@@ -111,20 +113,9 @@ pub struct Index {
     /// before the live read; `None` when it could not be read (then the index is not cached).
     pub wm: Option<String>,
     pub generated_at: String,
-    /// `keys()`, computed once; every change to `plays` or `titles` empties it.
-    keys: std::cell::OnceCell<Vec<String>>,
-}
-
-/// `<base>@<minute>`: the event key of a play without a same-minute collision.
-pub fn event_key(base: &str, minute: i64) -> String {
-    // Not `format!`: written for every play, and the formatting machinery is slow in wasm.
-    let mut buf = itoa::Buffer::new();
-    let minute = buf.format(minute);
-    let mut key = String::with_capacity(base.len() + 1 + minute.len() + 12);
-    key.push_str(base);
-    key.push('@');
-    key.push_str(minute);
-    key
+    /// `keys()` and `key_order()`, computed once; every change to `plays` or `titles`
+    /// empties it.
+    keys: std::cell::OnceCell<keys::Keyed>,
 }
 
 impl Index {
@@ -210,12 +201,7 @@ impl Index {
             PlayKind::Movie => &r.movie,
             PlayKind::Episode => &r.episode,
         };
-        let trakt = media
-            .0
-            .as_ref()
-            .and_then(|m| m.ids.0.as_ref())
-            .and_then(|ids| ids.0.iter().find(|(k, _)| k == "trakt"))
-            .and_then(|(_, v)| v.parse::<u64>().ok());
+        let trakt = media.0.as_ref().and_then(|m| m.ids.trakt());
         let title = match (self.known(kind, trakt), trakt) {
             (Some(t), _) => t,
             // A new title with a trakt id (0 is no id): its key from the ids normalised once.
@@ -286,61 +272,22 @@ impl Index {
     /// with the smallest history id of its base and minute, `<base>@<minute>~h<id>` for the
     /// others; plays not read back yet (no id) come after those, `~dup`, `~dup2`, ....
     pub fn keys(&self) -> &[String] {
-        self.keys.get_or_init(|| self.compute_keys())
+        &self.keyed().keys
+    }
+
+    /// Positions of the plays in key order: the order of the index's entries, its text and
+    /// its cache (cold and cached reads give the same bytes).
+    pub fn key_order(&self) -> &[u32] {
+        &self.keyed().order
+    }
+
+    fn keyed(&self) -> &keys::Keyed {
+        self.keys.get_or_init(|| keys::Keyed::of(self))
     }
 
     /// Plays or titles change: the keys are computed again when asked for.
     fn changed(&mut self) {
         self.keys.take();
-    }
-
-    fn compute_keys(&self) -> Vec<String> {
-        // Titles ranked by base key (equal bases, equal rank): plays then sort by numbers
-        // only, in the order of (base, minute, read back, id, position).
-        let mut by_base: Vec<u32> = (0..self.titles.len() as u32).collect();
-        by_base.sort_unstable_by(|a, b| self.titles[*a as usize].base.cmp(&self.titles[*b as usize].base));
-        let mut rank = vec![0u32; self.titles.len()];
-        for w in 1..by_base.len() {
-            let (prev, t) = (by_base[w - 1] as usize, by_base[w] as usize);
-            rank[t] = rank[prev] + u32::from(self.titles[prev].base != self.titles[t].base);
-        }
-        let mut order: Vec<usize> = (0..self.plays.len()).collect();
-        order.sort_unstable_by_key(|i| {
-            let p = &self.plays[*i];
-            (rank[p.title as usize], p.minute, p.id.is_none(), p.id, *i)
-        });
-        let mut keys = vec![String::new(); self.plays.len()];
-        let mut prev: Option<(u32, i64)> = None;
-        let mut dups = 0u32;
-        for i in order {
-            let p = &self.plays[i];
-            let base = self.title(p).base.as_str();
-            let plain = event_key(base, p.minute);
-            let at = (rank[p.title as usize], p.minute);
-            keys[i] = if prev != Some(at) {
-                dups = 0;
-                plain
-            } else {
-                match p.id {
-                    Some(id) => {
-                        let mut key = plain;
-                        key.push_str("~h");
-                        key.push_str(itoa::Buffer::new().format(id));
-                        key
-                    }
-                    None => {
-                        dups += 1;
-                        if dups == 1 {
-                            format!("{plain}~dup")
-                        } else {
-                            format!("{plain}~dup{dups}")
-                        }
-                    }
-                }
-            };
-            prev = Some(at);
-        }
-        keys
     }
 
     /// The item of a play as an index entry shows it.
@@ -355,7 +302,8 @@ impl Index {
     /// The entries, in key order.
     pub fn entries(&self) -> Vec<(String, Item)> {
         let keys = self.keys();
-        self.key_order().into_iter().map(|i| (keys[i].clone(), self.item_of(&self.plays[i]))).collect()
+        let at = |i: &u32| *i as usize;
+        self.key_order().iter().map(|i| (keys[at(i)].clone(), self.item_of(&self.plays[at(i)]))).collect()
     }
 
     /// Keep the plays `keep` says yes to (titles stay: they are only looked up).

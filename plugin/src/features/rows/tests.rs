@@ -98,3 +98,38 @@ fn ratings_and_dates_read_the_same_way() {
     let list = ListRow::read(r#"{"movie": {}}"#).unwrap();
     assert_eq!((list.rating_text(), list.kind()), (String::new(), String::new()));
 }
+
+#[test]
+fn a_trakt_id_read_alone_is_the_one_the_whole_ids_give() {
+    let whole = |m: &super::Media| {
+        m.ids.read().and_then(|r| r.0.into_iter().find(|(k, _)| k == "trakt")).and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let ids = [
+        json!({"trakt": 5, "tmdb": 603}),
+        json!({"tmdb": 603, "trakt": "77"}),
+        json!({"trakt": " 7"}),
+        json!({"trakt": 5.0}),
+        json!({"trakt": -5}),
+        json!({"trakt": 18446744073709551615u64}),
+        json!({"trakt": {"id": 5}}),
+        json!({"trakt": null}),
+        json!({"TRAKT": 5}),
+        json!({"slug": "x"}),
+        json!({}),
+        json!([5]),
+        json!(5),
+        json!("trakt"),
+    ];
+    let mut cases: Vec<String> = ids.iter().map(|i| format!(r#"{{"title": "A", "ids": {i}}}"#)).collect();
+    // A repeated name: the last value counts, a non-scalar one included.
+    cases.push(r#"{"ids": {"trakt": 5, "trakt": 6}}"#.into());
+    cases.push(r#"{"ids": {"trakt": 5, "trakt": {}}}"#.into());
+    cases.push(r#"{"ids": {"trakt": [], "trakt": "8"}}"#.into());
+    cases.push(r#"{"title": "no ids"}"#.into());
+    for media in cases {
+        let row = format!(r#"{{"type": "movie", "movie": {media}}}"#);
+        let r = Row::parse(&row).expect("reads typed");
+        let m = r.movie.0.as_ref().expect("a movie object");
+        assert_eq!(m.ids.trakt(), whole(m), "{row}");
+    }
+}

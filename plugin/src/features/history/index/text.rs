@@ -7,21 +7,10 @@ use super::Index;
 use crate::model::index_json::{EntryJson, TextParts};
 use crate::state::Store;
 
-impl Index {
-    /// Positions of the plays in key order: the order of the index's entries, its text and
-    /// its cache (cold and cached reads give the same bytes).
-    pub fn key_order(&self) -> Vec<usize> {
-        let keys = self.keys();
-        let mut order: Vec<usize> = (0..self.plays.len()).collect();
-        order.sort_unstable_by(|a, b| keys[*a].cmp(&keys[*b]));
-        order
-    }
-}
-
 /// The parts of an index's text, written as they are asked for; with a saver, each is also
 /// written as a part file of the cache and the cache file is written after the last.
 pub struct Render {
-    order: Vec<usize>,
+    /// Entries written so far (a position in the index's key order).
     at: usize,
     out: TextParts,
     done: bool,
@@ -34,18 +23,7 @@ impl Render {
     /// saved as the cache on the way.
     pub fn new(index: &Index, store: &mut dyn Store, save: bool) -> Render {
         let saver = if save && index.wm.is_some() { Saver::begin(store) } else { None };
-        Render { saver, ..Render::unsaved(index) }
-    }
-
-    fn unsaved(index: &Index) -> Render {
-        Render {
-            order: index.key_order(),
-            at: 0,
-            out: TextParts::new(part_bytes()),
-            done: false,
-            saver: None,
-            saved: false,
-        }
+        Render { at: 0, out: TextParts::new(part_bytes()), done: false, saver, saved: false }
     }
 
     /// Whether the cache was saved (after the last part).
@@ -81,15 +59,15 @@ impl Render {
 
     /// Entries from where the last part ended until the part is full or the index ends.
     fn write(&mut self, index: &Index) -> Result<String, String> {
-        let keys = index.keys();
-        while self.at < self.order.len() && !self.out.full() {
-            let i = self.order[self.at];
+        let (keys, order) = (index.keys(), index.key_order());
+        while self.at < order.len() && !self.out.full() {
+            let i = order[self.at] as usize;
             let p = &index.plays[i];
             let entry = EntryJson { item: &index.title(p).item, play: Some((p.watched_at.as_str(), p.id)) };
             self.out.entry(&keys[i], &entry)?;
             self.at += 1;
         }
-        self.done = self.at == self.order.len();
+        self.done = self.at == order.len();
         self.out.take(self.done)
     }
 
@@ -99,7 +77,7 @@ impl Render {
     pub fn join(mut self, index: &Index, store: &mut dyn Store) -> Result<String, String> {
         let first = self.next(index, store)?.unwrap_or_default();
         let per = first.len() / self.at.max(1);
-        let rest = (self.order.len() - self.at).saturating_mul(per + per / 8);
+        let rest = (index.plays.len() - self.at).saturating_mul(per + per / 8);
         let mut text = String::with_capacity(first.len().saturating_add(rest).saturating_add(16));
         text.push_str(&first);
         drop(first);
