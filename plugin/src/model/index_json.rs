@@ -180,6 +180,17 @@ impl TextParts {
         Ok(())
     }
 
+    /// Append one history play of a title whose `item_head` is `head` (written by
+    /// `TitleHead`), the same text `entry` writes for it.
+    pub fn play(&mut self, key: &str, head: &TitleHead, watched_at: &str, id: Option<u64>) {
+        self.out.extend_from_slice(if self.first { b"\n  " } else { b",\n  " });
+        string(&mut self.out, key);
+        self.out.extend_from_slice(b": ");
+        self.out.extend_from_slice(&head.text);
+        item_tail(&mut self.out, &head.tail_item, Some(watched_at), Some(id));
+        self.first = false;
+    }
+
     /// Whether the part being written is full.
     pub fn full(&self) -> bool {
         self.out.len() >= self.capacity
@@ -192,6 +203,34 @@ impl TextParts {
         }
         let next = if end { Vec::new() } else { Vec::with_capacity(self.capacity + self.capacity / 8) };
         String::from_utf8(std::mem::replace(&mut self.out, next)).map_err(|e| e.to_string())
+    }
+}
+
+/// The shared head of a history title's plays (`TextParts::play`): written once for the
+/// title and reused for each of its plays, which follow one another in key order.
+#[derive(Default)]
+pub struct TitleHead {
+    /// The title the head was written for (its position in the index).
+    of: Option<u32>,
+    text: Vec<u8>,
+    /// The item's fields after the head (`listed_at`).
+    tail_item: Item,
+}
+
+impl TitleHead {
+    /// Write the head of `item` for title `of` unless it is the one held; `false` when the
+    /// item cannot be written this way (it has `extra`: `TextParts::entry` writes it).
+    pub fn take(&mut self, of: u32, item: &Item) -> Result<bool, String> {
+        if item.extra.is_some() {
+            return Ok(false);
+        }
+        if self.of != Some(of) {
+            self.text.clear();
+            item_head(&mut self.text, item)?;
+            self.tail_item.listed_at.clone_from(&item.listed_at);
+            self.of = Some(of);
+        }
+        Ok(true)
     }
 }
 
@@ -220,10 +259,19 @@ fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Resu
         return Ok(());
     }
     let it = e.item;
-    let (watched_at, history_id) = match e.play {
-        Some((at, id)) => (Some(at), id),
-        None => (it.watched_at.as_deref(), None),
+    let watched_at = match e.play {
+        Some((at, _)) => Some(at),
+        None => it.watched_at.as_deref(),
     };
+    item_head(out, it)?;
+    item_tail(out, it, watched_at, e.play.map(|(_, id)| id));
+    Ok(())
+}
+
+/// The fields of an item without `extra` up to `watched_at`: its kind, title, year, ids,
+/// numbers, series title, rating and `rated_at` (the part every play of a history title
+/// shares).
+fn item_head(out: &mut Vec<u8>, it: &Item) -> Result<(), String> {
     out.extend_from_slice(b"{\n    \"type\": ");
     string(out, &it.kind);
     out.extend_from_slice(b",\n    \"title\": ");
@@ -263,25 +311,30 @@ fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Resu
         }
         _ => {}
     }
-    for (name, v) in [
-        (&b"rated_at"[..], it.rated_at.as_deref()),
-        (b"watched_at", watched_at),
-        (b"listed_at", it.listed_at.as_deref()),
-    ] {
+    if let Some(v) = it.rated_at.as_deref() {
+        field(out, b"rated_at");
+        string(out, v);
+    }
+    Ok(())
+}
+
+/// The rest of an item after `item_head`: `watched_at`, `listed_at`, the history id (a
+/// play's as a number when `play_id` is given, else the item's text) and the closing brace.
+fn item_tail(out: &mut Vec<u8>, it: &Item, watched_at: Option<&str>, play_id: Option<Option<u64>>) {
+    for (name, v) in [(&b"watched_at"[..], watched_at), (b"listed_at", it.listed_at.as_deref())] {
         if let Some(v) = v {
             field(out, name);
             string(out, v);
         }
     }
-    match (e.play, &it.history_id) {
-        (Some(_), _) => {
-            if let Some(id) = history_id {
-                field(out, b"_trakt_history_id");
-                out.push(b'"');
-                out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-                out.push(b'"');
-            }
+    match (play_id, &it.history_id) {
+        (Some(Some(id)), _) => {
+            field(out, b"_trakt_history_id");
+            out.push(b'"');
+            out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+            out.push(b'"');
         }
+        (Some(None), _) => {}
         (None, Some(id)) => {
             field(out, b"_trakt_history_id");
             string(out, id);
@@ -289,7 +342,6 @@ fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Resu
         (None, None) => {}
     }
     out.extend_from_slice(b"\n  }");
-    Ok(())
 }
 
 /// `,\n    "name": ` (an item field after the first).
@@ -433,5 +485,41 @@ mod tests {
             index_text(entries.iter().map(|(k, v)| (*k, EntryJson { item: v.item, play: v.play })), 4, 0).unwrap();
         assert_eq!(text, reference(&entries));
         assert_eq!(index_text(std::iter::empty(), 0, 0).unwrap(), reference(&[]));
+    }
+
+    #[test]
+    fn a_play_written_with_its_titles_head_is_the_entry_written_whole() {
+        let title = Item {
+            kind: "episode".into(),
+            title: Some("Pilot \"1\"".into()),
+            year: Some(2008),
+            ids: pairs(&[("tmdb", "62085"), ("trakt", "73482")]),
+            show_ids: pairs(&[("tvdb", "81189")]),
+            season: Some(1),
+            episode: Some(1),
+            series_title: Some("Breaking Bad".into()),
+            rating: Some(7.5),
+            rated_at: Some("2026-01-01T00:00:00.000Z".into()),
+            listed_at: Some("2026-01-02T00:00:00.000Z".into()),
+            ..Item::default()
+        };
+        let other = Item { kind: "movie".into(), ids: pairs(&[("tmdb", "603")]), ..Item::default() };
+        let plays: [(u32, &Item, &str, &str, Option<u64>); 4] = [
+            (0, &title, "k1", "2026-05-01T00:00:00.000Z", Some(5_000_000_001)),
+            (0, &title, "k2", "2026-05-02T00:00:00.000Z", None),
+            (1, &other, "k\"3", "2026-05-03T00:00:00.000Z", Some(7)),
+            (0, &title, "k4", "x", Some(8)),
+        ];
+        let mut whole = TextParts::new(1 << 20);
+        let mut headed = TextParts::new(1 << 20);
+        let mut head = TitleHead::default();
+        for (t, item, key, at, id) in plays {
+            whole.entry(key, &EntryJson { item, play: Some((at, id)) }).unwrap();
+            assert!(head.take(t, item).unwrap());
+            headed.play(key, &head, at, id);
+        }
+        assert_eq!(headed.take(true).unwrap(), whole.take(true).unwrap());
+        let extra = Item { extra: Some("{}".into()), ..other };
+        assert!(!head.take(2, &extra).unwrap(), "an item with extra is written whole");
     }
 }

@@ -4,7 +4,7 @@
 
 use super::cache::{part_bytes, Head, Saver};
 use super::Index;
-use crate::model::index_json::{EntryJson, TextParts};
+use crate::model::index_json::{EntryJson, TextParts, TitleHead};
 use crate::state::Store;
 
 /// The parts of an index's text, written as they are asked for; with a saver, each is also
@@ -12,6 +12,7 @@ use crate::state::Store;
 pub struct Render {
     /// Entries written so far (a position in the index's key order).
     at: usize,
+    head: TitleHead,
     out: TextParts,
     done: bool,
     saver: Option<Saver>,
@@ -23,7 +24,14 @@ impl Render {
     /// saved as the cache on the way.
     pub fn new(index: &Index, store: &mut dyn Store, save: bool) -> Render {
         let saver = if save && index.wm.is_some() { Saver::begin(store) } else { None };
-        Render { at: 0, out: TextParts::new(part_bytes()), done: false, saver, saved: false }
+        Render {
+            at: 0,
+            head: TitleHead::default(),
+            out: TextParts::new(part_bytes()),
+            done: false,
+            saver,
+            saved: false,
+        }
     }
 
     /// Whether the cache was saved (after the last part).
@@ -63,8 +71,13 @@ impl Render {
         while self.at < order.len() && !self.out.full() {
             let i = order[self.at] as usize;
             let p = &index.plays[i];
-            let entry = EntryJson { item: &index.title(p).item, play: Some((p.watched_at.as_str(), p.id)) };
-            self.out.entry(&keys[i], &entry)?;
+            let item = &index.title(p).item;
+            // A title's plays follow one another: its head is written once for all of them.
+            if self.head.take(p.title, item)? {
+                self.out.play(&keys[i], &self.head, &p.watched_at, p.id);
+            } else {
+                self.out.entry(&keys[i], &EntryJson { item, play: Some((p.watched_at.as_str(), p.id)) })?;
+            }
             self.at += 1;
         }
         self.done = self.at == order.len();
