@@ -187,7 +187,7 @@ impl TextParts {
         string(&mut self.out, key);
         self.out.extend_from_slice(b": ");
         self.out.extend_from_slice(&head.text);
-        item_tail(&mut self.out, &head.tail_item, Some(watched_at), Some(id));
+        item_tail(&mut self.out, Some(watched_at), head.listed_at.as_deref(), HistoryId::Play(id));
         self.first = false;
     }
 
@@ -213,8 +213,8 @@ pub struct TitleHead {
     /// The title the head was written for (its position in the index).
     of: Option<u32>,
     text: Vec<u8>,
-    /// The item's fields after the head (`listed_at`).
-    tail_item: Item,
+    /// The item's field after the head (`listed_at`).
+    listed_at: Option<String>,
 }
 
 impl TitleHead {
@@ -227,7 +227,7 @@ impl TitleHead {
         if self.of != Some(of) {
             self.text.clear();
             item_head(&mut self.text, item)?;
-            self.tail_item.listed_at.clone_from(&item.listed_at);
+            self.listed_at.clone_from(&item.listed_at);
             self.of = Some(of);
         }
         Ok(true)
@@ -264,7 +264,11 @@ fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Resu
         None => it.watched_at.as_deref(),
     };
     item_head(out, it)?;
-    item_tail(out, it, watched_at, e.play.map(|(_, id)| id));
+    let ids = match e.play {
+        Some((_, id)) => HistoryId::Play(id),
+        None => HistoryId::Text(it.history_id.as_deref()),
+    };
+    item_tail(out, watched_at, it.listed_at.as_deref(), ids);
     Ok(())
 }
 
@@ -318,28 +322,34 @@ fn item_head(out: &mut Vec<u8>, it: &Item) -> Result<(), String> {
     Ok(())
 }
 
-/// The rest of an item after `item_head`: `watched_at`, `listed_at`, the history id (a
-/// play's as a number when `play_id` is given, else the item's text) and the closing brace.
-fn item_tail(out: &mut Vec<u8>, it: &Item, watched_at: Option<&str>, play_id: Option<Option<u64>>) {
-    for (name, v) in [(&b"watched_at"[..], watched_at), (b"listed_at", it.listed_at.as_deref())] {
+/// The history id of an entry: a play's (a number), or the item's own text.
+#[derive(Clone, Copy)]
+enum HistoryId<'a> {
+    Play(Option<u64>),
+    Text(Option<&'a str>),
+}
+
+/// The rest of an item after `item_head`: `watched_at`, `listed_at`, the history id and the
+/// closing brace.
+fn item_tail(out: &mut Vec<u8>, watched_at: Option<&str>, listed_at: Option<&str>, id: HistoryId) {
+    for (name, v) in [(&b"watched_at"[..], watched_at), (b"listed_at", listed_at)] {
         if let Some(v) = v {
             field(out, name);
             string(out, v);
         }
     }
-    match (play_id, &it.history_id) {
-        (Some(Some(id)), _) => {
+    match id {
+        HistoryId::Play(Some(id)) => {
             field(out, b"_trakt_history_id");
             out.push(b'"');
             out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
             out.push(b'"');
         }
-        (Some(None), _) => {}
-        (None, Some(id)) => {
+        HistoryId::Text(Some(id)) => {
             field(out, b"_trakt_history_id");
             string(out, id);
         }
-        (None, None) => {}
+        HistoryId::Play(None) | HistoryId::Text(None) => {}
     }
     out.extend_from_slice(b"\n  }");
 }
