@@ -129,7 +129,7 @@ pub struct Media<'a> {
 
 impl Media<'_> {
     fn norm_ids(&self) -> Ids {
-        self.ids.read().map(|r| Ids::from_raw(&r.0)).unwrap_or_default()
+        self.ids.normalised()
     }
 }
 

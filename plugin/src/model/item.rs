@@ -252,6 +252,50 @@ fn after_any(s: &str, prefixes: &[&str], f: impl Fn(&str) -> Option<String>) -> 
     None
 }
 
+/// The place in `ID_KEYS` of a namespace as given (trimmed, any case); `None` for the
+/// namespaces CrossWatch drops.
+pub fn namespace_place(ns: &str) -> Option<usize> {
+    id_key_place(&lower(ns.trim()))
+}
+
+/// `Ids` built one raw id at a time (`Ids::from_raw`, and readers of JSON ids that
+/// normalise as they read).
+pub struct IdsBuilder {
+    /// (place in ID_KEYS, value): namespaces compared and sorted by number.
+    found: Vec<(usize, String)>,
+    from_guid: Vec<(&'static str, String)>,
+}
+
+impl IdsBuilder {
+    pub fn with_capacity(n: usize) -> IdsBuilder {
+        IdsBuilder { found: Vec::with_capacity(n), from_guid: Vec::new() }
+    }
+
+    /// The raw `value` of the namespace at `place` (`namespace_place`); the first usable
+    /// value of a namespace is kept.
+    pub fn add(&mut self, place: usize, value: &str) {
+        let key = ID_KEYS[place];
+        let Some(v) = normalize_id(key, value) else { return };
+        if key == "guid" {
+            self.from_guid.extend(ids_from_guid(&v));
+        }
+        if !self.found.iter().any(|(k, _)| *k == place) {
+            self.found.push((place, v));
+        }
+    }
+
+    pub fn finish(mut self) -> Ids {
+        for (k, v) in std::mem::take(&mut self.from_guid) {
+            let place = id_key_place(k).expect("guid ids are of ID_KEYS");
+            self.found.retain(|(fk, _)| *fk != place);
+            self.found.push((place, v));
+        }
+        // Namespaces are unique here: sorting by their place in ID_KEYS is that order.
+        self.found.sort_unstable_by_key(|(k, _)| *k);
+        Ids(self.found.into_iter().map(|(k, v)| (ID_KEYS[k], v)).collect())
+    }
+}
+
 /// Normalised ids: at most one value per namespace, in `ID_KEYS` order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids(Vec<(&'static str, String)>);
@@ -261,28 +305,13 @@ impl Ids {
     /// usable value of a namespace wins, except that ids parsed from a `guid` override (as in
     /// CrossWatch's `ids_from`, where guid-derived ids are merged last).
     pub fn from_raw(raw: &[(String, String)]) -> Ids {
-        // (place in ID_KEYS, value): namespaces compared and sorted by number.
-        let mut found: Vec<(usize, String)> = Vec::with_capacity(raw.len());
-        let mut from_guid = Vec::new();
+        let mut b = IdsBuilder::with_capacity(raw.len());
         for (ns, value) in raw {
-            let Some(place) = id_key_place(&lower(ns.trim())) else { continue };
-            let key = ID_KEYS[place];
-            let Some(v) = normalize_id(key, value) else { continue };
-            if key == "guid" {
-                from_guid.extend(ids_from_guid(&v));
-            }
-            if !found.iter().any(|(k, _)| *k == place) {
-                found.push((place, v));
+            if let Some(place) = id_key_place(&lower(ns.trim())) {
+                b.add(place, value);
             }
         }
-        for (k, v) in from_guid {
-            let place = id_key_place(k).expect("guid ids are of ID_KEYS");
-            found.retain(|(fk, _)| *fk != place);
-            found.push((place, v));
-        }
-        // Namespaces are unique here: sorting by their place in ID_KEYS is that order.
-        found.sort_unstable_by_key(|(k, _)| *k);
-        Ids(found.into_iter().map(|(k, v)| (ID_KEYS[k], v)).collect())
+        b.finish()
     }
 
     /// `from_raw(raw).to_raw()`, the values moved rather than copied.

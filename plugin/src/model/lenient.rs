@@ -12,6 +12,8 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::item::{namespace_place, Ids, IdsBuilder};
+
 /// Skip the rest of a compound value a visitor does not want.
 fn skip_map<'de, A: MapAccess<'de>>(mut a: A) -> Result<(), A::Error> {
     while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
@@ -283,6 +285,100 @@ impl LazyIds<'_> {
         let raw = self.0?.get();
         // The text was checked when the row was read: only an object reads as ids.
         serde_json::from_str::<Obj<RawIds>>(raw).ok().and_then(|o| o.0)
+    }
+
+    /// The normalised ids, as `Ids::from_raw` of `read` gives them, read from the text in
+    /// one pass (no raw list in between) unless a namespace is named twice, where the order
+    /// of the names decides and `read` is taken.
+    pub fn normalised(&self) -> Ids {
+        /// Adds one id value to the builder, in `Scalar`'s text form.
+        struct AddTo<'b> {
+            ids: &'b mut IdsBuilder,
+            place: usize,
+        }
+        impl<'de> de::DeserializeSeed<'de> for AddTo<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl<'de> Visitor<'de> for AddTo<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<(), E> {
+                self.ids.add(self.place, v);
+                Ok(())
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+                self.ids.add(self.place, itoa::Buffer::new().format(v));
+                Ok(())
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+                self.ids.add(self.place, itoa::Buffer::new().format(v));
+                Ok(())
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+                if let Some(n) = serde_json::Number::from_f64(v) {
+                    self.ids.add(self.place, &n.to_string());
+                }
+                Ok(())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+                skip_map(a)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+                skip_seq(a)
+            }
+        }
+        /// The ids, or `None` when a namespace is named twice (or the field is no object).
+        #[derive(Default)]
+        struct Direct(Option<Ids>);
+        impl<'de> Deserialize<'de> for Direct {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Direct;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Direct, A::Error> {
+                        let mut ids = IdsBuilder::with_capacity(a.size_hint().unwrap_or(6));
+                        let (mut seen, mut twice) = (0u32, false);
+                        while let Some(k) = a.next_key::<Cow<'de, str>>()? {
+                            match namespace_place(&k) {
+                                Some(place) if seen & (1 << place) == 0 && !twice => {
+                                    seen |= 1 << place;
+                                    a.next_value_seed(AddTo { ids: &mut ids, place })?;
+                                }
+                                Some(_) => {
+                                    twice = true;
+                                    a.next_value::<IgnoredAny>()?;
+                                }
+                                None => {
+                                    a.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(Direct((!twice).then(|| ids.finish())))
+                    }
+                    absent_otherwise!(num str seq);
+                }
+                d.deserialize_any(V)
+            }
+        }
+        let Some(raw) = self.0 else { return Ids::default() };
+        match serde_json::from_str::<Direct>(raw.get()) {
+            Ok(Direct(Some(ids))) => ids,
+            _ => self.read().map(|r| Ids::from_raw(&r.0)).unwrap_or_default(),
+        }
     }
 
     /// The `trakt` id as `read` would give it (the last value of that name, a scalar in its

@@ -133,3 +133,31 @@ fn a_trakt_id_read_alone_is_the_one_the_whole_ids_give() {
         assert_eq!(m.ids.trakt(), whole(m), "{row}");
     }
 }
+
+#[test]
+fn ids_normalised_in_one_pass_are_the_ids_of_the_raw_list() {
+    let cases = [
+        r#"{"trakt": 5, "tmdb": 603, "imdb": "tt0133093", "slug": "The-Matrix", "tvdb": null}"#,
+        r#"{"tmdb": 603.0, "imdb": "0133093", "plex": {"guid": "x"}, "tvrage": 7, "tvdb": true}"#,
+        r#"{"TMDB": "1", "tmdb": "603"}"#,
+        r#"{"tmdb": "1", " tmdb ": "603"}"#,
+        r#"{"tmdb": "x", "tmdb": "603"}"#,
+        r#"{"tmdb": 603, "tmdb": {}}"#,
+        r#"{"guid": "com.plexapp.agents.themoviedb://603?lang=en", "tmdb": 1}"#,
+        r#"{"tmdb": 1, "guid": "imdb://tt0133093", "imdb": "tt1"}"#,
+        r#"{"trakt": 0, "tmdb": "none", "imdb": "", "slug": "UNKNOWN", "mdblist": "ABC"}"#,
+        r#"{"trakt": -5, "tmdb": 18446744073709551615, "tvdb": 1e3, "imdb": "tt\u0031"}"#,
+        r#"{"foo": 1, "foo": 2, "Slug": "X"}"#,
+        r#"{}"#,
+        r#"[1]"#,
+        r#""tmdb""#,
+        r#"null"#,
+    ];
+    for ids in cases {
+        let row = format!(r#"{{"type": "movie", "movie": {{"ids": {ids}}}}}"#);
+        let r = Row::parse(&row).expect("reads typed");
+        let m = r.movie.0.as_ref().expect("a movie object");
+        let whole = m.ids.read().map(|raw| crate::model::Ids::from_raw(&raw.0)).unwrap_or_default();
+        assert_eq!(m.ids.normalised(), whole, "{ids}");
+    }
+}
