@@ -17,7 +17,25 @@ pub const UNKNOWN_KEY: &str = "unknown:";
 
 /// `ns:value` of the first `KEY_PRIORITY` namespace present, lowercased.
 fn best_id(ids: &Ids) -> Option<String> {
-    KEY_PRIORITY.iter().find_map(|ns| ids.get(ns).map(|v| into_lower(format!("{ns}:{v}"))))
+    // Not `format!`: a key is made for every title read, and the formatting machinery is
+    // slow in wasm.
+    KEY_PRIORITY.iter().find_map(|ns| {
+        ids.get(ns).map(|v| {
+            let mut key = String::with_capacity(ns.len() + 1 + v.len() + 12);
+            key.push_str(ns);
+            key.push(':');
+            key.push_str(v);
+            into_lower(key)
+        })
+    })
+}
+
+/// `n` as `format!("{n:02}")` writes it.
+fn push_02(key: &mut String, n: i32) {
+    if (0..10).contains(&n) {
+        key.push('0');
+    }
+    key.push_str(itoa::Buffer::new().format(n));
 }
 
 /// The canonical key of a (normalised) media description.
@@ -37,19 +55,29 @@ pub fn canonical_key(
     year: Option<i32>,
 ) -> String {
     if matches!(kind, Kind::Season | Kind::Episode) {
-        let show = best_id(show_ids).or_else(|| best_id(ids));
-        let fragment = match (kind, season, episode) {
-            (Kind::Season, Some(s), _) => Some(format!("#season:{s}")),
-            (Kind::Episode, Some(s), Some(e)) => Some(format!("#s{s:02}e{e:02}")),
-            _ => None,
-        };
-        if let (Some(show), Some(fragment)) = (show, fragment) {
-            return into_lower(format!("{show}{fragment}"));
+        let numbered =
+            matches!((kind, season, episode), (Kind::Season, Some(_), _) | (Kind::Episode, Some(_), Some(_)));
+        if let Some(mut key) = numbered.then(|| best_id(show_ids).or_else(|| best_id(ids))).flatten() {
+            // The fragment is lowercase already, and so is the best id.
+            match (season, episode) {
+                (Some(s), Some(e)) if *kind == Kind::Episode => {
+                    key.push_str("#s");
+                    push_02(&mut key, s);
+                    key.push('e');
+                    push_02(&mut key, e);
+                }
+                (Some(s), _) => {
+                    key.push_str("#season:");
+                    key.push_str(itoa::Buffer::new().format(s));
+                }
+                _ => {}
+            }
+            return key;
         }
     }
-    if let Some(key) = best_id(ids) {
+    if let Some(mut key) = best_id(ids) {
         if *kind == Kind::Show && key.starts_with("tmdb:") {
-            return format!("{key}#show");
+            key.push_str("#show");
         }
         return key;
     }
@@ -91,6 +119,19 @@ mod tests {
     fn item(kind: &str, ids: &[(&str, &str)], show_ids: &[(&str, &str)], s: Option<i32>, e: Option<i32>) -> Item {
         let raw = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Item { kind: kind.into(), ids: raw(ids), show_ids: raw(show_ids), season: s, episode: e, ..Item::default() }
+    }
+
+    #[test]
+    fn numbers_are_padded_as_format_pads_them() {
+        for n in [i32::MIN, -123, -10, -9, -1, 0, 1, 9, 10, 99, 100, 123, i32::MAX] {
+            let mut key = String::new();
+            push_02(&mut key, n);
+            assert_eq!(key, format!("{n:02}"));
+        }
+        let bb = [("tmdb", "1396")];
+        assert_eq!(item_key(&item("episode", &[], &bb, Some(-1), Some(-12))), "tmdb:1396#s-1e-12");
+        assert_eq!(item_key(&item("season", &[], &bb, Some(-3), None)), "tmdb:1396#season:-3");
+        assert_eq!(item_key(&item("season", &[("TMDB", "12")], &[], Some(1), Some(2))), "tmdb:12#season:1");
     }
 
     #[test]

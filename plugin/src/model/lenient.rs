@@ -411,7 +411,49 @@ impl LazyIds<'_> {
             }
         }
         let raw = self.0?.get();
+        if let Some(found) = trakt_of_flat(raw) {
+            return found;
+        }
         serde_json::from_str::<Trakt>(raw).ok()?.0?.parse().ok()
+    }
+}
+
+/// `LazyIds::trakt` of an ids object with no nested value and no escape (what Trakt sends),
+/// found without parsing it: there every `"trakt"` followed by `:` is that key, the last one
+/// counts, and its value is digits, a string or a literal. `None` (undecided) for any other
+/// text and for values whose text form takes parsing (negative numbers, fractions).
+fn trakt_of_flat(raw: &str) -> Option<Option<u64>> {
+    let b = raw.as_bytes();
+    if b.first() != Some(&b'{') || b[1..].iter().any(|c| matches!(c, b'{' | b'[' | b'\\')) {
+        return None;
+    }
+    let Some(at) = raw.rfind("\"trakt\"") else { return Some(None) };
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = at + 7;
+    while b.get(i).is_some_and(ws) {
+        i += 1;
+    }
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while b.get(i).is_some_and(ws) {
+        i += 1;
+    }
+    match b.get(i)? {
+        b'0'..=b'9' => {
+            let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            match b.get(i + digits)? {
+                c if ws(c) || matches!(c, b',' | b'}') => Some(raw[i..i + digits].parse().ok()),
+                _ => None,
+            }
+        }
+        b'"' => {
+            let len = raw[i + 1..].find('"')?;
+            Some(raw[i + 1..i + 1 + len].parse().ok())
+        }
+        b'n' | b't' | b'f' => Some(None),
+        _ => None,
     }
 }
 
@@ -530,5 +572,24 @@ impl<'de> Deserialize<'de> for Uint {
             absent_otherwise!(str map seq);
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trakt_of_flat;
+
+    #[test]
+    fn trakt_sends_ids_the_flat_reading_decides() {
+        let trakt = r#"{"trakt":100101,"slug":"sample-show-1","tvdb":300001,"imdb":"tt2000001","tmdb":200001}"#;
+        assert_eq!(trakt_of_flat(trakt), Some(Some(100101)));
+        assert_eq!(trakt_of_flat(r#"{"tmdb": 5}"#), Some(None));
+        assert_eq!(trakt_of_flat(r#"{"trakt": "12"}"#), Some(Some(12)));
+        // Left to the parser: nesting, escapes, fractions, negative numbers, not an object.
+        for undecided in [r#"{"trakt": 1, "x": {}}"#, r#"{"trakt": 1, "s": "\u0041"}"#, r#"{"trakt": 1.0}"#] {
+            assert_eq!(trakt_of_flat(undecided), None, "{undecided}");
+        }
+        assert_eq!(trakt_of_flat(r#"{"trakt": -1}"#), None);
+        assert_eq!(trakt_of_flat("[1]"), None);
     }
 }

@@ -121,6 +121,28 @@ fn a_trakt_id_read_alone_is_the_one_the_whole_ids_give() {
         json!("trakt"),
     ];
     let mut cases: Vec<String> = ids.iter().map(|i| format!(r#"{{"title": "A", "ids": {i}}}"#)).collect();
+    // As Trakt and others write them: spaces, strings, literals, a name as a value.
+    for ids in [
+        r#"{ "trakt" : 100101 , "tvdb":500101}"#,
+        "{\"tmdb\":1,\n  \"trakt\":\t\"42\"\r}",
+        r#"{"trakt": null, "tmdb": 5}"#,
+        r#"{"trakt": true}"#,
+        r#"{"slug": "trakt", "tmdb": 5}"#,
+        r#"{"slug": "trakt"}"#,
+        r#"{"trakt": 5e3}"#,
+        r#"{"trakt": -0}"#,
+        r#"{"trakt": 0}"#,
+        r#"{"trakt": "+7"}"#,
+        r#"{"trakt": ""}"#,
+        r#"{"trakt": 99999999999999999999999}"#,
+        r#"{"trakt": 18446744073709551616}"#,
+        r#"{"trakt": 7, "slug": "a\"trakt\": 9"}"#,
+        r#"{"trakt": 7, "plex": {"trakt": 9}}"#,
+        r#"{"trakt": 7, "trakt": [1]}"#,
+        r#"{"trakt": 7, "trakt": "8"}"#,
+    ] {
+        cases.push(format!(r#"{{"ids": {ids}}}"#));
+    }
     // A repeated name: the last value counts, a non-scalar one included.
     cases.push(r#"{"ids": {"trakt": 5, "trakt": 6}}"#.into());
     cases.push(r#"{"ids": {"trakt": 5, "trakt": {}}}"#.into());
