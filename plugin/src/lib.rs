@@ -29,6 +29,7 @@ mod model;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub mod native;
 mod payload;
+mod sort;
 mod state;
 #[cfg(test)]
 mod testkit;

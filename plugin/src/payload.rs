@@ -245,8 +245,12 @@ pub fn build_body(entries: &[Entry]) -> Body {
 
 /// A JSON object with its keys inserted in alphabetical order.
 fn object(mut fields: Vec<(String, Value)>) -> Value {
-    fields.sort_by(|a, b| a.0.cmp(&b.0));
-    Value::Object(fields.into_iter().collect())
+    crate::sort::sort_by(&mut fields, |a, b| a.0.cmp(&b.0));
+    let mut object = serde_json::Map::new();
+    for (k, v) in fields {
+        object.insert(k, v);
+    }
+    Value::Object(object)
 }
 
 fn with_attrs(mut fields: Vec<(String, Value)>, attrs: &Attrs) -> Value {

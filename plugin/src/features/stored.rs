@@ -50,7 +50,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for StoredMap<'a> {
                 }
                 if !sorted {
                     // Stable: of a repeated key the last value comes last, and is kept.
-                    items.sort_by(|x, y| x.0.cmp(&y.0));
+                    crate::sort::sort_by(&mut items, |x, y| x.0.cmp(&y.0));
                     let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(items.len());
                     for it in items {
                         match kept.last_mut() {

@@ -291,7 +291,7 @@ impl IdsBuilder {
             self.found.push((place, v));
         }
         // Namespaces are unique here: sorting by their place in ID_KEYS is that order.
-        self.found.sort_unstable_by_key(|(k, _)| *k);
+        crate::sort::sort_by_key(&mut self.found, |(k, _)| *k);
         Ids(self.found.into_iter().map(|(k, v)| (ID_KEYS[k], v)).collect())
     }
 }

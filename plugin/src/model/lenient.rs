@@ -258,7 +258,7 @@ impl<'de> Deserialize<'de> for RawIds {
                     }
                 }
                 if value_maps_sorted() {
-                    all.sort_by(|x, y| x.0.cmp(&y.0));
+                    crate::sort::sort_by(&mut all, |x, y| x.0.cmp(&y.0));
                 }
                 Ok(RawIds(all.into_iter().filter_map(|(k, v)| Some((k, v?))).collect()))
             }

@@ -10,7 +10,7 @@ pub const WINDOW_GAP_SECS: i64 = 3600;
 /// `WINDOW_GAP_SECS` share a window, and at most `MAX_WINDOWS` windows (the smallest gaps are
 /// bridged first).
 pub fn windows(mut minutes: Vec<i64>) -> Vec<(i64, i64)> {
-    minutes.sort_unstable();
+    crate::sort::sort(&mut minutes);
     minutes.dedup();
     if minutes.is_empty() {
         return Vec::new();
@@ -18,10 +18,10 @@ pub fn windows(mut minutes: Vec<i64>) -> Vec<(i64, i64)> {
     let mut gaps: Vec<(i64, usize)> =
         minutes.windows(2).enumerate().map(|(i, w)| (w[1] - w[0], i)).filter(|(g, _)| *g > WINDOW_GAP_SECS).collect();
     // Split at the largest gaps only.
-    gaps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    crate::sort::sort_by(&mut gaps, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     gaps.truncate(MAX_WINDOWS - 1);
     let mut cuts: Vec<usize> = gaps.into_iter().map(|(_, i)| i).collect();
-    cuts.sort_unstable();
+    crate::sort::sort(&mut cuts);
     let mut out = Vec::new();
     let mut from = 0usize;
     for c in cuts {

@@ -243,7 +243,7 @@ impl Ratings {
         let generated_at = time::format_utc(ctx.client.wall_unix_secs());
         // In key order, as the cache holds it: a live read and a cache hit give the same
         // entries and text (keys are unique here).
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
         let text = save_cache(ctx.state, &generated_at, entries.iter().map(|(k, it)| (k.as_str(), it)), &wm)?;
         log::event(
             Level::Info,

@@ -331,7 +331,7 @@ impl Watchlist {
         };
         // In key order, as the shadow holds it: a live read and a 304 give the same entries
         // and text (keys are unique here).
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
         let text = save_shadow(ctx, entries.iter().map(|(k, it)| (k.as_str(), it)), &meta)?;
         log::event(
             Level::Info,

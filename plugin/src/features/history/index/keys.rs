@@ -50,11 +50,40 @@ fn cmp_with_at(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The plays in the order of (title rank, minute, read back, history id, position): sorted
+/// as packed numbers (rank, minute, position), then the few plays of one title's minute by
+/// the rest.
+fn play_order(plays: &[super::Play], rank: &[u32]) -> Vec<u32> {
+    let mut packed: Vec<u128> = plays
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // The sign bit flipped: minutes compare as unsigned numbers in their order.
+            let minute = (p.minute as u64) ^ (1 << 63);
+            (u128::from(rank[p.title as usize]) << 96) | (u128::from(minute) << 32) | i as u128
+        })
+        .collect();
+    packed.sort_unstable();
+    let mut order: Vec<u32> = packed.iter().map(|k| *k as u32).collect();
+    let mut start = 0;
+    while start < packed.len() {
+        let at = packed[start] >> 32;
+        let end = start + packed[start..].iter().take_while(|k| *k >> 32 == at).count();
+        if end - start > 1 {
+            crate::sort::sort_by_key(&mut order[start..end], |i| {
+                let p = &plays[*i as usize];
+                (p.id.is_none(), p.id)
+            });
+        }
+        start = end;
+    }
+    order
+}
+
 impl Keyed {
     pub fn of(index: &Index) -> Keyed {
         let titles = &index.titles;
-        let mut by_base: Vec<u32> = (0..titles.len() as u32).collect();
-        by_base.sort_unstable_by(|a, b| cmp_with_at(&titles[*a as usize].base, &titles[*b as usize].base));
+        let by_base = crate::sort::order(titles.len(), &mut |a, b| cmp_with_at(&titles[a].base, &titles[b].base));
         // Equal bases, equal rank.
         let mut rank = vec![0u32; titles.len()];
         for w in 1..by_base.len() {
@@ -62,11 +91,7 @@ impl Keyed {
             rank[t] = rank[prev] + u32::from(titles[prev].base != titles[t].base);
         }
         let plays = &index.plays;
-        let mut order: Vec<u32> = (0..plays.len() as u32).collect();
-        order.sort_unstable_by_key(|i| {
-            let p = &plays[*i as usize];
-            (rank[p.title as usize], p.minute, p.id.is_none(), p.id, *i)
-        });
+        let mut order = play_order(plays, &rank);
         let mut keys = vec![String::new(); plays.len()];
         let mut prev: Option<(u32, i64)> = None;
         let mut dups = 0u32;
@@ -99,7 +124,7 @@ impl Keyed {
         }
         let sorted = order.windows(2).all(|w| keys[w[0] as usize] < keys[w[1] as usize]);
         if !sorted {
-            order.sort_unstable_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+            order = crate::sort::order(keys.len(), &mut |a, b| keys[a].cmp(&keys[b]));
         }
         Keyed { keys, order }
     }

@@ -18,7 +18,7 @@ impl Index {
             by_base.entry(self.title(p).base.as_str()).or_default().push(i);
         }
         for v in by_base.values_mut() {
-            v.sort_by_key(|i| (self.plays[*i].minute, self.plays[*i].id.is_none(), self.plays[*i].id));
+            crate::sort::sort_by_key(v, |i| (self.plays[*i].minute, self.plays[*i].id.is_none(), self.plays[*i].id));
         }
         Lookup { index: self, presence, by_base }
     }

@@ -1,0 +1,93 @@
+//! One sort for the whole component.
+//!
+//! The standard library's sorts are generic over the element and the comparison: each
+//! `sort_by` of another type or closure is a copy of the algorithm (2-12 KB of wasm each,
+//! over 100 KB for the adapter's two dozen sorts, `BTreeMap`s built with `collect` among
+//! them). Here the algorithm is instantiated once, over positions and a comparison called
+//! through a `dyn` reference; putting the elements in that order is a small generic loop.
+
+use std::cmp::Ordering;
+
+/// The positions `0..n` in the order `cmp` gives them; equal positions keep their order
+/// (a stable sort).
+pub fn order(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<u32> {
+    let mut positions: Vec<u32> = (0..n as u32).collect();
+    positions.sort_unstable_by(|a, b| cmp(*a as usize, *b as usize).then(a.cmp(b)));
+    positions
+}
+
+/// Sort `v` by `cmp`, stably.
+pub fn sort_by<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+    if v.len() < 2 {
+        return;
+    }
+    let positions = order(v.len(), &mut |a, b| cmp(&v[a], &v[b]));
+    permute(v, positions);
+}
+
+/// Sort `v` by the key `key` gives each element, stably.
+pub fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
+    sort_by(v, |a, b| key(a).cmp(&key(b)));
+}
+
+/// Sort `v` in its natural order.
+pub fn sort<T: Ord>(v: &mut [T]) {
+    sort_by(v, T::cmp);
+}
+
+/// Put `v` in the order `positions` names (`positions[k]` is the place, before, of the
+/// element that goes to `k`), in place: each cycle of the permutation is followed once.
+fn permute<T>(v: &mut [T], mut positions: Vec<u32>) {
+    for start in 0..v.len() {
+        let mut at = start;
+        loop {
+            let from = positions[at] as usize;
+            positions[at] = at as u32;
+            if from == start || from == at {
+                break;
+            }
+            v.swap(at, from);
+            at = from;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_as_the_standard_library_does_and_stably() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for n in [0usize, 1, 2, 3, 5, 17, 64, 1000] {
+            for modulo in [1u32, 3, 1000, u32::MAX] {
+                let v: Vec<(u32, usize)> = (0..n).map(|i| (next() % modulo, i)).collect();
+                let mut ours = v.clone();
+                sort_by_key(&mut ours, |p| p.0);
+                let mut std = v.clone();
+                std.sort_by_key(|p| p.0);
+                assert_eq!(ours, std, "n={n} modulo={modulo}");
+                let mut plain: Vec<u32> = v.iter().map(|p| p.0).collect();
+                let mut std_plain = plain.clone();
+                sort(&mut plain);
+                std_plain.sort();
+                assert_eq!(plain, std_plain);
+                let mut rev = v.clone();
+                sort_by(&mut rev, |a, b| b.0.cmp(&a.0));
+                let mut std_rev = v.clone();
+                std_rev.sort_by_key(|p| std::cmp::Reverse(p.0));
+                assert_eq!(rev, std_rev);
+            }
+        }
+    }
+
+    #[test]
+    fn order_names_the_positions() {
+        let v = ["c", "a", "b", "a"];
+        assert_eq!(order(v.len(), &mut |a, b| v[a].cmp(v[b])), vec![1, 3, 2, 0]);
+    }
+}
