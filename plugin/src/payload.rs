@@ -337,7 +337,9 @@ impl Body {
     /// sent under it when only episodes were sent.
     pub fn match_not_found(&self, not_found: &Value) -> NotFound {
         let scoped = self.match_not_found_scoped(not_found);
-        NotFound { inputs: scoped.inputs.into_iter().map(|(i, _)| i).collect(), unmatched: scoped.unmatched }
+        let mut inputs = BTreeSet::new();
+        inputs.extend(scoped.inputs.into_iter().map(|(i, _)| i));
+        NotFound { inputs, unmatched: scoped.unmatched }
     }
 
     /// `match_not_found` keeping the scope of each match (history tells a missing episode
@@ -412,25 +414,26 @@ impl Body {
                                     hit = true;
                                 }
                             }
-                            let sent: BTreeSet<usize> =
-                                s.episodes.iter().flat_map(|(_, _, i)| i.iter().copied()).collect();
+                            let mut sent = BTreeSet::new();
+                            sent.extend(s.episodes.iter().flat_map(|(_, _, i)| i.iter().copied()));
                             if !season_hits.is_empty() && season_hits == sent {
                                 put(&sent.iter().copied().collect::<Vec<_>>(), Scope::Parent);
                             }
                             show_hits.extend(season_hits);
                         }
                     }
-                    let sent: BTreeSet<usize> = show
-                        .seasons
-                        .iter()
-                        .flat_map(|s| {
-                            s.whole
-                                .iter()
-                                .flat_map(|(_, i)| i.iter())
-                                .chain(s.episodes.iter().flat_map(|(_, _, i)| i.iter()))
-                        })
-                        .copied()
-                        .collect();
+                    let mut sent = BTreeSet::new();
+                    sent.extend(
+                        show.seasons
+                            .iter()
+                            .flat_map(|s| {
+                                s.whole
+                                    .iter()
+                                    .flat_map(|(_, i)| i.iter())
+                                    .chain(s.episodes.iter().flat_map(|(_, _, i)| i.iter()))
+                            })
+                            .copied(),
+                    );
                     if !show_hits.is_empty() && show_hits == sent {
                         put(&sent.iter().copied().collect::<Vec<_>>(), Scope::Parent);
                     }

@@ -508,6 +508,13 @@ pub fn stored_items(
     Some(items)
 }
 
+/// Entries in key order (keys unique) as a map: one function for every feature's map, since
+/// each `collect` from another iterator type is another copy of the standard sort (see
+/// `crate::sort`).
+pub fn entry_map(entries: Vec<(String, Item)>) -> BTreeMap<String, Item> {
+    entries.into_iter().collect()
+}
+
 /// The key as reported: "" for an item without any usable id or title.
 pub fn public_key(key: &str) -> String {
     if key == UNKNOWN_KEY {

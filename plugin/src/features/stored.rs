@@ -83,7 +83,7 @@ impl StoredMap<'_> {
             }
         }
         // In key order already: the map is built without a search per item.
-        Some(items.into_iter().collect())
+        Some(super::entry_map(items))
     }
 }
 

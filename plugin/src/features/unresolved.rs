@@ -84,7 +84,8 @@ pub fn update(
         let hints = hints.into_iter();
         match doc.items.get_mut(key) {
             Some(e) if e.action == op => {
-                let mut reasons: BTreeSet<String> = e.reasons.drain(..).collect();
+                let mut reasons = BTreeSet::new();
+                reasons.extend(e.reasons.drain(..));
                 reasons.extend(hints);
                 e.reasons = reasons.into_iter().collect();
                 e.item = item_to_json(item);

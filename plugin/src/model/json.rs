@@ -152,8 +152,8 @@ pub fn item_from_json(v: &Value) -> Option<Item> {
         "_trakt_history_id",
         "history_id",
     ];
-    let extra: Map<String, Value> =
-        o.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut extra = Map::new();
+    extra.extend(o.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
     Some(Item {
         kind: s("type").unwrap_or_default(),
         title: s("title"),

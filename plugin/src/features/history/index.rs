@@ -315,7 +315,7 @@ impl Index {
 
     /// Add the plays of `other` whose history id this index does not hold yet.
     pub fn absorb(&mut self, other: &Index) -> usize {
-        let known: std::collections::BTreeSet<u64> = self.plays.iter().filter_map(|p| p.id).collect();
+        let known = id_set(&self.plays);
         let mut n = 0;
         for p in &other.plays {
             if p.id.is_some_and(|id| known.contains(&id)) {
@@ -337,6 +337,14 @@ impl Index {
             self.push(&t.item, t.kind, p.minute, p.id, p.watched_at.clone());
         }
     }
+}
+
+/// The history ids of `plays`. Built by inserting (`collect` would sort them first, a copy
+/// of the standard sort: see `crate::sort`).
+fn id_set(plays: &[Play]) -> std::collections::BTreeSet<u64> {
+    let mut ids = std::collections::BTreeSet::new();
+    ids.extend(plays.iter().filter_map(|p| p.id));
+    ids
 }
 
 /// What a history row says before its title is needed.
@@ -603,7 +611,7 @@ fn resolve_pending(ctx: &mut Ctx, index: &mut Index) {
             }
         }
     }
-    let mut known: std::collections::BTreeSet<u64> = index.plays.iter().filter_map(|p| p.id).collect();
+    let mut known = id_set(&index.plays);
     let lookup = rows.lookup();
     let mut found = 0usize;
     for i in pending {

@@ -185,13 +185,15 @@ impl History {
             return;
         }
         let apply = |ix: &mut Index| {
-            let bases: BTreeSet<String> = {
+            let mut bases = BTreeSet::new();
+            {
                 let lookup = ix.lookup();
-                gone_items
-                    .iter()
-                    .filter_map(|&i| lookup.base_of(&items[i], &item_key(&items[i])).map(str::to_string))
-                    .collect()
-            };
+                bases.extend(
+                    gone_items
+                        .iter()
+                        .filter_map(|&i| lookup.base_of(&items[i], &item_key(&items[i])).map(str::to_string)),
+                );
+            }
             let before = ix.plays.len();
             ix.retain(|p, t| !p.id.is_some_and(|id| gone_ids.contains(&id)) && !bases.contains(&t.base));
             before - ix.plays.len()
@@ -242,18 +244,15 @@ fn way(item: &Item) -> Result<Way, Hint> {
 
 /// The integers of `not_found.ids` (numbers or numeric strings).
 fn not_found_ids(resp: &Value) -> BTreeSet<u64> {
-    resp.pointer("/not_found/ids")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| match v {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.trim().parse().ok(),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut ids = BTreeSet::new();
+    if let Some(a) = resp.pointer("/not_found/ids").and_then(Value::as_array) {
+        ids.extend(a.iter().filter_map(|v| match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }));
+    }
+    ids
 }
 
 /// A chunk of history ids: ids in `not_found.ids` are `skipped` (already gone); the rest are

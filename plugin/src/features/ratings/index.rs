@@ -133,7 +133,7 @@ impl Ratings {
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
         match self.read(ctx, false)? {
             Found::Live(entries, _) => {
-                self.index = Some(entries.iter().cloned().collect());
+                self.index = Some(crate::features::entry_map(entries.to_vec()));
                 Ok(entries)
             }
             _ => Ok(self.index.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()),
@@ -145,7 +145,7 @@ impl Ratings {
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
         match self.read(ctx, true)? {
             Found::Live(entries, text) => {
-                self.index = Some(entries.into_iter().collect());
+                self.index = Some(crate::features::entry_map(entries));
                 Ok(text)
             }
             Found::Text(text) => Ok(text),
@@ -238,8 +238,8 @@ impl Ratings {
                 }
             }
         }
-        let wm: BTreeMap<String, String> =
-            TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))).collect();
+        let mut wm = BTreeMap::new();
+        wm.extend(TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))));
         let generated_at = time::format_utc(ctx.client.wall_unix_secs());
         // In key order, as the cache holds it: a live read and a cache hit give the same
         // entries and text (keys are unique here).

@@ -221,7 +221,9 @@ fn account(
         if members.is_empty() {
             continue;
         }
-        let units = members.iter().map(|i| keys[*i].as_str()).collect::<BTreeSet<_>>().len() as u64;
+        let mut distinct = BTreeSet::new();
+        distinct.extend(members.iter().map(|i| keys[*i].as_str()));
+        let units = distinct.len() as u64;
         if op == Op::Add && done[g] < units {
             log::event(
                 Level::Warn,

@@ -63,7 +63,7 @@ impl Watchlist {
     pub fn build_index(&mut self, ctx: &mut Ctx) -> Result<Vec<(String, Item)>, AdapterError> {
         match self.read(ctx, false)? {
             Found::Live(entries, _) => {
-                self.index = Some(entries.iter().cloned().collect());
+                self.index = Some(crate::features::entry_map(entries.to_vec()));
                 Ok(entries)
             }
             Found::Items(items) => Ok(self.index.insert(items).iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
@@ -77,7 +77,7 @@ impl Watchlist {
     pub fn build_index_json(&mut self, ctx: &mut Ctx) -> Result<String, AdapterError> {
         match self.read(ctx, true)? {
             Found::Live(entries, text) => {
-                self.index = Some(entries.into_iter().collect());
+                self.index = Some(crate::features::entry_map(entries));
                 Ok(text)
             }
             Found::Text(text) => {
