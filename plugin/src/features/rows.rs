@@ -143,16 +143,27 @@ impl<'a> Row<'a> {
 
     /// `row_to_item` of the same row.
     pub fn item(&self) -> Result<Option<Item>, String> {
-        Ok(self.normalised(false)?.map(|(item, _)| item))
+        Ok(self.normalised(false, None)?.map(|(item, _)| item))
     }
 
     /// `item` and its `item_key`, the ids normalised once for both.
     pub fn keyed_item(&self) -> Result<Option<(Item, String)>, String> {
-        Ok(self.normalised(true)?.map(|(item, key)| (item, key.unwrap_or_default())))
+        Ok(self.normalised(true, None)?.map(|(item, key)| (item, key.unwrap_or_default())))
+    }
+
+    /// `keyed_item`, the show's ids taken from `shows` when they are the ones it normalised
+    /// last (a history's episodes of one show come in runs).
+    pub fn keyed_item_with(&self, shows: &mut IdsMemo) -> Result<Option<(Item, String)>, String> {
+        Ok(self.normalised(true, Some(shows))?.map(|(item, key)| (item, key.unwrap_or_default())))
     }
 
     /// `item`, and with `keyed` its `item_key` (made from the ids normalised for the item).
-    fn normalised(&self, keyed: bool) -> Result<Option<(Item, Option<String>)>, String> {
+    fn normalised(&self, keyed: bool, shows: Option<&mut IdsMemo>) -> Result<Option<(Item, Option<String>)>, String> {
+        let mut shows = shows;
+        let mut show_ids = |show: &Media<'a>| match shows.as_deref_mut() {
+            Some(memo) => memo.ids(&show.ids),
+            None => show.norm_ids(),
+        };
         let kind = self.kind.get().ok_or("no type")?;
         fn obj<'m, 'a>(o: &'m Obj<Media<'a>>, name: &str) -> Result<&'m Media<'a>, String> {
             o.0.as_ref().ok_or_else(|| format!("no {name} object"))
@@ -174,7 +185,7 @@ impl<'a> Row<'a> {
                 let s = obj(&self.season, "season")?;
                 let show = obj(&self.show, "show")?;
                 let show_title = show.title.owned();
-                let (ids, show_ids) = (s.norm_ids(), show.norm_ids());
+                let (ids, show_ids) = (s.norm_ids(), show_ids(show));
                 let item = Item {
                     kind: "season".into(),
                     title: show_title.clone(),
@@ -191,7 +202,7 @@ impl<'a> Row<'a> {
                 let e = obj(&self.episode, "episode")?;
                 let show = obj(&self.show, "show")?;
                 let show_title = show.title.owned();
-                let (ids, show_ids) = (e.norm_ids(), show.norm_ids());
+                let (ids, show_ids) = (e.norm_ids(), show_ids(show));
                 let item = Item {
                     kind: "episode".into(),
                     title: e.title.owned().or_else(|| show_title.clone()),
@@ -214,6 +225,27 @@ impl<'a> Row<'a> {
         item.show_ids = show_ids.into_raw();
         let key = keyed.then(|| key.unwrap_or_else(|| item_key(&item)));
         Ok(Some((item, key)))
+    }
+}
+
+/// The ids of the show a row normalised last, by their text: the episodes of one show that
+/// follow one another in a history share them.
+#[derive(Debug, Clone, Default)]
+pub struct IdsMemo {
+    text: String,
+    ids: Ids,
+}
+
+impl IdsMemo {
+    /// `ids.normalised()`, from the memo when the text is the one normalised last.
+    fn ids(&mut self, ids: &LazyIds) -> Ids {
+        let text = ids.text().unwrap_or("");
+        if text.is_empty() || text != self.text {
+            self.ids = ids.normalised();
+            self.text.clear();
+            self.text.push_str(text);
+        }
+        self.ids.clone()
     }
 }
 

@@ -280,6 +280,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for LazyIds<'a> {
 }
 
 impl LazyIds<'_> {
+    /// The field's JSON text, when there is one.
+    pub fn text(&self) -> Option<&str> {
+        self.0.map(RawValue::get)
+    }
+
     /// The ids as `Obj<RawIds>` reads them: `None` unless the field is an object.
     pub fn read(&self) -> Option<RawIds> {
         let raw = self.0?.get();
@@ -427,7 +432,8 @@ fn trakt_of_flat(raw: &str) -> Option<Option<u64>> {
     if b.first() != Some(&b'{') || b[1..].iter().any(|c| matches!(c, b'{' | b'[' | b'\\')) {
         return None;
     }
-    let Some(at) = raw.rfind("\"trakt\"") else { return Some(None) };
+    // A byte search: `rfind` sets up a string searcher per call, most of this function's cost.
+    let Some(at) = b.windows(7).rposition(|w| w == b"\"trakt\"") else { return Some(None) };
     let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let mut i = at + 7;
     while b.get(i).is_some_and(ws) {

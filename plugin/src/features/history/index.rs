@@ -20,7 +20,7 @@ use crate::client::paging::{self, Walked};
 use crate::client::Call;
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
-use crate::features::rows::{row_to_item, Row};
+use crate::features::rows::{row_to_item, IdsMemo, Row};
 use crate::features::{is_session_wide, Ctx};
 use crate::log::{self, Level};
 use crate::model::keys::canonical_key;
@@ -45,7 +45,7 @@ pub const DELTA_MARGIN_SECS: i64 = 300;
 pub const INDEX_SCHEMA: u32 = 3;
 
 /// The two kinds of play Trakt records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PlayKind {
     Movie,
     Episode,
@@ -105,7 +105,7 @@ pub struct Play {
 pub struct Index {
     titles: Vec<Title>,
     /// Titles by their trakt id (rows always carry one) -> position.
-    by_trakt: BTreeMap<(PlayKind, u64), u32>,
+    by_trakt: std::collections::HashMap<(PlayKind, u64), u32, rustc_hash::FxBuildHasher>,
     /// Titles without a trakt id (plays added from a caller's item), by key and ids.
     by_other: BTreeMap<String, u32>,
     pub plays: Vec<Play>,
@@ -113,6 +113,8 @@ pub struct Index {
     /// before the live read; `None` when it could not be read (then the index is not cached).
     pub wm: Option<String>,
     pub generated_at: String,
+    /// The show ids rows normalised last (`push_row`).
+    shows: IdsMemo,
     /// `keys()` and `key_order()`, computed once; every change to `plays` or `titles`
     /// empties it.
     keys: std::cell::OnceCell<keys::Keyed>,
@@ -206,7 +208,7 @@ impl Index {
             (Some(t), _) => t,
             // A new title with a trakt id (0 is no id): its key from the ids normalised once.
             (None, Some(n)) if n != 0 => {
-                let (item, base) = r.keyed_item()?.ok_or("not a movie or episode")?;
+                let (item, base) = r.keyed_item_with(&mut self.shows)?.ok_or("not a movie or episode")?;
                 let t = self.titles.len() as u32;
                 self.by_trakt.insert((kind, n), t);
                 self.titles.push(Title { base, kind, item: bare(item) });
@@ -447,7 +449,7 @@ pub fn refresh(ctx: &mut Ctx) -> Result<Index, AdapterError> {
             if fresh {
                 save_cache(ctx.state, &index);
             }
-            Ok(index)
+            Ok(*index)
         }
         Refreshed::Cached(_) => Err(AdapterError::Internal("history index: none read".into())),
     }
@@ -458,7 +460,7 @@ pub enum Refreshed {
     /// The cache, unchanged on Trakt: its text, unread (only when asked for as text).
     Cached(CachedText),
     /// The index, read (`fresh`: live or from a delta, not saved yet) or from the cache.
-    Index { index: Index, fresh: bool },
+    Index { index: Box<Index>, fresh: bool },
 }
 
 /// The complete history, from the cache when Trakt confirms it (see the module comment of
@@ -492,7 +494,7 @@ pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterErro
                             }
                         } else if let Some(index) = cached.index(ctx.state) {
                             done();
-                            return Ok(Refreshed::Index { index, fresh: false });
+                            return Ok(Refreshed::Index { index: Box::new(index), fresh: false });
                         }
                     }
                     c => log::event(
@@ -528,7 +530,7 @@ pub fn refresh_as(ctx: &mut Ctx, as_text: bool) -> Result<Refreshed, AdapterErro
         "index_done",
         &[("count", index.plays.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
     );
-    Ok(Refreshed::Index { index, fresh: true })
+    Ok(Refreshed::Index { index: Box::new(index), fresh: true })
 }
 
 /// The cache brought up to date by a read from shortly before its watermark `at`; `None`
@@ -564,7 +566,7 @@ fn delta(
                     ("was", before.to_string()),
                 ],
             );
-            Ok(Some(Refreshed::Index { index: cache, fresh: true }))
+            Ok(Some(Refreshed::Index { index: Box::new(cache), fresh: true }))
         }
         c => {
             log::event(

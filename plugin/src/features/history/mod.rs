@@ -196,7 +196,7 @@ impl History {
             }
             Refreshed::Index { index, fresh } => {
                 let render = Render::new(&index, ctx.state, fresh);
-                self.index = Some(index);
+                self.index = Some(*index);
                 Ok(Text::Render(render))
             }
         }

@@ -183,3 +183,15 @@ fn ids_normalised_in_one_pass_are_the_ids_of_the_raw_list() {
         assert_eq!(m.ids.normalised(), whole, "{ids}");
     }
 }
+
+#[test]
+fn rows_read_with_the_show_memo_are_read_as_without_it() {
+    let rows: Vec<Value> = odd_rows().into_iter().chain(golden_rows()).collect();
+    let mut memo = super::IdsMemo::default();
+    // Each row twice in a row (the memo's case), and all of them after one another.
+    for row in rows.iter().flat_map(|r| [r, r]).chain(rows.iter()) {
+        let text = row.to_string();
+        let typed = Row::parse(&text).expect("an object row reads typed");
+        assert_eq!(typed.keyed_item_with(&mut memo), typed.keyed_item(), "{text}");
+    }
+}

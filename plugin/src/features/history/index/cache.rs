@@ -309,7 +309,7 @@ enum Body {
     /// schema 3 when it is used.
     Text(String),
     /// Schema 1, parsed: rewritten as schema 3 when it is used.
-    Legacy(Index),
+    Legacy(Box<Index>),
 }
 
 /// The text of an unchanged cache, as it is handed out.
@@ -396,7 +396,7 @@ impl Cached {
             Body::Legacy(index) => {
                 migrated();
                 save_cache(store, &index);
-                return Some(index);
+                return Some(*index);
             }
             Body::Text(text) => {
                 let index = index_of_text(&text, fresh, self.counts)?;
@@ -506,7 +506,7 @@ fn read_legacy(bytes: &[u8]) -> Option<Cached> {
     let counts = [doc.counts.movies, doc.counts.episodes];
     let index = Index { wm: doc.wm.clone(), generated_at: doc.generated_at.clone(), ..Index::default() };
     let index = plays_of(index, &doc.items, counts)?;
-    Some(Cached { wm: doc.wm, counts, generated_at: doc.generated_at, body: Body::Legacy(index) })
+    Some(Cached { wm: doc.wm, counts, generated_at: doc.generated_at, body: Body::Legacy(Box::new(index)) })
 }
 
 /// `index` with the plays of `items` (stored key -> play), checked: every key is the key
