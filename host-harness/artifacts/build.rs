@@ -48,6 +48,7 @@ fn main() {
     if let Ok(path) = env::var("TRAKT_ADAPTER_WASM") {
         println!("cargo:rerun-if-changed={path}");
         println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={path}");
+        digest_of(Path::new(&path));
         let hostile = match env::var("HOSTILE_COMPONENT_WASM") {
             Ok(hostile) => hostile,
             Err(_) => {
@@ -80,6 +81,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join("tests/hostile/src").display());
         println!("cargo:rustc-env=TRAKT_ADAPTER_WASM={}", placeholder.display());
         println!("cargo:rustc-env=HOSTILE_COMPONENT_WASM={}", placeholder.display());
+        digest_of(&placeholder);
         return;
     }
 
@@ -123,7 +125,18 @@ fn main() {
             wasm
         };
         println!("cargo:rustc-env={env_name}={}", wasm.display());
+        if env_name == "TRAKT_ADAPTER_WASM" {
+            digest_of(&wasm);
+        }
     }
+}
+
+/// `TRAKT_ADAPTER_SHA256`: the lowercase hex sha256 of the adapter component file.
+fn digest_of(file: &Path) {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+    let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    println!("cargo:rustc-env=TRAKT_ADAPTER_SHA256={hex}");
 }
 
 /// The outer build's settings must not leak into the nested cargo calls.

@@ -6,7 +6,9 @@
 use e2e_tests::{cache_dir, run_cli, Harness, Run};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use trakt_adapter_artifacts::{FOREIGN_IMPORT_COMPONENT_WASM, HOSTILE_COMPONENT_WASM, TRAKT_ADAPTER_WASM};
+use trakt_adapter_artifacts::{
+    FOREIGN_IMPORT_COMPONENT_WASM, HOSTILE_COMPONENT_WASM, TRAKT_ADAPTER_SHA256, TRAKT_ADAPTER_WASM,
+};
 use trakt_emulator::Library;
 
 fn inspect(file: Option<&std::path::Path>, extra: &[&str]) -> Run {
@@ -246,6 +248,28 @@ fn a_pinned_digest_admits_the_file_and_refuses_one_changed_byte() {
     let run = h.cw_host(&["--component-sha256", "abc", "index", "watchlist"], "");
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--component-sha256: \"abc\" is not a sha256 digest"), "{}", run.stderr);
+}
+
+#[test]
+fn the_built_in_component_is_known_by_the_digest_it_was_built_with() {
+    // cw-host takes this digest instead of hashing the component at every start: it names
+    // the compiled-code cache entry and is what a pin is compared with.
+    assert_eq!(TRAKT_ADAPTER_SHA256, sha256(TRAKT_ADAPTER_WASM));
+    let h = Harness::new(Library::sample(3, 0));
+    h.write_config(json!({"component_sha256": TRAKT_ADAPTER_SHA256}));
+    let run = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(run.code, 0, "{run:#?}");
+    let other = sha256(b"another file");
+    h.write_config(json!({"component_sha256": other}));
+    let run = h.cw_host(&["index", "watchlist"], "");
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains(&format!("its sha256 is {TRAKT_ADAPTER_SHA256}, but")), "{}", run.stderr);
+    let entries: Vec<String> = std::fs::read_dir(cache_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&format!("component-{}", &TRAKT_ADAPTER_SHA256[..24])))
+        .collect();
+    assert!(!entries.is_empty(), "the compiled component is cached under its digest");
 }
 
 fn cli(args: &[&str]) -> Run {

@@ -13,6 +13,10 @@ pub const TRAKT_ADAPTER_WASM_PATH: &str = env!("TRAKT_ADAPTER_WASM");
 /// nested wasm build.
 pub const TRAKT_ADAPTER_WASM: &[u8] = include_bytes!(env!("TRAKT_ADAPTER_WASM"));
 
+/// The sha256 of `TRAKT_ADAPTER_WASM` (lowercase hex), computed when it was built: a host
+/// that embeds the component knows its digest without hashing it at every start.
+pub const TRAKT_ADAPTER_SHA256: &str = env!("TRAKT_ADAPTER_SHA256");
+
 /// Where the build script left the hostile test component (`tests/hostile`).
 pub const HOSTILE_COMPONENT_WASM_PATH: &str = env!("HOSTILE_COMPONENT_WASM");
 

@@ -188,7 +188,9 @@ fn load_runtime(global: &GlobalArgs, config: Option<&HostConfig>) -> Result<Runt
     let cache_dir = if global.no_cache { None } else { global.cache_dir.clone().or_else(default_cache_dir) };
     let (bytes, _) = crate::distribution::component_bytes(global, None).map_err(Failure::Usage)?;
     crate::distribution::check_pins(global, config, &bytes).map_err(Failure::Usage)?;
-    Ok(Runtime::new(&bytes, cache_dir.as_deref())?)
+    // Without `--component` it is the built-in component, hashed when it was built.
+    let sha256 = global.component.is_none().then_some(trakt_adapter_artifacts::TRAKT_ADAPTER_SHA256);
+    Ok(Runtime::new_known(&bytes, sha256, cache_dir.as_deref())?)
 }
 
 /// Trakt's OAuth origin since 2026 (docs/trakt-api.md 1.1).

@@ -92,7 +92,14 @@ pub fn sha256_hex(wasm: &[u8]) -> String {
 
 /// Read what `wasm` says about itself. Fails only when it is not a WebAssembly component.
 pub fn read(wasm: &[u8]) -> Result<ComponentInfo, String> {
-    let mut info = ComponentInfo { sha256: sha256_hex(wasm), size_bytes: wasm.len(), ..Default::default() };
+    read_known(wasm, None)
+}
+
+/// `read`, with the sha256 of `wasm` when the caller knows it already (a component built
+/// into the host, hashed when it was built).
+pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, String> {
+    let sha256 = sha256.map_or_else(|| sha256_hex(wasm), str::to_string);
+    let mut info = ComponentInfo { sha256, size_bytes: wasm.len(), ..Default::default() };
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(|e| format!("not a valid WebAssembly component: {e}"))?;
@@ -303,7 +310,12 @@ fn describe_refused(import: &str) -> String {
 /// The checks every load makes: the file is a component of a contract this host supports and
 /// imports only the allowed world. Runs before the component is compiled.
 pub fn preflight(wasm: &[u8]) -> Result<ComponentInfo, HostError> {
-    let info = read(wasm).map_err(|e| HostError::host(format!("cannot load the component: {e}")))?;
+    preflight_known(wasm, None)
+}
+
+/// `preflight`, with the digest of `wasm` when it is known (`read_known`).
+pub fn preflight_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, HostError> {
+    let info = read_known(wasm, sha256).map_err(|e| HostError::host(format!("cannot load the component: {e}")))?;
     let problems = info.problems();
     if !problems.is_empty() {
         return Err(HostError::host(format!("refusing the component: {}", problems.join("; "))));

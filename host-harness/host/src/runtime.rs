@@ -253,7 +253,13 @@ pub struct Runtime {
 impl Runtime {
     /// Load `wasm` (compiling it or taking it from `cache_dir`) and link the imports.
     pub fn new(wasm: &[u8], cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
-        let info = crate::preflight::preflight(wasm)?;
+        Runtime::new_known(wasm, None, cache_dir)
+    }
+
+    /// `new`, with the sha256 of `wasm` when the caller knows it (a component built into the
+    /// host: hashing a megabyte was a tenth of a cached start).
+    pub fn new_known(wasm: &[u8], sha256: Option<&str>, cache_dir: Option<&Path>) -> Result<Runtime, HostError> {
+        let info = crate::preflight::preflight_known(wasm, sha256)?;
         let engine = engine::new_engine().map_err(|e| host_error("cannot create the wasm engine", e))?;
         let (component, load_source) = engine::load_component(&engine, wasm, &info.sha256, cache_dir)
             .map_err(|e| host_error("cannot load the component (is it a crosswatch:sync component?)", e))?;
