@@ -215,10 +215,8 @@ impl JsonObjectCheck {
                 }
                 Token::None => {}
             }
-            // Outside a token: skip the whitespace run (a pretty index is half indentation).
-            while i < part.len() && is_ws(part[i]) {
-                i += 1;
-            }
+            // Outside a token: whole tokens in a run, then the byte they stopped at.
+            i = self.tokens(part, i);
             if i == part.len() {
                 break;
             }
@@ -248,6 +246,61 @@ impl JsonObjectCheck {
         }
         self.offset += part.len() as u64;
         Ok(())
+    }
+
+    /// Whole tokens from `i` on, outside any token, while each is one of the common ones
+    /// and complete in `s` (strings without escapes, structure, numbers that end before the
+    /// part does): the place of the first byte left to the byte machine (or `s.len()`).
+    #[inline(always)]
+    fn tokens(&mut self, s: &[u8], mut i: usize) -> usize {
+        loop {
+            while i < s.len() && is_ws(s[i]) {
+                i += 1;
+            }
+            let Some(&b) = s.get(i) else { return i };
+            match (self.expect, b) {
+                (Expect::Key | Expect::KeyOrEnd | Expect::Value | Expect::ValueOrEnd, b'"') => {
+                    let key = matches!(self.expect, Expect::Key | Expect::KeyOrEnd);
+                    match string_stop(&s[i + 1..]) {
+                        Some(n) if s[i + 1 + n] == b'"' => {
+                            self.expect = if key { Expect::Colon } else { self.after_value() };
+                            i += n + 2;
+                        }
+                        _ => return i,
+                    }
+                }
+                (Expect::Colon, b':') => {
+                    self.expect = Expect::Value;
+                    i += 1;
+                }
+                (Expect::CommaOrEnd, b',') => {
+                    self.expect = if self.stack.last() == Some(&true) { Expect::Key } else { Expect::Value };
+                    i += 1;
+                }
+                (Expect::CommaOrEnd | Expect::KeyOrEnd, b'}') if self.stack.last() == Some(&true) => {
+                    self.stack.pop();
+                    self.expect = self.after_value();
+                    i += 1;
+                }
+                (Expect::Value | Expect::ValueOrEnd, b'{') if self.stack.len() < MAX_DEPTH => {
+                    self.stack.push(true);
+                    self.expect = Expect::KeyOrEnd;
+                    i += 1;
+                }
+                (Expect::Value | Expect::ValueOrEnd, b'1'..=b'9') => {
+                    // An integer: its digits, then a byte that ends it (not `.`, `e` or `E`).
+                    let digits = s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    match s.get(i + digits) {
+                        Some(c) if !matches!(c, b'.' | b'e' | b'E') => {
+                            self.expect = self.after_value();
+                            i += digits;
+                        }
+                        _ => return i,
+                    }
+                }
+                _ => return i,
+            }
+        }
     }
 
     /// The text ended: `Err` unless it was one complete object.
@@ -446,6 +499,46 @@ mod tests {
                 let plain: Vec<u8> = "é ☃ x!~\x7f\u{80}#[]".bytes().cycle().take(len).collect();
                 assert_eq!(find(&plain), None, "{plain:?}");
             }
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_changed_indexes_cut_anywhere() {
+        // An index with every kind of value, then copies with one byte changed, each cut
+        // into three parts at places of a fixed pseudo-random sequence.
+        let mut entries = Vec::new();
+        for n in 0..40 {
+            entries.push(format!(
+                "\n  \"tmdb:{n}@17000000{n:02}\": {{\n    \"type\": \"movie\",\n    \"title\": \"T\\\"{n}\\u00e9\",\n    \
+                 \"year\": {},\n    \"ids\": {{\n      \"tmdb\": \"{n}\"\n    }},\n    \"rating\": {},\n    \
+                 \"x\": [{}, true, false, null, [], {{}}, -0.5e-3]\n  }}",
+                1990 + n,
+                if n % 3 == 0 { "null".to_string() } else { format!("{}", n as f64 / 4.0) },
+                -(n as i64),
+            ));
+        }
+        let text = format!("{{{}\n}}", entries.join(","));
+        assert!(serde_says(&text));
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let swaps = b"{}[]:,\"\\ 0123456789-.eEtfnux\n\t";
+        for round in 0..3000 {
+            let mut t = text.clone().into_bytes();
+            if round > 0 {
+                let at = next(t.len());
+                t[at] = swaps[next(swaps.len())];
+            }
+            let Ok(t) = String::from_utf8(t) else { continue };
+            let want = serde_says(&t);
+            let b = t.as_bytes();
+            let (x, y) = (next(b.len() + 1), next(b.len() + 1));
+            let (x, y) = (x.min(y), x.max(y));
+            assert_eq!(check(&[&b[..x], &b[x..y], &b[y..]]), want, "round {round}, cut at {x} and {y}: {t}");
         }
     }
 

@@ -4,6 +4,7 @@
 //! (`oauth`) and converts items and reports to CrossWatch's JSON (`items`). It carries no
 //! component of its own (the `cw-host` CLI embeds one) and no HTTP server or emulator.
 
+pub mod alloc_tuning;
 pub mod config;
 pub mod config_secrets;
 pub mod engine;
