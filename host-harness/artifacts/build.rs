@@ -16,6 +16,8 @@
 mod describe;
 #[path = "foreign.rs"]
 mod foreign;
+#[path = "shrink.rs"]
+mod shrink;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ fn main() {
     for knob in ["STRIP", "DEBUG", "OPT_LEVEL", "LTO"] {
         println!("cargo:rerun-if-env-changed=CARGO_PROFILE_PLUGIN_RELEASE_{knob}");
     }
+    println!("cargo:rerun-if-env-changed={}", shrink::SKIP_ENV);
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace =
@@ -97,6 +100,8 @@ fn main() {
         .args(["--profile", PROFILE, "--target-dir"])
         .arg(&target_dir);
     scrub_outer_build(&mut cmd);
+    // Core modules: Binaryen optimises those, and the components are made below (shrink.rs).
+    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C link-arg=--skip-wit-component");
     let status = cmd.status().expect("failed to start the nested cargo build of the plugin");
     if !status.success() {
         panic!("building the trakt-adapter and hostile components for wasm32-wasip2 failed (see the errors above)");
@@ -114,16 +119,25 @@ fn main() {
         for dep in deps {
             println!("cargo:rerun-if-changed={}", dep.display());
         }
-        let wasm = if env_name == "TRAKT_ADAPTER_WASM" {
+        let component = out_dir.join(file);
+        if env_name == "TRAKT_ADAPTER_WASM" {
+            let core = if env::var(shrink::SKIP_ENV).is_ok_and(|v| v == "0") {
+                wasm
+            } else {
+                let optimized = out_dir.join("trakt_adapter.core.wasm");
+                let keep_names = env::var("CARGO_PROFILE_PLUGIN_RELEASE_STRIP").is_ok_and(|v| v == "false");
+                shrink::optimize(&wasm, &optimized, keep_names);
+                optimized
+            };
+            let bytes = shrink::componentize(&std::fs::read(&core).expect("read the core module"), "adapter");
             let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let description = describe::describe(&cargo, &workspace, "trakt-adapter", &scrub_outer_build);
-            let bytes = std::fs::read(&wasm).expect("read the built component");
-            let described = out_dir.join(file);
-            std::fs::write(&described, describe::embed(&bytes, &description)).expect("write the described component");
-            described
+            std::fs::write(&component, describe::embed(&bytes, &description)).expect("write the described component");
         } else {
-            wasm
-        };
+            let bytes = shrink::componentize(&std::fs::read(&wasm).expect("read the core module"), "hostile test");
+            std::fs::write(&component, bytes).expect("write the hostile test component");
+        }
+        let wasm = component;
         println!("cargo:rustc-env={env_name}={}", wasm.display());
         if env_name == "TRAKT_ADAPTER_WASM" {
             digest_of(&wasm);
