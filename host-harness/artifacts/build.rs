@@ -101,7 +101,9 @@ fn main() {
         .arg(&target_dir);
     scrub_outer_build(&mut cmd);
     // Core modules: Binaryen optimises those, and the components are made below (shrink.rs).
-    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C link-arg=--skip-wit-component");
+    // SIMD128 (every WebAssembly engine since 2021: wasmtime, V8, so the Python and Node hosts
+    // too): xxh3 hashes a cache four times faster with it, the rest of the code is unchanged.
+    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C link-arg=--skip-wit-component -C target-feature=+simd128");
     let status = cmd.status().expect("failed to start the nested cargo build of the plugin");
     if !status.success() {
         panic!("building the trakt-adapter and hostile components for wasm32-wasip2 failed (see the errors above)");

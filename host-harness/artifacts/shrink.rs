@@ -20,8 +20,10 @@ pub const SKIP_ENV: &str = "CW_WASM_OPT";
 /// profiling build, `CARGO_PROFILE_PLUGIN_RELEASE_STRIP=false`).
 pub fn optimize(core: &Path, out: &Path, keep_names: bool) {
     let mut opts = OptimizationOptions::new_optimize_for_size_aggressively();
-    // The features rustc's wasm32 target emits by default (its `target_features` section).
+    // The features rustc's wasm32 target emits by default (its `target_features` section),
+    // and SIMD128, which build.rs turns on.
     for feature in [
+        Feature::Simd,
         Feature::BulkMemory,
         Feature::SignExt,
         Feature::MutableGlobals,
