@@ -133,7 +133,7 @@ pub fn index_text<'a>(
     spare: usize,
 ) -> Result<String, String> {
     const SAMPLE: usize = 64;
-    let mut sample: Vec<u8> = Vec::with_capacity(SAMPLE * 640);
+    let mut sample = String::with_capacity(SAMPLE * 640);
     for (k, v) in entries.clone().take(SAMPLE) {
         write_entry(&mut sample, k, &v, true)?;
     }
@@ -150,7 +150,7 @@ pub fn index_text<'a>(
 /// the history cache's part files): the parts joined are `index_text`'s text of the same
 /// entries. Each part ends after a whole entry, so every part is UTF-8 on its own.
 pub struct TextParts {
-    out: Vec<u8>,
+    out: String,
     first: bool,
     capacity: usize,
 }
@@ -168,8 +168,8 @@ impl TextParts {
     }
 
     fn with_buffer(buffer: usize, capacity: usize) -> TextParts {
-        let mut out = Vec::with_capacity(buffer);
-        out.push(b'{');
+        let mut out = String::with_capacity(buffer);
+        out.push('{');
         TextParts { out, first: true, capacity }
     }
 
@@ -183,10 +183,10 @@ impl TextParts {
     /// Append one history play of a title whose `item_head` is `head` (written by
     /// `TitleHead`), the same text `entry` writes for it.
     pub fn play(&mut self, key: &str, head: &TitleHead, watched_at: &str, id: Option<u64>) {
-        self.out.extend_from_slice(if self.first { b"\n  " } else { b",\n  " });
+        self.out.push_str(if self.first { "\n  " } else { ",\n  " });
         string(&mut self.out, key);
-        self.out.extend_from_slice(b": ");
-        self.out.extend_from_slice(&head.text);
+        self.out.push_str(": ");
+        self.out.push_str(&head.text);
         item_tail(&mut self.out, Some(watched_at), head.listed_at.as_deref(), HistoryId::Play(id));
         self.first = false;
     }
@@ -199,10 +199,10 @@ impl TextParts {
     /// The text written since the last part (the last part when `end`: the object closed).
     pub fn take(&mut self, end: bool) -> Result<String, String> {
         if end {
-            self.out.extend_from_slice(if self.first { b"}" } else { b"\n}" });
+            self.out.push_str(if self.first { "}" } else { "\n}" });
         }
-        let next = if end { Vec::new() } else { Vec::with_capacity(self.capacity + self.capacity / 8) };
-        String::from_utf8(std::mem::replace(&mut self.out, next)).map_err(|e| e.to_string())
+        let next = if end { String::new() } else { String::with_capacity(self.capacity + self.capacity / 8) };
+        Ok(std::mem::replace(&mut self.out, next))
     }
 }
 
@@ -212,7 +212,7 @@ impl TextParts {
 pub struct TitleHead {
     /// The title the head was written for (its position in the index).
     of: Option<u32>,
-    text: Vec<u8>,
+    text: String,
     /// The item's field after the head (`listed_at`).
     listed_at: Option<String>,
 }
@@ -236,10 +236,10 @@ impl TitleHead {
 
 /// One entry of the index object, `"key": {item}` at the first level of indentation, after a
 /// comma unless it is the `first`.
-fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Result<(), String> {
-    out.extend_from_slice(if first { b"\n  " } else { b",\n  " });
+fn write_entry(out: &mut String, key: &str, e: &EntryJson, first: bool) -> Result<(), String> {
+    out.push_str(if first { "\n  " } else { ",\n  " });
     string(out, key);
-    out.extend_from_slice(b": ");
+    out.push_str(": ");
     if e.item.extra.is_some() {
         // Rare (index items carry no caller fields today): the serializer's compact text,
         // re-indented token by token as a host would print it.
@@ -249,12 +249,13 @@ fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Resu
         let mut ser =
             serde_json::Serializer::with_formatter(&mut pretty, serde_json::ser::PrettyFormatter::with_indent(b"  "));
         serde_transcode::transcode(&mut de, &mut ser).map_err(|x| x.to_string())?;
+        let pretty = String::from_utf8(pretty).map_err(|x| x.to_string())?;
         // One level deeper: JSON text has no raw line breaks inside strings.
-        for (n, line) in pretty.split(|b| *b == b'\n').enumerate() {
+        for (n, line) in pretty.split('\n').enumerate() {
             if n > 0 {
-                out.extend_from_slice(b"\n  ");
+                out.push_str("\n  ");
             }
-            out.extend_from_slice(line);
+            out.push_str(line);
         }
         return Ok(());
     }
@@ -275,48 +276,48 @@ fn write_entry(out: &mut Vec<u8>, key: &str, e: &EntryJson, first: bool) -> Resu
 /// The fields of an item without `extra` up to `watched_at`: its kind, title, year, ids,
 /// numbers, series title, rating and `rated_at` (the part every play of a history title
 /// shares).
-fn item_head(out: &mut Vec<u8>, it: &Item) -> Result<(), String> {
-    out.extend_from_slice(b"{\n    \"type\": ");
+fn item_head(out: &mut String, it: &Item) -> Result<(), String> {
+    out.push_str("{\n    \"type\": ");
     string(out, &it.kind);
-    out.extend_from_slice(b",\n    \"title\": ");
+    out.push_str(",\n    \"title\": ");
     match &it.title {
         Some(t) => string(out, t),
-        None => out.extend_from_slice(b"null"),
+        None => out.push_str("null"),
     }
-    out.extend_from_slice(b",\n    \"year\": ");
+    out.push_str(",\n    \"year\": ");
     match it.year {
-        Some(y) => out.extend_from_slice(itoa::Buffer::new().format(y).as_bytes()),
-        None => out.extend_from_slice(b"null"),
+        Some(y) => out.push_str(itoa::Buffer::new().format(y)),
+        None => out.push_str("null"),
     }
-    out.extend_from_slice(b",\n    \"ids\": ");
+    out.push_str(",\n    \"ids\": ");
     ids(out, &it.ids);
     if !it.show_ids.is_empty() {
-        out.extend_from_slice(b",\n    \"show_ids\": ");
+        out.push_str(",\n    \"show_ids\": ");
         ids(out, &it.show_ids);
     }
-    for (name, v) in [(&b"season"[..], it.season), (b"episode", it.episode)] {
+    for (name, v) in [("season", it.season), ("episode", it.episode)] {
         if let Some(v) = v {
             field(out, name);
-            out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            out.push_str(itoa::Buffer::new().format(v));
         }
     }
     if let Some(v) = &it.series_title {
-        field(out, b"series_title");
+        field(out, "series_title");
         string(out, v);
     }
     match it.rating {
         Some(r) if r.fract() == 0.0 && r.is_finite() => {
-            field(out, b"rating");
-            out.extend_from_slice(itoa::Buffer::new().format(r as i64).as_bytes());
+            field(out, "rating");
+            out.push_str(itoa::Buffer::new().format(r as i64));
         }
         Some(r) if r.is_finite() => {
-            field(out, b"rating");
-            serde_json::to_writer(&mut *out, &r).map_err(|x| x.to_string())?;
+            field(out, "rating");
+            out.push_str(&serde_json::to_string(&r).map_err(|x| x.to_string())?);
         }
         _ => {}
     }
     if let Some(v) = it.rated_at.as_deref() {
-        field(out, b"rated_at");
+        field(out, "rated_at");
         string(out, v);
     }
     Ok(())
@@ -331,8 +332,8 @@ enum HistoryId<'a> {
 
 /// The rest of an item after `item_head`: `watched_at`, `listed_at`, the history id and the
 /// closing brace.
-fn item_tail(out: &mut Vec<u8>, watched_at: Option<&str>, listed_at: Option<&str>, id: HistoryId) {
-    for (name, v) in [(&b"watched_at"[..], watched_at), (b"listed_at", listed_at)] {
+fn item_tail(out: &mut String, watched_at: Option<&str>, listed_at: Option<&str>, id: HistoryId) {
+    for (name, v) in [("watched_at", watched_at), ("listed_at", listed_at)] {
         if let Some(v) = v {
             field(out, name);
             string(out, v);
@@ -340,54 +341,54 @@ fn item_tail(out: &mut Vec<u8>, watched_at: Option<&str>, listed_at: Option<&str
     }
     match id {
         HistoryId::Play(Some(id)) => {
-            field(out, b"_trakt_history_id");
-            out.push(b'"');
-            out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-            out.push(b'"');
+            field(out, "_trakt_history_id");
+            out.push('"');
+            out.push_str(itoa::Buffer::new().format(id));
+            out.push('"');
         }
         HistoryId::Text(Some(id)) => {
-            field(out, b"_trakt_history_id");
+            field(out, "_trakt_history_id");
             string(out, id);
         }
         HistoryId::Play(None) | HistoryId::Text(None) => {}
     }
-    out.extend_from_slice(b"\n  }");
+    out.push_str("\n  }");
 }
 
 /// `,\n    "name": ` (an item field after the first).
-fn field(out: &mut Vec<u8>, name: &[u8]) {
-    out.extend_from_slice(b",\n    \"");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b"\": ");
+fn field(out: &mut String, name: &str) {
+    out.push_str(",\n    \"");
+    out.push_str(name);
+    out.push_str("\": ");
 }
 
 /// Ids as `IdsJson` writes them (the first value of a namespace kept), at the second level.
-fn ids(out: &mut Vec<u8>, ids: &[(String, String)]) {
+fn ids(out: &mut String, ids: &[(String, String)]) {
     let mut any = false;
     for (i, (k, v)) in ids.iter().enumerate() {
         if ids[..i].iter().any(|(p, _)| p == k) {
             continue;
         }
-        out.extend_from_slice(if any { b",\n      " } else { b"{\n      " });
+        out.push_str(if any { ",\n      " } else { "{\n      " });
         string(out, k);
-        out.extend_from_slice(b": ");
+        out.push_str(": ");
         string(out, v);
         any = true;
     }
-    out.extend_from_slice(if any { b"\n    }" } else { b"{}" });
+    out.push_str(if any { "\n    }" } else { "{}" });
 }
 
 /// A JSON string as serde_json writes it: escaped only where JSON requires (control
 /// characters, quote, backslash), copied whole when nothing needs escaping.
-fn string(out: &mut Vec<u8>, s: &str) {
+fn string(out: &mut String, s: &str) {
     if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     } else {
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
+        // Writing a string cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
     }
 }
 

@@ -432,8 +432,18 @@ fn trakt_of_flat(raw: &str) -> Option<Option<u64>> {
     if b.first() != Some(&b'{') || b[1..].iter().any(|c| matches!(c, b'{' | b'[' | b'\\')) {
         return None;
     }
-    // A byte search: `rfind` sets up a string searcher per call, most of this function's cost.
-    let Some(at) = b.windows(7).rposition(|w| w == b"\"trakt\"") else { return Some(None) };
+    // The last `"trakt"`, found among the quotes (a handful): `rfind` set up a string
+    // searcher per call, most of this function's cost.
+    let mut last = None;
+    let mut from = 0;
+    while let Some(q) = b[from..].iter().position(|&c| c == b'"') {
+        let at = from + q;
+        if b[at..].starts_with(b"\"trakt\"") {
+            last = Some(at);
+        }
+        from = at + 1;
+    }
+    let Some(at) = last else { return Some(None) };
     let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let mut i = at + 7;
     while b.get(i).is_some_and(ws) {

@@ -327,3 +327,23 @@ fn empty_listing_is_fine() {
     let listing = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap();
     assert!(listing.rows.is_empty());
 }
+
+#[test]
+fn a_body_that_is_not_utf8_or_ends_inside_a_character_is_refused_as_such() {
+    for (body, why) in [
+        (b"[{\"t\":\"\xff\"}]".to_vec(), "invalid JSON: not UTF-8 text"),
+        ("[{\"t\":\"é".as_bytes()[..8].to_vec(), "truncated body: it ends inside a character"),
+    ] {
+        let f = Fakes::new(move |_| {
+            let mut r = resp(200, &[], "");
+            r.body = body.clone();
+            Ok(r)
+        });
+        let mut c = f.client(&Options::default());
+        let err = fetch_all(&mut c, "watchlist", "/sync/watchlist", 2).unwrap_err();
+        match &err {
+            AdapterError::Protocol(m) => assert!(m.starts_with(&format!("/sync/watchlist page 1: {why}")), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
