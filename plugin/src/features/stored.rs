@@ -23,9 +23,6 @@ use crate::model::lenient::{Float, Int, Obj, RawIds, Text};
 use crate::model::{item_key, Ids, Item};
 use crate::state;
 
-/// A `HashMap`/`HashSet` hasher with fixed keys: deterministic, and no wasi:random import.
-pub type FixedState = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
-
 /// A stored `items` object as a map would hold it: in key order, a repeated key keeping its
 /// last value. A file written in key order (as `ItemsOut` writes) is only checked.
 #[derive(Debug, Default)]

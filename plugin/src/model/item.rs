@@ -165,7 +165,11 @@ impl Kind {
 
 /// Normalise one id value the CrossWatch way; `None` drops it.
 pub fn normalize_id(namespace: &str, value: &str) -> Option<String> {
-    let ns = lower(namespace.trim());
+    normalize_value(&lower(namespace.trim()), value)
+}
+
+/// `normalize_id` of a namespace already trimmed and lowercase (`ID_KEYS` are).
+fn normalize_value(ns: &str, value: &str) -> Option<String> {
     let s = value.trim();
     // Every sentinel is empty or starts with n, u or 0: most ids are told apart at once.
     let maybe_sentinel = matches!(s.as_bytes().first(), None | Some(b'n' | b'N' | b'u' | b'U' | b'0'));
@@ -173,14 +177,14 @@ pub fn normalize_id(namespace: &str, value: &str) -> Option<String> {
         return None;
     }
     let digits_only = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if is_numeric(&ns) {
+    if is_numeric(ns) {
         if digits_only(s) {
             return Some(s.to_string());
         }
         let digits: String = s.chars().filter(char::is_ascii_digit).collect();
         return (!digits.is_empty()).then_some(digits);
     }
-    match ns.as_ref() {
+    match ns {
         // Already `tt` and digits (Trakt's form): itself.
         "imdb" if s.len() > 2 && s.starts_with("tt") && digits_only(&s[2..]) => Some(s.to_string()),
         "imdb" => {
@@ -255,7 +259,8 @@ fn after_any(s: &str, prefixes: &[&str], f: impl Fn(&str) -> Option<String>) -> 
 /// The place in `ID_KEYS` of a namespace as given (trimmed, any case); `None` for the
 /// namespaces CrossWatch drops.
 pub fn namespace_place(ns: &str) -> Option<usize> {
-    id_key_place(&lower(ns.trim()))
+    // Nearly always written as ID_KEYS writes it: then neither trimmed nor lowercased.
+    id_key_place(ns).or_else(|| id_key_place(&lower(ns.trim())))
 }
 
 /// `Ids` built one raw id at a time (`Ids::from_raw`, and readers of JSON ids that
@@ -275,7 +280,7 @@ impl IdsBuilder {
     /// value of a namespace is kept.
     pub fn add(&mut self, place: usize, value: &str) {
         let key = ID_KEYS[place];
-        let Some(v) = normalize_id(key, value) else { return };
+        let Some(v) = normalize_value(key, value) else { return };
         if key == "guid" {
             self.from_guid.extend(ids_from_guid(&v));
         }

@@ -24,7 +24,7 @@
 //! live anyway and the cache can never hide a change. When a chunk's outcome is unknown
 //! (5xx or no answer after retries) the cache is deleted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +35,7 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
 use crate::features::rows::ListRow;
-use crate::features::stored::{index_json, items_of_text, FixedState, StoredMap};
+use crate::features::stored::{index_json, items_of_text, StoredMap};
 use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
 use crate::log::{self, Level};
@@ -182,8 +182,6 @@ impl Ratings {
 
         let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
         let mut entries: Vec<(String, Item)> = Vec::new();
-        // Hashed with fixed keys: see the watchlist's `seen`.
-        let mut position: HashMap<String, usize, FixedState> = HashMap::default();
         let mut pages = 0u32;
         for t in TYPES {
             let path = format!("/sync/ratings/{t}");
@@ -219,31 +217,31 @@ impl Ratings {
                     .find_map(|f| row.text(f).filter(|s| !s.is_empty()))
                     .map(str::to_string);
                 let item = Item { rating: Some(rating as f64), rated_at, ..item };
-                match position.get(&key) {
-                    Some(&p) => {
-                        log::event(
-                            Level::Warn,
-                            FEATURE,
-                            "index_reconcile",
-                            &[("reason", "key_collision".into()), ("key", key.clone())],
-                        );
-                        if not_older(item.rated_at.as_deref(), entries[p].1.rated_at.as_deref()) {
-                            entries[p].1 = item;
-                        }
-                    }
-                    None => {
-                        position.insert(key.clone(), entries.len());
-                        entries.push((key, item));
-                    }
-                }
+                entries.push((key, item));
             }
         }
+        // In key order, as the cache holds it: a live read and a cache hit give the same
+        // entries and text. Rows that share a key follow one another in the order they came
+        // (the sort is stable); the last not older than the one kept replaces it.
+        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, kept| {
+            if later.0 != kept.0 {
+                return false;
+            }
+            log::event(
+                Level::Warn,
+                FEATURE,
+                "index_reconcile",
+                &[("reason", "key_collision".into()), ("key", later.0.clone())],
+            );
+            if not_older(later.1.rated_at.as_deref(), kept.1.rated_at.as_deref()) {
+                std::mem::swap(&mut kept.1, &mut later.1);
+            }
+            true
+        });
         let mut wm = BTreeMap::new();
         wm.extend(TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))));
         let generated_at = time::format_utc(ctx.client.wall_unix_secs());
-        // In key order, as the cache holds it: a live read and a cache hit give the same
-        // entries and text (keys are unique here).
-        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
         let text = save_cache(ctx.state, &generated_at, entries.iter().map(|(k, it)| (k.as_str(), it)), &wm)?;
         log::event(
             Level::Info,

@@ -31,7 +31,7 @@
 //! when this run has no index it can trust. Either way the next index reads in full, as it
 //! would anyway: the write changed page 1's ETag.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,7 +42,7 @@ use crate::client::{Call, Client};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::rows::ListRow;
-use crate::features::stored::{index_json, items_of_text, FixedState, StoredMap};
+use crate::features::stored::{index_json, items_of_text, StoredMap};
 use crate::features::{is_session_wide, stored_items, Ctx};
 use crate::log::{self, Level};
 use crate::model::lenient::Uint;
@@ -290,10 +290,6 @@ impl Watchlist {
 
     fn read_listing(listing: Listing, ctx: &mut Ctx, now: i64, wm: Option<Wm>) -> Result<Found, AdapterError> {
         let mut entries: Vec<(String, Item)> = Vec::with_capacity(listing.rows.len());
-        // Hashed with fixed keys (std's random seed would add a wasi:random import): keys
-        // share long prefixes, which a search tree compares again and again.
-        let mut seen: HashSet<String, FixedState> =
-            HashSet::with_capacity_and_hasher(listing.rows.len(), FixedState::default());
         for (n, raw) in listing.rows.iter().enumerate() {
             let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
             let row = ListRow::read(raw.get()).map_err(malformed)?;
@@ -310,17 +306,23 @@ impl Watchlist {
                 }
                 Err(why) => return Err(malformed(why)),
             };
-            if !seen.insert(key.clone()) {
+            entries.push((key, item));
+        }
+        // In key order, as the shadow holds it: a live read and a 304 give the same entries
+        // and text. Of rows that share a key the first is kept (the sort is stable).
+        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
                 log::event(
                     Level::Warn,
                     FEATURE,
                     "index_reconcile",
-                    &[("reason", "key_collision".into()), ("key", key)],
+                    &[("reason", "key_collision".into()), ("key", later.0.clone())],
                 );
-                continue;
             }
-            entries.push((key, item));
-        }
+            same
+        });
         let meta = Meta {
             schema: SHADOW_SCHEMA,
             etag: listing.etag,
@@ -329,9 +331,6 @@ impl Watchlist {
             wm,
             entries: Some(entries.len() as u64),
         };
-        // In key order, as the shadow holds it: a live read and a 304 give the same entries
-        // and text (keys are unique here).
-        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
         let text = save_shadow(ctx, entries.iter().map(|(k, it)| (k.as_str(), it)), &meta)?;
         log::event(
             Level::Info,
