@@ -144,6 +144,7 @@ pub fn run_cli(argv: Vec<String>, stdin: &str) -> Run {
         stdin: Box::new(std::io::Cursor::new(stdin.as_bytes().to_vec())),
         stdout: Box::new(out.clone()),
         stderr: Box::new(err.clone()),
+        exits_after: false,
     };
     let code = cw_host::run(argv, io);
     let text = |c: &Capture| String::from_utf8_lossy(&c.0.lock().unwrap()).into_owned();

@@ -353,17 +353,20 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             let mut s = Session::open(&cli.global, stderr, false)?;
             let m = s.adapter.manifest()?;
             print_json(&mut io.stdout, &manifest_to_json(&m));
+            io.release(s);
             Ok(EXIT_OK)
         }
         Command::Imports => {
             let runtime = load_runtime(&cli.global, None)?;
             print_json(&mut io.stdout, &json!(runtime.component_imports()));
+            io.release(runtime);
             Ok(EXIT_OK)
         }
         Command::Health => {
             let mut s = Session::open(&cli.global, stderr, true)?;
             let v = s.health()?;
             print_json(&mut io.stdout, &v);
+            io.release(s);
             Ok(if v["ok"] == Value::Bool(true) { EXIT_OK } else { EXIT_ADAPTER_ERROR })
         }
         Command::Index { feature } => {
@@ -371,6 +374,7 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             let mut s = Session::open(&cli.global, stderr, true)?;
             let index = s.index_spooled(feature)?;
             let _ = index.print(&mut io.stdout);
+            io.release(s);
             Ok(EXIT_OK)
         }
         Command::Add(args) | Command::Remove(args) => {
@@ -380,6 +384,7 @@ fn execute(cli: &Cli, io: &mut Io) -> Result<i32, Failure> {
             let mut s = Session::open(&cli.global, stderr, true)?;
             let v = s.write(remove, feature, &items, args.dry_run)?;
             print_json(&mut io.stdout, &v);
+            io.release(s);
             Ok(EXIT_OK)
         }
         Command::Emulator { .. }

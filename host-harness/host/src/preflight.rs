@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use wasmparser::{Encoding, Parser, Payload};
+use wasmparser::{Chunk, Encoding, Parser, Payload};
 
 use crate::runtime::HostError;
 
@@ -100,9 +100,31 @@ pub fn read(wasm: &[u8]) -> Result<ComponentInfo, String> {
 pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, String> {
     let sha256 = sha256.map_or_else(|| sha256_hex(wasm), str::to_string);
     let mut info = ComponentInfo { sha256, size_bytes: wasm.len(), ..Default::default() };
+    // The component's own custom sections (id 0), kept whole for `wasm_metadata` below.
+    let mut skeleton = wasm.get(..8).unwrap_or_default().to_vec();
     let mut depth = 0usize;
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(|e| format!("not a valid WebAssembly component: {e}"))?;
+    // Parsed a section at a time, nested modules and components on a stack (the pattern of
+    // wasmparser's `Parser::parse` documentation), so code sections can be skipped unread:
+    // they are most of the file, and a cached start reads nothing else of it.
+    let mut parser = Parser::new(0);
+    let mut outer: Vec<Parser> = Vec::new();
+    let mut offset = 0usize;
+    loop {
+        let rest = wasm.get(offset..).unwrap_or_default();
+        let (payload, consumed) = match parser.parse(rest, true) {
+            Ok(Chunk::Parsed { consumed, payload }) => (payload, consumed),
+            Ok(Chunk::NeedMoreData(_)) => return Err("not a valid WebAssembly component: unexpected end".into()),
+            Err(e) => return Err(format!("not a valid WebAssembly component: {e}")),
+        };
+        offset += consumed;
+        if depth == 1 {
+            if let Some((0, range)) = payload.as_section() {
+                let bytes = wasm.get(range.start as usize..range.end as usize).unwrap_or_default();
+                skeleton.push(0);
+                leb128_push(&mut skeleton, bytes.len());
+                skeleton.extend_from_slice(bytes);
+            }
+        }
         match payload {
             Payload::Version { encoding, .. } => {
                 if depth == 0 && encoding != Encoding::Component {
@@ -110,7 +132,24 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
                 }
                 depth += 1;
             }
-            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ModuleSection { parser: inner, .. } | Payload::ComponentSection { parser: inner, .. } => {
+                outer.push(std::mem::replace(&mut parser, inner));
+            }
+            Payload::End(_) => {
+                depth = depth.saturating_sub(1);
+                match outer.pop() {
+                    Some(p) => parser = p,
+                    None => break,
+                }
+            }
+            Payload::CodeSectionStart { size, .. } => {
+                let end = offset.saturating_add(size as usize);
+                if end > wasm.len() {
+                    return Err("not a valid WebAssembly component: its code section runs past the end".into());
+                }
+                parser.skip_section();
+                offset = end;
+            }
             Payload::ComponentImportSection(reader) if depth == 1 => {
                 for import in reader {
                     let import = import.map_err(|e| format!("unreadable import section: {e}"))?;
@@ -144,7 +183,9 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
             _ => {}
         }
     }
-    if let Ok(wasm_metadata::Payload::Component { metadata, .. }) = wasm_metadata::Payload::from_binary(wasm) {
+    // The component's metadata is in its own custom sections: read from them alone, not from
+    // a second walk of every function of its modules.
+    if let Ok(wasm_metadata::Payload::Component { metadata, .. }) = wasm_metadata::Payload::from_binary(&skeleton) {
         let text = |v: Option<String>| v.filter(|s| !s.is_empty());
         info.name = text(metadata.name);
         info.version = text(metadata.version.map(|v| v.to_string()));
@@ -156,6 +197,19 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
         info.revision = text(metadata.revision.map(|v| v.to_string()));
     }
     Ok(info)
+}
+
+/// `n` as unsigned LEB128 (a section size).
+fn leb128_push(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 /// The name as written, with the version suffix of the newer name form when present (a
@@ -434,5 +488,74 @@ mod tests {
     fn a_core_module_is_not_a_component() {
         assert!(read(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
         assert!(read(b"garbage").unwrap_err().contains("not a valid WebAssembly component"));
+    }
+
+    /// A component: its header, then `sections` (id, contents) at its own level.
+    fn component(sections: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"\0asm\x0d\0\x01\0".to_vec();
+        for (id, body) in sections {
+            out.push(*id);
+            leb128_push(&mut out, body.len());
+            out.extend_from_slice(body);
+        }
+        out
+    }
+
+    /// A custom section's contents: its name, then its data.
+    fn custom(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        leb128_push(&mut body, name.len());
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(data);
+        body
+    }
+
+    #[test]
+    fn code_is_skipped_unread_but_a_module_that_ends_inside_it_is_refused() {
+        // A core module (component section 1) whose code section (10) holds one function body
+        // of garbage: skipped, so the memory section before it and the custom section after the
+        // module are still read.
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // types: one [] -> []
+        module.extend_from_slice(&[3, 2, 1, 0]); // functions: one of type 0
+        module.extend_from_slice(&[5, 4, 1, 1, 1, 2]); // memory section: one memory, 1..2 pages
+        module.extend_from_slice(&[10, 4, 1, 2, 0xff, 0xff]); // code: one 2-byte body, garbage
+        let declared = custom(API_VERSION_SECTION, b"crosswatch:sync@0.1.0");
+        let ok = component(&[(1, module.clone()), (0, declared.clone())]);
+        let info = read(&ok).expect("a component with a skipped code section");
+        assert_eq!(info.core_memories, vec![(65536, Some(131072))]);
+        assert_eq!(info.declared_contract.as_deref(), Some("crosswatch:sync@0.1.0"));
+
+        // The code section says 100 bytes; the module (and the file) ends after 2.
+        let mut short = b"\0asm\x01\0\0\0".to_vec();
+        short.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0]);
+        short.extend_from_slice(&[10, 100, 1, 2]);
+        let err = read(&component(&[(1, short)])).unwrap_err();
+        assert!(err.contains("not a valid WebAssembly component"), "{err}");
+    }
+
+    #[test]
+    fn metadata_is_read_from_the_components_own_sections() {
+        // A `name` custom section of a nested module must not name the component; the
+        // component's `component-name` section does (wasm_metadata's reading).
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        let mut names = vec![0u8]; // subsection 0: the module name
+        let mut sub = Vec::new();
+        leb128_push(&mut sub, 5);
+        sub.extend_from_slice(b"inner");
+        leb128_push(&mut names, sub.len());
+        names.extend_from_slice(&sub);
+        let name_section = custom("name", &names);
+        module.push(0);
+        leb128_push(&mut module, name_section.len());
+        module.extend_from_slice(&name_section);
+        let mut cnames = vec![0u8]; // subsection 0: the component name
+        let mut sub = Vec::new();
+        leb128_push(&mut sub, 5);
+        sub.extend_from_slice(b"outer");
+        leb128_push(&mut cnames, sub.len());
+        cnames.extend_from_slice(&sub);
+        let info = read(&component(&[(1, module), (0, custom("component-name", &cnames))])).expect("reads");
+        assert_eq!(info.name.as_deref(), Some("outer"));
     }
 }
