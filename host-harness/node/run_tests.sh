@@ -20,19 +20,8 @@ if [ "$major" -lt 20 ]; then
     exit 1
 fi
 
-if [ -z "${TRAKT_ADAPTER_WASM:-}" ]; then
-    TRAKT_ADAPTER_WASM="$(cd "$REPO" && cargo run -q -p trakt-adapter-artifacts)"
-fi
-if [ -z "${HOSTILE_COMPONENT_WASM:-}" ]; then
-    # Without TRAKT_ADAPTER_WASM: the artifacts build script would take that file and make
-    # the hostile component an empty placeholder (see host-harness/python/run_tests.sh).
-    HOSTILE_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --hostile)"
-fi
-if [ -z "${FOREIGN_IMPORT_COMPONENT_WASM:-}" ]; then
-    # The foreign-import test component (host-harness/artifacts/foreign.rs): preflight tests.
-    FOREIGN_IMPORT_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --foreign-import)"
-fi
-export TRAKT_ADAPTER_WASM HOSTILE_COMPONENT_WASM FOREIGN_IMPORT_COMPONENT_WASM
+# The three components (and cw-host) as `cargo test --workspace` built them.
+. "$REPO/host-harness/artifacts/components.sh"
 export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"
 if [ ! -x "$CW_HOST_BIN" ]; then
     echo "run_tests.sh: $CW_HOST_BIN not found; run 'cargo build --workspace' first (or set CW_HOST_BIN)" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python host's test suite: makes the virtualenv (target/py-venv) when missing, installs
 # the pinned wasmtime, cryptography (encrypted CrossWatch configs) and pytest, and runs pytest
-# against the component and cw-host that cargo built (`cargo build --workspace`). Missing
+# against the component and cw-host that cargo built (`cargo test --workspace`). Missing
 # artefacts fail the run here (they only skip when pytest is run by hand). Extra arguments go
 # to pytest.
 set -euo pipefail
@@ -24,22 +24,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==50.0.1" "cryptography==50.0.2" "pytest>=8,<10"
 
-if [ -z "${TRAKT_ADAPTER_WASM:-}" ]; then
-    # The component lives in the artifacts crate's OUT_DIR; its small binary prints the path
-    # (built already when `cargo test --workspace` ran, so this takes seconds).
-    TRAKT_ADAPTER_WASM="$(cd "$REPO" && cargo run -q -p trakt-adapter-artifacts)"
-fi
-if [ -z "${HOSTILE_COMPONENT_WASM:-}" ]; then
-    # The hostile test component (tests/hostile), built beside the adapter (sandbox tests).
-    # Without TRAKT_ADAPTER_WASM in its environment: the artifacts build script would take
-    # that file and make the hostile component an empty placeholder.
-    HOSTILE_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --hostile)"
-fi
-if [ -z "${FOREIGN_IMPORT_COMPONENT_WASM:-}" ]; then
-    # The foreign-import test component (host-harness/artifacts/foreign.rs): preflight tests.
-    FOREIGN_IMPORT_COMPONENT_WASM="$(cd "$REPO" && env -u TRAKT_ADAPTER_WASM cargo run -q -p trakt-adapter-artifacts -- --foreign-import)"
-fi
-export TRAKT_ADAPTER_WASM HOSTILE_COMPONENT_WASM FOREIGN_IMPORT_COMPONENT_WASM
+# The three components (and cw-host) as `cargo test --workspace` built them.
+. "$REPO/host-harness/artifacts/components.sh"
 export CW_HOST_BIN="${CW_HOST_BIN:-$REPO/target/debug/cw-host}"
 export CW_TRAKT_WASM_REQUIRE="${CW_TRAKT_WASM_REQUIRE:-1}"
 
