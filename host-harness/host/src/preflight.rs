@@ -100,8 +100,9 @@ pub fn read(wasm: &[u8]) -> Result<ComponentInfo, String> {
 pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, String> {
     let sha256 = sha256.map_or_else(|| sha256_hex(wasm), str::to_string);
     let mut info = ComponentInfo { sha256, size_bytes: wasm.len(), ..Default::default() };
-    // The component's own custom sections (id 0), kept whole for `wasm_metadata` below.
-    let mut skeleton = wasm.get(..8).unwrap_or_default().to_vec();
+    // The component's own custom sections, copied into an otherwise empty component for
+    // `wasm_metadata` below.
+    let mut skeleton = wasm_encoder::Component::new();
     let mut depth = 0usize;
     // Parsed a section at a time, nested modules and components on a stack (the pattern of
     // wasmparser's `Parser::parse` documentation), so code sections can be skipped unread:
@@ -117,14 +118,6 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
             Err(e) => return Err(format!("not a valid WebAssembly component: {e}")),
         };
         offset += consumed;
-        if depth == 1 {
-            if let Some((0, range)) = payload.as_section() {
-                let bytes = wasm.get(range.start as usize..range.end as usize).unwrap_or_default();
-                skeleton.push(0);
-                leb128_push(&mut skeleton, bytes.len());
-                skeleton.extend_from_slice(bytes);
-            }
-        }
         match payload {
             Payload::Version { encoding, .. } => {
                 if depth == 0 && encoding != Encoding::Component {
@@ -162,17 +155,21 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
                     info.exports.push(extern_name(&export.name));
                 }
             }
-            Payload::CustomSection(section) if depth == 1 => match section.name() {
-                API_VERSION_SECTION => {
-                    info.declared_contract = Some(String::from_utf8_lossy(section.data()).trim().to_string())
+            Payload::CustomSection(section) if depth == 1 => {
+                skeleton
+                    .section(&wasm_encoder::CustomSection { name: section.name().into(), data: section.data().into() });
+                match section.name() {
+                    API_VERSION_SECTION => {
+                        info.declared_contract = Some(String::from_utf8_lossy(section.data()).trim().to_string())
+                    }
+                    CAPABILITIES_SECTION => match serde_json::from_slice::<Value>(section.data()) {
+                        Ok(v) if v.is_object() => info.capabilities = Some(v),
+                        Ok(_) => info.capabilities_error = Some("is not a JSON object".into()),
+                        Err(e) => info.capabilities_error = Some(format!("is not JSON: {e}")),
+                    },
+                    _ => {}
                 }
-                CAPABILITIES_SECTION => match serde_json::from_slice::<Value>(section.data()) {
-                    Ok(v) if v.is_object() => info.capabilities = Some(v),
-                    Ok(_) => info.capabilities_error = Some("is not a JSON object".into()),
-                    Err(e) => info.capabilities_error = Some(format!("is not JSON: {e}")),
-                },
-                _ => {}
-            },
+            }
             Payload::MemorySection(reader) => {
                 for memory in reader {
                     let m = memory.map_err(|e| format!("unreadable memory section: {e}"))?;
@@ -185,7 +182,9 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
     }
     // The component's metadata is in its own custom sections: read from them alone, not from
     // a second walk of every function of its modules.
-    if let Ok(wasm_metadata::Payload::Component { metadata, .. }) = wasm_metadata::Payload::from_binary(&skeleton) {
+    if let Ok(wasm_metadata::Payload::Component { metadata, .. }) =
+        wasm_metadata::Payload::from_binary(skeleton.as_slice())
+    {
         let text = |v: Option<String>| v.filter(|s| !s.is_empty());
         info.name = text(metadata.name);
         info.version = text(metadata.version.map(|v| v.to_string()));
@@ -197,19 +196,6 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
         info.revision = text(metadata.revision.map(|v| v.to_string()));
     }
     Ok(info)
-}
-
-/// `n` as unsigned LEB128 (a section size).
-fn leb128_push(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 /// The name as written, with the version suffix of the newer name form when present (a
@@ -490,47 +476,44 @@ mod tests {
         assert!(read(b"garbage").unwrap_err().contains("not a valid WebAssembly component"));
     }
 
-    /// A component: its header, then `sections` (id, contents) at its own level.
-    fn component(sections: &[(u8, Vec<u8>)]) -> Vec<u8> {
-        let mut out = b"\0asm\x0d\0\x01\0".to_vec();
-        for (id, body) in sections {
-            out.push(*id);
-            leb128_push(&mut out, body.len());
-            out.extend_from_slice(body);
+    use wasm_encoder::{Component, ComponentNameSection, CustomSection, Module, NameSection, RawSection};
+
+    /// A core module of `sections` (id, contents).
+    fn module(sections: &[(u8, &[u8])]) -> Module {
+        let mut m = Module::new();
+        for &(id, data) in sections {
+            m.section(&RawSection { id, data });
         }
-        out
+        m
     }
 
-    /// A custom section's contents: its name, then its data.
-    fn custom(name: &str, data: &[u8]) -> Vec<u8> {
-        let mut body = Vec::new();
-        leb128_push(&mut body, name.len());
-        body.extend_from_slice(name.as_bytes());
-        body.extend_from_slice(data);
-        body
+    /// A component of one core module (component section 1) and then `more` at its own level.
+    fn component(module: &[u8], more: impl FnOnce(&mut Component)) -> Vec<u8> {
+        let mut c = Component::new();
+        c.section(&RawSection { id: 1, data: module });
+        more(&mut c);
+        c.finish()
     }
+
+    /// One function type [] -> [] (section 1) and one function of it (section 3).
+    const ONE_FUNCTION: [(u8, &[u8]); 2] = [(1, &[1, 0x60, 0, 0]), (3, &[1, 0])];
 
     #[test]
     fn code_is_skipped_unread_but_a_module_that_ends_inside_it_is_refused() {
-        // A core module (component section 1) whose code section (10) holds one function body
-        // of garbage: skipped, so the memory section before it and the custom section after the
-        // module are still read.
-        let mut module = b"\0asm\x01\0\0\0".to_vec();
-        module.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // types: one [] -> []
-        module.extend_from_slice(&[3, 2, 1, 0]); // functions: one of type 0
-        module.extend_from_slice(&[5, 4, 1, 1, 1, 2]); // memory section: one memory, 1..2 pages
-        module.extend_from_slice(&[10, 4, 1, 2, 0xff, 0xff]); // code: one 2-byte body, garbage
-        let declared = custom(API_VERSION_SECTION, b"crosswatch:sync@0.1.0");
-        let ok = component(&[(1, module.clone()), (0, declared.clone())]);
+        // A core module whose code section (10) holds one function body of garbage: skipped,
+        // so the memory section before it and the custom section after the module are read.
+        let m = module(&[ONE_FUNCTION[0], ONE_FUNCTION[1], (5, &[1, 1, 1, 2]), (10, &[1, 2, 0xff, 0xff])]);
+        let ok = component(m.as_slice(), |c| {
+            c.section(&CustomSection { name: API_VERSION_SECTION.into(), data: b"crosswatch:sync@0.1.0".into() });
+        });
         let info = read(&ok).expect("a component with a skipped code section");
         assert_eq!(info.core_memories, vec![(65536, Some(131072))]);
         assert_eq!(info.declared_contract.as_deref(), Some("crosswatch:sync@0.1.0"));
 
         // The code section says 100 bytes; the module (and the file) ends after 2.
-        let mut short = b"\0asm\x01\0\0\0".to_vec();
-        short.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0]);
+        let mut short = module(&ONE_FUNCTION).finish();
         short.extend_from_slice(&[10, 100, 1, 2]);
-        let err = read(&component(&[(1, short)])).unwrap_err();
+        let err = read(&component(&short, |_| {})).unwrap_err();
         assert!(err.contains("not a valid WebAssembly component"), "{err}");
     }
 
@@ -538,24 +521,15 @@ mod tests {
     fn metadata_is_read_from_the_components_own_sections() {
         // A `name` custom section of a nested module must not name the component; the
         // component's `component-name` section does (wasm_metadata's reading).
-        let mut module = b"\0asm\x01\0\0\0".to_vec();
-        let mut names = vec![0u8]; // subsection 0: the module name
-        let mut sub = Vec::new();
-        leb128_push(&mut sub, 5);
-        sub.extend_from_slice(b"inner");
-        leb128_push(&mut names, sub.len());
-        names.extend_from_slice(&sub);
-        let name_section = custom("name", &names);
-        module.push(0);
-        leb128_push(&mut module, name_section.len());
-        module.extend_from_slice(&name_section);
-        let mut cnames = vec![0u8]; // subsection 0: the component name
-        let mut sub = Vec::new();
-        leb128_push(&mut sub, 5);
-        sub.extend_from_slice(b"outer");
-        leb128_push(&mut cnames, sub.len());
-        cnames.extend_from_slice(&sub);
-        let info = read(&component(&[(1, module), (0, custom("component-name", &cnames))])).expect("reads");
-        assert_eq!(info.name.as_deref(), Some("outer"));
+        let mut names = NameSection::new();
+        names.module("inner");
+        let mut m = Module::new();
+        m.section(&names);
+        let wasm = component(m.as_slice(), |c| {
+            let mut names = ComponentNameSection::new();
+            names.component("outer");
+            c.section(&names);
+        });
+        assert_eq!(read(&wasm).expect("reads").name.as_deref(), Some("outer"));
     }
 }
