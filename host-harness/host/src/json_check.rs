@@ -220,21 +220,9 @@ impl JsonObjectCheck {
             if i == part.len() {
                 break;
             }
+            // `tokens` took every string without escapes that is whole in this part; what it
+            // left here goes through the byte machine.
             let b = part[i];
-            // A string without escapes, whole in this part (nearly every key and value of an
-            // index): checked in one go.
-            if b == b'"' {
-                let key = matches!(self.expect, Expect::Key | Expect::KeyOrEnd);
-                if key || matches!(self.expect, Expect::Value | Expect::ValueOrEnd) {
-                    if let Some(n) = string_stop(&part[i + 1..]) {
-                        if part[i + 1 + n] == b'"' {
-                            self.expect = if key { Expect::Colon } else { self.after_value() };
-                            i += n + 2;
-                            continue;
-                        }
-                    }
-                }
-            }
             self.structure(b).map_err(|what| self.at(i, what))?;
             i += 1;
             // The digits of a number in a run (the number machine above takes the rest).
