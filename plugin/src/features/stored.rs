@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::AdapterError;
+use crate::log::{self, Level};
 use crate::model::index_json::{index_text, EntryJson};
 use crate::model::json::item_from_json;
 use crate::model::keys::key_from_ids;
@@ -161,6 +162,29 @@ fn keyed_item(raw: &RawValue) -> Option<(Item, String)> {
     let item = item_from_json(&serde_json::from_str::<Value>(text).ok()?)?;
     let key = item_key(&item);
     Some((item, key))
+}
+
+/// `entries` of a listing read from Trakt (watchlist, ratings) put in key order, as the
+/// shadow and the cache hold them, one entry per key: rows that share a key follow one
+/// another in the order they came (the sort is stable), each logged as a `key_collision` of
+/// `feature`; the one kept is the first, replaced by a later one when `replaces(later, kept)`.
+pub fn in_key_order(entries: &mut Vec<(String, Item)>, feature: &str, replaces: impl Fn(&Item, &Item) -> bool) {
+    crate::sort::sort_by(entries, |a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, kept| {
+        if later.0 != kept.0 {
+            return false;
+        }
+        log::event(
+            Level::Warn,
+            feature,
+            "index_reconcile",
+            &[("reason", "key_collision".into()), ("key", later.0.clone())],
+        );
+        if replaces(&later.1, &kept.1) {
+            std::mem::swap(&mut kept.1, &mut later.1);
+        }
+        true
+    });
 }
 
 /// The index text (`model::index_json`) of `entries`, in their order, with `spare` bytes

@@ -35,7 +35,7 @@ use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
 use crate::features::rows::ListRow;
-use crate::features::stored::{index_json, items_of_text, StoredMap};
+use crate::features::stored::{in_key_order, index_json, items_of_text, StoredMap};
 use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
 use crate::log::{self, Level};
@@ -221,23 +221,10 @@ impl Ratings {
             }
         }
         // In key order, as the cache holds it: a live read and a cache hit give the same
-        // entries and text. Rows that share a key follow one another in the order they came
-        // (the sort is stable); the last not older than the one kept replaces it.
-        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|later, kept| {
-            if later.0 != kept.0 {
-                return false;
-            }
-            log::event(
-                Level::Warn,
-                FEATURE,
-                "index_reconcile",
-                &[("reason", "key_collision".into()), ("key", later.0.clone())],
-            );
-            if not_older(later.1.rated_at.as_deref(), kept.1.rated_at.as_deref()) {
-                std::mem::swap(&mut kept.1, &mut later.1);
-            }
-            true
+        // entries and text. Of rows that share a key, the last not older than the one kept
+        // replaces it.
+        in_key_order(&mut entries, FEATURE, |later, kept| {
+            not_older(later.rated_at.as_deref(), kept.rated_at.as_deref())
         });
         let mut wm = BTreeMap::new();
         wm.extend(TYPES.iter().zip(remote.iter()).filter_map(|(t, r)| r.clone().map(|r| (t.to_string(), r))));

@@ -42,7 +42,7 @@ use crate::client::{Call, Client};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::rows::ListRow;
-use crate::features::stored::{index_json, items_of_text, StoredMap};
+use crate::features::stored::{in_key_order, index_json, items_of_text, StoredMap};
 use crate::features::{is_session_wide, stored_items, Ctx};
 use crate::log::{self, Level};
 use crate::model::lenient::Uint;
@@ -309,20 +309,8 @@ impl Watchlist {
             entries.push((key, item));
         }
         // In key order, as the shadow holds it: a live read and a 304 give the same entries
-        // and text. Of rows that share a key the first is kept (the sort is stable).
-        crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                log::event(
-                    Level::Warn,
-                    FEATURE,
-                    "index_reconcile",
-                    &[("reason", "key_collision".into()), ("key", later.0.clone())],
-                );
-            }
-            same
-        });
+        // and text. Of rows that share a key the first is kept.
+        in_key_order(&mut entries, FEATURE, |_, _| false);
         let meta = Meta {
             schema: SHADOW_SCHEMA,
             etag: listing.etag,
