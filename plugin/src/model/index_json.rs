@@ -143,7 +143,7 @@ pub fn index_text<'a>(
     for (k, v) in entries {
         text.entry(k, &v)?;
     }
-    text.take(true)
+    Ok(text.take(true))
 }
 
 /// The text of an index object written entry by entry and taken in parts (`index-stream`,
@@ -197,12 +197,12 @@ impl TextParts {
     }
 
     /// The text written since the last part (the last part when `end`: the object closed).
-    pub fn take(&mut self, end: bool) -> Result<String, String> {
+    pub fn take(&mut self, end: bool) -> String {
         if end {
             self.out.push_str(if self.first { "}" } else { "\n}" });
         }
         let next = if end { String::new() } else { String::with_capacity(self.capacity + self.capacity / 8) };
-        Ok(std::mem::replace(&mut self.out, next))
+        std::mem::replace(&mut self.out, next)
     }
 }
 
@@ -529,7 +529,7 @@ mod tests {
             assert!(head.take(t, item).unwrap());
             headed.play(key, &head, at, id);
         }
-        assert_eq!(headed.take(true).unwrap(), whole.take(true).unwrap());
+        assert_eq!(headed.take(true), whole.take(true));
         let extra = Item { extra: Some("{}".into()), ..other };
         assert!(!head.take(2, &extra).unwrap(), "an item with extra is written whole");
     }

@@ -81,7 +81,7 @@ impl Render {
             self.at += 1;
         }
         self.done = self.at == order.len();
-        self.out.take(self.done)
+        Ok(self.out.take(self.done))
     }
 
     /// Every part joined: the whole text, in a buffer sized from the first part (one that
