@@ -19,12 +19,34 @@ const MAX_PAGES: u32 = 10_000;
 
 /// Every row of a listing, in Trakt's order, as its JSON text (callers read rows with
 /// `features::rows::Row`, or as a `Value` when that cannot).
+///
+/// The page bodies are kept whole and the rows are spans of them: one copy per page rather
+/// than an allocation and a copy per row (5,000 of each for a 5,000-item watchlist).
 #[derive(Debug)]
 pub struct Listing {
-    pub rows: Vec<Box<RawValue>>,
+    bodies: Vec<String>,
+    /// (index in `bodies`, start, end) of each row.
+    spans: Vec<(u32, u32, u32)>,
     pub pages: u32,
     /// Page 1's `ETag` (trimmed; none when missing or blank).
     pub etag: Option<String>,
+}
+
+impl Listing {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The text of row `n` (in listing order).
+    pub fn row(&self, n: usize) -> &str {
+        let (body, start, end) = self.spans[n];
+        &self.bodies[body as usize][start as usize..end as usize]
+    }
+
+    /// The rows' texts in listing order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|n| self.row(n))
+    }
 }
 
 /// The answer of a conditional walk.
@@ -77,17 +99,33 @@ pub fn fetch_conditional_then(
     if_none_match: Option<&str>,
     before_page_2: &mut BetweenPages,
 ) -> Result<Fetched, AdapterError> {
-    let mut rows: Vec<Box<RawValue>> = Vec::new();
-    let mut sink = |page: &[&RawValue]| {
-        rows.extend(page.iter().map(|r| (*r).to_owned()));
+    let (mut bodies, mut spans) = (Vec::new(), Vec::new());
+    let mut sink = |text: &str, page: &[&RawValue]| {
+        if page.is_empty() {
+            return Ok(());
+        }
+        let body = u32::try_from(bodies.len()).map_err(|_| AdapterError::Internal("too many pages".into()))?;
+        // A row's text is a slice of the page's (serde_json borrows it): its place is the
+        // distance between the two addresses.
+        let base = text.as_ptr() as usize;
+        for row in page {
+            let start = row.get().as_ptr() as usize - base;
+            let end = start + row.get().len();
+            let span = |n: usize| u32::try_from(n).map_err(|_| AdapterError::Internal("page over 4 GiB".into()));
+            spans.push((body, span(start)?, span(end)?));
+        }
+        bodies.push(text.to_string());
         Ok(())
     };
     let walked = walk(client, feature, path, &[], limit, if_none_match, &mut sink, Some(before_page_2));
     Ok(match noted(client, feature, path, walked)? {
         Walked::NotModified { page_count, item_count } => Fetched::NotModified { page_count, item_count },
-        Walked::Done { pages, etag } => Fetched::Full(Listing { rows, pages, etag }),
+        Walked::Done { pages, etag } => Fetched::Full(Listing { bodies, spans, pages, etag }),
     })
 }
+
+/// What takes each checked page of a walk: the body's text and its rows (slices of it).
+type PageSink<'a> = dyn FnMut(&str, &[&RawValue]) -> Result<(), AdapterError> + 'a;
 
 /// What runs between page 1 and page 2 of a walk (`fetch_conditional_then`).
 pub type BetweenPages<'a> = dyn FnMut(&mut Client) -> Result<(), AdapterError> + 'a;
@@ -112,7 +150,7 @@ pub fn for_each_raw_page(
     limit: u32,
     sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
 ) -> Result<Walked, AdapterError> {
-    let walked = walk(client, feature, path, query, limit, None, sink, None);
+    let walked = walk(client, feature, path, query, limit, None, &mut |_, rows| sink(rows), None);
     noted(client, feature, path, walked)
 }
 
@@ -138,7 +176,7 @@ fn walk(
     query: &[(&str, String)],
     limit: u32,
     if_none_match: Option<&str>,
-    sink: &mut dyn FnMut(&[&RawValue]) -> Result<(), AdapterError>,
+    sink: &mut PageSink,
     mut before_page_2: Option<&mut BetweenPages>,
 ) -> Result<Walked, AdapterError> {
     let limit = limit.clamp(1, MAX_PAGE_LIMIT);
@@ -241,7 +279,7 @@ fn walk(
             None => !empty && !short,
         };
         total += page_rows.len() as u64;
-        sink(&page_rows)?;
+        sink(text, &page_rows)?;
         log::progress(feature, "index", total, item_count);
         if !more {
             break;

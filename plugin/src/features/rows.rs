@@ -262,8 +262,11 @@ pub fn row_rating(v: Option<&Value>) -> Option<i64> {
 
 /// A list row (watchlist, ratings) as the index reads it: the typed view, or a `Value` for a
 /// row the view cannot read the same way.
+// Not boxed: a list row lives on the stack while its item is made, one at a time, and a box
+// would be one more allocation per row.
+#[allow(clippy::large_enum_variant)]
 pub enum ListRow<'a> {
-    Typed(&'a str, Box<Row<'a>>),
+    Typed(&'a str, Row<'a>),
     Tree(Value),
 }
 
@@ -271,7 +274,7 @@ impl<'a> ListRow<'a> {
     /// `Err` (the parser's message) when the text is not JSON a `Value` can hold.
     pub fn read(text: &'a str) -> Result<ListRow<'a>, String> {
         match Row::parse(text) {
-            Some(r) => Ok(ListRow::Typed(text, Box::new(r))),
+            Some(r) => Ok(ListRow::Typed(text, r)),
             None => serde_json::from_str(text).map(ListRow::Tree).map_err(|e| e.to_string()),
         }
     }

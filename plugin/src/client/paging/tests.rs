@@ -40,9 +40,9 @@ fn walks_three_pages_with_explicit_page_and_limit() {
     });
     let mut c = f.client(&Options::default());
     let listing = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap();
-    assert_eq!(listing.rows.len(), 517);
+    assert_eq!(listing.len(), 517);
     assert_eq!(listing.pages, 3);
-    assert_eq!(serde_json::from_str::<Value>(listing.rows[516].get()).unwrap()["id"], 516);
+    assert_eq!(serde_json::from_str::<Value>(listing.row(516)).unwrap()["id"], 516);
     let urls: Vec<String> = f.requests().iter().map(|r| r.url.clone()).collect();
     assert_eq!(
         urls,
@@ -66,7 +66,7 @@ fn without_headers_stops_on_short_page_of_applied_limit() {
     });
     let mut c = f.client(&Options::default());
     let listing = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap();
-    assert_eq!(listing.rows.len(), 140);
+    assert_eq!(listing.len(), 140);
     assert_eq!(f.requests().len(), 2);
 }
 
@@ -81,7 +81,7 @@ fn without_headers_stops_on_empty_page() {
     });
     let mut c = f.client(&Options::default());
     let listing = fetch_all(&mut c, "watchlist", "/sync/watchlist", 2).unwrap();
-    assert_eq!(listing.rows.len(), 4);
+    assert_eq!(listing.len(), 4);
     assert_eq!(f.requests().len(), 3);
 }
 
@@ -167,7 +167,7 @@ fn malformed_bodies_are_protocol_errors_naming_path_and_page() {
 fn limit_is_clamped_to_250_and_always_explicit() {
     let f = Fakes::new(|_| Ok(page_resp(1, 1, 250, 3, rows(0, 3))));
     let mut c = f.client(&Options::default());
-    assert_eq!(fetch_all(&mut c, "watchlist", "/sync/watchlist", 1000).unwrap().rows.len(), 3);
+    assert_eq!(fetch_all(&mut c, "watchlist", "/sync/watchlist", 1000).unwrap().len(), 3);
     assert_eq!(f.requests()[0].url, "https://api.trakt.tv/sync/watchlist?page=1&limit=250");
 }
 
@@ -272,7 +272,7 @@ fn conditional_page_one() {
     });
     let mut c = f.client(&Options::default());
     match fetch_conditional(&mut c, "watchlist", "/sync/watchlist", 2, Some("\"old\"")).unwrap() {
-        Fetched::Full(l) => assert_eq!((l.rows.len(), l.etag.as_deref()), (3, Some("\"p1\""))),
+        Fetched::Full(l) => assert_eq!((l.len(), l.etag.as_deref()), (3, Some("\"p1\""))),
         other => panic!("{other:?}"),
     }
     // A 304 nobody asked for is not a page.
@@ -325,7 +325,7 @@ fn empty_listing_is_fine() {
     let f = Fakes::new(|_| Ok(page_resp(1, 1, 250, 0, "[]".into())));
     let mut c = f.client(&Options::default());
     let listing = fetch_all(&mut c, "watchlist", "/sync/watchlist", 250).unwrap();
-    assert!(listing.rows.is_empty());
+    assert_eq!(listing.len(), 0);
 }
 
 #[test]

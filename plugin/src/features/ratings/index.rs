@@ -187,9 +187,9 @@ impl Ratings {
             let path = format!("/sync/ratings/{t}");
             let listing = paging::fetch_all(ctx.client, FEATURE, &path, limit)?;
             pages += listing.pages;
-            for (n, raw) in listing.rows.iter().enumerate() {
+            for (n, raw) in listing.rows().enumerate() {
                 let malformed = |why: String| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"));
-                let row = ListRow::read(raw.get()).map_err(malformed)?;
+                let row = ListRow::read(raw).map_err(malformed)?;
                 let (item, key) = match row.keyed_item() {
                     Ok(Some(keyed)) => keyed,
                     Ok(None) => {

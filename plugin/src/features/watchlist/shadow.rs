@@ -289,10 +289,10 @@ impl Watchlist {
     }
 
     fn read_listing(listing: Listing, ctx: &mut Ctx, now: i64, wm: Option<Wm>) -> Result<Found, AdapterError> {
-        let mut entries: Vec<(String, Item)> = Vec::with_capacity(listing.rows.len());
-        for (n, raw) in listing.rows.iter().enumerate() {
+        let mut entries: Vec<(String, Item)> = Vec::with_capacity(listing.len());
+        for (n, raw) in listing.rows().enumerate() {
             let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
-            let row = ListRow::read(raw.get()).map_err(malformed)?;
+            let row = ListRow::read(raw).map_err(malformed)?;
             let (item, key) = match row.keyed_item() {
                 Ok(Some((item, key))) => (Item { listed_at: row.text("listed_at").map(str::to_string), ..item }, key),
                 Ok(None) => {
@@ -313,9 +313,9 @@ impl Watchlist {
         in_key_order(&mut entries, FEATURE, |_, _| false);
         let meta = Meta {
             schema: SHADOW_SCHEMA,
+            count: listing.len() as u64,
             etag: listing.etag,
             ts: now,
-            count: listing.rows.len() as u64,
             wm,
             entries: Some(entries.len() as u64),
         };
