@@ -11,7 +11,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::log::{self, Level};
 
@@ -88,12 +87,20 @@ pub fn read_text(store: &mut dyn Store, feature: &str, name: &str) -> Option<Str
 /// a document of `schema`: is it one all the same? Checked without building a JSON tree;
 /// `false` (warn logged: corrupt, or of another schema) when it is not.
 pub fn probe_schema(feature: &str, name: &str, bytes: &[u8], schema: u32) -> bool {
+    // `schema` as `Value::as_u64` reads it (another JSON type is no schema); only an object,
+    // since serde would read an array into the struct by position.
     #[derive(serde::Deserialize)]
     struct Probe {
-        schema: Option<u64>,
+        #[serde(default)]
+        schema: crate::model::lenient::Uint,
     }
-    let found = match serde_json::from_slice::<Probe>(bytes) {
-        Ok(p) => p.schema,
+    let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let probed = match object {
+        true => crate::model::json::from_bytes::<Probe>(bytes).map(|p| p.schema.0),
+        false => crate::model::json::from_bytes::<serde::de::IgnoredAny>(bytes).map(|_| None),
+    };
+    let found = match probed {
+        Ok(found) => found,
         Err(e) => {
             ignored(feature, name, "corrupt", e.to_string());
             return false;
@@ -113,22 +120,13 @@ pub fn load<T: DeserializeOwned>(store: &mut dyn Store, feature: &str, name: &st
     load_from(feature, name, &bytes, schema)
 }
 
-/// `load` of bytes already read (a caller whose fast reading of them did not apply).
+/// `load` of bytes already read (a caller whose fast reading of them did not apply): the
+/// schema probed first, then the document read straight from the text (no JSON tree).
 pub fn load_from<T: DeserializeOwned>(feature: &str, name: &str, bytes: &[u8], schema: u32) -> Option<T> {
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            ignored(feature, name, "corrupt", e.to_string());
-            return None;
-        }
-    };
-    let found = value.get("schema").and_then(Value::as_u64);
-    if found != Some(u64::from(schema)) {
-        let found = found.map(|n| n.to_string()).unwrap_or_else(|| "none".into());
-        ignored(feature, name, "schema", format!("schema {found}, expected {schema}"));
+    if !probe_schema(feature, name, bytes, schema) {
         return None;
     }
-    match serde_json::from_value(value) {
+    match crate::model::json::from_bytes(bytes) {
         Ok(doc) => Some(doc),
         Err(e) => {
             ignored(feature, name, "corrupt", e.to_string());

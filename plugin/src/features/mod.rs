@@ -356,7 +356,7 @@ pub fn send_bodies(
         match client.execute(&Call::post(path, chunk.body.clone(), true)) {
             Ok(resp) => {
                 wrote_any = true;
-                match serde_json::from_slice::<Value>(&resp.body) {
+                match crate::model::json::from_bytes::<Value>(&resp.body) {
                     Ok(v) if v.is_object() => account(&v, n, inputs, outcome),
                     _ => {
                         log::event(

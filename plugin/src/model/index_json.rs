@@ -243,9 +243,9 @@ fn write_entry(out: &mut String, key: &str, e: &EntryJson, first: bool) -> Resul
     if e.item.extra.is_some() {
         // Rare (index items carry no caller fields today): the serializer's compact text,
         // re-indented token by token as a host would print it.
-        let compact = serde_json::to_vec(e).map_err(|x| x.to_string())?;
+        let compact = serde_json::to_string(e).map_err(|x| x.to_string())?;
         let mut pretty = Vec::with_capacity(compact.len() * 2);
-        let mut de = serde_json::Deserializer::from_slice(&compact);
+        let mut de = serde_json::Deserializer::from_str(&compact);
         let mut ser =
             serde_json::Serializer::with_formatter(&mut pretty, serde_json::ser::PrettyFormatter::with_indent(b"  "));
         serde_transcode::transcode(&mut de, &mut ser).map_err(|x| x.to_string())?;

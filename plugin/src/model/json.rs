@@ -59,6 +59,15 @@ impl Serialize for ItemJson<'_> {
     }
 }
 
+/// `serde_json::from_slice`, read as text. Every JSON document of the component is parsed
+/// from a `str`, so serde_json's deserializer, and the `Deserialize` of each type read through
+/// it, is compiled once: reading bytes and text (`SliceRead` and `StrRead`) made two copies.
+pub fn from_bytes<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| <serde_json::Error as serde::de::Error>::custom(format_args!("not UTF-8 text: {e}")))?;
+    serde_json::from_str(text)
+}
+
 fn item_fields<S: Serializer>(s: S, it: &Item) -> Result<S::Ok, S::Error> {
     {
         let mut m = s.serialize_map(None)?;
@@ -98,8 +107,13 @@ fn item_fields<S: Serializer>(s: S, it: &Item) -> Result<S::Ok, S::Error> {
 }
 
 /// The item as CrossWatch's JSON map, the fields of `extra` merged in where they do not clash.
+///
+/// Written as text and read back rather than by `serde_json::to_value`: the tree serializer
+/// would be one more copy of the item's fields and of serde_json's writer in the component,
+/// for maps that only unresolved and journal entries hold.
 pub fn item_to_json(item: &Item) -> Value {
-    let mut v = serde_json::to_value(ItemJson(item)).unwrap_or(Value::Null);
+    let text = serde_json::to_string(&ItemJson(item)).unwrap_or_default();
+    let mut v = serde_json::from_str(&text).unwrap_or(Value::Null);
     if let (Some(o), Some(Ok(Value::Object(extra)))) =
         (v.as_object_mut(), item.extra.as_deref().map(serde_json::from_str::<Value>))
     {

@@ -454,7 +454,7 @@ fn collect(ctx: &mut Ctx, plays: &[&Planned], dry_run: bool, planned_requests: &
     }
     match ctx.client.execute(&Call::post(COLLECTION_PATH, body.json, true)) {
         Ok(resp) => {
-            let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            let v: Value = crate::model::json::from_bytes(&resp.body).unwrap_or(Value::Null);
             let sum = |f: &str| payload::counts(&v, f).iter().sum::<u64>().to_string();
             log::event(
                 Level::Info,

@@ -409,7 +409,7 @@ fn activities(ctx: &mut Ctx) -> Result<Option<(String, i64)>, AdapterError> {
             return Ok(None);
         }
     };
-    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let v: Value = crate::model::json::from_bytes(&resp.body).unwrap_or(Value::Null);
     let mut best: Option<(String, i64)> = None;
     for t in ["movies", "episodes"] {
         let Some(text) = v.get(t).and_then(|g| g.get("watched_at")).and_then(Value::as_str) else { continue };

@@ -66,7 +66,7 @@ impl History {
             let list: Vec<u64> = part.iter().map(|(id, _)| *id).collect();
             chunks.push(Chunk {
                 inputs: part.iter().flat_map(|(_, ins)| ins.iter().copied()).collect(),
-                body: serde_json::json!({ "ids": list }).to_string(),
+                body: ids_body(&list),
             });
             kinds.push(ChunkOf::Ids(list));
         }
@@ -299,4 +299,17 @@ fn account_item(resp: &Value, body: &payload::Body, inputs: &[usize], outcome: &
             Outcome::Skipped
         });
     }
+}
+
+/// `{"ids":[1,2,...]}`, the body that removes plays by history id.
+fn ids_body(ids: &[u64]) -> String {
+    let mut body = String::from(r#"{"ids":["#);
+    for (n, id) in ids.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(itoa::Buffer::new().format(*id));
+    }
+    body.push_str("]}");
+    body
 }

@@ -349,7 +349,7 @@ fn watermarks(ctx: &mut Ctx) -> Result<[Option<String>; 4], AdapterError> {
             return Ok(Default::default());
         }
     };
-    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let v: Value = crate::model::json::from_bytes(&resp.body).unwrap_or(Value::Null);
     if !v.is_object() {
         log::event(Level::Warn, FEATURE, "activities_unavailable", &[("error", "body is not a JSON object".into())]);
     }
@@ -367,7 +367,7 @@ fn load_cache(store: &mut dyn state::Store) -> Option<Cache> {
         text_cache::Read::Other(bytes) => bytes,
     };
     let valid = |item: &Item| valid_rating(item.rating).is_some();
-    if let Ok(doc) = serde_json::from_slice::<IndexIn>(&bytes) {
+    if let Ok(doc) = crate::model::json::from_bytes::<IndexIn>(&bytes) {
         if doc.schema.0 == Some(u64::from(LEGACY_SCHEMA)) {
             let items = doc.items.items(FEATURE, RATINGS_INDEX, valid)?;
             return Some(Cache { generated_at: doc.generated_at, wm: doc.wm, body: Body::Legacy(items) });

@@ -121,7 +121,7 @@ impl Watchlist {
 
 /// The watchlist limit a `/users/settings` answer implies.
 pub(super) fn limit_from_settings(body: &[u8]) -> Limit {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+    let Ok(v) = crate::model::json::from_bytes::<Value>(body) else {
         log::event(Level::Warn, FEATURE, "limits_unknown", &[("error", "unreadable /users/settings".into())]);
         return Limit::Unknown;
     };

@@ -392,7 +392,7 @@ fn watermarks(client: &mut Client) -> Result<Option<Wm>, AdapterError> {
             return Ok(None);
         }
     };
-    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let v: Value = crate::model::json::from_bytes(&resp.body).unwrap_or(Value::Null);
     let mut wm = Wm::new();
     for (group, key) in WATERMARKS {
         match v.get(group).and_then(|g| g.get(key)).and_then(Value::as_str) {
@@ -430,7 +430,7 @@ fn shadow_of_text(text: String, meta: Meta) -> Option<Shadow<'static>> {
 /// (not JSON, another schema, a field of the wrong type) goes through the old reader, which
 /// says why it is not used.
 fn parse_legacy(bytes: &[u8]) -> Option<Shadow<'_>> {
-    if let Ok(doc) = serde_json::from_slice::<ShadowIn>(bytes) {
+    if let Ok(doc) = crate::model::json::from_bytes::<ShadowIn>(bytes) {
         if doc.schema.0 == Some(u64::from(LEGACY_SCHEMA)) {
             let etag = doc.etag.filter(|e| !e.trim().is_empty());
             let items = ShadowItems::Stored(doc.items);

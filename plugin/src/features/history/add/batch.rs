@@ -82,7 +82,7 @@ pub(super) fn send_batch<'p>(
         ..Call::post(ADD_PATH, body.json.clone(), false)
     };
     let hint = match ctx.client.execute(&call) {
-        Ok(resp) => match serde_json::from_slice::<Value>(&resp.body) {
+        Ok(resp) => match crate::model::json::from_bytes::<Value>(&resp.body) {
             Ok(v) if v.is_object() => {
                 run.wrote_any = true;
                 journal::end(ctx.state, &batch.id);

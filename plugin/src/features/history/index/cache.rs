@@ -490,7 +490,7 @@ pub fn load_cache(store: &mut dyn Store) -> Option<Index> {
 /// A schema-1 file, parsed and checked.
 fn read_legacy(bytes: &[u8]) -> Option<Cached> {
     const LEGACY_SCHEMA: u32 = 1;
-    let doc: CacheIn = match serde_json::from_slice::<CacheIn>(bytes) {
+    let doc: CacheIn = match crate::model::json::from_bytes::<CacheIn>(bytes) {
         Ok(d) if d.schema == Some(u64::from(LEGACY_SCHEMA)) => d,
         parsed => {
             // Say why as a look at the schema alone does (corrupt, another schema), else
