@@ -234,6 +234,80 @@ impl TitleHead {
     }
 }
 
+/// `compact` (serde_json's compact text) as serde_json's pretty form with two-space indents,
+/// one level deeper (an entry of the index object): `{` and `[` open a level, `,` starts a
+/// line, `:` is followed by a space, and an empty object or array stays `{}` or `[]`. Strings
+/// are copied as they are; a number other than a plain integer is written as serde_json
+/// writes it once read (`2.50` -> `2.5`, `1e2` -> `100.0`), as the pretty serializer did.
+/// Tokens, not a parse and a second serializer: that was ~3 KB of the component (serde-transcode
+/// and a pretty writer) for an entry that index items never have today.
+fn reindent(compact: &str, out: &mut String) {
+    let bytes = compact.as_bytes();
+    let line = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..=depth {
+            out.push_str("  ");
+        }
+    };
+    let (mut depth, mut from, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'"' {
+            // To the closing quote, past escaped characters.
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
+        if matches!(b, b'-' | b'0'..=b'9') {
+            let end = bytes[i..].iter().position(|c| matches!(c, b',' | b'}' | b']')).map_or(bytes.len(), |n| i + n);
+            let number = &compact[i..end];
+            let plain = number.strip_prefix('-').unwrap_or(number);
+            let integer = plain.bytes().all(|c| c.is_ascii_digit()) && (plain == "0" || !plain.starts_with('0'));
+            if !integer || number == "-0" || number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+                if let Ok(n) = serde_json::from_str::<serde_json::Value>(number) {
+                    out.push_str(&compact[from..i]);
+                    out.push_str(&n.to_string());
+                    from = end;
+                }
+            }
+            i = end;
+            continue;
+        }
+        if !matches!(b, b'{' | b'[' | b'}' | b']' | b',' | b':') {
+            i += 1;
+            continue;
+        }
+        out.push_str(&compact[from..i]);
+        match b {
+            b'{' | b'[' if matches!(bytes.get(i + 1), Some(b'}' | b']')) => {
+                out.push_str(&compact[i..i + 2]);
+                i += 1;
+            }
+            b'{' | b'[' => {
+                out.push(b as char);
+                depth += 1;
+                line(out, depth);
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                line(out, depth);
+                out.push(b as char);
+            }
+            b',' => {
+                out.push(',');
+                line(out, depth);
+            }
+            _ => out.push_str(": "),
+        }
+        i += 1;
+        from = i;
+    }
+    out.push_str(&compact[from.min(compact.len())..]);
+}
+
 /// One entry of the index object, `"key": {item}` at the first level of indentation, after a
 /// comma unless it is the `first`.
 fn write_entry(out: &mut String, key: &str, e: &EntryJson, first: bool) -> Result<(), String> {
@@ -244,19 +318,7 @@ fn write_entry(out: &mut String, key: &str, e: &EntryJson, first: bool) -> Resul
         // Rare (index items carry no caller fields today): the serializer's compact text,
         // re-indented token by token as a host would print it.
         let compact = serde_json::to_string(e).map_err(|x| x.to_string())?;
-        let mut pretty = Vec::with_capacity(compact.len() * 2);
-        let mut de = serde_json::Deserializer::from_str(&compact);
-        let mut ser =
-            serde_json::Serializer::with_formatter(&mut pretty, serde_json::ser::PrettyFormatter::with_indent(b"  "));
-        serde_transcode::transcode(&mut de, &mut ser).map_err(|x| x.to_string())?;
-        let pretty = String::from_utf8(pretty).map_err(|x| x.to_string())?;
-        // One level deeper: JSON text has no raw line breaks inside strings.
-        for (n, line) in pretty.split('\n').enumerate() {
-            if n > 0 {
-                out.push_str("\n  ");
-            }
-            out.push_str(line);
-        }
+        reindent(&compact, out);
         return Ok(());
     }
     let it = e.item;
@@ -429,6 +491,31 @@ mod tests {
                     assert_eq!(needs_escape(&v), slow(&v), "{v:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn reindent_is_the_pretty_serializer_one_level_deeper() {
+        let docs = [
+            r#"{"a":1,"b":[1,2,{"c":"x,y:{}[]"}],"d":{},"e":[],"f":{"g":[[]]}}"#,
+            r#"{"s":"quote \" backslash \\ brace { colon : comma ,","t":"\u0001é—","n":-1.5e-7,"z":null}"#,
+            r#"[]"#,
+            r#"{}"#,
+            r#"[true,false,null,0,"\\"]"#,
+            r#"{"n":[2.50,1e2,-0,0,-7,18446744073709551615,18446744073709551616,-9223372036854775809,1E-2,0.1]}"#,
+        ];
+        for doc in docs {
+            let mut pretty = Vec::new();
+            let mut de = serde_json::Deserializer::from_str(doc);
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut pretty,
+                serde_json::ser::PrettyFormatter::with_indent(b"  "),
+            );
+            serde_transcode::transcode(&mut de, &mut ser).unwrap();
+            let expected = String::from_utf8(pretty).unwrap().replace('\n', "\n  ");
+            let mut out = String::new();
+            reindent(doc, &mut out);
+            assert_eq!(out, expected, "{doc}");
         }
     }
 
