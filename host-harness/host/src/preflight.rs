@@ -103,10 +103,10 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
     // The component's own custom sections, copied into an otherwise empty component for
     // `wasm_metadata` below.
     let mut skeleton = wasm_encoder::Component::new();
-    let mut depth = 0usize;
     // Parsed a section at a time, nested modules and components on a stack (the pattern of
     // wasmparser's `Parser::parse` documentation), so code sections can be skipped unread:
-    // they are most of the file, and a cached start reads nothing else of it.
+    // they are most of the file, and a cached start reads nothing else of it. An empty stack
+    // is the component's own level.
     let mut parser = Parser::new(0);
     let mut outer: Vec<Parser> = Vec::new();
     let mut offset = 0usize;
@@ -119,22 +119,16 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
         };
         offset += consumed;
         match payload {
-            Payload::Version { encoding, .. } => {
-                if depth == 0 && encoding != Encoding::Component {
-                    return Err("a core WebAssembly module, not a component".into());
-                }
-                depth += 1;
+            Payload::Version { encoding, .. } if outer.is_empty() && encoding != Encoding::Component => {
+                return Err("a core WebAssembly module, not a component".into());
             }
             Payload::ModuleSection { parser: inner, .. } | Payload::ComponentSection { parser: inner, .. } => {
                 outer.push(std::mem::replace(&mut parser, inner));
             }
-            Payload::End(_) => {
-                depth = depth.saturating_sub(1);
-                match outer.pop() {
-                    Some(p) => parser = p,
-                    None => break,
-                }
-            }
+            Payload::End(_) => match outer.pop() {
+                Some(p) => parser = p,
+                None => break,
+            },
             Payload::CodeSectionStart { size, .. } => {
                 let end = offset.saturating_add(size as usize);
                 if end > wasm.len() {
@@ -143,19 +137,19 @@ pub fn read_known(wasm: &[u8], sha256: Option<&str>) -> Result<ComponentInfo, St
                 parser.skip_section();
                 offset = end;
             }
-            Payload::ComponentImportSection(reader) if depth == 1 => {
+            Payload::ComponentImportSection(reader) if outer.is_empty() => {
                 for import in reader {
                     let import = import.map_err(|e| format!("unreadable import section: {e}"))?;
                     info.imports.push(extern_name(&import.name));
                 }
             }
-            Payload::ComponentExportSection(reader) if depth == 1 => {
+            Payload::ComponentExportSection(reader) if outer.is_empty() => {
                 for export in reader {
                     let export = export.map_err(|e| format!("unreadable export section: {e}"))?;
                     info.exports.push(extern_name(&export.name));
                 }
             }
-            Payload::CustomSection(section) if depth == 1 => {
+            Payload::CustomSection(section) if outer.is_empty() => {
                 skeleton
                     .section(&wasm_encoder::CustomSection { name: section.name().into(), data: section.data().into() });
                 match section.name() {
