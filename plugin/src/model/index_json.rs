@@ -264,9 +264,9 @@ fn reindent(compact: &str, out: &mut String) {
         if matches!(b, b'-' | b'0'..=b'9') {
             let end = bytes[i..].iter().position(|c| matches!(c, b',' | b'}' | b']')).map_or(bytes.len(), |n| i + n);
             let number = &compact[i..end];
-            let plain = number.strip_prefix('-').unwrap_or(number);
-            let integer = plain.bytes().all(|c| c.is_ascii_digit()) && (plain == "0" || !plain.starts_with('0'));
-            if !integer || number == "-0" || number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+            // An integer serde_json reads as i64 or u64 is written back as it is; any other
+            // number (a fraction, an exponent, -0, beyond 64 bits) as serde_json writes it.
+            if number == "-0" || number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
                 if let Ok(n) = serde_json::from_str::<serde_json::Value>(number) {
                     out.push_str(&compact[from..i]);
                     out.push_str(&n.to_string());
