@@ -104,9 +104,9 @@ pub fn fetch_conditional_then(
         if page.is_empty() {
             return Ok(());
         }
-        let body = u32::try_from(bodies.len()).map_err(|_| AdapterError::Internal("too many pages".into()))?;
-        // A row's text is a slice of the page's (serde_json borrows it): its place is the
-        // distance between the two addresses.
+        let body = bodies.len() as u32; // at most MAX_PAGES: `walk` stops there
+                                        // A row's text is a slice of the page's (serde_json borrows it): its place is the
+                                        // distance between the two addresses.
         let base = text.as_ptr() as usize;
         for row in page {
             let start = row.get().as_ptr() as usize - base;
