@@ -5,6 +5,7 @@ use crate::client::transport::Request;
 use crate::client::transport::Response;
 use crate::config::Options;
 use crate::testkit::{query_param, resp, Fakes};
+use serde::de::IgnoredAny;
 
 fn rows(from: usize, n: usize) -> String {
     let v: Vec<Value> = (from..from + n).map(|i| serde_json::json!({"id": i, "type": "movie"})).collect();
@@ -291,15 +292,16 @@ fn page_by_page_with_a_base_query() {
     });
     let mut c = f.client(&Options::default());
     let mut seen: Vec<usize> = Vec::new();
-    let walked = for_each_raw_page(
+    let walked = for_each_page(
         &mut c,
         "history",
         "/sync/history",
         &[("start_at", "2026-01-01T00:00:00.000Z".into())],
         2,
-        &mut |page: &[&RawValue]| {
-            seen.push(page.len());
-            Ok(())
+        &mut |text| {
+            let read = read_rows::<IgnoredAny>(text, &mut |_, _, _| Ok(()))?;
+            seen.push(read.rows);
+            Ok(read)
         },
     )
     .unwrap();
@@ -310,14 +312,69 @@ fn page_by_page_with_a_base_query() {
         "https://api.trakt.tv/sync/history?start_at=2026-01-01T00%3A00%3A00.000Z&page=2&limit=2"
     );
 
-    // A sink error stops the walk at once.
+    // A row the reader refuses stops the walk at once.
     let mut c = f.client(&Options::default());
-    let err = for_each_raw_page(&mut c, "history", "/x", &[], 2, &mut |_: &[&RawValue]| {
-        Err(AdapterError::Protocol("bad row".into()))
+    let err = for_each_page(&mut c, "history", "/x", &[], 2, &mut |text| {
+        read_rows::<IgnoredAny>(text, &mut |_, _, _| Err(AdapterError::Protocol("bad row".into())))
     })
     .unwrap_err();
     assert_eq!(err, AdapterError::Protocol("bad row".into()));
     assert_eq!(f.requests().len(), 3);
+}
+
+/// `read_rows` reads what splitting into `Vec<&RawValue>` reads: the same rows (texts, order,
+/// digest) from every array, and a refusal of everything else, also cut at every byte.
+#[test]
+fn read_rows_reads_the_rows_a_split_reads_and_refuses_the_rest() {
+    #[derive(serde::Deserialize, Debug)]
+    struct T {
+        #[allow(dead_code)]
+        id: u64,
+    }
+    let texts = [
+        "[]",
+        " [ ] ",
+        "\n[\t{\"id\":1} ,{\"id\": 2}\r\n]\n",
+        r#"[{"id":1},{"id":"x"},[1,2],3,"s",null,true,{"id":-1},{"id":1,"id":2},{}]"#,
+        r#"[{"id":1,"t":"a\"b\\","n":{"x":[{}]}}, 12.5e3 ,-0,"\u00e9"]"#,
+        r#"[{"id":1},]"#,
+        r#"[{"id":1}{"id":2}]"#,
+        r#"[{"id":1}] x"#,
+        r#"[{"id":1}]]"#,
+        r#"{"id":1}"#,
+        r#"[1 2]"#,
+        r#"[,]"#,
+        r#"[nul]"#,
+        "",
+    ];
+    let mut cases: Vec<String> = Vec::new();
+    for t in texts {
+        cases.extend((0..=t.len()).filter(|&n| t.is_char_boundary(n)).map(|n| t[..n].to_string()));
+    }
+    for text in &cases {
+        let split = serde_json::from_str::<Vec<&RawValue>>(text);
+        let mut got: Vec<(usize, String, bool)> = Vec::new();
+        let read = read_rows::<T>(text, &mut |n, row, typed| {
+            got.push((n, row.to_string(), typed.is_some()));
+            Ok(())
+        });
+        match (split, read) {
+            (Ok(rows), Ok(read)) => {
+                let want: Vec<(usize, String, bool)> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(n, r)| {
+                        (n, r.get().to_string(), r.get().starts_with('{') && serde_json::from_str::<T>(r.get()).is_ok())
+                    })
+                    .collect();
+                assert_eq!(got, want, "{text:?}");
+                let digest = rows.iter().fold(0u64, |s, r| s.wrapping_add(row_digest(r.get())));
+                assert_eq!(read, PageRead { rows: rows.len(), fingerprint: digest }, "{text:?}");
+            }
+            (Err(_), Err(PageError::Json)) => {}
+            (split, read) => panic!("{text:?}: split {split:?}, read_rows {read:?}"),
+        }
+    }
 }
 
 #[test]

@@ -11,7 +11,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::windows::windows;
@@ -186,11 +185,12 @@ impl Index {
         self.plays.push(Play { title, minute, id, watched_at });
     }
 
-    /// Add one Trakt history row (its JSON text); `Err` says why the row is not one. Read
-    /// once through the typed view; a row it cannot read as a `Value` would goes the
+    /// Add one Trakt history row: its JSON text and, when the typed view read it the way a
+    /// `Value` would, that reading (`Row::parse`, or `paging::read_rows` in the same pass as
+    /// the page); `Err` says why the row is not one. A row without a typed reading goes the
     /// `Value` way (`push_row_value`).
-    pub fn push_row(&mut self, row: &RawValue) -> Result<(), String> {
-        let Some(r) = Row::parse(row.get()) else { return self.push_row_value(row) };
+    pub fn push_row(&mut self, row: &str, typed: Option<Row>) -> Result<(), String> {
+        let Some(r) = typed else { return self.push_row_value(row) };
         let kind = match r.kind.get() {
             Some("movie") => PlayKind::Movie,
             Some("episode") => PlayKind::Episode,
@@ -229,8 +229,8 @@ impl Index {
     /// `push_row` for a row the typed view cannot read: its key fields typed, its title
     /// from a `Value`. Only the first row of a title is parsed whole: the others are told by
     /// their trakt id.
-    fn push_row_value(&mut self, row: &RawValue) -> Result<(), String> {
-        let k: RowKey = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
+    fn push_row_value(&mut self, row: &str) -> Result<(), String> {
+        let k: RowKey = serde_json::from_str(row).map_err(|e| e.to_string())?;
         let kind = match k.kind.as_deref() {
             Some("movie") => PlayKind::Movie,
             Some("episode") => PlayKind::Episode,
@@ -247,7 +247,7 @@ impl Index {
         let title = match self.known(kind, trakt) {
             Some(t) => t,
             None => {
-                let v: Value = serde_json::from_str(row.get()).map_err(|e| e.to_string())?;
+                let v: Value = serde_json::from_str(row).map_err(|e| e.to_string())?;
                 self.title_of(Cow::Owned(row_to_item(&v)?.ok_or("not a movie or episode")?), kind)
             }
         };
@@ -382,14 +382,14 @@ fn bare(item: Item) -> Item {
 pub fn read_into(ctx: &mut Ctx, path: &str, query: &[(&str, String)], into: &mut Index) -> Result<u32, AdapterError> {
     let limit = ctx.opts.page_limit.clamp(1, MAX_PAGE_LIMIT);
     let mut n = 0usize;
-    let walked = paging::for_each_raw_page(ctx.client, FEATURE, path, query, limit, &mut |rows: &[&RawValue]| {
-        for row in rows {
-            into.push_row(row).map_err(|why| {
+    let walked = paging::for_each_page(ctx.client, FEATURE, path, query, limit, &mut |text| {
+        paging::read_rows::<Row>(text, &mut |_, row, typed| {
+            into.push_row(row, typed).map_err(|why| {
                 AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}; index abandoned"))
             })?;
             n += 1;
-        }
-        Ok(())
+            Ok(())
+        })
     })?;
     Ok(match walked {
         Walked::Done { pages, .. } => pages,

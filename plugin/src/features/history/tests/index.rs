@@ -198,7 +198,7 @@ fn rows_and_the_cache_round_trip_at_scale() {
         let raw: Vec<Box<serde_json::value::RawValue>> =
             serde_json::from_str(&Value::Array(page.to_vec()).to_string()).unwrap();
         for r in &raw {
-            ix.push_row(r).unwrap();
+            ix.push_row(r.get(), crate::features::rows::Row::parse(r.get())).unwrap();
         }
     }
     assert_eq!(ix.counts(), [1_500, 1_500]);
