@@ -17,116 +17,46 @@ use crate::log::{self, Level};
 /// Safety stop: a listing longer than this many pages is treated as a server loop.
 const MAX_PAGES: u32 = 10_000;
 
-/// Every row of a listing, in Trakt's order, as its JSON text (callers read rows with
-/// `features::rows::Row`, or as a `Value` when that cannot).
-///
-/// The page bodies are kept whole and the rows are spans of them: one copy per page rather
-/// than an allocation and a copy per row (5,000 of each for a 5,000-item watchlist).
-#[derive(Debug)]
-pub struct Listing {
-    bodies: Vec<String>,
-    /// (index in `bodies`, start, end) of each row.
-    spans: Vec<(u32, u32, u32)>,
-    pub pages: u32,
-    /// Page 1's `ETag` (trimmed; none when missing or blank).
-    pub etag: Option<String>,
-}
-
-impl Listing {
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    /// The text of row `n` (in listing order).
-    pub fn row(&self, n: usize) -> &str {
-        let (body, start, end) = self.spans[n];
-        &self.bodies[body as usize][start as usize..end as usize]
-    }
-
-    /// The rows' texts in listing order.
-    pub fn rows(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        (0..self.len()).map(|n| self.row(n))
-    }
-}
-
-/// The answer of a conditional walk.
-#[derive(Debug)]
-pub enum Fetched {
-    /// The whole listing (page 1 had changed, or no `If-None-Match` was sent).
-    Full(Listing),
-    /// Page 1 answered 304 to `If-None-Match`: page 1 is unchanged. Its pagination headers
-    /// say whether page 1 is the whole listing.
-    NotModified { page_count: Option<u64>, item_count: Option<u64> },
-}
-
-/// GET `path?page=N&limit=L` for N = 1.. until the listing is complete.
+/// GET `path?<query>&page=N&limit=L` for N = 1.. until the listing is complete, handing each
+/// page's text to `read` (`read_rows` reads its rows in one pass), so a long listing is never
+/// held whole.
 ///
 /// Every page carries an explicit `page` and `limit` (`limit` clamped to 1..=250). Continues
 /// while `page < X-Pagination-Page-Count`; without that header, stops on an empty page or a
-/// page shorter than the applied `X-Pagination-Limit` (else the requested limit). Fails, with
-/// no rows at all, on a non-2xx page (after the client's retries), a truncated body, invalid
-/// or non-array JSON, a page that repeats an earlier one, a page number, page count, limit or
-/// item count that changes mid-walk, rows on a page beyond the page count, and a row total
-/// that differs from `X-Pagination-Item-Count`.
-pub fn fetch_all(client: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
-    match fetch_conditional(client, feature, path, limit, None)? {
-        Fetched::Full(listing) => Ok(listing),
-        Fetched::NotModified { .. } => Err(AdapterError::Internal(format!("{path}: 304 without If-None-Match"))),
-    }
+/// page shorter than the applied `X-Pagination-Limit` (else the requested limit). Fails on a
+/// non-2xx page (after the client's retries), a truncated body, invalid or non-array JSON, a
+/// page that repeats an earlier one, a page number, page count, limit or item count that
+/// changes mid-walk, rows on a page beyond the page count, and a row total that differs from
+/// `X-Pagination-Item-Count`. An error (from the walk or from `read`) means the caller must
+/// drop whatever it built from the pages read so far: nothing of a failed walk is ever used.
+pub fn for_each_page(
+    client: &mut Client,
+    feature: &str,
+    path: &str,
+    query: &[(&str, String)],
+    limit: u32,
+    read: &mut PageReader,
+) -> Result<Walked, AdapterError> {
+    let walked = walk(client, feature, path, query, limit, None, read, None);
+    noted(client, feature, path, walked)
 }
 
-/// `fetch_all` with `If-None-Match: <etag>` on page 1 when `if_none_match` is given; a 304 on
-/// page 1 ends the walk at once with `Fetched::NotModified`.
-pub fn fetch_conditional(
+/// `for_each_page` with `If-None-Match: <etag>` on page 1 when `if_none_match` is given (a
+/// 304 on page 1 ends the walk at once with `Walked::NotModified`), calling `before_page_2`
+/// (with the client) once, after page 1 and before page 2, when the listing has more than
+/// one page: the watchlist reads `last_activities` there, so what it reads next is at least
+/// as new as what it vouches for. An error from it fails the walk.
+pub fn for_each_page_if_changed(
     client: &mut Client,
     feature: &str,
     path: &str,
     limit: u32,
     if_none_match: Option<&str>,
-) -> Result<Fetched, AdapterError> {
-    fetch_conditional_then(client, feature, path, limit, if_none_match, &mut |_| Ok(()))
-}
-
-/// `fetch_conditional` that calls `before_page_2` (with the client) once, after page 1 and
-/// before page 2, when the listing has more than one page: the watchlist reads
-/// `last_activities` there, so what it reads next is at least as new as what it vouches for.
-/// An error from it fails the walk.
-pub fn fetch_conditional_then(
-    client: &mut Client,
-    feature: &str,
-    path: &str,
-    limit: u32,
-    if_none_match: Option<&str>,
+    read: &mut PageReader,
     before_page_2: &mut BetweenPages,
-) -> Result<Fetched, AdapterError> {
-    let (mut bodies, mut spans) = (Vec::new(), Vec::new());
-    let mut read = |text: &str| {
-        let page = serde_json::from_str::<Vec<&RawValue>>(text).map_err(|_| PageError::Json)?;
-        if page.is_empty() {
-            return Ok(PageRead { rows: 0, fingerprint: 0 });
-        }
-        let body = bodies.len() as u32; // at most MAX_PAGES: `walk` stops there
-                                        // A row's text is a slice of the page's (serde_json borrows it): its place is the
-                                        // distance between the two addresses.
-        let base = text.as_ptr() as usize;
-        let mut fingerprint = 0u64;
-        for row in &page {
-            let start = row.get().as_ptr() as usize - base;
-            let end = start + row.get().len();
-            let span = |n: usize| {
-                u32::try_from(n).map_err(|_| PageError::Row(AdapterError::Internal("page over 4 GiB".into())))
-            };
-            spans.push((body, span(start)?, span(end)?));
-            fingerprint = fingerprint.wrapping_add(row_digest(row.get()));
-        }
-        bodies.push(text.to_string());
-        Ok(PageRead { rows: page.len(), fingerprint })
-    };
-    let walked = walk(client, feature, path, &[], limit, if_none_match, &mut read, Some(before_page_2));
-    Ok(match noted(client, feature, path, walked)? {
-        Walked::NotModified { page_count, item_count } => Fetched::NotModified { page_count, item_count },
-        Walked::Done { pages, etag } => Fetched::Full(Listing { bodies, spans, pages, etag }),
-    })
+) -> Result<Walked, AdapterError> {
+    let walked = walk(client, feature, path, &[], limit, if_none_match, read, Some(before_page_2));
+    noted(client, feature, path, walked)
 }
 
 /// What a page reader saw on a page: how many rows, and their order-insensitive digest
@@ -149,7 +79,7 @@ pub enum PageError {
 /// What reads each page of a walk, from its body's text (checked as UTF-8), before `walk`
 /// checks the page against its headers: a refused page still fails the walk, and the caller
 /// drops whatever it built, so nothing read from it is ever used.
-type PageReader<'a> = dyn FnMut(&str) -> Result<PageRead, PageError> + 'a;
+pub type PageReader<'a> = dyn FnMut(&str) -> Result<PageRead, PageError> + 'a;
 
 /// What runs between page 1 and page 2 of a walk (`fetch_conditional_then`).
 pub type BetweenPages<'a> = dyn FnMut(&mut Client) -> Result<(), AdapterError> + 'a;
@@ -157,24 +87,12 @@ pub type BetweenPages<'a> = dyn FnMut(&mut Client) -> Result<(), AdapterError> +
 /// What a page-by-page walk saw.
 #[derive(Debug)]
 pub enum Walked {
+    /// The whole listing went to the reader (page 1 had changed, or no `If-None-Match` was
+    /// sent); `etag`: page 1's `ETag` (trimmed; none when missing or blank).
     Done { pages: u32, etag: Option<String> },
+    /// Page 1 answered 304 to `If-None-Match`: page 1 is unchanged, and nothing was read.
+    /// Its pagination headers say whether page 1 is the whole listing.
     NotModified { page_count: Option<u64>, item_count: Option<u64> },
-}
-
-/// The same all-or-nothing walk over `path?<query>&page=N&limit=L`, handing each page's text
-/// to `read` (`read_rows` reads it in one pass), so a long listing is never held whole. An
-/// error (from the walk or from `read`) means the caller must drop whatever it built from the
-/// pages read so far.
-pub fn for_each_page(
-    client: &mut Client,
-    feature: &str,
-    path: &str,
-    query: &[(&str, String)],
-    limit: u32,
-    read: &mut PageReader,
-) -> Result<Walked, AdapterError> {
-    let walked = walk(client, feature, path, query, limit, None, read, None);
-    noted(client, feature, path, walked)
 }
 
 /// One pass over the JSON array `text`: `each` gets every element's index, its text and,

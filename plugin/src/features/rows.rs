@@ -135,7 +135,9 @@ impl Media<'_> {
 
 impl<'a> Row<'a> {
     /// The row of this text; `None` when the typed view cannot read it the way a `Value`
-    /// would (callers then take the `Value` path).
+    /// would (callers then take the `Value` path). The features read rows with
+    /// `client::paging::read_rows`, in the same pass as their page; this is the same for one row.
+    #[cfg(test)]
     pub fn parse(text: &'a str) -> Option<Row<'a>> {
         // Only objects: serde would read an array into the struct by position.
         text.starts_with('{').then(|| serde_json::from_str(text).ok()).flatten()
@@ -272,8 +274,15 @@ pub enum ListRow<'a> {
 
 impl<'a> ListRow<'a> {
     /// `Err` (the parser's message) when the text is not JSON a `Value` can hold.
+    #[cfg(test)]
     pub fn read(text: &'a str) -> Result<ListRow<'a>, String> {
-        match Row::parse(text) {
+        ListRow::of(text, Row::parse(text))
+    }
+
+    /// The row of `text` and of its typed reading when there is one (`paging::read_rows`,
+    /// in the same pass as the page); else the row as a `Value`.
+    pub fn of(text: &'a str, typed: Option<Row<'a>>) -> Result<ListRow<'a>, String> {
+        match typed {
             Some(r) => Ok(ListRow::Typed(text, r)),
             None => serde_json::from_str(text).map(ListRow::Tree).map_err(|e| e.to_string()),
         }

@@ -29,6 +29,58 @@ fn page_of(req: &Request) -> u64 {
     query_param(&req.url, "page").and_then(|p| p.parse().ok()).unwrap_or(0)
 }
 
+/// A walk's rows as texts, with its pages and page 1's ETag (what the features build their
+/// indexes from, `read_rows`).
+#[derive(Debug)]
+struct Listing {
+    rows: Vec<String>,
+    pages: u32,
+    etag: Option<String>,
+}
+
+impl Listing {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn row(&self, n: usize) -> &str {
+        &self.rows[n]
+    }
+}
+
+#[derive(Debug)]
+enum Fetched {
+    Full(Listing),
+    NotModified { page_count: Option<u64>, item_count: Option<u64> },
+}
+
+fn fetch_conditional(
+    c: &mut Client,
+    feature: &str,
+    path: &str,
+    limit: u32,
+    if_none_match: Option<&str>,
+) -> Result<Fetched, AdapterError> {
+    let mut rows = Vec::new();
+    let mut read = |text: &str| {
+        read_rows::<IgnoredAny>(text, &mut |_, row, _| {
+            rows.push(row.to_string());
+            Ok(())
+        })
+    };
+    Ok(match for_each_page_if_changed(c, feature, path, limit, if_none_match, &mut read, &mut |_| Ok(()))? {
+        Walked::Done { pages, etag } => Fetched::Full(Listing { rows, pages, etag }),
+        Walked::NotModified { page_count, item_count } => Fetched::NotModified { page_count, item_count },
+    })
+}
+
+fn fetch_all(c: &mut Client, feature: &str, path: &str, limit: u32) -> Result<Listing, AdapterError> {
+    match fetch_conditional(c, feature, path, limit, None)? {
+        Fetched::Full(listing) => Ok(listing),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn walks_three_pages_with_explicit_page_and_limit() {
     let f = Fakes::new(|req| {

@@ -30,11 +30,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{not_older, valid_rating, Ratings, FEATURE};
-use crate::client::{paging, Call};
+use crate::client::paging::{self, Walked};
+use crate::client::Call;
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
 use crate::features::presence::Presence;
-use crate::features::rows::ListRow;
+use crate::features::rows::{ListRow, Row};
 use crate::features::stored::{in_key_order, index_json, items_of_text, StoredMap};
 use crate::features::stored_items;
 use crate::features::{is_session_wide, Ctx, Op, Outcome};
@@ -185,39 +186,20 @@ impl Ratings {
         let mut pages = 0u32;
         for t in TYPES {
             let path = format!("/sync/ratings/{t}");
-            let listing = paging::fetch_all(ctx.client, FEATURE, &path, limit)?;
-            pages += listing.pages;
-            for (n, raw) in listing.rows().enumerate() {
-                let malformed = |why: String| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}"));
-                let row = ListRow::read(raw).map_err(malformed)?;
-                let (item, key) = match row.keyed_item() {
-                    Ok(Some(keyed)) => keyed,
-                    Ok(None) => {
-                        log::event(
-                            Level::Warn,
-                            FEATURE,
-                            "index_row_skipped",
-                            &[("reason", "unsupported_type".into()), ("type", row.kind())],
-                        );
-                        continue;
-                    }
-                    Err(why) => return Err(malformed(why)),
-                };
-                let Some(rating) = row.rating() else {
-                    log::event(
-                        Level::Warn,
-                        FEATURE,
-                        "index_row_skipped",
-                        &[("reason", "invalid_rating".into()), ("type", row.kind()), ("rating", row.rating_text())],
-                    );
-                    continue;
-                };
-                let rated_at = ["rated_at", "user_rated_at"]
-                    .iter()
-                    .find_map(|f| row.text(f).filter(|s| !s.is_empty()))
-                    .map(str::to_string);
-                let item = Item { rating: Some(rating as f64), rated_at, ..item };
-                entries.push((key, item));
+            let mut n = 0usize;
+            let walked =
+                paging::for_each_page(ctx.client, FEATURE, &path, &[], limit, &mut |text| {
+                    paging::read_rows::<Row>(text, &mut |_, raw, typed| {
+                        let row = ListRow::of(raw, typed);
+                        n += 1;
+                        entries.extend(rated_entry(row).map_err(|why| {
+                            AdapterError::Protocol(format!("{path}: row {} is malformed: {why}", n - 1))
+                        })?);
+                        Ok(())
+                    })
+                })?;
+            if let Walked::Done { pages: p, .. } = walked {
+                pages += p;
             }
         }
         // In key order, as the cache holds it: a live read and a cache hit give the same
@@ -336,6 +318,37 @@ impl Ratings {
             let _ = save_cache(ctx.state, &generated_at, items.iter().map(|(k, it)| (k.as_str(), it)), &wm);
         }
     }
+}
+
+/// The index entry of one rating row (`row`: the row read, or why it could not be): `None`,
+/// logged, for a row of a type this adapter does not handle or with a rating that is not
+/// 1..10; `Err` for a row that is not what Trakt documents.
+fn rated_entry(row: Result<ListRow, String>) -> Result<Option<(String, Item)>, String> {
+    let row = row?;
+    let (item, key) = match row.keyed_item()? {
+        Some(keyed) => keyed,
+        None => {
+            log::event(
+                Level::Warn,
+                FEATURE,
+                "index_row_skipped",
+                &[("reason", "unsupported_type".into()), ("type", row.kind())],
+            );
+            return Ok(None);
+        }
+    };
+    let Some(rating) = row.rating() else {
+        log::event(
+            Level::Warn,
+            FEATURE,
+            "index_row_skipped",
+            &[("reason", "invalid_rating".into()), ("type", row.kind()), ("rating", row.rating_text())],
+        );
+        return Ok(None);
+    };
+    let rated_at =
+        ["rated_at", "user_rated_at"].iter().find_map(|f| row.text(f).filter(|s| !s.is_empty())).map(str::to_string);
+    Ok(Some((key, Item { rating: Some(rating as f64), rated_at, ..item })))
 }
 
 /// The four `{type}.rated_at` texts of `/sync/last_activities` (none when missing). A

@@ -37,11 +37,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Watchlist, FEATURE, PATH};
-use crate::client::paging::{self, Fetched, Listing};
+use crate::client::paging::{self, PageError, PageRead, Walked};
 use crate::client::{Call, Client};
 use crate::config::MAX_PAGE_LIMIT;
 use crate::error::AdapterError;
-use crate::features::rows::ListRow;
+use crate::features::rows::{ListRow, Row};
 use crate::features::stored::{in_key_order, index_json, items_of_text, StoredMap};
 use crate::features::{is_session_wide, stored_items, Ctx};
 use crate::log::{self, Level};
@@ -209,8 +209,11 @@ impl Watchlist {
         if let Some(s) = shadow {
             let (tag, n) = (s.etag.clone().unwrap_or_default(), s.count);
             let mut hook = |c: &mut Client| wm_once(&mut read_wm, c);
-            match paging::fetch_conditional_then(ctx.client, FEATURE, PATH, limit, Some(&tag), &mut hook)? {
-                Fetched::NotModified { page_count, item_count } => {
+            let mut rows = ListedRows::default();
+            let mut read = |text: &str| rows.read_page(text);
+            match paging::for_each_page_if_changed(ctx.client, FEATURE, PATH, limit, Some(&tag), &mut read, &mut hook)?
+            {
+                Walked::NotModified { page_count, item_count } => {
                     let whole = match (page_count, item_count) {
                         (_, Some(count)) if s.wm.is_some() && read_wm.is_some() => count == n,
                         (Some(pages), Some(count)) => pages <= 1 && count == n,
@@ -235,19 +238,20 @@ impl Watchlist {
                         );
                     }
                 }
-                Fetched::Full(listing) => return Self::read_listing(listing, ctx, now, read_wm.flatten()),
+                Walked::Done { pages, etag } => {
+                    return Self::read_listing(rows, pages, etag, ctx, now, read_wm.flatten());
+                }
             }
         }
         // With `watchlist_use_etag` off no shadow is ever reused: its timestamps are not read.
         let use_etag = ctx.opts.watchlist_use_etag;
         let mut hook = |c: &mut Client| if use_etag { wm_once(&mut read_wm, c) } else { Ok(()) };
-        let listing = match paging::fetch_conditional_then(ctx.client, FEATURE, PATH, limit, None, &mut hook)? {
-            Fetched::Full(listing) => listing,
-            Fetched::NotModified { .. } => {
-                return Err(AdapterError::Internal(format!("{PATH}: 304 without If-None-Match")));
-            }
-        };
-        Self::read_listing(listing, ctx, now, read_wm.flatten())
+        let mut rows = ListedRows::default();
+        let mut read = |text: &str| rows.read_page(text);
+        match paging::for_each_page_if_changed(ctx.client, FEATURE, PATH, limit, None, &mut read, &mut hook)? {
+            Walked::Done { pages, etag } => Self::read_listing(rows, pages, etag, ctx, now, read_wm.flatten()),
+            Walked::NotModified { .. } => Err(AdapterError::Internal(format!("{PATH}: 304 without If-None-Match"))),
+        }
     }
 
     /// A shadow Trakt confirmed: its text when asked for as text (schema 2), else its items
@@ -288,43 +292,28 @@ impl Watchlist {
         Some(Found::Items(items))
     }
 
-    fn read_listing(listing: Listing, ctx: &mut Ctx, now: i64, wm: Option<Wm>) -> Result<Found, AdapterError> {
-        let mut entries: Vec<(String, Item)> = Vec::with_capacity(listing.len());
-        for (n, raw) in listing.rows().enumerate() {
-            let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
-            let row = ListRow::read(raw).map_err(malformed)?;
-            let (item, key) = match row.keyed_item() {
-                Ok(Some((item, key))) => (Item { listed_at: row.text("listed_at").map(str::to_string), ..item }, key),
-                Ok(None) => {
-                    log::event(
-                        Level::Warn,
-                        FEATURE,
-                        "index_row_skipped",
-                        &[("reason", "unsupported_type".into()), ("type", row.kind())],
-                    );
-                    continue;
-                }
-                Err(why) => return Err(malformed(why)),
-            };
-            entries.push((key, item));
-        }
+    /// The index of a listing read whole (`rows`, `pages`, page 1's `etag`), saved as the
+    /// shadow.
+    fn read_listing(
+        rows: ListedRows,
+        pages: u32,
+        etag: Option<String>,
+        ctx: &mut Ctx,
+        now: i64,
+        wm: Option<Wm>,
+    ) -> Result<Found, AdapterError> {
+        let ListedRows { mut entries, count } = rows;
         // In key order, as the shadow holds it: a live read and a 304 give the same entries
         // and text. Of rows that share a key the first is kept.
         in_key_order(&mut entries, FEATURE, |_, _| false);
-        let meta = Meta {
-            schema: SHADOW_SCHEMA,
-            count: listing.len() as u64,
-            etag: listing.etag,
-            ts: now,
-            wm,
-            entries: Some(entries.len() as u64),
-        };
+        let meta =
+            Meta { schema: SHADOW_SCHEMA, count: count as u64, etag, ts: now, wm, entries: Some(entries.len() as u64) };
         let text = save_shadow(ctx, entries.iter().map(|(k, it)| (k.as_str(), it)), &meta)?;
         log::event(
             Level::Info,
             FEATURE,
             "index_done",
-            &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", listing.pages.to_string())],
+            &[("count", entries.len().to_string()), ("source", "live".into()), ("pages", pages.to_string())],
         );
         Ok(Found::Live(entries, text))
     }
@@ -441,4 +430,37 @@ fn parse_legacy(bytes: &[u8]) -> Option<Shadow<'_>> {
     let items = stored_items(FEATURE, WATCHLIST_SHADOW, doc.items, |_| true)?;
     let etag = doc.etag.filter(|e| !e.trim().is_empty());
     Some(Shadow { etag, ts: doc.ts, count: doc.count, wm: None, items: ShadowItems::Read(items) })
+}
+
+/// A watchlist listing as its walk reads it: the index entries of its rows, in Trakt's
+/// order, and how many rows there were (skipped ones too).
+#[derive(Default)]
+struct ListedRows {
+    entries: Vec<(String, Item)>,
+    count: usize,
+}
+
+impl ListedRows {
+    /// Read a page's rows (`paging::read_rows`: one pass over the text).
+    fn read_page(&mut self, text: &str) -> Result<PageRead, PageError> {
+        paging::read_rows::<Row>(text, &mut |_, raw, typed| {
+            let n = self.count;
+            self.count += 1;
+            let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
+            let row = ListRow::of(raw, typed).map_err(malformed)?;
+            match row.keyed_item() {
+                Ok(Some((item, key))) => {
+                    self.entries.push((key, Item { listed_at: row.text("listed_at").map(str::to_string), ..item }))
+                }
+                Ok(None) => log::event(
+                    Level::Warn,
+                    FEATURE,
+                    "index_row_skipped",
+                    &[("reason", "unsupported_type".into()), ("type", row.kind())],
+                ),
+                Err(why) => return Err(malformed(why)),
+            }
+            Ok(())
+        })
+    }
 }
