@@ -54,18 +54,20 @@ impl text_cache::Schema for Meta {
     }
 }
 
-/// A schema-3 `trakt_history.index.json`.
+/// A schema-3 `trakt_history.index.json`: `schema`, then the `Head`'s fields, then the
+/// parts. (The head's fields are spelled out rather than `#[serde(flatten)]`: serde reads a
+/// flattened struct through a buffer of every field, about 5 KB of code more.)
 #[derive(Serialize, Deserialize)]
 struct Manifest {
     schema: u32,
-    #[serde(flatten)]
-    head: Head,
+    generated_at: String,
+    wm: Option<String>,
+    counts: Counts,
     items_bytes: u64,
     parts: Vec<PartMeta>,
 }
 
 /// What a cache says of its plays besides their text.
-#[derive(Serialize, Deserialize)]
 pub struct Head {
     generated_at: String,
     wm: Option<String>,
@@ -241,9 +243,12 @@ impl Saver {
             return false;
         }
         let count = self.parts.len();
+        let Head { generated_at, wm, counts } = head;
         let manifest = Manifest {
             schema: INDEX_SCHEMA,
-            head,
+            generated_at,
+            wm,
+            counts,
             items_bytes: self.parts.iter().map(|p| p.bytes).sum(),
             parts: self.parts,
         };
@@ -460,9 +465,9 @@ pub fn read_cache(store: &mut dyn Store) -> Option<Cached> {
                     return None;
                 }
                 return Some(Cached {
-                    wm: m.head.wm,
-                    counts: [m.head.counts.movies, m.head.counts.episodes],
-                    generated_at: m.head.generated_at,
+                    wm: m.wm,
+                    counts: [m.counts.movies, m.counts.episodes],
+                    generated_at: m.generated_at,
                     body: Body::Parts(m.parts),
                 });
             }
