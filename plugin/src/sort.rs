@@ -3,17 +3,57 @@
 //! The standard library's sorts are generic over the element and the comparison: each
 //! `sort_by` of another type or closure is a copy of the algorithm (2-12 KB of wasm each,
 //! over 100 KB for the adapter's two dozen sorts, `BTreeMap`s built with `collect` among
-//! them). Here the algorithm is instantiated once, over positions and a comparison called
-//! through a `dyn` reference; putting the elements in that order is a small generic loop.
+//! them). Here one algorithm sorts positions, comparing them through a `dyn` reference;
+//! putting the elements in that order is a small generic loop. The algorithm is a plain
+//! bottom-up merge sort (insertion-sorted runs of 16, then merges; a merge of two runs
+//! already in order is a copy): the standard library's unstable sort of positions was 8.6
+//! KB of wasm, this is under 1 KB, and with the comparison behind a `dyn` call both make
+//! about as many comparisons.
 
 use std::cmp::Ordering;
+
+/// Positions sorted by insertion before the merges begin.
+const RUN: usize = 16;
 
 /// The positions `0..n` in the order `cmp` gives them; equal positions keep their order
 /// (a stable sort).
 pub fn order(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<u32> {
-    let mut positions: Vec<u32> = (0..n as u32).collect();
-    positions.sort_unstable_by(|a, b| cmp(*a as usize, *b as usize).then(a.cmp(b)));
-    positions
+    let mut from: Vec<u32> = (0..n as u32).collect();
+    let greater = |cmp: &mut dyn FnMut(usize, usize) -> Ordering, a: u32, b: u32| cmp(a as usize, b as usize).is_gt();
+    for start in (0..n).step_by(RUN) {
+        for i in start + 1..(start + RUN).min(n) {
+            let mut j = i;
+            while j > start && greater(cmp, from[j - 1], from[j]) {
+                from.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    }
+    let mut to: Vec<u32> = vec![0; n];
+    let mut width = RUN;
+    while width < n {
+        for start in (0..n).step_by(2 * width) {
+            let (mid, end) = ((start + width).min(n), (start + 2 * width).min(n));
+            if mid == end || !greater(cmp, from[mid - 1], from[mid]) {
+                to[start..end].copy_from_slice(&from[start..end]);
+                continue;
+            }
+            // Ties take the left run's position first: the sort is stable.
+            let (mut i, mut j) = (start, mid);
+            for slot in &mut to[start..end] {
+                if i < mid && (j == end || !greater(cmp, from[i], from[j])) {
+                    *slot = from[i];
+                    i += 1;
+                } else {
+                    *slot = from[j];
+                    j += 1;
+                }
+            }
+        }
+        std::mem::swap(&mut from, &mut to);
+        width *= 2;
+    }
+    from
 }
 
 /// Sort `v` by `cmp`, stably.
@@ -63,7 +103,7 @@ mod tests {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
-        for n in [0usize, 1, 2, 3, 5, 17, 64, 1000] {
+        for n in [0usize, 1, 2, 3, 5, 15, 16, 17, 31, 32, 33, 64, 100, 1000, 4099] {
             for modulo in [1u32, 3, 1000, u32::MAX] {
                 let v: Vec<(u32, usize)> = (0..n).map(|i| (next() % modulo, i)).collect();
                 let mut ours = v.clone();
@@ -82,6 +122,15 @@ mod tests {
                 std_rev.sort_by_key(|p| std::cmp::Reverse(p.0));
                 assert_eq!(rev, std_rev);
             }
+        }
+    }
+
+    #[test]
+    fn ordered_and_reversed_inputs() {
+        for n in [0usize, 1, 16, 17, 100, 1000] {
+            let up: Vec<usize> = (0..n).collect();
+            assert_eq!(order(n, &mut |a, b| up[a].cmp(&up[b])), (0..n as u32).collect::<Vec<_>>());
+            assert_eq!(order(n, &mut |a, b| up[b].cmp(&up[a])), (0..n as u32).rev().collect::<Vec<_>>());
         }
     }
 

@@ -75,10 +75,12 @@ pub fn update(
         return;
     }
     let mut doc = loaded.unwrap_or(Doc { schema: SCHEMA, items: BTreeMap::new() });
-    let before = doc.items.clone();
+    // A failure always changes its entry (attempts, last attempt); a success changes the file
+    // only when it clears an entry. (Cheaper than a copy of the file to compare with.)
+    let mut changed = has_failures;
     for (key, (item, hints)) in calls {
         let Some(item) = item else {
-            doc.items.remove(key);
+            changed |= doc.items.remove(key).is_some();
             continue;
         };
         let hints = hints.into_iter();
@@ -107,12 +109,57 @@ pub fn update(
             }
         }
     }
-    if doc.items == before {
+    if !changed {
         return;
     }
     if doc.items.is_empty() {
         state::delete(store, feature, file);
     } else {
         state::save_or_delete(store, feature, file, &doc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Hint;
+    use crate::testkit::MemStore;
+
+    fn item(n: u32) -> Item {
+        Item { kind: "movie".into(), ids: vec![("tmdb".into(), n.to_string())], ..Item::default() }
+    }
+
+    #[test]
+    fn written_only_when_an_entry_changes() {
+        let mem = MemStore::new();
+        let mut store = mem.store();
+        let (items, keys) = (vec![item(1), item(2)], vec!["tmdb:1".to_string(), "tmdb:2".to_string()]);
+        let writes = || mem.ops().iter().filter(|o| o.starts_with("write") || o.starts_with("delete")).count();
+        let fold = |store: &mut dyn Store, now: &str, outcome: &[Option<Outcome>]| {
+            update(store, "watchlist", "u.json", Op::Add, now, &items, &keys, outcome)
+        };
+        // Successes with no file: nothing read back, nothing written.
+        fold(&mut *store, "t1", &[Some(Outcome::Confirmed), Some(Outcome::Skipped)]);
+        assert_eq!((writes(), mem.text("u.json")), (0, None));
+        // A failure: its entry is written.
+        fold(&mut *store, "t1", &[Some(Outcome::Unresolved(Hint::NotFound)), Some(Outcome::Confirmed)]);
+        assert_eq!(writes(), 1);
+        let doc: Doc = serde_json::from_str(&mem.text("u.json").unwrap()).unwrap();
+        assert_eq!(doc.items.keys().collect::<Vec<_>>(), ["tmdb:1"]);
+        assert_eq!(
+            (doc.items["tmdb:1"].attempts, doc.items["tmdb:1"].reasons.as_slice()),
+            (1, &["not_found".to_string()][..])
+        );
+        // A call whose only key has no entry, and succeeds, changes nothing: not written again.
+        update(&mut *store, "watchlist", "u.json", Op::Add, "t2", &items[1..], &keys[1..], &[Some(Outcome::Confirmed)]);
+        assert_eq!(writes(), 1);
+        // The same failure again: attempts and last attempt move, so it is written.
+        fold(&mut *store, "t3", &[Some(Outcome::Unresolved(Hint::NotFound)), None]);
+        assert_eq!(writes(), 2);
+        let doc: Doc = serde_json::from_str(&mem.text("u.json").unwrap()).unwrap();
+        assert_eq!((doc.items["tmdb:1"].attempts, doc.items["tmdb:1"].last_attempt.as_str()), (2, "t3"));
+        // Its success clears the entry: the file, now empty, is deleted.
+        fold(&mut *store, "t4", &[Some(Outcome::Confirmed), None]);
+        assert_eq!((writes(), mem.text("u.json")), (3, None));
     }
 }
