@@ -14,7 +14,7 @@
 //! the key starts a new entry. The journal only informs: nothing reads it to skip items
 //! (CrossWatch's old freeze files blocked retries forever, PR #387).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -55,21 +55,25 @@ pub fn update(
     keys: &[String],
     outcome: &[Option<Outcome>],
 ) {
-    // Per key: every hint of this call as the file words it (sorted by that text), or none
-    // when it succeeded.
-    let mut calls: BTreeMap<&str, (Option<&Item>, BTreeSet<String>)> = BTreeMap::new();
-    for (i, o) in outcome.iter().enumerate() {
+    // Per key (in key order): the item of its last failed input and every hint of this call as
+    // the file words it (sorted, unique), or no item when it succeeded. Vectors sorted by
+    // `crate::sort` rather than maps and sets: each map or set type is another copy of the
+    // B-tree code.
+    let mut inputs: Vec<usize> = (0..outcome.len()).filter(|&i| !public_key(&keys[i]).is_empty()).collect();
+    crate::sort::sort_by(&mut inputs, |a, b| keys[*a].cmp(&keys[*b]));
+    let mut calls: Vec<(&str, Option<&Item>, Vec<String>)> = Vec::new();
+    for i in inputs {
         let key = keys[i].as_str();
-        if public_key(key).is_empty() {
-            continue;
+        if calls.last().is_none_or(|(k, _, _)| *k != key) {
+            calls.push((key, None, Vec::new()));
         }
-        let slot = calls.entry(key).or_insert((None, BTreeSet::new()));
-        if let Some(Outcome::Unresolved(hint)) = o {
-            slot.0 = Some(&items[i]);
-            slot.1.insert(hint.to_string());
+        let slot = calls.last_mut().expect("pushed above");
+        if let Some(Outcome::Unresolved(hint)) = &outcome[i] {
+            slot.1 = Some(&items[i]);
+            slot.2.push(hint.to_string());
         }
     }
-    let has_failures = calls.values().any(|(item, _)| item.is_some());
+    let has_failures = calls.iter().any(|(_, item, _)| item.is_some());
     let loaded: Option<Doc> = state::load(store, feature, file, SCHEMA);
     if loaded.is_none() && !has_failures {
         return;
@@ -78,18 +82,16 @@ pub fn update(
     // A failure always changes its entry (attempts, last attempt); a success changes the file
     // only when it clears an entry. (Cheaper than a copy of the file to compare with.)
     let mut changed = has_failures;
-    for (key, (item, hints)) in calls {
+    for (key, item, mut hints) in calls {
         let Some(item) = item else {
             changed |= doc.items.remove(key).is_some();
             continue;
         };
-        let hints = hints.into_iter();
         match doc.items.get_mut(key) {
             Some(e) if e.action == op => {
-                let mut reasons = BTreeSet::new();
-                reasons.extend(e.reasons.drain(..));
-                reasons.extend(hints);
-                e.reasons = reasons.into_iter().collect();
+                e.reasons.append(&mut hints);
+                crate::sort::sort(&mut e.reasons);
+                e.reasons.dedup();
                 e.item = item_to_json(item);
                 e.last_attempt = now_iso.to_string();
                 e.attempts = e.attempts.saturating_add(1);
@@ -100,7 +102,11 @@ pub fn update(
                     Entry {
                         item: item_to_json(item),
                         action: op,
-                        reasons: hints.collect(),
+                        reasons: {
+                            crate::sort::sort(&mut hints);
+                            hints.dedup();
+                            hints
+                        },
                         first_seen: now_iso.to_string(),
                         last_attempt: now_iso.to_string(),
                         attempts: 1,
@@ -158,8 +164,19 @@ mod tests {
         assert_eq!(writes(), 2);
         let doc: Doc = serde_json::from_str(&mem.text("u.json").unwrap()).unwrap();
         assert_eq!((doc.items["tmdb:1"].attempts, doc.items["tmdb:1"].last_attempt.as_str()), (2, "t3"));
+        // One call, several inputs of one key failing: their hints, sorted and unique, join
+        // the entry's; the item kept is the last failed input's.
+        let twice = vec!["tmdb:1".to_string(), "tmdb:1".to_string(), "tmdb:1".to_string()];
+        let three = vec![item(1), item(7), item(8)];
+        let hints = [Hint::Transport, Hint::BadResponse, Hint::Transport].map(|h| Some(Outcome::Unresolved(h)));
+        update(&mut *store, "watchlist", "u.json", Op::Add, "t3b", &three, &twice, &hints);
+        let doc: Doc = serde_json::from_str(&mem.text("u.json").unwrap()).unwrap();
+        let e = &doc.items["tmdb:1"];
+        assert_eq!(e.reasons, ["bad_response", "not_found", "transport"]);
+        assert_eq!((e.attempts, e.item["ids"]["tmdb"].as_str()), (3, Some("8")));
+        assert_eq!(writes(), 3);
         // Its success clears the entry: the file, now empty, is deleted.
         fold(&mut *store, "t4", &[Some(Outcome::Confirmed), None]);
-        assert_eq!((writes(), mem.text("u.json")), (3, None));
+        assert_eq!((writes(), mem.text("u.json")), (4, None));
     }
 }
