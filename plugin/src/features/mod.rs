@@ -509,15 +509,12 @@ pub fn stored_items(
 }
 
 /// Entries in key order (keys unique) as a map: one function for every feature's map, since
-/// each `collect` into a map is another copy of the standard stable sort (see `crate::sort`;
-/// 4 KB of wasm for this one). Inserted one by one: the entries are in order already, and a
-/// later entry of a key replaces an earlier one, as `collect` does.
+/// each `collect` from another iterator type is another copy of the standard sort (see
+/// `crate::sort`). `collect` builds the tree from the sorted entries in one pass; inserting
+/// them one by one saved that sort's 5.8 KB of wasm but cost 20% more instructions on a cold
+/// watchlist or ratings index (fuel: 206 M against 172 M for 5,000 watchlist items).
 pub fn entry_map(entries: Vec<(String, Item)>) -> BTreeMap<String, Item> {
-    let mut map = BTreeMap::new();
-    for (key, item) in entries {
-        map.insert(key, item);
-    }
-    map
+    entries.into_iter().collect()
 }
 
 /// The key as reported: "" for an item without any usable id or title.
