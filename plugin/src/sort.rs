@@ -29,6 +29,10 @@ pub fn order(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<u32
             }
         }
     }
+    if n <= RUN {
+        // One run (ids of an item, most calls): sorted already, no second buffer.
+        return from;
+    }
     let mut to: Vec<u32> = vec![0; n];
     let mut width = RUN;
     while width < n {
