@@ -81,7 +81,7 @@ pub enum PageError {
 /// drops whatever it built, so nothing read from it is ever used.
 pub type PageReader<'a> = dyn FnMut(&str) -> Result<PageRead, PageError> + 'a;
 
-/// What runs between page 1 and page 2 of a walk (`fetch_conditional_then`).
+/// What runs between page 1 and page 2 of a walk (`for_each_page_if_changed`).
 pub type BetweenPages<'a> = dyn FnMut(&mut Client) -> Result<(), AdapterError> + 'a;
 
 /// What a page-by-page walk saw.
@@ -232,9 +232,9 @@ fn walk(
                 return Err(bad(format!("truncated body ({} of {n} bytes)", resp.body.len())));
             }
         }
-        // The reader parses what it needs from the body's text. The body is
-        // checked as UTF-8 once, here: parsed from a `str`, neither the rows nor their
-        // strings are checked again (from bytes, serde_json checks every row and string).
+        // The reader parses what it needs from the body's text. The body is checked as UTF-8
+        // once, here: parsed from a `str`, neither the rows nor their strings are checked
+        // again (from bytes, serde_json checks every row and string).
         let text = match std::str::from_utf8(&resp.body) {
             Ok(t) => t,
             Err(e) if e.error_len().is_none() => return Err(bad("truncated body: it ends inside a character".into())),

@@ -187,17 +187,15 @@ impl Ratings {
         for t in TYPES {
             let path = format!("/sync/ratings/{t}");
             let mut n = 0usize;
-            let walked =
-                paging::for_each_page(ctx.client, FEATURE, &path, &[], limit, &mut |text| {
-                    paging::read_rows::<Row>(text, &mut |_, raw, typed| {
-                        let row = ListRow::of(raw, typed);
-                        n += 1;
-                        entries.extend(rated_entry(row).map_err(|why| {
-                            AdapterError::Protocol(format!("{path}: row {} is malformed: {why}", n - 1))
-                        })?);
-                        Ok(())
-                    })
-                })?;
+            let walked = paging::for_each_page(ctx.client, FEATURE, &path, &[], limit, &mut |text| {
+                paging::read_rows::<Row>(text, &mut |_, raw, typed| {
+                    let entry = rated_entry(ListRow::of(raw, typed))
+                        .map_err(|why| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}")))?;
+                    entries.extend(entry);
+                    n += 1;
+                    Ok(())
+                })
+            })?;
             if let Walked::Done { pages: p, .. } = walked {
                 pages += p;
             }

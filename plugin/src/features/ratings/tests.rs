@@ -340,6 +340,19 @@ fn malformed_rows_fail_the_index() {
     let err = Ratings::default().build_index(&mut env.ctx()).unwrap_err();
     assert!(matches!(&err, AdapterError::Protocol(m) if m.contains("/sync/ratings/shows: row 0")), "{err:?}");
     assert_eq!(env.mem.text(RATINGS_INDEX), None);
+
+    // Rows are numbered in their listing, skipped ones too.
+    remote.set(|s| {
+        let show = json!({"rating": 5, "type": "show", "show": {"title": "S", "year": 2001, "ids": {"trakt": 1}}});
+        let odd = json!({"rating": 5, "type": "person", "person": {"name": "P"}});
+        s.rows.insert("shows".into(), vec![show, odd, json!({"rating": 5, "type": "show"})]);
+    });
+    let mut env = remote.env(Options::default());
+    let err = Ratings::default().build_index(&mut env.ctx()).unwrap_err();
+    assert!(
+        matches!(&err, AdapterError::Protocol(m) if m.contains("/sync/ratings/shows: row 2 is malformed")),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -330,4 +330,13 @@ fn malformed_row_fails_the_index() {
     let err = Watchlist::default().build_index(&mut env.ctx()).unwrap_err();
     assert!(matches!(err, AdapterError::Protocol(_)), "{err:?}");
     assert_eq!(env.mem.text(WATCHLIST_SHADOW), None);
+
+    // Rows are numbered in their listing, skipped ones too.
+    let movie = json!({"type": "movie", "movie": {"title": "M", "year": 2000, "ids": {"trakt": 1}}});
+    let person = json!({"type": "person", "person": {"name": "P"}});
+    let remote = Remote::new(json!([movie, person, {"type": "movie"}]), no_posts);
+    let mut env = remote.env(Options::default());
+    let err = Watchlist::default().build_index(&mut env.ctx()).unwrap_err();
+    assert!(matches!(&err, AdapterError::Protocol(m) if m.contains("/sync/watchlist: row 2 is malformed")), "{err:?}");
+    assert_eq!(env.mem.text(WATCHLIST_SHADOW), None);
 }
