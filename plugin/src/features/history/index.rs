@@ -187,8 +187,8 @@ impl Index {
 
     /// Add one Trakt history row: its JSON text and, when the typed view read it the way a
     /// `Value` would, that reading (`paging::read_rows`, in the same pass as the page); `Err`
-    /// says why the row is not one. A row without a typed reading goes the
-    /// `Value` way (`push_row_value`).
+    /// says why the row is not one. A row without a typed reading goes the `Value` way
+    /// (`push_row_value`).
     pub fn push_row(&mut self, row: &str, typed: Option<Row>) -> Result<(), String> {
         let Some(r) = typed else { return self.push_row_value(row) };
         let kind = match r.kind.get() {

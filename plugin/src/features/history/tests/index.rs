@@ -264,6 +264,10 @@ fn the_cache_text_is_the_index_text_and_old_or_damaged_caches_are_replaced() {
     let part = env.mem.text("trakt_history.index.0.part").unwrap();
     assert_eq!(part, live, "the cache's one part is the index text");
     assert!(!file.contains('\n') && file.contains(r#""schema":3"#), "{file}");
+    // The manifest's fields in the order schema 3 has always written them.
+    let at = |field: &str| file.find(&format!("\"{field}\":")).unwrap_or_else(|| panic!("{field} in {file}"));
+    let order = ["schema", "generated_at", "wm", "counts", "items_bytes", "parts"].map(at);
+    assert!(order.windows(2).all(|w| w[0] < w[1]) && order[0] == 1, "{file}");
 
     let n = env.sent().len();
     take_lines();
