@@ -27,14 +27,10 @@ pub fn parse(s: &str) -> Option<Instant> {
     {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
+    // Digits only, at most 9 of them: read as they come, no overflow possible (through
+    // `str::parse` a cold 20,000-play history index took 3% more wasm instructions).
+    let digits = |t: &[u8]| t.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')));
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { digits(b.get(r)?).map(i64::from) };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60 {
@@ -48,8 +44,8 @@ pub fn parse(s: &str) -> Option<Instant> {
             return None;
         }
         // Nanosecond precision; further digits are dropped (truncation, not rounding).
-        let digits = &frac[..n.min(9)];
-        nanos = digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32);
+        let kept = &frac.as_bytes()[..n.min(9)];
+        nanos = digits(kept)? * 10u32.pow(9 - kept.len() as u32);
         rest = &frac[n..];
     }
     let offset = match rest {
@@ -226,6 +222,11 @@ mod tests {
             "2026-04-30T19:02:00.Z",
             "2026-04-30T19:02:00+2",
             "2026-04-30T19:02:00 UTC",
+            "2O26-04-30T19:02:00Z",
+            "2026-+4-30T19:02:00Z",
+            "2026-04-30T1 :02:00Z",
+            "2026-04-30T19:02:0xZ",
+            "2026-04-30T19:02:00.1x2Z",
             "1714503720",
             "2026-04-30T19:02:00+25:00",
             "２０２６-04-30T19:02:00Z",
