@@ -12,6 +12,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::log::{self, Level};
 use crate::model::json::ids_from_map;
 use crate::model::keys::key_from_ids;
 use crate::model::lenient::{Int, LazyIds, Num, Obj, RatingValue, Text};
@@ -306,6 +307,21 @@ impl<'a> ListRow<'a> {
                 (item, key)
             })),
         }
+    }
+
+    /// `keyed_item`, a row of a type this adapter does not handle (people, lists) logged for
+    /// `feature` as skipped (`index_row_skipped`, reason `unsupported_type`).
+    pub fn keyed_item_or_skip(&self, feature: &str) -> Result<Option<(Item, String)>, String> {
+        let keyed = self.keyed_item()?;
+        if keyed.is_none() {
+            log::event(
+                Level::Warn,
+                feature,
+                "index_row_skipped",
+                &[("reason", "unsupported_type".into()), ("type", self.kind())],
+            );
+        }
+        Ok(keyed)
     }
 
     /// `row_type`.

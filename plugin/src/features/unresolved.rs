@@ -90,8 +90,7 @@ pub fn update(
         match doc.items.get_mut(key) {
             Some(e) if e.action == op => {
                 e.reasons.append(&mut hints);
-                crate::sort::sort(&mut e.reasons);
-                e.reasons.dedup();
+                sorted_unique(&mut e.reasons);
                 e.item = item_to_json(item);
                 e.last_attempt = now_iso.to_string();
                 e.attempts = e.attempts.saturating_add(1);
@@ -103,8 +102,7 @@ pub fn update(
                         item: item_to_json(item),
                         action: op,
                         reasons: {
-                            crate::sort::sort(&mut hints);
-                            hints.dedup();
+                            sorted_unique(&mut hints);
                             hints
                         },
                         first_seen: now_iso.to_string(),
@@ -123,6 +121,12 @@ pub fn update(
     } else {
         state::save_or_delete(store, feature, file, &doc);
     }
+}
+
+/// The file's form of an entry's reasons: sorted, each once.
+fn sorted_unique(reasons: &mut Vec<String>) {
+    crate::sort::sort(reasons);
+    reasons.dedup();
 }
 
 #[cfg(test)]

@@ -189,7 +189,8 @@ impl Ratings {
             let mut n = 0usize;
             let walked = paging::for_each_page(ctx.client, FEATURE, &path, &[], limit, &mut |text| {
                 paging::read_rows::<Row>(text, &mut |_, raw, typed| {
-                    let entry = rated_entry(ListRow::of(raw, typed))
+                    let entry = ListRow::of(raw, typed)
+                        .and_then(|row| rated_entry(&row))
                         .map_err(|why| AdapterError::Protocol(format!("{path}: row {n} is malformed: {why}")))?;
                     entries.extend(entry);
                     n += 1;
@@ -318,23 +319,11 @@ impl Ratings {
     }
 }
 
-/// The index entry of one rating row (`row`: the row read, or why it could not be): `None`,
-/// logged, for a row of a type this adapter does not handle or with a rating that is not
-/// 1..10; `Err` for a row that is not what Trakt documents.
-fn rated_entry(row: Result<ListRow, String>) -> Result<Option<(String, Item)>, String> {
-    let row = row?;
-    let (item, key) = match row.keyed_item()? {
-        Some(keyed) => keyed,
-        None => {
-            log::event(
-                Level::Warn,
-                FEATURE,
-                "index_row_skipped",
-                &[("reason", "unsupported_type".into()), ("type", row.kind())],
-            );
-            return Ok(None);
-        }
-    };
+/// The index entry of one rating row: `None`, logged, for a row of a type this adapter does
+/// not handle or with a rating that is not 1..10; `Err` for a row that is not what Trakt
+/// documents.
+fn rated_entry(row: &ListRow) -> Result<Option<(String, Item)>, String> {
+    let Some((item, key)) = row.keyed_item_or_skip(FEATURE)? else { return Ok(None) };
     let Some(rating) = row.rating() else {
         log::event(
             Level::Warn,

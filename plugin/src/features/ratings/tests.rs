@@ -348,11 +348,13 @@ fn malformed_rows_fail_the_index() {
         s.rows.insert("shows".into(), vec![show, odd, json!({"rating": 5, "type": "show"})]);
     });
     let mut env = remote.env(Options::default());
+    take_lines();
     let err = Ratings::default().build_index(&mut env.ctx()).unwrap_err();
     assert!(
         matches!(&err, AdapterError::Protocol(m) if m.contains("/sync/ratings/shows: row 2 is malformed")),
         "{err:?}"
     );
+    assert!(take_lines().iter().any(|l| l.contains("WARN index_row_skipped reason=unsupported_type type=person")));
 }
 
 #[test]

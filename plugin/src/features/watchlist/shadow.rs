@@ -448,17 +448,8 @@ impl ListedRows {
             self.count += 1;
             let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
             let row = ListRow::of(raw, typed).map_err(malformed)?;
-            match row.keyed_item() {
-                Ok(Some((item, key))) => {
-                    self.entries.push((key, Item { listed_at: row.text("listed_at").map(str::to_string), ..item }))
-                }
-                Ok(None) => log::event(
-                    Level::Warn,
-                    FEATURE,
-                    "index_row_skipped",
-                    &[("reason", "unsupported_type".into()), ("type", row.kind())],
-                ),
-                Err(why) => return Err(malformed(why)),
+            if let Some((item, key)) = row.keyed_item_or_skip(FEATURE).map_err(malformed)? {
+                self.entries.push((key, Item { listed_at: row.text("listed_at").map(str::to_string), ..item }));
             }
             Ok(())
         })

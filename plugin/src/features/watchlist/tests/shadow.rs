@@ -336,7 +336,9 @@ fn malformed_row_fails_the_index() {
     let person = json!({"type": "person", "person": {"name": "P"}});
     let remote = Remote::new(json!([movie, person, {"type": "movie"}]), no_posts);
     let mut env = remote.env(Options::default());
+    take_lines();
     let err = Watchlist::default().build_index(&mut env.ctx()).unwrap_err();
     assert!(matches!(&err, AdapterError::Protocol(m) if m.contains("/sync/watchlist: row 2 is malformed")), "{err:?}");
+    assert!(take_lines().iter().any(|l| l.contains("WARN index_row_skipped reason=unsupported_type type=person")));
     assert_eq!(env.mem.text(WATCHLIST_SHADOW), None);
 }
