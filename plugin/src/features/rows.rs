@@ -309,19 +309,15 @@ impl<'a> ListRow<'a> {
         }
     }
 
-    /// `keyed_item`, a row of a type this adapter does not handle (people, lists) logged for
-    /// `feature` as skipped (`index_row_skipped`, reason `unsupported_type`).
-    pub fn keyed_item_or_skip(&self, feature: &str) -> Result<Option<(Item, String)>, String> {
-        let keyed = self.keyed_item()?;
-        if keyed.is_none() {
-            log::event(
-                Level::Warn,
-                feature,
-                "index_row_skipped",
-                &[("reason", "unsupported_type".into()), ("type", self.kind())],
-            );
-        }
-        Ok(keyed)
+    /// Log this row, of a type this adapter does not handle (people, lists), as skipped by
+    /// `feature` (`index_row_skipped`, reason `unsupported_type`): for `keyed_item`'s `None`.
+    pub fn log_unsupported(&self, feature: &str) {
+        log::event(
+            Level::Warn,
+            feature,
+            "index_row_skipped",
+            &[("reason", "unsupported_type".into()), ("type", self.kind())],
+        );
     }
 
     /// `row_type`.

@@ -323,7 +323,10 @@ impl Ratings {
 /// not handle or with a rating that is not 1..10; `Err` for a row that is not what Trakt
 /// documents.
 fn rated_entry(row: &ListRow) -> Result<Option<(String, Item)>, String> {
-    let Some((item, key)) = row.keyed_item_or_skip(FEATURE)? else { return Ok(None) };
+    let Some((item, key)) = row.keyed_item()? else {
+        row.log_unsupported(FEATURE);
+        return Ok(None);
+    };
     let Some(rating) = row.rating() else {
         log::event(
             Level::Warn,

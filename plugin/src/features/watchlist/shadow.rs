@@ -448,8 +448,12 @@ impl ListedRows {
             self.count += 1;
             let malformed = |why: String| AdapterError::Protocol(format!("{PATH}: row {n} is malformed: {why}"));
             let row = ListRow::of(raw, typed).map_err(malformed)?;
-            if let Some((item, key)) = row.keyed_item_or_skip(FEATURE).map_err(malformed)? {
-                self.entries.push((key, Item { listed_at: row.text("listed_at").map(str::to_string), ..item }));
+            match row.keyed_item() {
+                Ok(Some((item, key))) => {
+                    self.entries.push((key, Item { listed_at: row.text("listed_at").map(str::to_string), ..item }))
+                }
+                Ok(None) => row.log_unsupported(FEATURE),
+                Err(why) => return Err(malformed(why)),
             }
             Ok(())
         })
